@@ -1,0 +1,1 @@
+"""PeerBot: configuration, the clock, the application factory and the domain logic."""

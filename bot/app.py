@@ -1,0 +1,104 @@
+"""The application factory: the real python-telegram-bot Application, wired to PeerBot."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.context import PeerContext, Services, current_session
+from bot.domain import people
+from bot.scheduler import Scheduler
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+# Asked for explicitly on every getUpdates: Telegram keeps the last list it was given, and
+# sends neither chat_member nor (for non-anonymous polls) poll_answer unless asked.
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.POLL,
+    Update.POLL_ANSWER,
+    Update.CHAT_MEMBER,
+    Update.MY_CHAT_MEMBER,
+]
+
+
+class PeerApplication(Application):
+    """Opens one transaction per update, committed when every handler is done."""
+
+    async def process_update(self, update: object) -> None:
+        services: Services = self.bot_data["services"]
+        async with services.db.transaction() as session:
+            token = current_session.set(session)
+            try:
+                await super().process_update(update)
+            finally:
+                current_session.reset(token)
+
+
+def file_url_for(base_url: str) -> str:
+    """Telegram serves files beside the API: .../bot -> .../file/bot."""
+    head, _, tail = base_url.rstrip("/").rpartition("/")
+    return f"{head}/file/{tail}"
+
+
+def build_application(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    database: Database | None = None,
+    rate_limiter: Any = None,
+) -> Application:
+    """Build the Application with PeerBot's handlers, services and start/stop hooks."""
+    from handlers import register_all  # handlers import bot.*, so import them late
+
+    services = Services(
+        settings=settings,
+        clock=clock or SystemClock(),
+        db=database or Database(settings.database_url),
+        scheduler=Scheduler(),
+    )
+    builder = (
+        ApplicationBuilder()
+        .application_class(PeerApplication)
+        .token(settings.telegram_bot_token)
+        .base_url(settings.telegram_base_url)
+        .base_file_url(file_url_for(settings.telegram_base_url))
+        .context_types(ContextTypes(context=PeerContext))
+        .post_init(_on_start)
+        .post_shutdown(_on_stop)
+    )
+    if rate_limiter is not None:
+        builder = builder.rate_limiter(rate_limiter)
+    application = builder.build()
+    application.bot_data["services"] = services
+    register_all(application, services)
+    return application
+
+
+async def _on_start(application: Application) -> None:
+    """Find the group, publish the command menus, arm the scheduler (and catch up)."""
+    from handlers.start import publish_command_menus
+
+    services: Services = application.bot_data["services"]
+    settings = services.settings
+    if settings.group_chat_id is None:
+        raise RuntimeError("GROUP_CHAT_ID is not set")
+    async with services.db.transaction() as session:
+        group = await people.ensure_group(session, settings.group_chat_id, services.clock.now())
+        services.group_id, services.group_chat_id = group.id, group.chat_id
+    services.bot_username = application.bot.username
+    await publish_command_menus(application)
+    services.scheduler.arm(application, settings.scheduler_interval_seconds)
+    log.info("PeerBot started for group row %s", services.group_id)
+
+
+async def _on_stop(application: Application) -> None:
+    services: Services = application.bot_data["services"]
+    await services.db.dispose()

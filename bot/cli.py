@@ -1,0 +1,90 @@
+"""`peerbot` / `python -m bot`: run, demo, migrate, check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from bot.config import Settings, load_settings, problems_for_running
+from bot.logging_setup import configure_logging
+
+
+def _settings_or_exit(**overrides: object) -> Settings:
+    settings, problems = load_settings(**overrides)
+    if settings is None:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        raise SystemExit(2)
+    return settings
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    settings, problems = load_settings()
+    if settings is not None:
+        problems = problems_for_running(settings)
+    if problems:
+        for problem in problems:
+            print(problem)
+        return 2
+    print("The configuration looks good.")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    settings = _settings_or_exit()
+
+    async def _migrate() -> None:
+        database = Database(settings.database_url)
+        try:
+            await upgrade(database.engine)
+        finally:
+            await database.dispose()
+
+    asyncio.run(_migrate())
+    print("The database is up to date.")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.runner import run_polling
+
+    settings = _settings_or_exit()
+    problems = problems_for_running(settings)
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return 2
+    configure_logging()
+    run_polling(settings)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return asyncio.run(run_demo(verbose=args.verbose))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="peerbot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="serve the real group (long polling)").set_defaults(
+        func=cmd_run
+    )
+    demo = commands.add_parser("demo", help="a scripted scene on a local Telegram stand-in")
+    demo.add_argument("--verbose", action="store_true", help="also show the bot's log")
+    demo.set_defaults(func=cmd_demo)
+    commands.add_parser("migrate", help="bring the database schema up to date").set_defaults(
+        func=cmd_migrate
+    )
+    commands.add_parser("check", help="validate the configuration").set_defaults(func=cmd_check)
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Configuration from the environment and `.env` (documented key by key in `.env.example`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SUPPORTED_LANGUAGES = ("da", "en")
+TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
+
+
+class Settings(BaseSettings):
+    """Everything PeerBot reads from its environment."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: str = Field(default="", repr=False)
+    telegram_base_url: str = TELEGRAM_BASE_URL
+    database_url: str = "sqlite+aiosqlite:///data/peerbot.sqlite3"
+    group_chat_id: int | None = None
+    coordinator_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    timezone: str = "Europe/Copenhagen"
+    language: str = "da"
+    # Where to get help at once; shown gently in the pause flow.
+    crisis_help_text: str = ""
+    # Seconds between passes of the scheduler that sends whatever is due.
+    scheduler_interval_seconds: float = 30.0
+    # A reminder found late (the bot was down) is still sent within this grace.
+    reminder_grace_minutes: int = 120
+    minutes_retention_months: int = 12
+
+    @field_validator("coordinator_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",") if p.strip()]
+            try:
+                return tuple(int(p) for p in parts)
+            except ValueError as exc:
+                raise ValueError("must be comma-separated Telegram user ids (numbers)") from exc
+        if isinstance(value, int):
+            return (value,)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Copenhagen)") from exc
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _supported_language(cls, value: str) -> str:
+        if value not in SUPPORTED_LANGUAGES:
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_LANGUAGES)}")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        # Accept the plain forms people copy from elsewhere and pick the async driver.
+        if value.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
+        if value.startswith(("postgres://", "postgresql://")):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must be an sqlite:/// or postgresql:// URL")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def is_coordinator(self, user_id: int) -> bool:
+        return user_id in self.coordinator_ids
+
+
+def problems_for_running(settings: Settings) -> list[str]:
+    """What stops `peerbot run` from serving a real group, one line each."""
+    problems = []
+    token = settings.telegram_bot_token
+    if not token:
+        problems.append("TELEGRAM_BOT_TOKEN is missing (get one from @BotFather)")
+    elif ":" not in token or not token.split(":", 1)[0].isdigit():
+        problems.append("TELEGRAM_BOT_TOKEN does not look like a bot token (<digits>:<letters>)")
+    if settings.group_chat_id is None:
+        problems.append("GROUP_CHAT_ID is missing (the volunteers' group id, a negative number)")
+    elif settings.group_chat_id >= 0:
+        problems.append("GROUP_CHAT_ID must be negative: group ids are (e.g. -1001234567890)")
+    if not settings.coordinator_ids:
+        problems.append("COORDINATOR_IDS is missing (comma-separated Telegram user ids)")
+    if not settings.telegram_base_url.startswith(("http://", "https://")):
+        problems.append("TELEGRAM_BASE_URL must start with http:// or https://")
+    return problems
+
+
+def load_settings(**overrides: object) -> tuple[Settings | None, list[str]]:
+    """Load settings; on failure return the problems as one line per key, never a traceback."""
+    try:
+        return Settings(**overrides), []  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]).upper() or "configuration"
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{key}: {message}")
+        return None, lines

@@ -1,0 +1,149 @@
+"""The group and its people: who is a volunteer, who can be written to, who is paused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Group, Pause, Person
+
+
+async def ensure_group(session: AsyncSession, chat_id: int, now: datetime) -> Group:
+    """The group for a configured chat id, created on first start; finds it after an upgrade
+    to a supergroup too, when `.env` still holds the old id."""
+    group = await session.scalar(
+        select(Group).where(or_(Group.chat_id == chat_id, Group.previous_chat_id == chat_id))
+    )
+    if group is None:
+        group = Group(chat_id=chat_id, created_at=now)
+        session.add(group)
+        await session.flush()
+    return group
+
+
+async def migrate_group(session: AsyncSession, group_id: int, new_chat_id: int) -> None:
+    """Telegram gave the group a new id (upgraded to a supergroup)."""
+    group = await session.get_one(Group, group_id)
+    if group.chat_id != new_chat_id:
+        group.previous_chat_id, group.chat_id = group.chat_id, new_chat_id
+
+
+@dataclass(frozen=True)
+class TelegramPerson:
+    """What Telegram tells us about a user; only these fields are ever kept."""
+
+    user_id: int
+    first_name: str
+    username: str | None
+    language: str
+
+
+async def find_person(session: AsyncSession, group_id: int, user_id: int) -> Person | None:
+    return await session.scalar(
+        select(Person).where(Person.group_id == group_id, Person.telegram_user_id == user_id)
+    )
+
+
+async def find_by_username(session: AsyncSession, group_id: int, username: str) -> Person | None:
+    name = username.removeprefix("@").lower()
+    people = await session.scalars(
+        select(Person).where(Person.group_id == group_id, Person.is_member.is_(True))
+    )
+    return next((p for p in people if (p.username or "").lower() == name), None)
+
+
+async def record_member(
+    session: AsyncSession,
+    group_id: int,
+    who: TelegramPerson,
+    now: datetime,
+    *,
+    started_bot: bool | None = None,
+) -> Person:
+    """Remember a member of the group (joined, voted, or started the bot), refreshing the
+    name, username and language they have on Telegram now."""
+    person = await find_person(session, group_id, who.user_id)
+    if person is None:
+        person = Person(
+            group_id=group_id,
+            telegram_user_id=who.user_id,
+            first_name=who.first_name[:64],
+            username=who.username,
+            language=who.language,
+            is_member=True,
+            started_bot=bool(started_bot),
+            blocked_bot=False,
+            joined_at=now,
+        )
+        session.add(person)
+    else:
+        person.first_name = who.first_name[:64]
+        person.username = who.username
+        person.language = who.language
+        if not person.is_member:
+            person.is_member, person.left_at = True, None
+    if started_bot:
+        person.started_bot, person.blocked_bot = True, False
+    await session.flush()
+    return person
+
+
+async def record_left(session: AsyncSession, group_id: int, user_id: int, now: datetime) -> None:
+    """Someone left the group: they stop being a volunteer; their row goes after retention."""
+    person = await find_person(session, group_id, user_id)
+    if person is not None and person.is_member:
+        person.is_member, person.left_at = False, now
+
+
+async def forget_non_member(session: AsyncSession, group_id: int, user_id: int) -> None:
+    """A non-member wrote to the bot: make sure nothing about them is kept."""
+    person = await find_person(session, group_id, user_id)
+    if person is not None:
+        await session.delete(person)
+
+
+async def mark_unreachable(session: AsyncSession, person_id: int, *, blocked: bool) -> None:
+    """Telegram refused a private message: never started the bot, or blocked it."""
+    person = await session.get_one(Person, person_id)
+    if blocked:
+        person.blocked_bot = True
+    else:
+        person.started_bot = False
+
+
+def active_pause_filter(now: datetime) -> ColumnElement[bool]:
+    """A pause runs until it is ended (by `/resume` or the coordinator). `until` is only the
+    planned date on which the volunteer is gently asked whether they are ready."""
+    return (Pause.started_at <= now) & Pause.ended_at.is_(None)
+
+
+async def current_pause(session: AsyncSession, person_id: int, now: datetime) -> Pause | None:
+    return await session.scalar(
+        select(Pause).where(Pause.person_id == person_id, active_pause_filter(now))
+    )
+
+
+async def paused_person_ids(session: AsyncSession, group_id: int, now: datetime) -> set[int]:
+    rows = await session.scalars(
+        select(Pause.person_id).where(Pause.group_id == group_id, active_pause_filter(now))
+    )
+    return set(rows)
+
+
+async def members(session: AsyncSession, group_id: int) -> list[Person]:
+    """Everyone currently in the group that the bot knows, by first name."""
+    rows = await session.scalars(
+        select(Person)
+        .where(Person.group_id == group_id, Person.is_member.is_(True))
+        .order_by(Person.first_name, Person.id)
+    )
+    return list(rows)
+
+
+async def active_volunteers(session: AsyncSession, group_id: int, now: datetime) -> list[Person]:
+    """Members of the group who are not on a pause (reachable or not)."""
+    paused = await paused_person_ids(session, group_id, now)
+    return [p for p in await members(session, group_id) if p.id not in paused]

@@ -1,0 +1,61 @@
+"""One periodic pass that sends whatever is due.
+
+Due times are database rows owned by each feature; nothing lives only in memory. Every
+`interval` seconds (and once at start, to catch up after downtime) the JobQueue runs
+`run_due`, which calls each feature's pass in turn. Passes never overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from telegram.ext import Application
+
+    from bot.context import PeerContext
+
+log = logging.getLogger(__name__)
+
+DuePass = Callable[["PeerContext"], Awaitable[None]]
+
+
+class Scheduler:
+    def __init__(self) -> None:
+        self._passes: list[tuple[str, DuePass]] = []
+        self._lock = asyncio.Lock()
+
+    def add(self, name: str, due_pass: DuePass) -> None:
+        self._passes.append((name, due_pass))
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self._passes]
+
+    async def run_due(self, application: Application) -> None:
+        """Run every feature's pass once. A failing pass is logged and the others still run."""
+        context = application.context_types.context(application=application)
+        async with self._lock:
+            for name, due_pass in self._passes:
+                try:
+                    await due_pass(context)
+                except Exception:
+                    log.exception("scheduled pass %s failed; it will run again next time", name)
+
+    def arm(self, application: Application, interval: float) -> None:
+        """Arm the JobQueue. APScheduler would silently drop a run more than 1 s late, so
+        the grace is unlimited and late runs are merged into one."""
+
+        async def _job(context: PeerContext) -> None:
+            await self.run_due(context.application)
+
+        assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
+        application.job_queue.run_repeating(
+            _job,
+            interval=interval,
+            first=0.1,
+            name="run_due",
+            job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+        )

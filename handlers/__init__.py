@@ -1,0 +1,24 @@
+"""Thin Telegram adapters, one module per feature: read the update, call the domain in
+`bot.domain`, render the text, send."""
+
+from __future__ import annotations
+
+from telegram.ext import Application
+
+from bot.context import Services
+from handlers import errors, membership, start
+
+# Order matters: a feature's deep-link `/start <payload>` handler must come before the
+# plain `/start`, so `start` is registered last.
+FEATURES = [errors, membership, start]
+
+
+def register_all(application: Application, services: Services) -> None:
+    commands = []
+    for feature in FEATURES:
+        feature.register(application, services)
+        commands += getattr(feature, "COMMANDS", [])
+        due_pass = getattr(feature, "run_due", None)
+        if due_pass is not None:
+            services.scheduler.add(feature.__name__, due_pass)
+    application.bot_data["commands"] = commands

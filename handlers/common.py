@@ -1,0 +1,149 @@
+"""What every feature's handlers share: who is asking, in which chat, in which language."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
+from telegram.constants import ChatMemberStatus, ChatType
+
+from bot.context import PeerContext
+from bot.domain import people
+from bot.i18n import N_, Translate, pick_language
+from storage.models import Person
+
+Handler = Callable[[Update, PeerContext], Awaitable[None]]
+
+MEMBER_STATUSES = {
+    ChatMemberStatus.OWNER,
+    ChatMemberStatus.ADMINISTRATOR,
+    ChatMemberStatus.MEMBER,
+}
+
+
+@dataclass(frozen=True)
+class CommandInfo:
+    """A command for the menus and `/help`. The description is an `N_()` English id."""
+
+    name: str
+    description: str
+    audience: Literal["volunteer", "coordinator", "group"]
+
+
+def language_of(context: PeerContext, user: User | None) -> str:
+    default = context.services.settings.language
+    return pick_language(user.language_code if user else None, default)
+
+
+def texts_for(context: PeerContext, update: Update) -> Translate:
+    """The translate function for whoever sent this update."""
+    return context.texts(language_of(context, update.effective_user))
+
+
+def telegram_person(context: PeerContext, user: User) -> people.TelegramPerson:
+    return people.TelegramPerson(
+        user_id=user.id,
+        first_name=user.first_name,
+        username=user.username,
+        language=language_of(context, user),
+    )
+
+
+def is_private(update: Update) -> bool:
+    return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+
+
+def is_coordinator(context: PeerContext, update: Update) -> bool:
+    user = update.effective_user
+    return user is not None and context.services.settings.is_coordinator(user.id)
+
+
+def deep_link(context: PeerContext, payload: str = "") -> str:
+    username = context.services.bot_username or context.bot.username
+    return f"https://t.me/{username}" + (f"?start={payload}" if payload else "")
+
+
+def private_chat_button(
+    context: PeerContext, label: str, payload: str = ""
+) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, url=deep_link(context, payload))]])
+
+
+async def reply(update: Update, text: str, **kwargs: object) -> None:
+    """Answer in the chat the update came from."""
+    assert update.effective_chat is not None
+    await update.effective_chat.send_message(text, **kwargs)  # type: ignore[arg-type]
+
+
+def private_only(handler: Handler) -> Handler:
+    """Used in a group, point gently to the private chat instead of answering there."""
+
+    @functools.wraps(handler)
+    async def wrapper(update: Update, context: PeerContext) -> None:
+        if is_private(update):
+            await handler(update, context)
+            return
+        _ = texts_for(context, update)
+        await reply(
+            update,
+            _("Let's talk about that in a private chat with me."),
+            reply_markup=private_chat_button(context, _("Open a private chat")),
+        )
+
+    return wrapper
+
+
+def coordinator_only(handler: Handler) -> Handler:
+    """Coordinator commands answer everyone else with a polite no."""
+
+    @functools.wraps(handler)
+    async def wrapper(update: Update, context: PeerContext) -> None:
+        if is_coordinator(context, update):
+            await handler(update, context)
+            return
+        _ = texts_for(context, update)
+        await reply(update, _("Sorry, only the coordinator can use that command."))
+
+    return wrapper
+
+
+async def is_group_member(context: PeerContext, user_id: int) -> bool:
+    """Ask Telegram whether someone is in the volunteers' group right now."""
+    member = await context.bot.get_chat_member(context.services.group_chat_id, user_id)
+    if member.status in MEMBER_STATUSES:
+        return True
+    return member.status == ChatMemberStatus.RESTRICTED and bool(
+        getattr(member, "is_member", False)
+    )
+
+
+async def current_person(context: PeerContext, update: Update) -> Person | None:
+    """The registered person behind this update, if they are still in the group."""
+    user = update.effective_user
+    if user is None:
+        return None
+    person = await people.find_person(context.session, context.services.group_id, user.id)
+    return person if person is not None and person.is_member else None
+
+
+def volunteer_only(handler: Handler) -> Handler:
+    """For commands of the group's volunteers: anyone else is asked to /start first."""
+
+    @functools.wraps(handler)
+    async def wrapper(update: Update, context: PeerContext) -> None:
+        person = await current_person(context, update)
+        if person is not None and person.started_bot:
+            await handler(update, context)
+            return
+        _ = texts_for(context, update)
+        await reply(update, _(NOT_REGISTERED))
+
+    return wrapper
+
+
+NOT_REGISTERED = N_(
+    "I don't know you yet. Send /start so I can check that you are in the volunteers' group."
+)

@@ -1,0 +1,99 @@
+"""Who is in the group: join and leave updates, other groups, and the supergroup upgrade."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import ChatMemberUpdated, Update
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    ChatMemberHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.context import PeerContext, Services
+from bot.domain import people
+from handlers.common import MEMBER_STATUSES, telegram_person
+from handlers.delivery import follow_migration
+
+log = logging.getLogger(__name__)
+
+GROUP_TYPES = {ChatType.GROUP, ChatType.SUPERGROUP, ChatType.CHANNEL}
+GONE = {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}
+
+
+def membership_change(change: ChatMemberUpdated) -> tuple[bool, bool]:
+    """(was a member, is a member) from a chat_member update."""
+
+    def inside(member: object) -> bool:
+        status = getattr(member, "status", None)
+        if status == ChatMemberStatus.RESTRICTED:
+            return bool(getattr(member, "is_member", False))
+        return status in MEMBER_STATUSES
+
+    return inside(change.old_chat_member), inside(change.new_chat_member)
+
+
+async def guard_other_chats(update: Update, context: PeerContext) -> None:
+    """The bot works only in its own group: anywhere else it says so once and leaves."""
+    chat = update.effective_chat
+    services = context.services
+    if chat is None or chat.type not in GROUP_TYPES or chat.id == services.group_chat_id:
+        return
+    message = update.effective_message
+    if message is not None and message.migrate_from_chat_id == services.group_chat_id:
+        await follow_migration(context, chat.id)
+        return
+    if update.my_chat_member and update.my_chat_member.new_chat_member.status in GONE:
+        raise ApplicationHandlerStop  # we already left (or were removed): nothing to say
+    _ = context.texts()
+    log.info("leaving a chat that is not the configured group")
+    try:
+        if chat.type != ChatType.CHANNEL:
+            await chat.send_message(
+                _(
+                    "Hi! I am the helper of one particular volunteers' group and only work "
+                    "there, so I will leave this chat now."
+                )
+            )
+        await chat.leave()
+    except TelegramError as error:
+        log.warning("could not leave a foreign chat: %s", type(error).__name__)
+    raise ApplicationHandlerStop
+
+
+async def member_changed(update: Update, context: PeerContext) -> None:
+    """Keep the list of volunteers current from Telegram's chat_member updates."""
+    change = update.chat_member
+    assert change is not None
+    was, now_inside = membership_change(change)
+    services = context.services
+    user = change.new_chat_member.user
+    if user.is_bot or was == now_inside:
+        return
+    if now_inside:
+        await people.record_member(
+            context.session, services.group_id, telegram_person(context, user), services.clock.now()
+        )
+    else:
+        await people.record_left(context.session, services.group_id, user.id, services.clock.now())
+
+
+async def group_migrated(update: Update, context: PeerContext) -> None:
+    """Our group became a supergroup with a new id."""
+    message = update.effective_message
+    if message is not None and message.migrate_to_chat_id:
+        await follow_migration(context, message.migrate_to_chat_id)
+
+
+def register(application: Application, services: Services) -> None:
+    application.add_handler(TypeHandler(Update, guard_other_chats), group=-10)
+    application.add_handler(
+        ChatMemberHandler(member_changed, ChatMemberHandler.CHAT_MEMBER), group=-5
+    )
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, group_migrated), group=-5)

@@ -1,0 +1,165 @@
+"""First contact: `/start` and `/help`, and the command menus."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import (
+    BotCommand,
+    BotCommandScope,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    Update,
+)
+from telegram.error import TelegramError
+from telegram.ext import Application, CommandHandler
+
+from bot.context import PeerContext, Services
+from bot.domain import people
+from bot.i18n import N_, texts
+from handlers.common import (
+    CommandInfo,
+    is_coordinator,
+    is_group_member,
+    is_private,
+    private_chat_button,
+    reply,
+    telegram_person,
+    texts_for,
+)
+from storage.models import Person
+
+log = logging.getLogger(__name__)
+
+COMMANDS = [
+    CommandInfo("start", N_("Say hello and get started"), "volunteer"),
+    CommandInfo("help", N_("What I can do for you"), "volunteer"),
+    CommandInfo("help", N_("How to reach me privately"), "group"),
+]
+
+
+def all_commands(application: Application) -> list[CommandInfo]:
+    return application.bot_data["commands"]
+
+
+async def register_from_private_chat(update: Update, context: PeerContext) -> Person | None:
+    """Register the sender of a private message if they are in the group; otherwise answer
+    kindly and make sure nothing about them is kept. Returns the person or None."""
+    user = update.effective_user
+    assert user is not None
+    services = context.services
+    now = services.clock.now()
+    coordinator = is_coordinator(context, update)
+    if not coordinator and not await is_group_member(context, user.id):
+        await people.forget_non_member(context.session, services.group_id, user.id)
+        _ = texts_for(context, update)
+        await reply(
+            update,
+            _(
+                "Hi! I am the helper of a closed group of volunteers, so I can only help "
+                "its members. If you think you should be in the group, please contact the "
+                "coordinator. Take care."
+            ),
+        )
+        return None
+    person = await people.record_member(
+        context.session, services.group_id, telegram_person(context, user), now, started_bot=True
+    )
+    await services.emit("person_started", context, person=person)
+    return person
+
+
+def commands_for(application: Application, *, coordinator: bool) -> list[CommandInfo]:
+    audiences = {"volunteer", "coordinator"} if coordinator else {"volunteer"}
+    return [c for c in all_commands(application) if c.audience in audiences]
+
+
+def help_text(context: PeerContext, language: str, *, coordinator: bool) -> str:
+    _ = texts(language)
+    lines = [
+        _("Hi, I am PeerBot, the volunteers' helper in the group."),
+        _(
+            "I find a date for the monthly volunteer meeting, send the minutes to those who "
+            "couldn't come, remind you of your meetings, and make it easy to ask for a pause."
+        ),
+        "",
+        _("What you can ask me here:"),
+    ]
+    for command in commands_for(context.application, coordinator=False):
+        lines.append(f"/{command.name} – {_(command.description)}")
+    if coordinator:
+        lines += ["", _("As coordinator you can also use:")]
+        for command in commands_for(context.application, coordinator=True):
+            if command.audience == "coordinator":
+                lines.append(f"/{command.name} – {_(command.description)}")
+    return "\n".join(lines)
+
+
+async def start(update: Update, context: PeerContext) -> None:
+    """Welcome a group member in private and register them."""
+    if not is_private(update):
+        await help_command(update, context)
+        return
+    person = await register_from_private_chat(update, context)
+    if person is None:
+        return
+    _ = context.texts(person.language)
+    welcome = _("Welcome, {name}! It is good to have you here.").format(name=person.first_name)
+    body = help_text(context, person.language, coordinator=is_coordinator(context, update))
+    await reply(update, f"{welcome}\n\n{body}")
+
+
+async def help_command(update: Update, context: PeerContext) -> None:
+    """In private: what this person can do. In the group: a short pointer to the private chat."""
+    _ = texts_for(context, update)
+    if not is_private(update):
+        await reply(
+            update,
+            _("I help the volunteers in a private chat. Tap the button to talk to me there."),
+            reply_markup=private_chat_button(context, _("Open a private chat"), "help"),
+        )
+        return
+    user = update.effective_user
+    assert user is not None
+    person = await people.find_person(context.session, context.services.group_id, user.id)
+    language = person.language if person else context.services.settings.language
+    await reply(update, help_text(context, language, coordinator=is_coordinator(context, update)))
+
+
+def _bot_commands(commands: list[CommandInfo], language: str) -> list[BotCommand]:
+    _ = texts(language)
+    seen: dict[str, BotCommand] = {}
+    for command in commands:
+        seen.setdefault(command.name, BotCommand(command.name, _(command.description)[:256]))
+    return list(seen.values())
+
+
+async def publish_command_menus(application: Application) -> None:
+    """Menus per scope, in Danish (the default) and English. Failures only cost the menu."""
+    services: Services = application.bot_data["services"]
+    commands = all_commands(application)
+    volunteer = [c for c in commands if c.audience == "volunteer"]
+    coordinator = [c for c in commands if c.audience in ("volunteer", "coordinator")]
+    group = [c for c in commands if c.audience == "group"]
+    default_language = services.settings.language
+    scopes: list[tuple[BotCommandScope, list[CommandInfo]]] = [
+        (BotCommandScopeAllPrivateChats(), volunteer),
+        (BotCommandScopeAllGroupChats(), group),
+    ]
+    scopes += [(BotCommandScopeChat(cid), coordinator) for cid in services.settings.coordinator_ids]
+    for scope, chosen in scopes:
+        for language in ("da", "en"):
+            code = None if language == default_language else language
+            try:
+                await application.bot.set_my_commands(
+                    _bot_commands(chosen, language), scope=scope, language_code=code
+                )
+            except TelegramError as error:
+                # A coordinator who never opened the private chat has no chat to scope to yet.
+                log.warning("command menu for %s not set: %s", scope.type, type(error).__name__)
+
+
+def register(application: Application, services: Services) -> None:
+    application.add_handler(CommandHandler("start", start))
+    application.add_handler(CommandHandler("help", help_command))

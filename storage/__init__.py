@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models and queries. Knows nothing of Telegram and never commits."""

@@ -1,0 +1,7 @@
+"""All models. Each feature keeps its tables in its own module; importing this package
+registers every table on `Base.metadata` (Alembic and the tests rely on that)."""
+
+from storage.base import Base
+from storage.models.core import Group, Pause, Person
+
+__all__ = ["Base", "Group", "Pause", "Person"]

@@ -1,0 +1,62 @@
+"""The group, the people in it, and their pauses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.base import Base, TelegramId, UTCDateTime
+
+
+class Group(Base):
+    """A volunteers' group: the unit an association runs. Every other row belongs to one."""
+
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(TelegramId, unique=True)
+    # Kept after an upgrade to a supergroup so the old id in `.env` still finds the group.
+    previous_chat_id: Mapped[int | None] = mapped_column(TelegramId, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Person(Base):
+    """Someone in the group. Only what the bot needs: the Telegram id, a first name to
+    address them by, the @username the coordinator may type, and their language."""
+
+    __tablename__ = "people"
+    __table_args__ = (UniqueConstraint("group_id", "telegram_user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    telegram_user_id: Mapped[int] = mapped_column(TelegramId)
+    first_name: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    language: Mapped[str] = mapped_column(String(8))
+    is_member: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The bot can only write to people who opened a private chat with it and didn't block it.
+    started_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    blocked_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    @property
+    def reachable(self) -> bool:
+        return self.started_bot and not self.blocked_bot
+
+
+class Pause(Base):
+    """A volunteer's break. Open-ended when `until` is empty; over when `ended_at` is set.
+    No reason is ever stored."""
+
+    __tablename__ = "pauses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    wants_cover: Mapped[bool] = mapped_column(Boolean, default=True)
