@@ -25,7 +25,7 @@ async def upgrade(engine: AsyncEngine) -> None:
     def _upgrade(connection: Connection) -> None:
         config = alembic_config(str(engine.url.render_as_string(hide_password=False)))
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")  # features add independent branches
 
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)

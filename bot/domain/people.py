@@ -99,9 +99,10 @@ async def record_left(session: AsyncSession, group_id: int, user_id: int, now: d
 
 
 async def forget_non_member(session: AsyncSession, group_id: int, user_id: int) -> None:
-    """A non-member wrote to the bot: make sure nothing about them is kept."""
+    """A non-member wrote to the bot: make sure nothing about them is kept. Someone who
+    left the group keeps their row until the retention period ends."""
     person = await find_person(session, group_id, user_id)
-    if person is not None:
+    if person is not None and person.left_at is None:
         await session.delete(person)
 
 

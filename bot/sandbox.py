@@ -1,0 +1,154 @@
+"""A simulated group: the fake Bot API server, the real bot against it, a controllable clock
+and a cast of people. The demo plays scenes in it; the end-to-end tests drive it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram.ext import Application
+
+from bot.clock import FakeClock
+from bot.config import Settings
+from bot.context import Services
+from bot.fake_telegram import FakeTelegram
+from bot.runner import running_bot
+
+GROUP_CHAT_ID = -100_200_300
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+
+
+@dataclass(frozen=True)
+class Cast:
+    """Telegram user ids of the people in the simulated group."""
+
+    coordinator: Any
+    volunteers: list[Any]
+    stranger: Any
+
+
+class Sandbox:
+    """One simulated group with the real PeerBot serving it."""
+
+    def __init__(self, fake: FakeTelegram, settings: Settings, clock: FakeClock) -> None:
+        self.fake = fake
+        self.settings = settings
+        self.clock = clock
+        self.app: Application | None = None
+        self._stack: contextlib.AsyncExitStack | None = None
+
+    @property
+    def services(self) -> Services:
+        assert self.app is not None, "the bot is not running"
+        return self.app.bot_data["services"]
+
+    async def start_bot(self) -> Application:
+        self._stack = contextlib.AsyncExitStack()
+        self.app = await self._stack.enter_async_context(running_bot(self.settings, self.clock))
+        await self.fake.wait_until_idle()
+        return self.app
+
+    async def stop_bot(self) -> None:
+        if self._stack is not None:
+            await self._stack.aclose()
+        self._stack, self.app = None, None
+
+    async def restart_bot(self) -> Application:
+        await self.stop_bot()
+        return await self.start_bot()
+
+    # Acting as people ------------------------------------------------------------------
+
+    async def say(self, user: Any, text: str, *, in_group: bool = False) -> None:
+        """A person writes, in private (default) or in the group; waits for the bot."""
+        chat_id = self.settings.group_chat_id if in_group else user.id
+        self.fake.send_text(user, chat_id, text)
+        await self.fake.wait_until_idle()
+
+    async def tap(self, user: Any, message: dict, callback_data: str) -> None:
+        self.fake.tap_button(user, message, callback_data)
+        await self.fake.wait_until_idle()
+
+    async def vote(self, user: Any, poll_id: str, option_ids: list[int]) -> None:
+        self.fake.answer_poll(user, poll_id, option_ids)
+        await self.fake.wait_until_idle()
+
+    # Time ------------------------------------------------------------------------------
+
+    async def run_due(self) -> None:
+        """One scheduler pass at the clock's current time, as the JobQueue would run it."""
+        assert self.app is not None
+        await self.services.scheduler.run_due(self.app)
+        await self.fake.wait_until_idle()
+
+    async def advance(self, delta: timedelta) -> None:
+        self.clock.advance(delta)
+        await self.run_due()
+
+    async def advance_to(self, moment: datetime) -> None:
+        self.clock.set(moment)
+        await self.run_due()
+
+    # Reading what the bot said ----------------------------------------------------------
+
+    def texts_to(self, chat_id: int) -> list[str]:
+        return [m.get("text") or m.get("caption") or "" for m in self.fake.messages_to(chat_id)]
+
+    def last_text_to(self, chat_id: int) -> str:
+        texts = self.texts_to(chat_id)
+        return texts[-1] if texts else ""
+
+
+def sandbox_settings(database_path: Path, fake: FakeTelegram, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "telegram_bot_token": fake.token,
+        "telegram_base_url": fake.base_url,
+        "database_url": f"sqlite+aiosqlite:///{database_path}",
+        "group_chat_id": GROUP_CHAT_ID,
+        "coordinator_ids": "1001",
+        "timezone": "Europe/Copenhagen",
+        "language": "da",
+        # Tests and the demo move time themselves and call run_due; the timer stays out.
+        "scheduler_interval_seconds": 3600.0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def populate(fake: FakeTelegram) -> Cast:
+    """The simulated group: a coordinator, four volunteers, and a stranger outside it."""
+    fake.add_group(GROUP_CHAT_ID, "Frivillige", supergroup=True)
+    fake.set_bot_status(GROUP_CHAT_ID, "administrator")
+    coordinator = fake.add_user(1001, "Mette", username="mette_koordinator")
+    volunteers = [
+        fake.add_user(2001, "Anna", username="anna"),
+        fake.add_user(2002, "Bo", username="bo_frivillig"),
+        fake.add_user(2003, "Camilla", username="camilla", language_code="en"),
+        fake.add_user(2004, "Dennis", username="dennis"),
+    ]
+    stranger = fake.add_user(9001, "Stranger", username="stranger", language_code="en")
+    fake.set_member(GROUP_CHAT_ID, coordinator.id, "administrator")
+    for volunteer in volunteers:
+        fake.set_member(GROUP_CHAT_ID, volunteer.id, "member")
+    return Cast(coordinator=coordinator, volunteers=volunteers, stranger=stranger)
+
+
+@contextlib.asynccontextmanager
+async def sandbox(
+    database_path: Path, start: datetime | None = None, **settings: Any
+) -> AsyncIterator[tuple[Sandbox, Cast]]:
+    """A running simulated group; the bot is started and stopped around the block."""
+    clock = FakeClock(start or datetime(2026, 11, 30, 9, 0, tzinfo=COPENHAGEN))
+    async with FakeTelegram() as fake:
+        cast = populate(fake)
+        box = Sandbox(fake, sandbox_settings(database_path, fake, **settings), clock)
+        await box.start_bot()
+        try:
+            yield box, cast
+        finally:
+            await box.stop_bot()

@@ -1,0 +1,45 @@
+"""Shared fixtures. No test may reach the internet: only loopback and local sockets."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from bot.sandbox import COPENHAGEN, Cast, Sandbox, sandbox
+
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _loopback_only(host: object, *args: object, **kwargs: object):  # noqa: ANN202
+    name = host.decode() if isinstance(host, bytes) else str(host)
+    if name not in ("localhost", "") and host is not None:
+        try:
+            if not ipaddress.ip_address(name).is_loopback:
+                raise OSError(f"tests may not reach {name}: only loopback is allowed")
+        except ValueError as exc:
+            raise OSError(f"tests may not resolve {name}: only loopback is allowed") from exc
+    return _real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_internet() -> None:
+    """Every test runs with name resolution limited to loopback (api.telegram.org fails)."""
+    socket.getaddrinfo = _loopback_only  # type: ignore[assignment]
+
+
+@pytest.fixture
+def start_time() -> datetime:
+    return datetime(2026, 11, 30, 9, 0, tzinfo=COPENHAGEN)
+
+
+@pytest.fixture
+async def group(tmp_path: Path, start_time: datetime) -> AsyncIterator[tuple[Sandbox, Cast]]:
+    """The simulated volunteers' group with PeerBot running against the fake Bot API."""
+    async with sandbox(tmp_path / "peerbot.sqlite3", start_time) as running:
+        yield running
+        assert running[0].fake.spec_violations == [], "the bot broke the Bot API spec"
