@@ -43,6 +43,8 @@ class Services:
     # Features listen to each other's events ("person_started", "pause_ended", ...)
     # without importing each other.
     listeners: dict[str, list[Listener]] = field(default_factory=dict)
+    # Sections of the `/settings` menu, added by features (handlers/settings.py).
+    settings_sections: list[Any] = field(default_factory=list)
 
     def on(self, event: str, listener: Listener) -> None:
         self.listeners.setdefault(event, []).append(listener)

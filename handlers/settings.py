@@ -33,11 +33,11 @@ class Section:
 
 
 def add_section(services: Services, section: Section) -> None:
-    services.listeners.setdefault("settings_sections", []).append(section)  # type: ignore[arg-type]
+    services.settings_sections.append(section)
 
 
 def sections(services: Services) -> list[Section]:
-    return list(services.listeners.get("settings_sections", []))  # type: ignore[arg-type]
+    return list(services.settings_sections)
 
 
 @private_only
