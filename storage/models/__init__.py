@@ -3,5 +3,24 @@ registers every table on `Base.metadata` (Alembic and the tests rely on that).""
 
 from storage.base import Base
 from storage.models.core import Group, Pause, Person
+from storage.models.matches import (
+    Match,
+    MatchDigest,
+    MatchOccurrence,
+    MatchVolunteer,
+    ReminderDelivery,
+    ReminderPreference,
+)
 
-__all__ = ["Base", "Group", "Pause", "Person"]
+__all__ = [
+    "Base",
+    "Group",
+    "Match",
+    "MatchDigest",
+    "MatchOccurrence",
+    "MatchVolunteer",
+    "Pause",
+    "Person",
+    "ReminderDelivery",
+    "ReminderPreference",
+]
