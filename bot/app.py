@@ -32,14 +32,20 @@ ALLOWED_UPDATES = [
 class PeerApplication(Application):
     """Opens one transaction per update, committed when every handler is done."""
 
+    # Updates fully handled (committed or rolled back); the sandbox waits on this count.
+    updates_done = 0
+
     async def process_update(self, update: object) -> None:
         services: Services = self.bot_data["services"]
-        async with services.db.transaction() as session:
-            token = current_session.set(session)
-            try:
-                await super().process_update(update)
-            finally:
-                current_session.reset(token)
+        try:
+            async with services.db.transaction() as session:
+                token = current_session.set(session)
+                try:
+                    await super().process_update(update)
+                finally:
+                    current_session.reset(token)
+        finally:
+            self.updates_done += 1
 
 
 def file_url_for(base_url: str) -> str:

@@ -3,6 +3,7 @@ and a cast of people. The demo plays scenes in it; the end-to-end tests drive it
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class Sandbox:
         self.settings = settings
         self.clock = clock
         self.app: Application | None = None
+        self._delivered_before_start = 0
         self._stack: contextlib.AsyncExitStack | None = None
 
     @property
@@ -50,8 +52,26 @@ class Sandbox:
     async def start_bot(self) -> Application:
         self._stack = contextlib.AsyncExitStack()
         self.app = await self._stack.enter_async_context(running_bot(self.settings, self.clock))
-        await self.fake.wait_until_idle()
+        self._delivered_before_start = self._updates_delivered()
+        await self.settle()
         return self.app
+
+    def _updates_delivered(self) -> int:
+        return sum(len(c.result or []) for c in self.fake.calls_to("getUpdates") if c.ok)
+
+    async def settle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until the bot has fetched, handled and answered everything people did."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            await self.fake.wait_until_idle(timeout=max(deadline - loop.time(), 0.1))
+            delivered = self._updates_delivered() - self._delivered_before_start
+            done = getattr(self.app, "updates_done", 0)
+            if done >= delivered:
+                return
+            if loop.time() > deadline:
+                raise TimeoutError(f"the bot handled {done} of {delivered} updates")
+            await asyncio.sleep(0.01)
 
     async def stop_bot(self) -> None:
         if self._stack is not None:
@@ -68,15 +88,15 @@ class Sandbox:
         """A person writes, in private (default) or in the group; waits for the bot."""
         chat_id = self.settings.group_chat_id if in_group else user.id
         self.fake.send_text(user, chat_id, text)
-        await self.fake.wait_until_idle()
+        await self.settle()
 
     async def tap(self, user: Any, message: dict, callback_data: str) -> None:
         self.fake.tap_button(user, message, callback_data)
-        await self.fake.wait_until_idle()
+        await self.settle()
 
     async def vote(self, user: Any, poll_id: str, option_ids: list[int]) -> None:
         self.fake.answer_poll(user, poll_id, option_ids)
-        await self.fake.wait_until_idle()
+        await self.settle()
 
     # Time ------------------------------------------------------------------------------
 
@@ -84,7 +104,7 @@ class Sandbox:
         """One scheduler pass at the clock's current time, as the JobQueue would run it."""
         assert self.app is not None
         await self.services.scheduler.run_due(self.app)
-        await self.fake.wait_until_idle()
+        await self.settle()
 
     async def advance(self, delta: timedelta) -> None:
         self.clock.advance(delta)
@@ -120,9 +140,9 @@ def sandbox_settings(database_path: Path, fake: FakeTelegram, **overrides: Any) 
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-def populate(fake: FakeTelegram) -> Cast:
+def populate(fake: FakeTelegram, *, supergroup: bool = True) -> Cast:
     """The simulated group: a coordinator, four volunteers, and a stranger outside it."""
-    fake.add_group(GROUP_CHAT_ID, "Frivillige", supergroup=True)
+    fake.add_group(GROUP_CHAT_ID, "Frivillige", supergroup=supergroup)
     fake.set_bot_status(GROUP_CHAT_ID, "administrator")
     coordinator = fake.add_user(1001, "Mette", username="mette_koordinator")
     volunteers = [
@@ -140,12 +160,16 @@ def populate(fake: FakeTelegram) -> Cast:
 
 @contextlib.asynccontextmanager
 async def sandbox(
-    database_path: Path, start: datetime | None = None, **settings: Any
+    database_path: Path,
+    start: datetime | None = None,
+    *,
+    supergroup: bool = True,
+    **settings: Any,
 ) -> AsyncIterator[tuple[Sandbox, Cast]]:
     """A running simulated group; the bot is started and stopped around the block."""
     clock = FakeClock(start or datetime(2026, 11, 30, 9, 0, tzinfo=COPENHAGEN))
     async with FakeTelegram() as fake:
-        cast = populate(fake)
+        cast = populate(fake, supergroup=supergroup)
         box = Sandbox(fake, sandbox_settings(database_path, fake, **settings), clock)
         await box.start_bot()
         try:

@@ -15,7 +15,7 @@ from bot.sandbox import COPENHAGEN, Cast, Sandbox, sandbox
 _real_getaddrinfo = socket.getaddrinfo
 
 
-def _loopback_only(host: object, *args: object, **kwargs: object):  # noqa: ANN202
+def _loopback_only(host: object, *args: object, **kwargs: object):
     name = host.decode() if isinstance(host, bytes) else str(host)
     if name not in ("localhost", "") and host is not None:
         try:

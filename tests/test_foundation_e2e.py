@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from bot.sandbox import GROUP_CHAT_ID, Cast, Sandbox
+from bot.sandbox import GROUP_CHAT_ID, Cast, Sandbox, sandbox
 from storage.models import Group, Person
 
 
@@ -16,7 +16,9 @@ async def people_rows(box: Sandbox) -> list[Person]:
         return list(await session.scalars(select(Person)))
 
 
-async def test_start_registers_a_group_member_and_welcomes_in_danish(group: tuple[Sandbox, Cast]):
+async def test_start_registers_a_group_member_and_welcomes_in_danish(
+    group: tuple[Sandbox, Cast],
+):
     box, cast = group
     anna = cast.volunteers[0]
     await box.say(anna, "/start")
@@ -24,7 +26,8 @@ async def test_start_registers_a_group_member_and_welcomes_in_danish(group: tupl
     assert "Velkommen, Anna" in welcome
     assert "/pause" in welcome or "/help" in welcome
     rows = await people_rows(box)
-    assert [(p.telegram_user_id, p.started_bot, p.language) for p in rows] == [(anna.id, True, "da")]
+    registered = [(p.telegram_user_id, p.started_bot, p.language) for p in rows]
+    assert registered == [(anna.id, True, "da")]
 
 
 async def test_english_telegram_user_is_answered_in_english(group: tuple[Sandbox, Cast]):
@@ -75,7 +78,7 @@ async def test_volunteer_list_for_the_coordinator(group: tuple[Sandbox, Cast]):
     box, cast = group
     await box.say(cast.volunteers[0], "/start")
     box.fake.join(GROUP_CHAT_ID, box.fake.add_user(2005, "Eva", username="eva"))
-    await box.fake.wait_until_idle()
+    await box.settle()
     await box.say(cast.coordinator, "/volunteers")
     text = box.last_text_to(cast.coordinator.id)
     assert "Anna" in text and "Eva" in text
@@ -87,7 +90,7 @@ async def test_joining_and_leaving_keep_the_member_list_current(group: tuple[San
     bo = cast.volunteers[1]
     await box.say(bo, "/start")
     box.fake.leave(GROUP_CHAT_ID, bo)
-    await box.fake.wait_until_idle()
+    await box.settle()
     [row] = await people_rows(box)
     assert row.is_member is False and row.left_at is not None
     # Someone who left is no longer a volunteer and is told so kindly.
@@ -100,7 +103,7 @@ async def test_bot_added_to_another_group_says_so_once_and_leaves(group: tuple[S
     other = -555
     box.fake.add_group(other, "Another group")
     box.fake.add_bot_to_group(other, cast.stranger)
-    await box.fake.wait_until_idle()
+    await box.settle()
     assert len(box.fake.messages_to(other)) == 1
     assert box.fake.calls_to("leaveChat")[-1].params["chat_id"] == other
 
@@ -113,15 +116,19 @@ async def test_message_in_another_group_makes_the_bot_leave(group: tuple[Sandbox
     box.fake.set_member(other, cast.stranger.id, "member")
     await box.say(cast.stranger, "hej", in_group=False)  # warms up nothing in the group
     box.fake.send_text(cast.stranger, other, "/help")
-    await box.fake.wait_until_idle()
+    await box.settle()
     assert [c.params["chat_id"] for c in box.fake.calls_to("leaveChat")] == [other]
 
 
-async def test_group_upgraded_to_supergroup_keeps_working(group: tuple[Sandbox, Cast]):
-    box, cast = group
+async def test_group_upgraded_to_supergroup_keeps_working(tmp_path):
+    async with sandbox(tmp_path / "db.sqlite3", supergroup=False) as (box, cast):
+        await check_upgrade(box, cast)
+
+
+async def check_upgrade(box: Sandbox, cast: Cast) -> None:
     new_id = -100_999_888
     box.fake.migrate_group_to_supergroup(GROUP_CHAT_ID, new_id)
-    await box.fake.wait_until_idle()
+    await box.settle()
     assert box.services.group_chat_id == new_id
     async with box.services.db.transaction() as session:
         [row] = list(await session.scalars(select(Group)))
@@ -129,8 +136,11 @@ async def test_group_upgraded_to_supergroup_keeps_working(group: tuple[Sandbox, 
     # Membership checks now go to the new id and still let members in.
     await box.say(cast.volunteers[0], "/start")
     assert "Velkommen" in box.last_text_to(cast.volunteers[0].id)
-    # And the bot does not leave its own (new) group.
+    # And the bot does not leave its own (new) group, and writes to it under its new id.
     assert box.fake.calls_to("leaveChat") == []
+    box.fake.send_text(cast.volunteers[0], new_id, "/help")
+    await box.settle()
+    assert "privat" in box.last_text_to(new_id)
 
 
 async def test_state_survives_a_restart(group: tuple[Sandbox, Cast]):

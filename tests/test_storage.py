@@ -28,7 +28,7 @@ async def database(tmp_path: Path):
 
 
 async def test_migrations_build_exactly_the_models(database: Database):
-    def diff(connection):  # noqa: ANN001, ANN202
+    def diff(connection):
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         return compare_metadata(context, Base.metadata)
 
