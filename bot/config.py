@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     reminder_grace_minutes: int = 120
     minutes_retention_months: int = 12
 
+    # Pause
+    # The coordinator is reminded to check in with a paused volunteer every this many weeks.
+    pause_checkin_weeks: int = Field(default=3, ge=1)
+    # A pause without an end date: the volunteer is gently asked after this many weeks.
+    pause_open_ended_ask_weeks: int = Field(default=6, ge=1)
+
     @field_validator("coordinator_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:

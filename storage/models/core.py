@@ -60,3 +60,7 @@ class Pause(Base):
     until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     wants_cover: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Due times (migration 0004): the coordinator's next check-in reminder, and when the
+    # volunteer is next asked whether they are ready. Empty once the pause has ended.
+    next_checkin_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ask_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,0 +1,253 @@
+"""A volunteer's pause: starting, extending and ending it, and keeping in touch meanwhile.
+
+A pause runs until it is ended (by the volunteer or the coordinator); `until` is only the
+planned date on which the volunteer is gently asked whether they are ready. Two due times
+live on the row so a restart never repeats anything: `next_checkin_at` (remind the
+coordinator to check in) and `ask_at` (ask the volunteer whether they are ready). No reason
+and no message text is ever stored.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.people import active_pause_filter, current_pause
+from storage.models import Pause, Person
+
+# Due things about a pause happen at this local time of day (a gentle morning hour).
+LOCAL_HOUR = time(10, 0)
+
+
+class Length(StrEnum):
+    """The durations offered as buttons."""
+
+    TWO_WEEKS = "2w"
+    ONE_MONTH = "1m"
+    THREE_MONTHS = "3m"
+    OPEN = "open"  # "I don't know yet"
+
+
+@dataclass(frozen=True)
+class Rhythm:
+    """How often the coordinator is reminded, and when an open-ended pause is asked about."""
+
+    checkin_every: timedelta = timedelta(weeks=3)
+    open_ended_ask_after: timedelta = timedelta(weeks=6)
+
+
+class AlreadyPaused(Exception):
+    """The person already has a pause running."""
+
+
+class NotPaused(Exception):
+    """The person has no pause running."""
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, or the month's last day when it is shorter."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def planned_end(length: Length, today: date) -> date | None:
+    """The end date a button stands for (None: open-ended)."""
+    if length is Length.TWO_WEEKS:
+        return today + timedelta(weeks=2)
+    if length is Length.ONE_MONTH:
+        return add_months(today, 1)
+    if length is Length.THREE_MONTHS:
+        return add_months(today, 3)
+    return None
+
+
+_DAY_FIRST = re.compile(r"^\s*(\d{1,2})[-./](\d{1,2})[-./](\d{4})\s*$")
+_YEAR_FIRST = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
+
+
+class DateProblem(StrEnum):
+    UNREADABLE = "unreadable"
+    NOT_IN_FUTURE = "not_in_future"
+    TOO_FAR = "too_far"
+
+
+MAX_PLANNED_DAYS = 2 * 366
+
+
+def parse_end_date(text: str, today: date) -> date | DateProblem:
+    """A typed end date: DD-MM-YYYY (also with . or /) or YYYY-MM-DD, after today and
+    within two years."""
+    if match := _DAY_FIRST.match(text):
+        day, month, year = (int(g) for g in match.groups())
+    elif match := _YEAR_FIRST.match(text):
+        year, month, day = (int(g) for g in match.groups())
+    else:
+        return DateProblem.UNREADABLE
+    try:
+        chosen = date(year, month, day)
+    except ValueError:
+        return DateProblem.UNREADABLE
+    if chosen <= today:
+        return DateProblem.NOT_IN_FUTURE
+    if chosen > today + timedelta(days=MAX_PLANNED_DAYS):
+        return DateProblem.TOO_FAR
+    return chosen
+
+
+def local_day(now: datetime, tz: ZoneInfo) -> date:
+    return now.astimezone(tz).date()
+
+
+def at_local_hour(day: date, tz: ZoneInfo) -> datetime:
+    """LOCAL_HOUR on a local date, as a UTC instant (right across daylight saving)."""
+    return datetime.combine(day, LOCAL_HOUR, tzinfo=tz).astimezone(UTC)
+
+
+def _after(now: datetime, span: timedelta, tz: ZoneInfo) -> datetime:
+    """LOCAL_HOUR on the local date `span` (whole days) after now's local date."""
+    return at_local_hour(local_day(now, tz) + timedelta(days=span.days), tz)
+
+
+def _ask_at(until: datetime | None, now: datetime, rhythm: Rhythm, tz: ZoneInfo) -> datetime:
+    return until if until is not None else _after(now, rhythm.open_ended_ask_after, tz)
+
+
+async def start_pause(
+    session: AsyncSession,
+    group_id: int,
+    person_id: int,
+    now: datetime,
+    *,
+    until_day: date | None,
+    wants_cover: bool,
+    rhythm: Rhythm,
+    tz: ZoneInfo,
+) -> Pause:
+    """Pause a volunteer from now, until a planned date (asked then) or open-ended."""
+    if await current_pause(session, person_id, now) is not None:
+        raise AlreadyPaused
+    until = at_local_hour(until_day, tz) if until_day is not None else None
+    pause = Pause(
+        group_id=group_id,
+        person_id=person_id,
+        started_at=now,
+        until=until,
+        ended_at=None,
+        wants_cover=wants_cover,
+        next_checkin_at=_after(now, rhythm.checkin_every, tz),
+        ask_at=_ask_at(until, now, rhythm, tz),
+    )
+    session.add(pause)
+    await session.flush()
+    return pause
+
+
+async def extend_pause(
+    session: AsyncSession,
+    person_id: int,
+    now: datetime,
+    *,
+    until_day: date | None,
+    rhythm: Rhythm,
+    tz: ZoneInfo,
+) -> Pause:
+    """A little longer: a new planned date (or open-ended); the question waits until then."""
+    pause = await current_pause(session, person_id, now)
+    if pause is None:
+        raise NotPaused
+    pause.until = at_local_hour(until_day, tz) if until_day is not None else None
+    pause.ask_at = _ask_at(pause.until, now, rhythm, tz)
+    await session.flush()
+    return pause
+
+
+async def end_pause(session: AsyncSession, person_id: int, now: datetime) -> Pause:
+    """The volunteer is back. Raises NotPaused when there is nothing to end."""
+    pause = await current_pause(session, person_id, now)
+    if pause is None:
+        raise NotPaused
+    pause.ended_at = now
+    pause.next_checkin_at = None
+    pause.ask_at = None
+    await session.flush()
+    return pause
+
+
+async def active_pauses(session: AsyncSession, group_id: int, now: datetime) -> list[Pause]:
+    rows = await session.scalars(
+        select(Pause)
+        .where(Pause.group_id == group_id, active_pause_filter(now))
+        .order_by(Pause.started_at, Pause.id)
+    )
+    return list(rows)
+
+
+async def paused_people(
+    session: AsyncSession, group_id: int, now: datetime
+) -> list[tuple[Person, Pause]]:
+    """Members on a pause with their pause, by first name."""
+    rows = await session.execute(
+        select(Person, Pause)
+        .join(Pause, Pause.person_id == Person.id)
+        .where(Pause.group_id == group_id, Person.is_member.is_(True), active_pause_filter(now))
+        .order_by(Person.first_name, Person.id)
+    )
+    return [(person, pause) for person, pause in rows.tuples()]
+
+
+async def due_checkins(session: AsyncSession, group_id: int, now: datetime) -> list[int]:
+    """Ids of running pauses whose coordinator check-in reminder is due."""
+    rows = await session.scalars(
+        select(Pause.id).where(
+            Pause.group_id == group_id, active_pause_filter(now), Pause.next_checkin_at <= now
+        )
+    )
+    return list(rows)
+
+
+async def due_questions(session: AsyncSession, group_id: int, now: datetime) -> list[int]:
+    """Ids of running pauses whose volunteer should be asked whether they are ready."""
+    rows = await session.scalars(
+        select(Pause.id).where(
+            Pause.group_id == group_id, active_pause_filter(now), Pause.ask_at <= now
+        )
+    )
+    return list(rows)
+
+
+async def claim_checkin(
+    session: AsyncSession, pause_id: int, now: datetime, *, rhythm: Rhythm, tz: ZoneInfo
+) -> Pause | None:
+    """Move the check-in to the next rhythm date after now (missed ones collapse into one).
+    Returns the pause when it was still due, else None (another pass had it)."""
+    pause = await session.get(Pause, pause_id)
+    if pause is None or pause.ended_at is not None or pause.next_checkin_at is None:
+        return None
+    if pause.next_checkin_at > now:
+        return None
+    pause.next_checkin_at = _after(now, rhythm.checkin_every, tz)
+    await session.flush()
+    return pause
+
+
+async def claim_question(
+    session: AsyncSession, pause_id: int, now: datetime, *, rhythm: Rhythm, tz: ZoneInfo
+) -> Pause | None:
+    """Mark the readiness question as asked: it comes again only after the open-ended span
+    (never more often), unless the volunteer answers first."""
+    pause = await session.get(Pause, pause_id)
+    if pause is None or pause.ended_at is not None or pause.ask_at is None:
+        return None
+    if pause.ask_at > now:
+        return None
+    pause.ask_at = _after(now, rhythm.open_ended_ask_after, tz)
+    await session.flush()
+    return pause
