@@ -38,6 +38,15 @@ class Settings(BaseSettings):
     # A pause without an end date: the volunteer is gently asked after this many weeks.
     pause_open_ended_ask_weeks: int = Field(default=6, ge=1)
 
+    # Monthly meeting: defaults the coordinator can change in /settings (handlers/meeting.py).
+    meeting_candidate_slots: str = "tue 17:00, wed 17:00, thu 16:30"
+    meeting_place: str = ""
+    meeting_candidate_count: int = Field(default=4, ge=1, le=11)
+    meeting_poll_opens: str = "15 10:00"
+    meeting_poll_days: int = Field(default=5, ge=1, le=28)
+    meeting_reminders: str = "1d@10:00, 2h"
+    meeting_duration_minutes: int = Field(default=120, ge=15)
+
     @field_validator("coordinator_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
