@@ -98,6 +98,7 @@ async def _on_start(application: Application) -> None:
         raise RuntimeError("GROUP_CHAT_ID is not set")
     async with services.db.transaction() as session:
         group = await people.ensure_group(session, settings.group_chat_id, services.clock.now())
+        await people.sync_coordinators(session, group.id, settings.coordinator_ids)
         services.group_id, services.group_chat_id = group.id, group.chat_id
     services.bot_username = application.bot.username
     await publish_command_menus(application)

@@ -49,6 +49,7 @@ def telegram_person(context: PeerContext, user: User) -> people.TelegramPerson:
         first_name=user.first_name,
         username=user.username,
         language=language_of(context, user),
+        is_coordinator=context.services.settings.is_coordinator(user.id),
     )
 
 

@@ -21,7 +21,7 @@ async def list_volunteers(update: Update, context: PeerContext) -> None:
     """One line per member: paused, or not yet reachable in private."""
     _ = texts_for(context, update)
     services = context.services
-    members = await people.members(context.session, services.group_id)
+    members = await people.volunteers(context.session, services.group_id)
     paused = await people.paused_person_ids(
         context.session, services.group_id, services.clock.now()
     )

@@ -39,6 +39,7 @@ class TelegramPerson:
     first_name: str
     username: str | None
     language: str
+    is_coordinator: bool = False
 
 
 async def find_person(session: AsyncSession, group_id: int, user_id: int) -> Person | None:
@@ -74,6 +75,7 @@ async def record_member(
             username=who.username,
             language=who.language,
             is_member=True,
+            is_coordinator=who.is_coordinator,
             started_bot=bool(started_bot),
             blocked_bot=False,
             joined_at=now,
@@ -83,6 +85,7 @@ async def record_member(
         person.first_name = who.first_name[:64]
         person.username = who.username
         person.language = who.language
+        person.is_coordinator = who.is_coordinator
         if not person.is_member:
             person.is_member, person.left_at = True, None
     if started_bot:
@@ -144,7 +147,20 @@ async def members(session: AsyncSession, group_id: int) -> list[Person]:
     return list(rows)
 
 
+async def volunteers(session: AsyncSession, group_id: int) -> list[Person]:
+    """Members of the group who are volunteers (everyone but the coordinators)."""
+    return [p for p in await members(session, group_id) if not p.is_coordinator]
+
+
 async def active_volunteers(session: AsyncSession, group_id: int, now: datetime) -> list[Person]:
-    """Members of the group who are not on a pause (reachable or not)."""
+    """Volunteers who are not on a pause (reachable or not)."""
     paused = await paused_person_ids(session, group_id, now)
-    return [p for p in await members(session, group_id) if p.id not in paused]
+    return [p for p in await volunteers(session, group_id) if p.id not in paused]
+
+
+async def sync_coordinators(
+    session: AsyncSession, group_id: int, user_ids: tuple[int, ...]
+) -> None:
+    """COORDINATOR_IDS may change between runs; keep the people rows in step."""
+    for person in await session.scalars(select(Person).where(Person.group_id == group_id)):
+        person.is_coordinator = person.telegram_user_id in user_ids

@@ -36,6 +36,8 @@ class Person(Base):
     username: Mapped[str | None] = mapped_column(String(64), nullable=True)
     language: Mapped[str] = mapped_column(String(8))
     is_member: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Coordinators (COORDINATOR_IDS) are in the group but are not counted as volunteers.
+    is_coordinator: Mapped[bool] = mapped_column(Boolean, default=False)
     # The bot can only write to people who opened a private chat with it and didn't block it.
     started_bot: Mapped[bool] = mapped_column(Boolean, default=False)
     blocked_bot: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -36,6 +36,7 @@ def upgrade() -> None:
     sa.Column('username', sa.String(length=64), nullable=True),
     sa.Column('language', sa.String(length=8), nullable=False),
     sa.Column('is_member', sa.Boolean(), nullable=False),
+    sa.Column('is_coordinator', sa.Boolean(), nullable=False),
     sa.Column('started_bot', sa.Boolean(), nullable=False),
     sa.Column('blocked_bot', sa.Boolean(), nullable=False),
     sa.Column('joined_at', storage.base.UTCDateTime(), nullable=False),
