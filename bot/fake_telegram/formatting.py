@@ -24,6 +24,22 @@ def _byte_offset(source: str, index: int) -> int:
     return len(source[:index].encode("utf-8"))
 
 
+def strip(text: str, entities: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """Telegram trims leading/trailing whitespace of texts and captions; entities follow."""
+    stripped = text.strip()
+    if stripped == text:
+        return text, entities
+    lead = utf16_len(text[: len(text) - len(text.lstrip())])
+    size = utf16_len(stripped)
+    kept = []
+    for entity in entities:
+        start = max(entity["offset"] - lead, 0)
+        end = min(entity["offset"] + entity["length"] - lead, size)
+        if end > start:
+            kept.append({**entity, "offset": start, "length": end - start})
+    return stripped, kept
+
+
 def parse(text: str, parse_mode: str | None) -> tuple[str, list[dict[str, Any]]]:
     """Plain text and entities for `text` under `parse_mode` (None: no parsing)."""
     if not parse_mode:
@@ -50,9 +66,10 @@ class _Builder:
         self.parts.append(chunk)
         self.length += utf16_len(chunk)
 
-    def close(self, etype: str, start: int, **extra: Any) -> None:
-        if self.length > start:  # Telegram drops empty entities silently
-            entity = {"type": etype, "offset": start, "length": self.length - start}
+    def close(self, etype: str, start: int, *, end: int | None = None, **extra: Any) -> None:
+        end = self.length if end is None else end
+        if end > start:  # Telegram drops empty entities silently
+            entity = {"type": etype, "offset": start, "length": end - start}
             entity.update({k: v for k, v in extra.items() if v is not None})
             self.entities.append(entity)
 
@@ -217,7 +234,7 @@ def parse_markdown_v2(source: str) -> tuple[str, list[dict[str, Any]]]:
                 "Character '\\' is reserved and must be escaped with the preceding '\\'"
             )
         if at_line_start and quote_start is not None and ch != ">":
-            out.close("blockquote", quote_start)
+            out.close("blockquote", quote_start, end=out.length - 1)  # not the line break
             quote_start = None
         if ch == ">" and at_line_start:
             if quote_start is None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .formatting import EntityParseError, parse, utf16_len
+from .formatting import EntityParseError, parse, strip, utf16_len
 from .spec import Spec, UploadedFile, load_spec
 
 JSON = dict[str, Any]
@@ -1606,11 +1606,13 @@ class FakeTelegram:
         self, text: str, parse_mode: str | None, entities: list[JSON] | None
     ) -> tuple[str, list[JSON]]:
         if entities is not None:  # explicit entities win over parse_mode, as on Telegram
-            return text, [self._fill_mention(e) for e in entities]
-        try:
-            plain, parsed = parse(text, parse_mode)
-        except EntityParseError as exc:
-            raise _bad(f"can't parse entities: {exc}") from exc
+            plain, parsed = text, entities
+        else:
+            try:
+                plain, parsed = parse(text, parse_mode)
+            except EntityParseError as exc:
+                raise _bad(f"can't parse entities: {exc}") from exc
+        plain, parsed = strip(plain, parsed)
         return plain, [self._fill_mention(e) for e in parsed]
 
     def _fill_mention(self, entity: JSON) -> JSON:
