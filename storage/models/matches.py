@@ -84,7 +84,7 @@ class MatchOccurrence(Base):
     # Asked when a volunteer cancels: does the citizen know? (None: not answered)
     citizen_informed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     # Reminder rows exist for this occurrence (cleared when volunteers or times change).
-    armed: Mapped[bool] = mapped_column(Boolean, default=False)
+    armed: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
 
 
 class ReminderDelivery(Base):

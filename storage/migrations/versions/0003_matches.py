@@ -1,8 +1,8 @@
 """matches
 
 Revision ID: 0003
-Revises: 0001
-Create Date: 2026-11-25 22:59:17.413278
+Revises: 0002, 0004
+Create Date: 2026-11-25 23:00:15.183160
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import storage.base
 
 revision: str = '0003'
-down_revision: str | None = '0001'
+down_revision: str | None = ('0002', '0004')
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -69,6 +69,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('match_id', 'scheduled_date', name=op.f('uq_match_occurrences_match_id'))
     )
     with op.batch_alter_table('match_occurrences', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_match_occurrences_armed'), ['armed'], unique=False)
         batch_op.create_index(batch_op.f('ix_match_occurrences_group_id'), ['group_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_match_occurrences_match_id'), ['match_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_match_occurrences_starts_at'), ['starts_at'], unique=False)
@@ -161,6 +162,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_match_occurrences_starts_at'))
         batch_op.drop_index(batch_op.f('ix_match_occurrences_match_id'))
         batch_op.drop_index(batch_op.f('ix_match_occurrences_group_id'))
+        batch_op.drop_index(batch_op.f('ix_match_occurrences_armed'))
 
     op.drop_table('match_occurrences')
     with op.batch_alter_table('matches', schema=None) as batch_op:

@@ -1,0 +1,287 @@
+"""Matches: the occurrence maths (DST) and the domain rules, on a real SQLite file."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.domain import matches, people
+from bot.domain.schedule import (
+    BIWEEKLY,
+    DAY_BEFORE,
+    HOURS_BEFORE,
+    WEEKLY,
+    local_to_utc,
+    reminder_due,
+    rhythm_dates,
+)
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import MatchOccurrence, Pause, ReminderDelivery
+
+CPH = ZoneInfo("Europe/Copenhagen")
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=CPH).astimezone(UTC)  # Monday morning
+
+
+def test_weekly_1800_stays_at_1800_local_across_both_dst_changes():
+    # Thursdays from early March to mid November 2027: both last Sundays are crossed.
+    days = list(
+        rhythm_dates(
+            WEEKLY, 3, date(2027, 3, 1), after=date(2027, 3, 1), through=date(2027, 11, 15)
+        )
+    )
+    starts = [local_to_utc(d, time(18, 0), CPH) for d in days]
+    assert {s.astimezone(CPH).time() for s in starts} == {time(18, 0)}
+    # In UTC the meeting moves: 17:00 in winter, 16:00 in summer.
+    assert {s.hour for s in starts} == {16, 17}
+    march = [s for s in starts if s.date() in (date(2027, 3, 25), date(2027, 4, 1))]
+    assert [s.hour for s in march] == [17, 16]
+    october = [s for s in starts if s.date() in (date(2027, 10, 28), date(2027, 11, 4))]
+    assert [s.hour for s in october] == [16, 17]
+
+
+def test_reminder_two_hours_before_is_1600_local_both_sides_of_dst():
+    for day in (date(2027, 3, 27), date(2027, 3, 29), date(2027, 10, 30), date(2027, 11, 1)):
+        starts = local_to_utc(day, time(18, 0), CPH)
+        due = reminder_due(HOURS_BEFORE, day, starts, CPH)
+        assert due.astimezone(CPH).time() == time(16, 0)
+        day_before = reminder_due(DAY_BEFORE, day, starts, CPH, day_before_hour=18)
+        assert day_before.astimezone(CPH) == datetime.combine(
+            day - timedelta(days=1), time(18, 0), tzinfo=CPH
+        )
+
+
+def test_biweekly_counts_from_the_first_meeting_and_respects_the_end():
+    days = list(
+        rhythm_dates(
+            BIWEEKLY,
+            3,
+            date(2026, 12, 1),
+            after=date(2026, 12, 10),
+            through=date(2027, 3, 1),
+            end=date(2027, 1, 31),
+        )
+    )
+    assert days == [date(2026, 12, 17), date(2026, 12, 31), date(2027, 1, 14), date(2027, 1, 28)]
+
+
+def test_a_time_skipped_by_the_spring_change_moves_an_hour_on():
+    assert local_to_utc(date(2027, 3, 28), time(2, 30), CPH).astimezone(CPH).hour == 3
+
+
+def test_full_names_are_refused_as_citizen_labels():
+    assert matches.looks_like_full_name("Karen Larsen")
+    assert not matches.looks_like_full_name("K.L.")
+    assert not matches.looks_like_full_name("Søren")
+    with pytest.raises(matches.MatchError, match="label_full_name"):
+        matches.check_label("Karen Larsen", "match")
+    with pytest.raises(matches.MatchError, match="label_too_long"):
+        matches.check_label("x" * 21, "match")
+    assert matches.check_label("Café Backstage", "activity") == "Café Backstage"
+
+
+@pytest.fixture
+async def db(tmp_path: Path):
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite3'}")
+    await upgrade(database.engine)
+    yield database
+    await database.dispose()
+
+
+async def setup_group(db: Database) -> tuple[int, list[int]]:
+    async with db.transaction() as session:
+        group = await people.ensure_group(session, -1, NOW)
+        ids = []
+        for uid, name in ((1, "Anna"), (2, "Bo"), (3, "Dennis")):
+            who = people.TelegramPerson(uid, name, name.lower(), "da")
+            person = await people.record_member(session, group.id, who, NOW, started_bot=True)
+            ids.append(person.id)
+        return group.id, ids
+
+
+async def test_matches_for_person_lists_next_meetings_within_the_horizon(db: Database):
+    group_id, (anna, bo, dennis) = await setup_group(db)
+    async with db.transaction() as session:
+        match = await matches.create_match(
+            session,
+            group_id,
+            kind="match",
+            label="K.L.",
+            volunteer_ids=[anna, bo],
+            plan=matches.Plan(WEEKLY, weekday=1, at=time(10, 0)),
+            place=None,
+            now=NOW,
+            tz=CPH,
+        )
+    async with db.transaction() as session:
+        found = await matches.matches_for_person(session, group_id, anna, NOW)
+        assert await matches.matches_for_person(session, group_id, dennis, NOW) == []
+    [item] = found
+    assert (item.match_id, item.label, item.kind) == (match.id, "K.L.", "match")
+    assert [s.astimezone(CPH) for s in item.next_starts] == [
+        datetime(2026, 12, d, 10, 0, tzinfo=CPH) for d in (1, 8, 15, 22)
+    ]
+
+
+async def test_planning_and_arming_twice_adds_nothing(db: Database):
+    group_id, (anna, bo, _) = await setup_group(db)
+    async with db.transaction() as session:
+        await matches.create_match(
+            session,
+            group_id,
+            kind="match",
+            label="K.L.",
+            volunteer_ids=[anna, bo],
+            plan=matches.Plan(WEEKLY, weekday=1, at=time(10, 0)),
+            place=None,
+            now=NOW,
+            tz=CPH,
+        )
+    async with db.transaction() as session:
+        count = await session.scalar(select(func.count()).select_from(ReminderDelivery))
+        assert count == 8 * 2 * 2  # 8 Tuesdays in the horizon, 2 people, 2 leads
+        assert await matches.plan_occurrences(session, group_id, NOW, CPH) == 0
+        assert await matches.arm_reminders(session, group_id, NOW, CPH) == 0
+    # A day later one more week comes into the horizon, and only its reminders are made.
+    later = NOW + timedelta(days=1)
+    async with db.transaction() as session:
+        assert await matches.plan_occurrences(session, group_id, later, CPH) == 1
+        assert await matches.arm_reminders(session, group_id, later, CPH) == 4
+
+
+async def test_claim_sends_once_skips_late_and_paused(db: Database):
+    group_id, (anna, bo, _) = await setup_group(db)
+    async with db.transaction() as session:
+        await matches.create_match(
+            session,
+            group_id,
+            kind="match",
+            label="K.L.",
+            volunteer_ids=[anna, bo],
+            plan=matches.Plan(WEEKLY, weekday=1, at=time(10, 0)),
+            place=None,
+            now=NOW,
+            tz=CPH,
+        )
+        session.add(Pause(group_id=group_id, person_id=bo, started_at=NOW, wants_cover=True))
+    grace = timedelta(minutes=120)
+    day_before = datetime(2026, 11, 30, 18, 0, tzinfo=CPH)
+    async with db.transaction() as session:
+        claimed = await matches.claim_due_reminders(session, group_id, day_before, grace)
+    assert [(c.person.id, c.lead) for c in claimed] == [(anna, DAY_BEFORE)]
+    async with db.transaction() as session:
+        assert await matches.claim_due_reminders(session, group_id, day_before, grace) == []
+    # Found after the meeting began: skipped, never sent.
+    async with db.transaction() as session:
+        late = datetime(2026, 12, 1, 10, 5, tzinfo=CPH)
+        assert await matches.claim_due_reminders(session, group_id, late, grace) == []
+        outcomes = dict(
+            (r.person_id, r.outcome)
+            for r in await session.scalars(
+                select(ReminderDelivery)
+                .where(ReminderDelivery.lead == HOURS_BEFORE)
+                .order_by(ReminderDelivery.due_at)
+                .limit(2)
+            )
+        )
+    assert outcomes == {anna: "passed", bo: "paused"}
+
+
+async def test_cover_needs_a_paused_volunteer_and_ends_with_the_pause(db: Database):
+    group_id, (anna, bo, dennis) = await setup_group(db)
+    async with db.transaction() as session:
+        match = await matches.create_match(
+            session,
+            group_id,
+            kind="match",
+            label="K.L.",
+            volunteer_ids=[anna],
+            plan=matches.Plan(WEEKLY, weekday=1, at=time(10, 0)),
+            place=None,
+            now=NOW,
+            tz=CPH,
+        )
+        with pytest.raises(matches.MatchError, match="nobody_paused"):
+            await matches.add_cover(session, group_id, match.id, dennis, NOW, CPH)
+    async with db.transaction() as session:
+        pause = Pause(group_id=group_id, person_id=anna, started_at=NOW, wants_cover=True)
+        session.add(pause)
+    async with db.transaction() as session:
+        [view] = await matches.overview(session, group_id, NOW)
+        assert view.needs_cover
+        cover = await matches.add_cover(session, group_id, match.id, dennis, NOW, CPH)
+        assert cover.paused.id == anna
+    async with db.transaction() as session:
+        [view] = await matches.overview(session, group_id, NOW)
+        assert not view.needs_cover
+        ended = await matches.end_covers_for_pause(session, group_id, pause.id, NOW)
+        assert [(m.id, p.id) for m, p in ended] == [(match.id, dennis)]
+
+
+async def test_rhythm_change_replaces_future_meetings(db: Database):
+    group_id, (anna, _, _) = await setup_group(db)
+    async with db.transaction() as session:
+        match = await matches.create_match(
+            session,
+            group_id,
+            kind="match",
+            label="K.L.",
+            volunteer_ids=[anna],
+            plan=matches.Plan(WEEKLY, weekday=1, at=time(10, 0)),
+            place=None,
+            now=NOW,
+            tz=CPH,
+        )
+        await matches.change_rhythm(
+            session,
+            group_id,
+            match.id,
+            anna,
+            matches.Plan(BIWEEKLY, weekday=3, at=time(14, 0)),
+            NOW,
+            CPH,
+        )
+    async with db.transaction() as session:
+        starts = list(
+            await session.scalars(
+                select(MatchOccurrence.starts_at).order_by(MatchOccurrence.starts_at).limit(3)
+            )
+        )
+    assert [s.astimezone(CPH) for s in starts] == [
+        datetime(2026, 12, d, 14, 0, tzinfo=CPH) for d in (3, 17, 31)
+    ]
+
+
+async def test_digest_lists_long_waits_and_cancelled_streaks(db: Database):
+    group_id, (anna, bo, dennis) = await setup_group(db)
+    async with db.transaction() as session:
+        match = await matches.create_match(
+            session,
+            group_id,
+            kind="match",
+            label="K.L.",
+            volunteer_ids=[anna],
+            plan=matches.Plan(WEEKLY, weekday=1, at=time(10, 0)),
+            place=None,
+            now=NOW,
+            tz=CPH,
+        )
+        for occurrence in await matches.next_occurrences(session, match.id, NOW, limit=3):
+            await matches.cancel_occurrence(session, group_id, occurrence.id, anna, NOW)
+    later = NOW + timedelta(weeks=7)
+    async with db.transaction() as session:
+        result = await matches.digest(
+            session, group_id, later, unmatched_weeks=6, cancelled_streak=3
+        )
+    assert sorted(p.id for p, _ in result.waiting) == [bo, dennis]
+    assert result.cancelled_in_a_row == []  # four later meetings took place
+    async with db.transaction() as session:
+        three_weeks = NOW + timedelta(weeks=2, days=2)
+        result = await matches.digest(
+            session, group_id, three_weeks, unmatched_weeks=6, cancelled_streak=3
+        )
+    assert [m.id for m, _ in result.cancelled_in_a_row] == [match.id]
