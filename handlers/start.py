@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from telegram import (
     BotCommand,
@@ -10,10 +11,12 @@ from telegram import (
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
     Update,
 )
 from telegram.error import TelegramError
-from telegram.ext import Application, CommandHandler
+from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
 from bot.context import PeerContext, Services
 from bot.domain import people
@@ -70,6 +73,13 @@ async def register_from_private_chat(update: Update, context: PeerContext) -> Pe
     return person
 
 
+def pause_button(_: Callable[[str], str]) -> InlineKeyboardMarkup:
+    """Asking for a pause is always one tap away (handled by handlers/pause.py)."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(_("I need a pause"), callback_data="pause:begin")]]
+    )
+
+
 def commands_for(application: Application, *, coordinator: bool) -> list[CommandInfo]:
     audiences = {"volunteer", "coordinator"} if coordinator else {"volunteer"}
     return [c for c in all_commands(application) if c.audience in audiences]
@@ -107,7 +117,7 @@ async def start(update: Update, context: PeerContext) -> None:
     _ = context.texts(person.language)
     welcome = _("Welcome, {name}! It is good to have you here.").format(name=person.first_name)
     body = help_text(context, person.language, coordinator=is_coordinator(context, update))
-    await reply(update, f"{welcome}\n\n{body}")
+    await reply(update, f"{welcome}\n\n{body}", reply_markup=pause_button(_))
 
 
 async def help_command(update: Update, context: PeerContext) -> None:
@@ -124,7 +134,30 @@ async def help_command(update: Update, context: PeerContext) -> None:
     assert user is not None
     person = await people.find_person(context.session, context.services.group_id, user.id)
     language = person.language if person else context.services.settings.language
-    await reply(update, help_text(context, language, coordinator=is_coordinator(context, update)))
+    await reply(
+        update,
+        help_text(context, language, coordinator=is_coordinator(context, update)),
+        reply_markup=pause_button(texts(language)),
+    )
+
+
+async def anything_else(update: Update, context: PeerContext) -> None:
+    """A private message no feature took: a kind pointer to /help (or, for someone outside
+    the group, the same kind refusal as /start). Nothing of the message is kept or logged."""
+    user = update.effective_user
+    if user is None:
+        return
+    services = context.services
+    person = await people.find_person(context.session, services.group_id, user.id)
+    if person is None or not person.is_member:
+        if is_coordinator(context, update) or await is_group_member(context, user.id):
+            _ = texts_for(context, update)
+            await reply(update, _("Hi! Send /start and I will tell you what I can do."))
+            return
+        await register_from_private_chat(update, context)  # answers with the kind refusal
+        return
+    _ = context.texts(person.language)
+    await reply(update, _("I didn't quite understand that. Send /help to see what I can do."))
 
 
 def _bot_commands(commands: list[CommandInfo], language: str) -> list[BotCommand]:
@@ -163,3 +196,7 @@ async def publish_command_menus(application: Application) -> None:
 def register(application: Application, services: Services) -> None:
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler("help", help_command))
+    # Last in group 0: only what no feature's handler took.
+    application.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & ~filters.StatusUpdate.ALL, anything_else)
+    )
