@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     # A reminder found late (the bot was down) is still sent within this grace.
     reminder_grace_minutes: int = 120
     minutes_retention_months: int = 12
+    # Matches
+    # The coordinator's weekly digest: volunteers without a match for this many weeks, and
+    # matches whose last meetings were all cancelled (this many in a row).
+    unmatched_weeks: int = 6
+    cancelled_in_a_row: int = 3
+    # When the digest is sent: weekday (0 = Monday) and local time HH:MM.
+    digest_weekday: int = 0
+    digest_time: str = "09:00"
 
     # Pause
     # The coordinator is reminded to check in with a paused volunteer every this many weeks.
