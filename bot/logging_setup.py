@@ -24,6 +24,18 @@ def configure_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request URL (with the token); PTB's debug logs whole updates (texts).
-    for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "aiohttp.access"):
+    # httpx logs every request URL (with the token); PTB's debug logs whole updates (texts);
+    # aiosqlite and SQLAlchemy's debug logs carry query parameters (names, labels).
+    quiet = (
+        "httpx",
+        "httpcore",
+        "telegram",
+        "apscheduler",
+        "aiohttp.access",
+        "aiosqlite",
+        "sqlalchemy",
+        "asyncpg",
+        "alembic",
+    )
+    for noisy in quiet:
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import AsyncIterator
+import subprocess
+import uuid
+import warnings
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from bot.sandbox import COPENHAGEN, Cast, Sandbox, sandbox
+from tests.postgres import PostgresServer, create_database
 
 _real_getaddrinfo = socket.getaddrinfo
 
@@ -30,6 +34,35 @@ def _loopback_only(host: object, *args: object, **kwargs: object):
 def no_internet() -> None:
     """Every test runs with name resolution limited to loopback (api.telegram.org fails)."""
     socket.getaddrinfo = _loopback_only  # type: ignore[assignment]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str | None]:
+    """A PostgreSQL server for the whole run, or None (with a loud warning) when there is none."""
+    server = PostgresServer()
+    try:
+        url = server.start()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+        reason = getattr(error, "stderr", None) or str(error)
+        warnings.warn(f"PostgreSQL tests are SKIPPED: {reason}", stacklevel=1)
+        yield None
+        return
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: str | None
+) -> str:
+    """The same test on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}"
+    if postgres_server is None:
+        pytest.skip("PostgreSQL could not be started here (see the warning above)")
+    return await create_database(postgres_server, f"t_{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture

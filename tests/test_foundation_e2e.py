@@ -162,3 +162,16 @@ async def test_command_menus_are_published_in_danish_and_english(group: tuple[Sa
 async def test_no_test_can_reach_api_telegram_org():
     with pytest.raises(OSError, match="only loopback"):
         await asyncio.get_running_loop().getaddrinfo("api.telegram.org", 443)
+
+
+async def test_unknown_private_messages_get_a_kind_pointer(group: tuple[Sandbox, Cast]):
+    box, cast = group
+    anna = cast.volunteers[0]
+    await box.say(anna, "/start")
+    await box.say(anna, "hvad kan du?")
+    assert "/help" in box.last_text_to(anna.id)
+    await box.say(cast.volunteers[3], "hej")  # a member who never sent /start
+    assert "/start" in box.last_text_to(cast.volunteers[3].id)
+    await box.say(cast.stranger, "hello?")
+    assert "only help its members" in box.last_text_to(cast.stranger.id)
+    assert cast.stranger.id not in [p.telegram_user_id for p in await people_rows(box)]
