@@ -4,6 +4,7 @@ registers every table on `Base.metadata` (Alembic and the tests rely on that).""
 from storage.base import Base
 from storage.models.core import Group, Pause, Person
 from storage.models import meeting as meeting  # noqa: F401  (registers its tables)
+from storage.models import privacy as privacy  # noqa: F401  (registers its tables)
 from storage.models.matches import (
     Match,
     MatchDigest,
