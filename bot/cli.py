@@ -1,4 +1,4 @@
-"""`peerbot` / `python -m bot`: run, demo, migrate, check."""
+"""`peerbot` / `python -m bot`: run, demo, migrate, check, backup, restore."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from bot.config import Settings, load_settings, problems_for_running
+from bot.config import Settings, load_settings, problems_for_running, problems_for_webhook
 from bot.logging_setup import configure_logging
 
 
@@ -23,6 +23,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     settings, problems = load_settings()
     if settings is not None:
         problems = problems_for_running(settings)
+        if args.webhook or settings.webhook_url:
+            problems += problems_for_webhook(settings)
     if problems:
         for problem in problems:
             print(problem)
@@ -50,16 +52,49 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.runner import run_polling
+    from bot.domain.instance import AnotherInstanceRunning
+    from bot.runner import run_polling, run_webhook
 
     settings = _settings_or_exit()
     problems = problems_for_running(settings)
+    if args.webhook:
+        problems += problems_for_webhook(settings)
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)
         return 2
     configure_logging()
-    run_polling(settings)
+    try:
+        (run_webhook if args.webhook else run_polling)(settings)
+    except AnotherInstanceRunning as refusal:
+        print(refusal, file=sys.stderr)
+        return 3
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from bot.backup import BackupError, backup
+
+    settings = _settings_or_exit()
+    try:
+        asyncio.run(backup(settings.database_url, args.file))
+    except BackupError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(f"Backup written to {args.file}.")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from bot.backup import BackupError, restore
+
+    settings = _settings_or_exit()
+    try:
+        asyncio.run(restore(settings.database_url, args.file))
+    except BackupError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(f"Restored from {args.file}.")
     return 0
 
 
@@ -72,16 +107,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="peerbot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="serve the real group (long polling)").set_defaults(
-        func=cmd_run
+    run = commands.add_parser("run", help="serve the real group (long polling)")
+    run.add_argument(
+        "--webhook", action="store_true", help="serve through a webhook (WEBHOOK_* settings)"
     )
+    run.set_defaults(func=cmd_run)
     demo = commands.add_parser("demo", help="a scripted scene on a local Telegram stand-in")
     demo.add_argument("--verbose", action="store_true", help="also show the bot's log")
     demo.set_defaults(func=cmd_demo)
     commands.add_parser("migrate", help="bring the database schema up to date").set_defaults(
         func=cmd_migrate
     )
-    commands.add_parser("check", help="validate the configuration").set_defaults(func=cmd_check)
+    check = commands.add_parser("check", help="validate the configuration")
+    check.add_argument("--webhook", action="store_true", help="also for `run --webhook`")
+    check.set_defaults(func=cmd_check)
+    backup = commands.add_parser("backup", help="copy the database to a file (safe while running)")
+    backup.add_argument("file")
+    backup.set_defaults(func=cmd_backup)
+    restore = commands.add_parser("restore", help="replace the database with a backup")
+    restore.add_argument("file")
+    restore.set_defaults(func=cmd_restore)
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -10,6 +11,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SUPPORTED_LANGUAGES = ("da", "en")
 TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
+# Telegram's alphabet for a webhook's secret_token.
+WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class Settings(BaseSettings):
@@ -54,6 +57,33 @@ class Settings(BaseSettings):
     meeting_poll_days: int = Field(default=5, ge=1, le=28)
     meeting_reminders: str = "1d@10:00, 2h"
     meeting_duration_minutes: int = Field(default=120, ge=15)
+
+    # Privacy and retention: how long things are kept before the daily job deletes them
+    # (README, "Privatliv / Privacy"). Minutes use MINUTES_RETENTION_MONTHS above.
+    # Poll answers and meeting attendance, in months.
+    retention_answers_months: int = Field(default=12, ge=1)
+    # Ended matches (and a volunteer's ended place on a match), in months after they ended.
+    retention_ended_matches_months: int = Field(default=6, ge=1)
+    # Finished pauses, in months after they ended.
+    retention_pauses_months: int = Field(default=12, ge=1)
+    # People who left the group: everything about them, in days after they left.
+    retention_left_days: int = Field(default=30, ge=1)
+
+    # Production: a webhook instead of long polling (`peerbot run --webhook`). Telegram
+    # posts updates to WEBHOOK_URL (public https, usually a reverse proxy) which forwards
+    # to WEBHOOK_LISTEN:WEBHOOK_PORT; requests without WEBHOOK_SECRET in the
+    # X-Telegram-Bot-Api-Secret-Token header are refused.
+    webhook_url: str = ""
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_secret: str = Field(default="", repr=False)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_token_alphabet(cls, value: str) -> str:
+        if value and not WEBHOOK_SECRET_PATTERN.fullmatch(value):
+            raise ValueError("must be 1-256 characters: A-Z, a-z, 0-9, _ and -")
+        return value
 
     @field_validator("coordinator_ids", mode="before")
     @classmethod
@@ -120,6 +150,21 @@ def problems_for_running(settings: Settings) -> list[str]:
         problems.append("COORDINATOR_IDS is missing (comma-separated Telegram user ids)")
     if not settings.telegram_base_url.startswith(("http://", "https://")):
         problems.append("TELEGRAM_BASE_URL must start with http:// or https://")
+    return problems
+
+
+def problems_for_webhook(settings: Settings) -> list[str]:
+    """What stops `peerbot run --webhook`, one line each."""
+    problems = []
+    if not settings.webhook_url:
+        problems.append("WEBHOOK_URL is missing (the public https:// address Telegram posts to)")
+    elif not settings.webhook_url.startswith("https://"):
+        problems.append("WEBHOOK_URL must start with https:// (Telegram only posts to HTTPS)")
+    if not settings.webhook_secret:
+        problems.append(
+            "WEBHOOK_SECRET is missing (1-256 characters A-Z a-z 0-9 _ -); without it anyone "
+            "who finds the address could send the bot fake updates"
+        )
     return problems
 
 

@@ -1,18 +1,24 @@
-"""Starting and stopping the bot: long polling for production, and an in-process runner
-for the demo and the end-to-end tests (which must call post_init/post_shutdown themselves)."""
+"""Starting and stopping the bot: long polling or a webhook for production, and an
+in-process runner for the demo and the end-to-end tests (which must call
+post_init/post_shutdown themselves). Every way in takes the single-instance lease first."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
+from urllib.parse import urlparse
 
 from telegram.ext import Application
 
 from bot.app import ALLOWED_UPDATES, build_application
-from bot.clock import Clock
+from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.domain import instance
 from storage.db import Database
 from storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
 
 
 async def prepare_database(settings: Settings) -> Database:
@@ -21,24 +27,108 @@ async def prepare_database(settings: Settings) -> Database:
     return database
 
 
+async def take_lease(database: Database, clock: Clock) -> str:
+    """The single-instance guard: raises instance.AnotherInstanceRunning when another bot
+    serves from this database."""
+    holder = instance.new_holder_id()
+    async with database.transaction() as session:
+        await instance.acquire(session, holder, clock.now())
+    return holder
+
+
+def keep_lease(application: Application, holder: str) -> None:
+    """Renew the lease from a JobQueue job; release it when the application shuts down."""
+    application.bot_data["lease_holder"] = holder
+    assert application.job_queue is not None
+    every = instance.RENEW_EVERY.total_seconds()
+    application.job_queue.run_repeating(
+        _renew_lease, interval=every, first=every, name="instance_lease"
+    )
+    stop_hook = application.post_shutdown
+
+    async def _release_then_stop(app: Application) -> None:
+        services = app.bot_data["services"]
+        try:
+            async with services.db.transaction() as session:
+                await instance.release(session, holder)
+        except Exception:  # the lease then simply times out
+            log.exception("could not release the instance lease")
+        if stop_hook is not None:
+            await stop_hook(app)
+
+    application.post_shutdown = _release_then_stop
+
+
+async def _renew_lease(context: object) -> None:
+    application: Application = context.application  # type: ignore[attr-defined]
+    services = application.bot_data["services"]
+    holder = application.bot_data["lease_holder"]
+    async with services.db.transaction() as session:
+        still_ours = await instance.renew(session, holder, services.clock.now())
+    if not still_ours:
+        # Another bot took over (this one was unreachable for longer than the timeout).
+        log.error("another PeerBot took over this database; this one stops serving")
+        if application.bot_data.get("in_process"):
+            if application.updater is not None and application.updater.running:
+                await application.updater.stop()
+            if application.job_queue is not None:
+                application.job_queue.scheduler.pause()
+        else:
+            application.stop_running()
+
+
+def webhook_path(settings: Settings) -> str:
+    """The local path the webhook server answers on: the path of the public URL."""
+    return urlparse(settings.webhook_url).path.strip("/")
+
+
 @contextlib.asynccontextmanager
 async def running_bot(
-    settings: Settings, clock: Clock | None = None, *, poll_timeout: int = 1
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    poll_timeout: int = 1,
+    webhook: bool = False,
 ) -> AsyncIterator[Application]:
-    """Run the real Application with long polling inside the current event loop."""
+    """Run the real Application with long polling (or its webhook server) inside the
+    current event loop."""
     database = await prepare_database(settings)
+    try:
+        holder = await take_lease(database, clock or SystemClock())
+    except BaseException:
+        await database.dispose()
+        raise
     application = build_application(settings, clock=clock, database=database)
-    await application.initialize()
-    if application.post_init:
-        await application.post_init(application)
-    assert application.updater is not None
-    await application.updater.start_polling(
-        poll_interval=0.0,
-        timeout=poll_timeout,
-        allowed_updates=ALLOWED_UPDATES,
-        drop_pending_updates=False,
-    )
-    await application.start()
+    application.bot_data["in_process"] = True
+    keep_lease(application, holder)
+    try:
+        await application.initialize()
+        if application.post_init:
+            await application.post_init(application)
+        assert application.updater is not None
+        if webhook:
+            await application.updater.start_webhook(
+                listen=settings.webhook_listen,
+                port=settings.webhook_port,
+                url_path=webhook_path(settings),
+                webhook_url=settings.webhook_url,
+                secret_token=settings.webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=False,
+            )
+        else:
+            await application.updater.start_polling(
+                poll_interval=0.0,
+                timeout=poll_timeout,
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=False,
+            )
+        await application.start()
+    except BaseException:
+        async with database.transaction() as session:
+            await instance.release(session, holder)
+        await database.dispose()
+        raise
     try:
         yield application
     finally:
@@ -51,14 +141,41 @@ async def running_bot(
         await application.shutdown()
 
 
-def run_polling(settings: Settings) -> None:
-    """Serve the real group until stopped (Ctrl+C)."""
+def _prepare_and_lease(settings: Settings) -> str:
+    """Migrate, then take the lease (raises AnotherInstanceRunning)."""
     import asyncio
 
-    async def _migrate() -> None:
+    async def _prepare() -> str:
         database = await prepare_database(settings)
-        await database.dispose()
+        try:
+            return await take_lease(database, SystemClock())
+        finally:
+            await database.dispose()
 
-    asyncio.run(_migrate())
+    return asyncio.run(_prepare())
+
+
+def run_polling(settings: Settings) -> None:
+    """Serve the real group until stopped (Ctrl+C)."""
+    holder = _prepare_and_lease(settings)
     application = build_application(settings)
+    keep_lease(application, holder)
     application.run_polling(allowed_updates=ALLOWED_UPDATES)
+
+
+def run_webhook(settings: Settings) -> None:
+    """Serve the real group through Telegram's webhook (behind an HTTPS reverse proxy).
+    Requests without the secret token header are refused by PTB's webhook server."""
+    if not settings.webhook_secret or not settings.webhook_url:
+        raise ValueError("WEBHOOK_URL and WEBHOOK_SECRET are required for --webhook")
+    holder = _prepare_and_lease(settings)
+    application = build_application(settings)
+    keep_lease(application, holder)
+    application.run_webhook(
+        listen=settings.webhook_listen,
+        port=settings.webhook_port,
+        url_path=webhook_path(settings),
+        webhook_url=settings.webhook_url,
+        secret_token=settings.webhook_secret,
+        allowed_updates=ALLOWED_UPDATES,
+    )

@@ -1,0 +1,112 @@
+"""The single-instance guard: a second PeerBot on the same database refuses to start."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.clock import FakeClock
+from bot.domain import instance
+from bot.fake_telegram import FakeTelegram
+from bot.runner import running_bot
+from bot.sandbox import populate, sandbox_settings
+from storage.db import Database
+from storage.migrate import upgrade
+
+START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+async def lease_of(url: str) -> instance.LeaseInfo | None:
+    database = Database(url)
+    try:
+        async with database.transaction() as session:
+            return await instance.current_lease(session)
+    finally:
+        await database.dispose()
+
+
+async def test_a_second_bot_on_the_same_database_refuses_then_starts_after(tmp_path: Path):
+    async with FakeTelegram() as fake:
+        populate(fake)
+        settings = sandbox_settings(tmp_path / "one.sqlite3", fake)
+        clock = FakeClock(START)
+        async with running_bot(settings, clock):
+            with pytest.raises(instance.AnotherInstanceRunning, match="Another PeerBot is running"):
+                async with running_bot(settings, clock):
+                    pytest.fail("two bots served the same database")
+            # The refused one released nothing: the first still holds the lease.
+            assert await lease_of(settings.database_url) is not None
+        # After a clean stop the lease is free and a new bot starts at once.
+        assert await lease_of(settings.database_url) is None
+        async with running_bot(settings, clock) as app:
+            assert app.running
+
+
+async def test_renewal_keeps_the_lease_and_a_stale_one_is_taken_over(tmp_path: Path):
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'lease.sqlite3'}")
+    await upgrade(database.engine)
+    clock = FakeClock(START)
+    # A holder on another host: we cannot see its process, only its heartbeat.
+    other = "elsewhere/4242/abcd1234"
+    async with database.transaction() as session:
+        await instance.acquire(session, other, clock.now())
+    clock.advance(timedelta(seconds=60))
+    async with database.transaction() as session:
+        assert await instance.renew(session, other, clock.now())
+    clock.advance(timedelta(seconds=80))  # 80 s since the last heartbeat: still alive
+    with pytest.raises(instance.AnotherInstanceRunning):
+        async with database.transaction() as session:
+            await instance.acquire(session, "here/1/new", clock.now())
+    clock.advance(timedelta(seconds=11))  # 91 s: the holder is presumed dead
+    async with database.transaction() as session:
+        await instance.acquire(session, "here/1/new", clock.now())
+    async with database.transaction() as session:
+        lease = await instance.current_lease(session)
+        assert lease is not None and lease.holder == "here/1/new"
+        # The old holder finds out at its next renewal and stops serving.
+        assert not await instance.renew(session, other, clock.now())
+    await database.dispose()
+
+
+async def test_a_crashed_bot_on_this_host_is_taken_over_at_once(tmp_path: Path):
+    """SIGKILL then restart: the holder's process is gone, so no 90 s wait."""
+    import os
+    import socket
+    import subprocess
+
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'lease.sqlite3'}")
+    await upgrade(database.engine)
+    gone = subprocess.Popen(["true"])  # noqa: ASYNC220  (a pid that is surely gone after wait)
+    gone.wait()
+    dead_holder = f"{socket.gethostname()}/{gone.pid}/deadbeef"
+    clock = FakeClock(START)
+    async with database.transaction() as session:
+        await instance.acquire(session, dead_holder, clock.now())
+    async with database.transaction() as session:
+        await instance.acquire(session, instance.new_holder_id(), clock.now())
+    # An earlier life of this very process id (PID 1 in a container) counts as gone too,
+    # but a live holder in this process does not.
+    async with database.transaction() as session:
+        lease = await instance.current_lease(session)
+        assert lease is not None and lease.holder.split("/")[1] == str(os.getpid())
+        with pytest.raises(instance.AnotherInstanceRunning):
+            await instance.acquire(session, instance.new_holder_id(), clock.now())
+    await database.dispose()
+
+
+async def test_the_running_bot_renews_its_lease_from_the_job_queue(tmp_path: Path):
+    async with FakeTelegram() as fake:
+        populate(fake)
+        settings = sandbox_settings(tmp_path / "one.sqlite3", fake)
+        clock = FakeClock(START)
+        async with running_bot(settings, clock) as app:
+            jobs = [j.name for j in app.job_queue.jobs()]
+            assert "instance_lease" in jobs
+            clock.advance(timedelta(minutes=5))
+            [job] = app.job_queue.get_jobs_by_name("instance_lease")
+            await job.run(app)
+            async with app.bot_data["services"].db.transaction() as session:
+                lease = await instance.current_lease(session)
+            assert lease is not None and lease.heartbeat_at == clock.now()
