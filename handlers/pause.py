@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
@@ -172,12 +173,14 @@ def affected_lines(context: PeerContext, matches: list[PersonMatch], language: s
     return lines
 
 
-def affected_horizon(now: datetime, until: datetime | None) -> timedelta:
-    """The meetings a pause touches: those until its planned end, at most four weeks ahead."""
+def affected_horizon(now: datetime, until: datetime | None, tz: ZoneInfo) -> timedelta:
+    """The meetings a pause touches: those up to the end of its planned last day (it does
+    not end by itself that morning), at most four weeks ahead."""
     four_weeks = timedelta(weeks=4)
     if until is None:
         return four_weeks
-    return max(min(until - now, four_weeks), timedelta(0))
+    day_after = datetime.combine(until.astimezone(tz).date() + timedelta(days=1), time(0), tz)
+    return max(min(day_after - now, four_weeks), timedelta(0))
 
 
 # Starting the flow ---------------------------------------------------------------------------
@@ -459,7 +462,7 @@ async def confirm(update: Update, context: PeerContext, person: Person) -> None:
         services.group_id,
         person.id,
         now,
-        horizon=affected_horizon(now, pause.until),
+        horizon=affected_horizon(now, pause.until, services.tz),
     )
     delivered = await tell_coordinators(
         context, context.session, coordinator_notice(context, person, pause, matches, note)
@@ -685,7 +688,6 @@ async def on_button(update: Update, context: PeerContext) -> None:
         await remove_keyboard(query.message)
         await come_back(update, context, person)
     elif action == "talk":
-        await remove_keyboard(query.message)
         await want_to_talk(update, context, person)
     elif action == "more":
         await remove_keyboard(query.message)
@@ -775,7 +777,7 @@ async def coordinator_pause(
         services.group_id,
         person.id,
         now,
-        horizon=affected_horizon(now, pause.until),
+        horizon=affected_horizon(now, pause.until, services.tz),
     )
     render = coordinator_notice(context, person, pause, matches, None, by_coordinator=True)
     language = await coordinator_language(context, context.session, update.effective_user.id)  # type: ignore[union-attr]

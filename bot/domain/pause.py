@@ -200,7 +200,7 @@ async def paused_people(
         .where(Pause.group_id == group_id, Person.is_member.is_(True), active_pause_filter(now))
         .order_by(Person.first_name, Person.id)
     )
-    return [(person, pause) for person, pause in rows.tuples()]
+    return [(person, pause) for person, pause in rows.all()]
 
 
 async def due_checkins(session: AsyncSession, group_id: int, now: datetime) -> list[int]:
