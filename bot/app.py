@@ -12,6 +12,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import PeerContext, Services, current_session
 from bot.domain import people
+from bot.ratelimit import PeerRateLimiter
 from bot.scheduler import Scheduler
 from storage.db import Database
 
@@ -80,8 +81,8 @@ def build_application(
         .post_init(_on_start)
         .post_shutdown(_on_stop)
     )
-    if rate_limiter is not None:
-        builder = builder.rate_limiter(rate_limiter)
+    # Telegram's flood limits, kept app-wide (bot/ratelimit.py) unless a test passes another.
+    builder = builder.rate_limiter(rate_limiter if rate_limiter is not None else PeerRateLimiter())
     application = builder.build()
     application.bot_data["services"] = services
     register_all(application, services)

@@ -1,0 +1,278 @@
+"""Telegram's flood limits, kept by the bot itself instead of learned from 429 answers.
+
+`PeerRateLimiter` is a `telegram.ext.BaseRateLimiter` used for every call the application
+makes. Compared with python-telegram-bot's `AIORateLimiter`:
+
+- Only calls that *post a message* are throttled: `send*` (not `sendChatAction`),
+  `copyMessage(s)` and `forwardMessage(s)`. Those are what Telegram's limits count.
+  `getChatMember`, `answerCallbackQuery`, `deleteMessage`, `stopPoll`, `editMessage*` and
+  the rest go out at once (AIORateLimiter puts every call with a negative chat id through
+  the 20-a-minute group limit). Edits are left out on purpose: Telegram documents no limit
+  for them, the callers that edit repeatedly (the broadcast report) pace themselves, and
+  an edit that is refused with 429 is retried below like any other call.
+- Per chat: a private chat gets about one message a second with a short burst, a group
+  20 a minute. Messages to one chat go out one at a time, in order.
+- Overall: a token bucket of about 30 messages a second shared by every chat. Interactive
+  calls (the default) are served before bulk ones (`rate_limit_args=Priority.BULK`, used by
+  broadcasts), and bulk calls are held slightly under the ceiling, so a long broadcast
+  never makes an answer to a person wait for more than a moment.
+- 429 `retry_after` is honoured: the chat is paused for that long, the overall bucket is
+  drained, and the call is retried, at most `max_retries` times. Other errors (5xx,
+  time-outs) are the caller's to judge: only the caller knows whether a repeat is safe.
+
+Time comes from `now` and `sleep` (monotonic seconds), injectable for tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+log = logging.getLogger(__name__)
+
+# Methods that post a message and so count against Telegram's flood limits.
+_MESSAGE_METHODS = frozenset({"copyMessage", "copyMessages", "forwardMessage", "forwardMessages"})
+
+
+class Priority(IntEnum):
+    """Pass as `rate_limit_args`; lower goes first."""
+
+    INTERACTIVE = 0
+    BULK = 1
+
+
+def posts_a_message(endpoint: str) -> bool:
+    name = endpoint.rsplit("/", 1)[-1]
+    name = name[:1].lower() + name[1:]
+    if name == "sendChatAction":
+        return False
+    return name.startswith("send") or name in _MESSAGE_METHODS
+
+
+class TokenBucket:
+    """`burst` tokens, refilled at `rate` a second."""
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = now
+
+    def _refill(self, now: float) -> None:
+        if now > self.stamp:
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+
+    def wait_time(self, now: float) -> float:
+        self._refill(now)
+        # A hair of tolerance: float rounding must not leave a wait too small to advance time.
+        return 0.0 if self.tokens >= 1 - 1e-9 else (1 - self.tokens) / self.rate
+
+    def take(self, now: float) -> None:
+        self._refill(now)
+        self.tokens -= 1
+
+    def drain(self, now: float) -> None:
+        self._refill(now)
+        self.tokens = min(self.tokens, 0.0)
+
+    def full(self, now: float) -> bool:
+        self._refill(now)
+        return self.tokens >= self.burst
+
+
+@dataclass
+class _Chat:
+    bucket: TokenBucket
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    blocked_until: float = 0.0
+
+    def wait_time(self, now: float) -> float:
+        return max(self.blocked_until - now, self.bucket.wait_time(now))
+
+
+@dataclass
+class RateLimiterStats:
+    """Counters for benchmarks and logs."""
+
+    throttled_calls: int = 0
+    retry_afters: int = 0
+    gave_up: int = 0
+
+
+class PeerRateLimiter(BaseRateLimiter[Priority]):
+    """Telegram's limits per chat and overall, with priority for interactive calls."""
+
+    def __init__(
+        self,
+        *,
+        overall_per_second: float = 30.0,
+        overall_burst: float = 20.0,
+        bulk_share: float = 0.98,
+        bulk_burst: float = 5.0,
+        private_per_second: float = 1.0,
+        private_burst: float = 3.0,
+        # A burst plus a minute's refill stays within 20 in any 60 seconds.
+        group_per_minute: float = 15.0,
+        group_burst: float = 5.0,
+        max_retries: int = 4,
+        max_retry_after: float = 60.0,
+        now: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self._now = now
+        self._sleep = sleep
+        self.private_per_second = private_per_second
+        self.private_burst = private_burst
+        self.group_per_second = group_per_minute / 60
+        self.group_burst = group_burst
+        self.max_retries = max_retries
+        self.max_retry_after = max_retry_after
+        start = now()
+        self._overall = TokenBucket(overall_per_second, overall_burst, start)
+        # Bulk also needs a token here: it stays a little under the ceiling, so the overall
+        # bucket always refills a bit and interactive calls find a token waiting.
+        self._bulk = TokenBucket(overall_per_second * bulk_share, bulk_burst, start)
+        self._chats: dict[int | str, _Chat] = {}
+        self._waiting: list[tuple[int, int]] = []  # heap of (priority, arrival) tickets
+        self._arrivals = itertools.count()
+        self._changed = asyncio.Event()
+        self.stats = RateLimiterStats()
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+    # The one entry point PTB calls ---------------------------------------------------------
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: Priority | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        priority = rate_limit_args if isinstance(rate_limit_args, Priority) else Priority(0)
+        chat_key = self._chat_key(endpoint, data)
+        for attempt in range(self.max_retries + 1):
+            try:
+                if chat_key is None:
+                    return await callback(*args, **kwargs)
+                chat = self._chat(chat_key)
+                async with chat.lock:
+                    await self._wait_turn(chat, priority)
+                    try:
+                        return await callback(*args, **kwargs)
+                    except RetryAfter as error:
+                        # Block the chat before releasing it, so no other call slips in.
+                        chat.blocked_until = self._now() + retry_seconds(error)
+                        self._overall.drain(self._now())
+                        raise
+            except RetryAfter as error:
+                wait = retry_seconds(error)
+                self.stats.retry_afters += 1
+                if attempt == self.max_retries or wait > self.max_retry_after:
+                    self.stats.gave_up += 1
+                    log.warning("%s: flood limit, giving up after %d tries", endpoint, attempt + 1)
+                    raise
+                log.info("%s: flood limit, retrying in %.1f s", endpoint, wait)
+                if chat_key is None:
+                    await self._sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # Per chat ------------------------------------------------------------------------------
+
+    def _chat_key(self, endpoint: str, data: dict[str, Any]) -> int | str | None:
+        if not posts_a_message(endpoint):
+            return None
+        chat_id = data.get("chat_id")
+        if chat_id is None:
+            return None
+        try:
+            return int(chat_id)
+        except (TypeError, ValueError):
+            return str(chat_id)  # "@channelusername"
+
+    def _chat(self, key: int | str) -> _Chat:
+        chat = self._chats.get(key)
+        if chat is None:
+            if len(self._chats) > 2048:
+                self._forget_idle_chats()
+            now = self._now()
+            private = isinstance(key, int) and key > 0
+            bucket = (
+                TokenBucket(self.private_per_second, self.private_burst, now)
+                if private
+                else TokenBucket(self.group_per_second, self.group_burst, now)
+            )
+            chat = self._chats[key] = _Chat(bucket)
+        return chat
+
+    def _forget_idle_chats(self) -> None:
+        now = self._now()
+        for key, chat in list(self._chats.items()):
+            if not chat.lock.locked() and chat.blocked_until <= now and chat.bucket.full(now):
+                del self._chats[key]
+
+    async def _wait_turn(self, chat: _Chat, priority: Priority) -> None:
+        """Wait until both the chat and the overall limit allow one more message."""
+        while (wait := chat.wait_time(self._now())) > 0:
+            await self._sleep(wait)
+        await self._take_overall(priority)
+        # Only holders of the chat's lock send to it, so its bucket only grew meanwhile.
+        chat.bucket.take(self._now())
+        self.stats.throttled_calls += 1
+
+    # Overall, by priority ------------------------------------------------------------------
+
+    async def _take_overall(self, priority: Priority) -> None:
+        ticket = (int(priority), next(self._arrivals))
+        heapq.heappush(self._waiting, ticket)
+        try:
+            while True:
+                if self._waiting[0] != ticket:
+                    changed = self._changed
+                    await changed.wait()
+                    continue
+                now = self._now()
+                wait = self._overall.wait_time(now)
+                if priority is Priority.BULK:
+                    wait = max(wait, self._bulk.wait_time(now))
+                if wait <= 0:
+                    heapq.heappop(self._waiting)
+                    self._overall.take(now)
+                    if priority is Priority.BULK:
+                        self._bulk.take(now)
+                    return
+                await self._sleep(wait)
+        finally:
+            if ticket in self._waiting:  # cancelled while waiting
+                self._waiting.remove(ticket)
+                heapq.heapify(self._waiting)
+            self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+
+def retry_seconds(error: RetryAfter) -> float:
+    """Seconds to wait, without PTB's deprecation warning about the attribute's type."""
+    delay = getattr(error, "_retry_after", None)
+    if delay is None:  # pragma: no cover - older PTB
+        delay = error.retry_after
+    return delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay)

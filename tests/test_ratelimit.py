@@ -1,0 +1,230 @@
+"""The rate limiter on virtual time: Telegram's limits are kept, nothing else is slowed."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from telegram.error import RetryAfter
+
+from bot.ratelimit import PeerRateLimiter, Priority, TokenBucket, posts_a_message
+
+
+class VirtualTime:
+    """A clock whose `sleep` returns at once in real time: when every task is waiting, time
+    jumps to the earliest sleeper."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, delay: float) -> None:
+        future = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.t + max(delay, 0.0), next(self._order), future))
+        await future
+
+    async def run(self, *coroutines: Coroutine[Any, Any, Any]) -> list[Any]:
+        tasks = [asyncio.ensure_future(c) for c in coroutines]
+        while True:
+            for _ in range(30):
+                await asyncio.sleep(0)
+            if all(t.done() for t in tasks):
+                return [t.result() for t in tasks]
+            assert self._sleepers, "deadlock: nothing sleeping and tasks not done"
+            wake, _, future = heapq.heappop(self._sleepers)
+            self.t = max(self.t, wake)
+            future.set_result(None)
+
+
+class FakeApi:
+    """Records when each call reached 'Telegram'; can answer 429 a few times per chat."""
+
+    def __init__(self, clock: VirtualTime) -> None:
+        self.clock = clock
+        self.sent: list[tuple[float, str, Any]] = []
+        self.flood: dict[Any, int] = {}
+
+    def call(self, endpoint: str, chat_id: Any) -> Any:
+        async def callback(**_: Any) -> bool:
+            if self.flood.get(chat_id, 0) > 0:
+                self.flood[chat_id] -= 1
+                raise RetryAfter(timedelta(seconds=2))
+            self.sent.append((self.clock.t, endpoint, chat_id))
+            return True
+
+        return callback
+
+
+@pytest.fixture
+def clock() -> VirtualTime:
+    return VirtualTime()
+
+
+@pytest.fixture
+def limiter(clock: VirtualTime) -> PeerRateLimiter:
+    return PeerRateLimiter(now=clock.now, sleep=clock.sleep)
+
+
+def request(
+    limiter: PeerRateLimiter,
+    api: FakeApi,
+    endpoint: str,
+    chat_id: Any,
+    priority: Priority | None = None,
+) -> Coroutine[Any, Any, Any]:
+    return limiter.process_request(
+        api.call(endpoint, chat_id), (), {}, endpoint, {"chat_id": chat_id}, priority
+    )
+
+
+def telegram_would_refuse(sent: list[tuple[float, str, Any]]) -> list[tuple[float, Any]]:
+    """Replay the calls against the fake Bot API's own flood model (30/s overall with a burst
+    of 30, 1/s per private chat with a burst of 3, 20/min per group)."""
+    overall = TokenBucket(30, 30, 0)
+    chats: dict[Any, TokenBucket] = {}
+    refused = []
+    for moment, endpoint, chat_id in sent:
+        if not posts_a_message(endpoint):
+            continue
+        if chat_id not in chats:
+            private = isinstance(chat_id, int) and chat_id > 0
+            chats[chat_id] = TokenBucket(1, 3, 0) if private else TokenBucket(20 / 60, 20, 0)
+        buckets = [overall, chats[chat_id]]
+        if any(b.wait_time(moment) > 1e-9 for b in buckets):
+            refused.append((moment, chat_id))
+        for bucket in buckets:
+            bucket.take(moment)
+    return refused
+
+
+def test_only_message_posting_methods_count():
+    assert posts_a_message("sendMessage") and posts_a_message("copyMessage")
+    assert posts_a_message("sendPhoto") and posts_a_message("forwardMessage")
+    for endpoint in ("getChatMember", "stopPoll", "deleteMessage", "editMessageText"):
+        assert not posts_a_message(endpoint)
+    assert not posts_a_message("sendChatAction")
+
+
+async def test_group_reads_and_edits_are_never_held_back(limiter, clock):
+    api = FakeApi(clock)
+    group = -100_200_300
+    calls = [
+        request(limiter, api, endpoint, group)
+        for endpoint in ("getChatMember", "stopPoll", "deleteMessage", "editMessageText")
+        for _ in range(25)
+    ]
+    await clock.run(*calls)
+    assert len(api.sent) == 100
+    assert max(t for t, _, _ in api.sent) == 0.0
+
+
+async def test_a_group_gets_at_most_twenty_messages_a_minute(limiter, clock):
+    api = FakeApi(clock)
+    group = -100_200_300
+    await clock.run(*(request(limiter, api, "sendMessage", group) for _ in range(40)))
+    times = [t for t, _, _ in api.sent]
+    assert len(times) == 40
+    for start in times:
+        assert sum(1 for t in times if start <= t < start + 60) <= 20
+    assert telegram_would_refuse(api.sent) == []
+    assert times[-1] < 150  # and not much slower than that
+
+
+async def test_a_private_chat_gets_a_short_burst_then_one_a_second_in_order(limiter, clock):
+    api = FakeApi(clock)
+    order: list[int] = []
+
+    async def numbered(n: int) -> None:
+        await request(limiter, api, "sendMessage", 2001)
+        order.append(n)
+
+    await clock.run(*(numbered(n) for n in range(8)))
+    times = [t for t, _, _ in api.sent]
+    assert times[:3] == [0.0, 0.0, 0.0]
+    assert all(b - a >= 0.999 for a, b in itertools.pairwise(times[2:]))
+    assert order == list(range(8))
+    assert telegram_would_refuse(api.sent) == []
+
+
+async def test_a_broadcast_runs_near_but_under_thirty_a_second(limiter, clock):
+    api = FakeApi(clock)
+    people = range(10_000, 10_600)
+    await clock.run(*(request(limiter, api, "copyMessage", p, Priority.BULK) for p in people))
+    times = sorted(t for t, _, _ in api.sent)
+    assert len(times) == 600
+    rate = len(times) / times[-1]
+    assert 0.95 * 30 <= rate <= 30
+    assert telegram_would_refuse(api.sent) == []
+
+
+async def test_an_interactive_answer_does_not_wait_behind_a_broadcast(limiter, clock):
+    api = FakeApi(clock)
+    broadcast = [request(limiter, api, "copyMessage", p, Priority.BULK) for p in range(1, 901)]
+
+    async def answer_later() -> float:
+        await clock.sleep(10.0)
+        asked = clock.t
+        await request(limiter, api, "sendMessage", 555_555)
+        return clock.t - asked
+
+    *_, waited = await clock.run(*broadcast, answer_later())
+    assert waited < 0.05
+    assert telegram_would_refuse(api.sent) == []
+
+
+async def test_retry_after_pauses_only_that_chat_and_retries(limiter, clock):
+    api = FakeApi(clock)
+    api.flood[2001] = 1
+    await clock.run(
+        request(limiter, api, "sendMessage", 2001), request(limiter, api, "sendMessage", 2002)
+    )
+    when = {chat: t for t, _, chat in api.sent}
+    assert when[2002] < 0.1  # the overall bucket is drained a little, that is all
+    assert when[2001] >= 2.0
+    assert limiter.stats.retry_afters == 1
+
+
+async def test_retries_are_bounded(clock):
+    limiter = PeerRateLimiter(now=clock.now, sleep=clock.sleep, max_retries=2)
+    api = FakeApi(clock)
+    api.flood[2001] = 99
+    with pytest.raises(RetryAfter):
+        await clock.run(request(limiter, api, "sendMessage", 2001))
+    assert api.flood[2001] == 99 - 3
+    assert limiter.stats.gave_up == 1
+
+
+async def test_retry_after_on_an_unthrottled_call_is_honoured_too(limiter, clock):
+    api = FakeApi(clock)
+    api.flood[-5] = 1
+    await clock.run(request(limiter, api, "editMessageText", -5))
+    assert [t for t, _, _ in api.sent] == [2.0]
+
+
+async def test_a_cancelled_wait_leaves_the_queue_usable(clock):
+    limiter = PeerRateLimiter(now=clock.now, sleep=clock.sleep, overall_burst=1)
+    api = FakeApi(clock)
+
+    async def bulk_later() -> None:
+        await clock.sleep(0.001)  # queued behind the interactive calls below
+        await request(limiter, api, "sendMessage", 2001, Priority.BULK)
+
+    waiting = asyncio.ensure_future(bulk_later())
+
+    async def cancel_soon() -> None:
+        await clock.sleep(0.01)
+        waiting.cancel()
+
+    calls = [request(limiter, api, "sendMessage", c) for c in range(3000, 3040)]
+    await clock.run(*calls, cancel_soon())
+    assert waiting.cancelled()
+    assert sorted(c for _, _, c in api.sent) == list(range(3000, 3040))
