@@ -1,0 +1,419 @@
+"""The monthly volunteer meeting: the date poll in the group, the decision, the reminders;
+the coordinator's commands and meeting settings; and other polls (`/poll`).
+
+The sending side lives in `handlers.meeting_flow`; the rules in `bot.domain.meeting`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, PollAnswerHandler
+
+from bot.context import PeerContext, Services
+from bot.domain import meeting as domain
+from bot.domain import meeting_dates as dates
+from bot.domain import people
+from bot.i18n import N_, Translate
+from handlers import meeting_flow as flow
+from handlers.common import (
+    CommandInfo,
+    coordinator_only,
+    is_coordinator,
+    is_group_member,
+    language_of,
+    private_only,
+    reply,
+    telegram_person,
+    texts_for,
+)
+from handlers.delivery import send_to_group
+from handlers.settings import Section, add_section
+
+log = logging.getLogger(__name__)
+
+COMMANDS = [
+    CommandInfo("meetingpoll", N_("Open the date poll for the volunteer meeting"), "coordinator"),
+    CommandInfo("closepoll", N_("Close the open poll now"), "coordinator"),
+    CommandInfo("setmeeting", N_("Set or move the volunteer meeting"), "coordinator"),
+    CommandInfo("poll", N_("Post a poll in the group"), "coordinator"),
+    CommandInfo("meetingsettings", N_("Change a meeting setting"), "coordinator"),
+]
+
+DATES_EXAMPLE = "/meetingpoll 2026-12-09 17:00, 2026-12-10 16:30"
+SETMEETING_EXAMPLE = "/setmeeting 2026-12-09 17:00"
+POLL_EXAMPLE = "/poll Hvilket kursus ønsker I jer? | Førstehjælp | Konflikthåndtering"
+
+# Danish names for the setting keys; either name works in /meetingsettings.
+DANISH_KEYS = {
+    "slots": "tider",
+    "place": "sted",
+    "count": "antal",
+    "opens": "åbner",
+    "days": "dage",
+    "reminders": "påmindelser",
+}
+KEY_ALIASES = {**{k: k for k in DANISH_KEYS}, **{v: k for k, v in DANISH_KEYS.items()}}
+SETTING_LABELS = {
+    "slots": N_("Candidate days and times"),
+    "place": N_("Meeting place"),
+    "count": N_("Number of dates in the poll"),
+    "opens": N_("The poll opens (day of the month before, time)"),
+    "days": N_("Days the poll stays open"),
+    "reminders": N_("Reminders (1d@10:00 = the day before at 10:00, 2h = two hours before)"),
+}
+SETTING_EXAMPLES = {
+    "slots": "tue 17:00, wed 17:00, thu 16:30",
+    "place": "Frivilligcentret, Stationsvej 3",
+    "count": "4",
+    "opens": "15 10:00",
+    "days": "5",
+    "reminders": "1d@10:00, 2h",
+}
+
+
+def _args_text(update: Update) -> str:
+    """What follows the command, as typed."""
+    assert update.effective_message is not None
+    text = update.effective_message.text or ""
+    return text.split(maxsplit=1)[1].strip() if len(text.split(maxsplit=1)) > 1 else ""
+
+
+# The date poll --------------------------------------------------------------------------------
+
+
+@private_only
+@coordinator_only
+async def meeting_poll(update: Update, context: PeerContext) -> None:
+    """`/meetingpoll` [dates]: open the date poll now."""
+    _ = texts_for(context, update)
+    services = context.services
+    now, tz = services.clock.now(), services.tz
+    session = context.session
+    if await domain.open_meeting_poll(session, services.group_id) is not None:
+        await reply(update, _("A meeting poll is already open. Close it first with /closepoll."))
+        return
+    config = await flow.load_config(context, session)
+    named = _args_text(update)
+    if named:
+        try:
+            candidates = dates.parse_dates(named, tz)
+        except ValueError:
+            await reply(
+                update,
+                _("I couldn't read those dates. Please write them like this: {example}").format(
+                    example=DATES_EXAMPLE
+                ),
+            )
+            return
+        if any(c <= now for c in candidates):
+            await reply(
+                update, _("One of the dates has already passed. Please choose dates ahead.")
+            )
+            return
+        if len(candidates) > dates.MAX_CANDIDATES:
+            await reply(
+                update,
+                _("A poll can offer at most {count} dates.").format(count=dates.MAX_CANDIDATES),
+            )
+            return
+    local_now = now.astimezone(tz)
+    closes_at = dates.local_moment(
+        local_now.date() + timedelta(days=config.poll_days), local_now.time(), tz
+    )
+    if named:
+        # Named dates may come soon: the poll closes an hour before the first at the latest.
+        closes_at = max(min(closes_at, candidates[0] - timedelta(hours=1)), now)
+    else:
+        # Next month's dates from the settings, all after the poll has closed.
+        year, month = dates.upcoming_poll_month(now, tz)
+        candidates = dates.candidate_dates(year, month, config.slots, config.count, tz, closes_at)
+        if not candidates:
+            await reply(
+                update,
+                _(
+                    "I found no free dates next month with the current settings. You can name "
+                    "dates yourself: {example}"
+                ).format(example=DATES_EXAMPLE),
+            )
+            return
+    meeting = await flow.open_poll(context, candidates, closes_at, config.place)
+    language = texts_language(context, update)
+    await reply(
+        update,
+        _("The poll is in the group. It closes {when}.").format(
+            when=flow.when(context, closes_at, language)
+        )
+        if meeting is not None
+        else _("A meeting poll is already open. Close it first with /closepoll."),
+    )
+
+
+def texts_language(context: PeerContext, update: Update) -> str:
+    return language_of(context, update.effective_user)
+
+
+@private_only
+@coordinator_only
+async def close_poll(update: Update, context: PeerContext) -> None:
+    """`/closepoll`: close the meeting poll now (or else the latest other poll)."""
+    _ = texts_for(context, update)
+    services = context.services
+    meeting = await domain.open_meeting_poll(context.session, services.group_id)
+    if meeting is not None and meeting.status == domain.OPEN:
+        await flow.close(context, meeting.id)
+        await reply(update, _("The poll is closed."))
+        return
+    others = await domain.open_group_polls(context.session, services.group_id)
+    if others:
+        await flow.close_group_poll(context, others[0].id)
+        await reply(update, _("The poll is closed."))
+        return
+    await reply(update, _("There is no open poll right now."))
+
+
+@private_only
+@coordinator_only
+async def set_meeting(update: Update, context: PeerContext) -> None:
+    """`/setmeeting 2026-12-09 17:00`: fix or move the meeting; everyone concerned is told."""
+    _ = texts_for(context, update)
+    services = context.services
+    try:
+        [starts_at] = dates.parse_dates(_args_text(update), services.tz)
+    except ValueError:
+        await reply(
+            update,
+            _("Please write the date and time like this: {example}").format(
+                example=SETMEETING_EXAMPLE
+            ),
+        )
+        return
+    if starts_at <= services.clock.now():
+        await reply(update, _("That time has already passed. Please choose one ahead."))
+        return
+    await flow.choose(context, None, starts_at)
+    await reply(
+        update,
+        _("Done: the volunteer meeting is {when}. I have told the group.").format(
+            when=flow.when(context, starts_at, texts_language(context, update))
+        ),
+    )
+
+
+async def on_callback(update: Update, context: PeerContext) -> None:
+    """meeting:choose:<meeting>:<position> and meeting:settings."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = texts_for(context, update)
+    if not is_coordinator(context, update):
+        await query.answer(_("Sorry, only the coordinator can use that command."))
+        return
+    parts = query.data.split(":")
+    if parts[1] == "settings":
+        await query.answer()
+        await show_settings(update, context, _)
+        return
+    if parts[1] == "choose" and len(parts) == 4:
+        meeting_id, position = int(parts[2]), int(parts[3])
+        option = await domain.option_at(context.session, meeting_id, position)
+        if option is None or option.starts_at is None:
+            await query.answer()
+            return
+        await query.answer()
+        await query.edit_message_reply_markup(None)
+        await flow.choose(context, meeting_id, option.starts_at)
+        await reply(
+            update,
+            _("Done: the volunteer meeting is {when}. I have told the group.").format(
+                when=flow.when(context, option.starts_at, texts_language(context, update))
+            ),
+        )
+        return
+    await query.answer()
+
+
+async def on_poll_answer(update: Update, context: PeerContext) -> None:
+    """Store an answer to the date poll (changed and retracted ones too); only active
+    volunteers count."""
+    answer = update.poll_answer
+    if answer is None or answer.user is None:
+        return
+    services = context.services
+    session, now = context.session, services.clock.now()
+    meeting = await domain.meeting_for_poll(session, services.group_id, answer.poll_id)
+    if meeting is None or meeting.status != domain.OPEN:
+        return
+    person = await people.find_person(session, services.group_id, answer.user.id)
+    if person is None:
+        if not await is_group_member(context, answer.user.id):
+            return
+        person = await people.record_member(
+            session, services.group_id, telegram_person(context, answer.user), now
+        )
+    if not await domain.is_active_volunteer(session, person, now, flow.coordinators(context)):
+        return
+    await domain.record_answer(session, meeting, person.id, list(answer.option_ids), now)
+
+
+# Other polls ----------------------------------------------------------------------------------
+
+
+@private_only
+@coordinator_only
+async def any_poll(update: Update, context: PeerContext) -> None:
+    """`/poll [anonymous] Question? | option | option`: a poll in the group; the result
+    goes to the coordinator when it closes."""
+    _ = texts_for(context, update)
+    services = context.services
+    text = _args_text(update)
+    anonymous = False
+    first, _sep, rest = text.partition(" ")
+    if first.lower() in ("anonymous", "anonym", "anonymt"):
+        anonymous, text = True, rest
+    parts = [p.strip() for p in text.split("|")]
+    question, options = parts[0], [p for p in parts[1:] if p]
+    if not question or not 2 <= len(options) <= 12 or len(question) > 300:
+        await reply(
+            update,
+            _(
+                "Please write the poll like this: {example} (2 to 12 options; write anonymous "
+                "first for an anonymous poll)."
+            ).format(example=POLL_EXAMPLE),
+        )
+        return
+    if any(len(o) > 100 for o in options):
+        await reply(update, _("Each option can be at most 100 characters."))
+        return
+    config = await flow.load_config(context, context.session)
+    now = services.clock.now()
+    message = await send_to_group(
+        context,
+        "send_poll",
+        question=question,
+        options=options,
+        is_anonymous=anonymous,
+        allows_multiple_answers=True,
+    )
+    closes_at = now + timedelta(days=config.poll_days)
+    await domain.add_group_poll(
+        context.session,
+        services.group_id,
+        poll_id=message.poll.id,
+        chat_id=message.chat_id,
+        message_id=message.message_id,
+        question=question,
+        anonymous=anonymous,
+        now=now,
+        closes_at=closes_at,
+    )
+    await reply(
+        update,
+        _("The poll is in the group. It closes {when}.").format(
+            when=flow.when(context, closes_at, texts_language(context, update))
+        ),
+    )
+
+
+# Settings ------------------------------------------------------------------------------------
+
+
+async def show_settings(update: Update, context: PeerContext, _: Translate) -> None:
+    language = texts_language(context, update)
+    values = await domain.setting_values(
+        context.session, context.services.group_id, flow.setting_defaults(context)
+    )
+    lines = [_("Volunteer meeting settings:"), ""]
+    for key in domain.SETTING_KEYS:
+        shown = values[key] or "–"
+        name = DANISH_KEYS[key] if language == "da" else key
+        lines.append(f"• {_(SETTING_LABELS[key])} ({name}): {shown}")
+    lines += [
+        "",
+        _("To change one, send for example: {example}").format(
+            example=f"/meetingsettings {DANISH_KEYS['place'] if language == 'da' else 'place'} "
+            f"{SETTING_EXAMPLES['place']}"
+        ),
+    ]
+    await reply(update, "\n".join(lines))
+
+
+@private_only
+@coordinator_only
+async def meeting_settings(update: Update, context: PeerContext) -> None:
+    """`/meetingsettings` shows the settings; `/meetingsettings <key> <value>` changes one."""
+    _ = texts_for(context, update)
+    text = _args_text(update)
+    if not text:
+        await show_settings(update, context, _)
+        return
+    name, _sep, value = text.partition(" ")
+    key = KEY_ALIASES.get(name.lower())
+    if key is None:
+        names = ", ".join(
+            DANISH_KEYS[k] if texts_language(context, update) == "da" else k
+            for k in domain.SETTING_KEYS
+        )
+        await reply(
+            update, _("I don't know that setting. These exist: {names}").format(names=names)
+        )
+        return
+    try:
+        stored = await domain.change_setting(context.session, context.services.group_id, key, value)
+    except ValueError:
+        await reply(
+            update,
+            _("I couldn't use that value. An example of what works: {example}").format(
+                example=f"/meetingsettings {name} {SETTING_EXAMPLES[key]}"
+            ),
+        )
+        return
+    await reply(
+        update,
+        _("Saved: {setting} is now {value}.").format(
+            setting=_(SETTING_LABELS[key]), value=stored or "–"
+        ),
+    )
+
+
+# The scheduler pass --------------------------------------------------------------------------
+
+
+async def run_due(context: PeerContext) -> None:
+    """Open the month's poll, close polls whose time has come (also after downtime), nudge,
+    remind, and close other polls. Each step claims its row before sending."""
+    services = context.services
+    now = services.clock.now()
+    await flow.open_scheduled_poll(context)
+    async with services.db.transaction() as session:
+        closing = [m.id for m in await domain.due_closings(session, services.group_id, now)]
+    for meeting_id in closing:
+        await flow.close(context, meeting_id)
+    async with services.db.transaction() as session:
+        nudging = [m.id for m in await domain.due_nudges(session, services.group_id, now)]
+    for meeting_id in nudging:
+        await flow.nudge(context, meeting_id)
+    async with services.db.transaction() as session:
+        reminders = [
+            (r.id, r.due_at) for r in await domain.due_reminders(session, services.group_id, now)
+        ]
+    for reminder_id, due_at in reminders:
+        await flow.remind(context, reminder_id, due_at)
+    async with services.db.transaction() as session:
+        polls = [p.id for p in await domain.due_group_polls(session, services.group_id, now)]
+    for poll_row_id in polls:
+        await flow.close_group_poll(context, poll_row_id)
+
+
+def register(application: Application, services: Services) -> None:
+    application.add_handler(CommandHandler("meetingpoll", meeting_poll))
+    application.add_handler(CommandHandler("closepoll", close_poll))
+    application.add_handler(CommandHandler("setmeeting", set_meeting))
+    application.add_handler(CommandHandler("poll", any_poll))
+    application.add_handler(CommandHandler("meetingsettings", meeting_settings))
+    application.add_handler(CallbackQueryHandler(on_callback, pattern=r"^meeting:"))
+    application.add_handler(PollAnswerHandler(on_poll_answer))
+    add_section(
+        services, Section(N_("Volunteer meeting"), "meeting:settings", coordinator_only=True)
+    )
