@@ -1,0 +1,118 @@
+"""Retention: what is deleted when, as a registry of rules run by a daily job.
+
+Each rule deletes a table's rows whose timestamp is older than a configurable period
+(`Settings.<settings_field>`; a field ending in `_days` counts days, otherwise months).
+Features' tables get a rule here when they appear; a rule whose table does not exist
+(yet) is skipped. tests/test_privacy_retention.py fails when a table that points at a
+person has neither a rule nor a place in KEPT_WHILE_IN_GROUP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import storage.models  # noqa: F401  (registers every feature's tables on the metadata)
+from storage.base import Base
+from storage.models.privacy import RetentionRun
+
+RUN_EVERY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    """Delete `table_name` rows whose `timestamp_column` is older than the setting."""
+
+    table_name: str
+    timestamp_column: str
+    settings_field: str
+    extra_condition: Callable[[Table], ColumnElement[bool]] | None = None
+
+    def period(self, settings: Any) -> int:
+        return int(getattr(settings, self.settings_field))
+
+    def cutoff(self, settings: Any, now: datetime) -> datetime:
+        if self.settings_field.endswith("_days"):
+            return now - timedelta(days=self.period(settings))
+        return months_before(now, self.period(settings))
+
+
+def months_before(moment: datetime, months: int) -> datetime:
+    """The same day and time `months` calendar months earlier (clamped to the month's end)."""
+    month_index = moment.year * 12 + moment.month - 1 - months
+    year, month = divmod(month_index, 12)
+    month += 1
+    next_month = date(year + (month == 12), month % 12 + 1, 1)
+    last_day = (next_month - timedelta(days=1)).day
+    return moment.replace(year=year, month=month, day=min(moment.day, last_day))
+
+
+RULES: list[RetentionRule] = [
+    # People who left the group: everything about them goes with the people row (cascade).
+    RetentionRule("people", "left_at", "retention_left_days", lambda t: t.c.is_member.is_(False)),
+    # Finished pauses (a running pause has no ended_at and is never touched).
+    RetentionRule("pauses", "ended_at", "retention_pauses_months"),
+    # Ended matches go with their meetings and reminders; a volunteer's ended place on a
+    # match that goes on (e.g. a temporary cover) goes after the same time.
+    RetentionRule("matches", "ended_at", "retention_ended_matches_months"),
+    RetentionRule("match_volunteers", "ended_at", "retention_ended_matches_months"),
+    # The history of a running match's past meetings (who cancelled or moved one, which
+    # reminders were sent) goes after the same time as poll answers and attendance.
+    RetentionRule("match_occurrences", "starts_at", "retention_answers_months"),
+    # Answers to the meeting date poll.
+    RetentionRule("meeting_answers", "answered_at", "retention_answers_months"),
+    # Minutes and attendance: rules are added here when those tables exist.
+]
+
+# Tables that point at a person and are kept exactly as long as the person is in the group
+# (deleted with them): settings and things still due.
+KEPT_WHILE_IN_GROUP = {
+    "reminder_preferences",  # a volunteer's own reminder settings
+    "reminder_deliveries",  # reminders due or sent; deleted with their meeting
+}
+
+
+def active_rules() -> list[tuple[RetentionRule, Table]]:
+    """Rules whose table exists in this version of the schema."""
+    tables = Base.metadata.tables
+    return [(rule, tables[rule.table_name]) for rule in RULES if rule.table_name in tables]
+
+
+async def apply_rules(
+    session: AsyncSession, group_id: int, settings: Any, now: datetime
+) -> dict[str, int]:
+    """Delete everything past its retention period in one group. Returns rows per table."""
+    deleted: dict[str, int] = {}
+    for rule, table in active_rules():
+        stamp = table.c[rule.timestamp_column]
+        condition = stamp.is_not(None) & (stamp < rule.cutoff(settings, now))
+        if "group_id" in table.c:
+            condition &= table.c.group_id == group_id
+        if rule.extra_condition is not None:
+            condition &= rule.extra_condition(table)
+        result = await session.execute(delete(table).where(condition))
+        count = max(result.rowcount or 0, 0)
+        deleted[rule.table_name] = deleted.get(rule.table_name, 0) + count
+    return deleted
+
+
+async def run_if_due(
+    session: AsyncSession, group_id: int, settings: Any, now: datetime
+) -> dict[str, int] | None:
+    """Apply the rules at most once a day (the last run is a row, so restarts don't matter).
+    Returns the counts, or None when it already ran within the day."""
+    last = await session.scalar(select(RetentionRun).where(RetentionRun.group_id == group_id))
+    if last is not None and now - last.last_run_at < RUN_EVERY:
+        return None
+    deleted = await apply_rules(session, group_id, settings, now)
+    if last is None:
+        last = RetentionRun(group_id=group_id, last_run_at=now, deleted_rows=0)
+        session.add(last)
+    last.last_run_at, last.deleted_rows = now, sum(deleted.values())
+    await session.flush()
+    return deleted

@@ -1,0 +1,224 @@
+"""A person's rights and the retention job: `/mydata`, `/forgetme` (also by the coordinator
+for someone who asks by phone: `/mydata @username`), and the daily deletion of what is
+past its retention period."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot.context import PeerContext, Services
+from bot.domain import people, retention, rights
+from bot.i18n import N_, Translate, texts
+from handlers.common import (
+    CommandInfo,
+    is_coordinator,
+    private_only,
+    reply,
+    texts_for,
+)
+from handlers.delivery import send_document_private, send_private
+from storage.models import Person
+
+log = logging.getLogger(__name__)
+
+EXPORT_FILENAME = "mine-data.json"
+
+COMMANDS = [
+    CommandInfo("mydata", N_("A copy of everything I store about you"), "volunteer"),
+    CommandInfo("forgetme", N_("Ask me to delete everything about you"), "volunteer"),
+    CommandInfo(
+        "mydata", N_("With an @username: someone's data, when they ask by phone"), "coordinator"
+    ),
+    CommandInfo(
+        "forgetme", N_("With an @username: forget someone, when they ask by phone"), "coordinator"
+    ),
+]
+
+ABOUT_EXPORT = N_(
+    "This is everything PeerBot stores about you: your own row ('person') and, table by "
+    "table, every row that points at you. Dates are in UTC. Citizens appear only as the "
+    "label the coordinator chose."
+)
+
+
+async def _subject(update: Update, context: PeerContext) -> tuple[Person | None, bool]:
+    """Whom the command is about: the sender, or (coordinator only) the person named in the
+    argument. Returns (person, on_behalf). Answers the sender itself when there is no one."""
+    _ = texts_for(context, update)
+    services = context.services
+    user = update.effective_user
+    assert user is not None
+    if context.args:
+        if not is_coordinator(context, update):
+            await reply(update, _("Sorry, only the coordinator can use that command."))
+            return None, True
+        person = await rights.find_person_for_coordinator(
+            context.session, services.group_id, context.args[0]
+        )
+        if person is None:
+            await reply(
+                update,
+                _("I don't know anyone by that name. Use their @username or Telegram id."),
+            )
+        return person, True
+    person = await people.find_person(context.session, services.group_id, user.id)
+    if person is None:
+        await reply(update, _("I don't store anything about you."))
+    return person, False
+
+
+@private_only
+async def my_data(update: Update, context: PeerContext) -> None:
+    """Send a JSON document with everything stored about the person (articles 15 and 20)."""
+    person, on_behalf = await _subject(update, context)
+    if person is None:
+        return
+    _ = texts_for(context, update)
+    services = context.services
+    data = await rights.export_person(context.session, person.id, services.clock.now())
+    data = {"about": _(ABOUT_EXPORT), **data}
+    content = json.dumps(data, ensure_ascii=False, indent=2).encode()
+    caption = (
+        _("Here is everything I store about this person, as they asked.")
+        if on_behalf
+        else _("Here is everything I store about you.")
+    )
+    assert update.effective_chat is not None
+    delivery = await send_document_private(
+        context.bot,
+        update.effective_chat.id,
+        document=InputFile(content, filename=EXPORT_FILENAME),
+        caption=caption,
+    )
+    log.info("data export for person %s: %s (%d bytes)", person.id, delivery.outcome, len(content))
+
+
+def _confirm_keyboard(_: Translate, person_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    _("Yes, delete everything"), callback_data=f"privacy:forget:{person_id}"
+                )
+            ],
+            [InlineKeyboardButton(_("No, keep it"), callback_data="privacy:keep")],
+        ]
+    )
+
+
+@private_only
+async def forget_me(update: Update, context: PeerContext) -> None:
+    """Ask for confirmation before deleting everything about the person."""
+    person, on_behalf = await _subject(update, context)
+    if person is None:
+        return
+    _ = texts_for(context, update)
+    if on_behalf:
+        question = _(
+            "Delete everything I store about {name}? This cannot be undone. Their matches stay "
+            "with the citizens; I will tell you which ones need a new volunteer."
+        ).format(name=person.first_name)
+    else:
+        question = _(
+            "Do you want me to delete everything I store about you? Your answers, pauses and "
+            "your place on matches are deleted, and this cannot be undone. The coordinator is "
+            "told that a volunteer asked to be forgotten, without your name, so your matches "
+            "can get a new volunteer. You stay in the Telegram group until you leave it."
+        )
+    await reply(update, question, reply_markup=_confirm_keyboard(_, person.id))
+
+
+async def on_button(update: Update, context: PeerContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    _ = texts_for(context, update)
+    parts = query.data.split(":")
+    if parts[1] == "keep":
+        await query.edit_message_text(_("Good, I have kept everything as it was."))
+        return
+    if parts[1] != "forget" or len(parts) != 3 or not parts[2].isdigit():
+        return
+    await _forget(update, context, int(parts[2]))
+
+
+async def _forget(update: Update, context: PeerContext, person_id: int) -> None:
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    _ = texts_for(context, update)
+    services = context.services
+    person = await context.session.get(Person, person_id)
+    by_coordinator = is_coordinator(context, update)
+    own = person is not None and person.telegram_user_id == update.effective_user.id
+    if person is None or person.group_id != services.group_id:
+        await query.edit_message_text(_("There is nothing left to delete."))
+        return
+    if not own and not by_coordinator:
+        return  # a button from someone else's chat: never act on it
+    await services.emit("person_forgetting", context, person=person)
+    forgotten = await rights.forget_person(
+        context.session, services.group_id, person_id, services.clock.now()
+    )
+    log.info("forgot person %s: %d rows deleted", person_id, forgotten.deleted_rows)
+    if own:
+        await query.edit_message_text(
+            _(
+                "Done. I have deleted everything I stored about you. If you send /start again, "
+                "I will get to know you anew. Take good care of yourself."
+            )
+        )
+    else:
+        await query.edit_message_text(_("Done. I have deleted everything I stored about them."))
+    notify = [cid for cid in services.settings.coordinator_ids if cid != update.effective_user.id]
+    if by_coordinator and not own:
+        await reply(update, _uncovered_text(_, forgotten.uncovered_labels, told=False))
+    for coordinator_id in notify:
+        coordinator = await people.find_person(context.session, services.group_id, coordinator_id)
+        their = texts(coordinator.language if coordinator else services.settings.language)
+        await send_private(
+            context.bot, coordinator_id, _uncovered_text(their, forgotten.uncovered_labels)
+        )
+
+
+def _uncovered_text(_: Translate, labels: list[str], *, told: bool = True) -> str:
+    lines = []
+    if told:
+        lines.append(
+            _(
+                "A volunteer has asked to be forgotten, and I have deleted everything I stored "
+                "about them."
+            )
+        )
+    if labels:
+        lines.append(
+            _("Matches that now need a volunteer ({count}): {labels}").format(
+                count=len(labels), labels=", ".join(labels)
+            )
+        )
+    elif not told:
+        lines.append(_("No match is left without a volunteer."))
+    return "\n".join(lines)
+
+
+async def run_due(context: PeerContext) -> None:
+    """The daily retention pass (at most once a day, remembered in the database)."""
+    services = context.services
+    async with services.db.transaction() as session:
+        deleted = await retention.run_if_due(
+            session, services.group_id, services.settings, services.clock.now()
+        )
+    if deleted is not None:
+        log.info(
+            "retention: deleted %s",
+            ", ".join(f"{table} {count}" for table, count in deleted.items() if count) or "none",
+        )
+
+
+def register(application: Application, services: Services) -> None:
+    application.add_handler(CommandHandler("mydata", my_data))
+    application.add_handler(CommandHandler("forgetme", forget_me))
+    application.add_handler(CallbackQueryHandler(on_button, pattern=r"^privacy:"))
