@@ -1,0 +1,73 @@
+"""The message to the coordinator is passed on and never kept: not in the database file (WAL
+included), not in memory after sending, not in any log line at DEBUG."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.sandbox import sandbox
+from tests.test_pause_e2e import START, ask_for_pause
+
+
+@pytest.fixture
+def every_logger_at_debug() -> Iterator[None]:
+    """All loggers (PeerBot's and every library's) at DEBUG, put back afterwards."""
+    manager = logging.root.manager
+    before = {
+        name: logger.level
+        for name, logger in manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
+
+    def all_debug() -> None:
+        for logger in list(manager.loggerDict.values()):
+            if isinstance(logger, logging.Logger):
+                logger.setLevel(logging.DEBUG)
+
+    all_debug()
+    yield
+    for name, level in before.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def database_bytes(path: Path) -> bytes:
+    """The raw bytes of the database and its write-ahead log (and shared-memory index)."""
+    return b"".join(
+        p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()
+    )
+
+
+async def test_the_message_to_the_coordinator_reaches_them_and_is_kept_nowhere(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, every_logger_at_debug: None
+):
+    caplog.set_level(logging.DEBUG)
+    canary = f"Kanarie æøå {uuid.uuid4().hex}"
+    database = tmp_path / "peerbot.sqlite3"
+    async with sandbox(database, START) as (box, cast):
+        for logger in logging.root.manager.loggerDict.values():  # loggers made at start
+            if isinstance(logger, logging.Logger):
+                logger.setLevel(logging.DEBUG)
+        anna, mette = cast.volunteers[0], cast.coordinator
+        await box.say(mette, "/start")
+        await box.say(anna, "/start")
+        await ask_for_pause(box, anna, "1m", note=canary)
+
+        assert canary in box.last_text_to(mette.id)  # it reached the coordinator
+        wal = Path(f"{database}-wal")
+        assert wal.exists(), "the WAL file must be part of what is read"  # noqa: ASYNC240
+        assert canary.encode() not in database_bytes(database)
+        assert canary not in repr(dict(box.app.user_data)) + repr(box.app.bot_data)
+        await box.say(anna, "/resume")
+        await box.advance_to(START.replace(year=2027))
+    # After a clean stop (the WAL is checkpointed into the file) it is still nowhere.
+    assert canary.encode() not in database_bytes(database)
+    logged = caplog.text + "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+    assert len(caplog.records) > 50, "DEBUG logging was not captured: the test proves nothing"
+    assert any(r.levelno == logging.DEBUG for r in caplog.records)
+    assert canary not in logged
+    assert canary.split()[-1] not in logged
