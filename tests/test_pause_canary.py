@@ -31,8 +31,9 @@ def every_logger_at_debug() -> Iterator[None]:
 
     all_debug()
     yield
-    for name, level in before.items():
-        logging.getLogger(name).setLevel(level)
+    for name, logger in list(manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger):  # loggers made meanwhile go back to NOTSET
+            logger.setLevel(before.get(name, logging.NOTSET))
 
 
 def database_bytes(path: Path) -> bytes:
