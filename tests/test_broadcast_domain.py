@@ -106,7 +106,7 @@ async def test_an_important_broadcast_reaches_a_volunteer_on_a_pause(database):
 
 
 async def test_claims_are_taken_once_group_first_and_interruptions_are_not_resent(database):
-    group_id, ids = await _group(database)
+    group_id, _ = await _group(database)
     broadcast_id = await _draft(database, group_id, "both", important=False)
     async with database.transaction() as session:
         await broadcasts.confirm(session, group_id, broadcast_id, NOW)
@@ -139,7 +139,7 @@ async def test_claims_are_taken_once_group_first_and_interruptions_are_not_resen
 
 
 async def test_telegram_saying_unreachable_is_remembered_on_the_person(database):
-    group_id, ids = await _group(database)
+    group_id, _ = await _group(database)
     broadcast_id = await _draft(database, group_id, "volunteers", important=False)
     async with database.transaction() as session:
         await broadcasts.confirm(session, group_id, broadcast_id, NOW)
