@@ -1,0 +1,775 @@
+"""Minutes to those who couldn't come, with attendance.
+
+After a meeting the coordinator gets a checklist of who came (ticked in advance from the
+poll); `/minutes` then takes the minutes (a text or a document), shows who will get them
+and, once confirmed, sends each person who couldn't come a private, protected copy. Those
+the bot can't reach yet get theirs on their next /start; paused volunteers when they are
+back (or at once, if the coordinator says so). A delivery report is kept up to date.
+`/referat` sends the latest minutes again. Nothing of it is ever shown in the group.
+
+The rules live in `bot.domain.minutes`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.context import PeerContext, Services
+from bot.domain import meeting as meetings
+from bot.domain import minutes as domain
+from bot.domain import people
+from bot.i18n import N_, Translate, format_day
+from handlers.common import (
+    CommandInfo,
+    coordinator_only,
+    is_coordinator,
+    language_of,
+    private_only,
+    reply,
+    texts_for,
+    volunteer_only,
+)
+from handlers.delivery import (
+    Delivery,
+    Outcome,
+    remember_outcome,
+    send_document_private,
+    send_private,
+)
+from storage.models import Person
+from storage.models.meeting import Meeting
+from storage.models.minutes import Minutes, MinutesDelivery
+
+log = logging.getLogger(__name__)
+
+COMMANDS = [
+    CommandInfo("referat", N_("Get the latest minutes again"), "volunteer"),
+    CommandInfo("minutes", N_("Send the minutes to those who couldn't come"), "coordinator"),
+    CommandInfo("attendance", N_("Mark who came to the volunteer meeting"), "coordinator"),
+]
+
+# context.user_data key: the coordinator sent /minutes and the minutes come next.
+AWAITING = "minutes_awaiting"
+# application.bot_data keys: this process's claim token, and the last retention day.
+TOKEN = "minutes_claim_token"
+RETENTION_DAY = "minutes_retention_day"
+MAX_TEXT = 4096
+MINUTES_CAPTION = filters.CaptionRegex(r"^/minutes(@\w+)?(\s|$)")
+
+TICKED, UNTICKED = "✅", "⬜"
+
+
+def claim_token(context: PeerContext) -> str:
+    return context.application.bot_data[TOKEN]
+
+
+def session_of(context: PeerContext) -> AsyncSession | None:
+    """The update's transaction, or None in a scheduler pass."""
+    try:
+        return context.session
+    except RuntimeError:
+        return None
+
+
+def day(context: PeerContext, meeting: Meeting, language: str) -> str:
+    assert meeting.starts_at is not None
+    return format_day(meeting.starts_at, context.services.tz, language)
+
+
+async def language_of_user(session: AsyncSession, context: PeerContext, user_id: int) -> str:
+    person = await people.find_person(session, context.services.group_id, user_id)
+    return person.language if person else context.services.settings.language
+
+
+def names(people_list: list[str]) -> str:
+    return ", ".join(people_list)
+
+
+# Attendance ----------------------------------------------------------------------------------
+
+
+def checklist_text(_: Translate, when: str, saved: bool) -> str:
+    if saved:
+        return _(
+            "This is who came to the volunteer meeting {date}, as you saved it. Tap a name to "
+            "change it, then tap Done."
+        ).format(date=when)
+    return _(
+        "Who came to the volunteer meeting {date}? I have ticked those who said yes in the "
+        "poll. Tap a name to change it, then tap Done."
+    ).format(date=when)
+
+
+def checklist_markup(
+    _: Translate, meeting_id: int, rows: list[tuple[int, str, bool]]
+) -> InlineKeyboardMarkup:
+    buttons = [
+        [
+            InlineKeyboardButton(
+                f"{TICKED if present else UNTICKED} {name}",
+                callback_data=f"minutes:t:{meeting_id}:{person_id}:{int(present)}",
+            )
+        ]
+        for person_id, name, present in rows
+    ]
+    buttons.append([InlineKeyboardButton(_("Done"), callback_data=f"minutes:done:{meeting_id}")])
+    return InlineKeyboardMarkup(buttons)
+
+
+async def send_checklist(context: PeerContext, meeting_id: int, user_id: int) -> bool:
+    """The attendance checklist, in private to one coordinator."""
+    services = context.services
+    async with services.db.transaction() as session:
+        meeting = await session.get_one(Meeting, meeting_id)
+        rows, saved = await domain.checklist(session, meeting, services.clock.now())
+        language = await language_of_user(session, context, user_id)
+    _ = context.texts(language)
+    delivery = await send_private(
+        context.bot,
+        user_id,
+        checklist_text(_, day(context, meeting, language), saved),
+        reply_markup=checklist_markup(
+            _, meeting_id, [(r.person_id, r.first_name, r.present) for r in rows]
+        ),
+    )
+    if not delivery.sent:
+        log.warning("attendance checklist not delivered to a coordinator: %s", delivery.outcome)
+    return delivery.sent
+
+
+async def checklists_due(context: PeerContext) -> None:
+    """After a meeting: its checklist to the coordinator(s), claimed exactly once."""
+    services = context.services
+    now = services.clock.now()
+    try:
+        async with services.db.transaction() as session:
+            meeting = await domain.meeting_for_checklist(session, services.group_id, now)
+            if meeting is None:
+                return
+            meeting_id = meeting.id
+            outcome = await domain.claim_checklist(session, meeting, now)
+    except IntegrityError:
+        return  # another pass claimed it
+    if outcome != "sent":
+        log.info("attendance checklist for meeting %s found too late; skipped", meeting_id)
+        return
+    for user_id in services.settings.coordinator_ids:
+        await send_checklist(context, meeting_id, user_id)
+
+
+@private_only
+@coordinator_only
+async def attendance_command(update: Update, context: PeerContext) -> None:
+    """`/attendance`: the checklist of the latest meeting, again."""
+    services = context.services
+    meeting = await meetings.latest_decided_meeting(
+        context.session, services.group_id, services.clock.now()
+    )
+    if meeting is None:
+        _ = texts_for(context, update)
+        await reply(update, _("No volunteer meeting has taken place yet."))
+        return
+    assert update.effective_user is not None
+    await send_checklist(context, meeting.id, update.effective_user.id)
+
+
+def marks_in(message: Message) -> list[tuple[int, str, bool]]:
+    """The checklist's state lives in its buttons: (person id, name, ticked)."""
+    rows = []
+    markup = message.reply_markup
+    for row in markup.inline_keyboard if markup else ():
+        for button in row:
+            data = str(button.callback_data or "")
+            if data.startswith("minutes:t:"):
+                person_id, ticked = data.split(":")[3:5]
+                name = button.text.split(" ", 1)[1] if " " in button.text else button.text
+                rows.append((int(person_id), name, ticked == "1"))
+    return rows
+
+
+async def toggle(update: Update, context: PeerContext, meeting_id: int, person_id: int) -> None:
+    query = update.callback_query
+    assert query is not None and isinstance(query.message, Message)
+    rows = [
+        (pid, name, (not present) if pid == person_id else present)
+        for pid, name, present in marks_in(query.message)
+    ]
+    _ = texts_for(context, update)
+    try:
+        await query.edit_message_reply_markup(checklist_markup(_, meeting_id, rows))
+    except BadRequest as error:
+        if "not modified" not in str(error).lower():
+            raise
+
+
+async def save_checklist(update: Update, context: PeerContext, meeting_id: int) -> None:
+    query = update.callback_query
+    assert query is not None and isinstance(query.message, Message)
+    services = context.services
+    rows = marks_in(query.message)
+    async with services.db.transaction() as session:
+        meeting = await session.get_one(Meeting, meeting_id)
+        await domain.save_attendance(
+            session, meeting, {pid: present for pid, _n, present in rows}, services.clock.now()
+        )
+    language = texts_language(context, update)
+    _ = context.texts(language)
+    came = [name for _p, name, present in rows if present]
+    away = [name for _p, name, present in rows if not present]
+    lines = [
+        _("Thank you, attendance for the volunteer meeting {date} is saved.").format(
+            date=day(context, meeting, language)
+        ),
+        _("Came ({count}): {names}").format(count=len(came), names=names(came) or "–"),
+        _("Couldn't come ({count}): {names}").format(count=len(away), names=names(away) or "–"),
+        _("Send me /minutes and I will send the minutes privately to those who couldn't come."),
+    ]
+    await query.edit_message_text("\n".join(lines), reply_markup=None)
+
+
+def texts_language(context: PeerContext, update: Update) -> str:
+    return language_of(context, update.effective_user)
+
+
+# Taking the minutes --------------------------------------------------------------------------
+
+
+@private_only
+@coordinator_only
+async def minutes_command(update: Update, context: PeerContext) -> None:
+    """`/minutes [text]`: the minutes now, or in the next message."""
+    _ = texts_for(context, update)
+    services = context.services
+    meeting = await meetings.latest_decided_meeting(
+        context.session, services.group_id, services.clock.now()
+    )
+    if meeting is None:
+        await reply(
+            update,
+            _(
+                "No volunteer meeting has taken place yet, so I don't know who couldn't come. "
+                "Send the minutes after the meeting."
+            ),
+        )
+        return
+    assert update.effective_message is not None
+    parts = (update.effective_message.text or "").split(maxsplit=1)
+    if len(parts) > 1 and parts[1].strip():
+        await take_draft(update, context, meeting, text=parts[1].strip())
+        return
+    context.user_data[AWAITING] = meeting.id
+    await reply(
+        update,
+        _(
+            "Send me the minutes of the volunteer meeting {date} now: as a text or as a "
+            "document (PDF, Word, ...). I will show you who gets them before anything is sent."
+        ).format(date=day(context, meeting, texts_language(context, update))),
+    )
+
+
+@coordinator_only
+async def minutes_document(update: Update, context: PeerContext) -> None:
+    """A document with `/minutes` as its caption."""
+    services = context.services
+    meeting = await meetings.latest_decided_meeting(
+        context.session, services.group_id, services.clock.now()
+    )
+    if meeting is None:
+        _ = texts_for(context, update)
+        await reply(
+            update,
+            _(
+                "No volunteer meeting has taken place yet, so I don't know who couldn't come. "
+                "Send the minutes after the meeting."
+            ),
+        )
+        return
+    await take_document(update, context, meeting)
+
+
+async def awaited_minutes(update: Update, context: PeerContext) -> None:
+    """The message after `/minutes`: the minutes themselves (runs before other features)."""
+    meeting_id = context.user_data.get(AWAITING) if context.user_data is not None else None
+    message = update.effective_message
+    if meeting_id is None or message is None or not is_coordinator(context, update):
+        return
+    if (message.text or message.caption or "").startswith("/"):
+        context.user_data.pop(AWAITING, None)  # a command: the coordinator moved on
+        return
+    context.user_data.pop(AWAITING, None)
+    meeting = await context.session.get(Meeting, meeting_id)
+    if meeting is None:
+        return
+    if message.document is not None:
+        await take_document(update, context, meeting)
+    elif message.text:
+        await take_draft(update, context, meeting, text=message.text)
+    else:
+        return
+    raise ApplicationHandlerStop
+
+
+async def take_document(update: Update, context: PeerContext, meeting: Meeting) -> None:
+    message = update.effective_message
+    assert message is not None and message.document is not None
+    await take_draft(
+        update,
+        context,
+        meeting,
+        file_id=message.document.file_id,
+        file_name=message.document.file_name or "referat",
+    )
+
+
+async def take_draft(
+    update: Update,
+    context: PeerContext,
+    meeting: Meeting,
+    *,
+    text: str | None = None,
+    file_id: str | None = None,
+    file_name: str | None = None,
+) -> None:
+    """Keep the minutes as a draft and ask the coordinator to confirm, showing who gets them."""
+    services = context.services
+    session, now = context.session, services.clock.now()
+    assert update.effective_user is not None
+    draft = await domain.start_draft(
+        session,
+        meeting,
+        update.effective_user.id,
+        now,
+        text=text,
+        file_id=file_id,
+        file_name=file_name,
+    )
+    found = await domain.recipients(session, meeting, now)
+    language = texts_language(context, update)
+    _ = context.texts(language)
+    lines = [
+        _("The minutes of the volunteer meeting {date} will be sent privately to:").format(
+            date=day(context, meeting, language)
+        )
+    ]
+    if found.everyone:
+        lines.append(names([p.first_name for p in found.everyone]))
+    else:
+        lines.append(_("Nobody: everyone came. I will keep the minutes for /referat."))
+    not_started = [p.first_name for p in found.active if not p.reachable]
+    if not_started:
+        lines.append(
+            _("I can't write to {names} yet; they get them when they next send me /start.").format(
+                names=names(not_started)
+            )
+        )
+    if found.paused:
+        lines.append(
+            _("{names} is on a pause and gets them when back.").format(
+                names=names([p.first_name for p in found.paused])
+            )
+        )
+    lines += ["", _("Those who came get nothing. Shall I send them?")]
+    await reply(
+        update,
+        "\n".join(lines),
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(_("Send"), callback_data=f"minutes:send:{draft.id}"),
+                    InlineKeyboardButton(_("Cancel"), callback_data=f"minutes:cancel:{draft.id}"),
+                ]
+            ]
+        ),
+    )
+
+
+# Sending -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Copy:
+    """What one copy needs, read in the claiming transaction."""
+
+    delivery_id: int
+    minutes_id: int
+    person_id: int
+    chat_id: int
+    language: str
+    starts_at: datetime
+    text: str | None
+    file_id: str | None
+
+
+async def load_copy(session: AsyncSession, delivery_id: int) -> Copy:
+    delivery = await session.get_one(MinutesDelivery, delivery_id)
+    minutes = await session.get_one(Minutes, delivery.minutes_id)
+    meeting = await session.get_one(Meeting, minutes.meeting_id)
+    person = await session.get_one(Person, delivery.person_id)
+    assert meeting.starts_at is not None
+    return Copy(
+        delivery_id,
+        minutes.id,
+        person.id,
+        person.telegram_user_id,
+        person.language,
+        meeting.starts_at,
+        minutes.text,
+        minutes.file_id,
+    )
+
+
+def chunks(text: str, size: int = MAX_TEXT) -> list[str]:
+    """Telegram takes at most 4096 characters per message; split at line ends if we can."""
+    parts = []
+    while len(text) > size:
+        cut = text.rfind("\n", 0, size)
+        cut = cut if cut > size // 2 else size
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    return [*parts, text]
+
+
+async def send_minutes(
+    context: PeerContext, chat_id: int, language: str, kind_line: str, copy: Copy
+) -> Delivery:
+    """The minutes, protected: a document by its file id, or the text."""
+    if copy.file_id is not None:
+        return await send_document_private(
+            context.bot, chat_id, document=copy.file_id, caption=kind_line, protect_content=True
+        )
+    first: Delivery | None = None
+    for part in chunks(f"{kind_line}\n\n{copy.text or ''}"):
+        delivery = await send_private(context.bot, chat_id, part, protect_content=True)
+        if first is None:
+            first = delivery
+            if not delivery.sent:
+                break
+    assert first is not None
+    return first
+
+
+def missed_you_line(context: PeerContext, copy: Copy) -> str:
+    _ = context.texts(copy.language)
+    return _(
+        "We missed you at the volunteer meeting {date}. Here are the minutes, so you are "
+        "up to date."
+    ).format(date=format_day(copy.starts_at, context.services.tz, copy.language))
+
+
+async def record(session: AsyncSession, copy: Copy, delivery: Delivery, now: datetime) -> None:
+    if delivery.sent:
+        await domain.record_sent(session, copy.delivery_id, now)
+    elif delivery.outcome in (Outcome.NOT_STARTED, Outcome.BLOCKED):
+        await domain.record_unreachable(session, copy.delivery_id)
+        person = await session.get_one(Person, copy.person_id)
+        remember_outcome(person, delivery)
+    else:
+        await domain.record_failure(session, copy.delivery_id)
+
+
+async def deliver_one(
+    context: PeerContext, delivery_id: int, session: AsyncSession | None = None
+) -> int | None:
+    """Claim, send, record. With no session (scheduler, confirmation) the claim and the
+    outcome are each committed on their own; inside an update that already wrote, its
+    transaction is used. Returns the minutes id when a copy was attempted."""
+    services = context.services
+    token, now = claim_token(context), services.clock.now()
+    if session is None:
+        async with services.db.transaction() as own:
+            if not await domain.claim(own, delivery_id, token, now):
+                return None
+            copy = await load_copy(own, delivery_id)
+    else:
+        if not await domain.claim(session, delivery_id, token, now):
+            return None
+        copy = await load_copy(session, delivery_id)
+    delivery = await send_minutes(
+        context, copy.chat_id, copy.language, missed_you_line(context, copy), copy
+    )
+    log.info("minutes %s copy %s: %s", copy.minutes_id, delivery_id, delivery.outcome)
+    if session is None:
+        async with services.db.transaction() as own:
+            await record(own, copy, delivery, services.clock.now())
+    else:
+        await record(session, copy, delivery, services.clock.now())
+        await session.flush()
+    return copy.minutes_id
+
+
+async def deliver_pending(context: PeerContext, minutes_id: int | None = None) -> set[int]:
+    """Send every pending copy (of one set of minutes, or all). Returns the minutes touched."""
+    services = context.services
+    async with services.db.transaction() as session:
+        released = await domain.release_abandoned_claims(
+            session, services.group_id, claim_token(context)
+        )
+        pending = await domain.pending_deliveries(session, services.group_id, minutes_id)
+    if released:
+        log.info("%s minutes copies were cut off by a stop; sending them again", released)
+    touched = set()
+    for delivery_id in pending:
+        done = await deliver_one(context, delivery_id)
+        if done is not None:
+            touched.add(done)
+    return touched
+
+
+# The coordinator's report ----------------------------------------------------------------------
+
+
+def report_text(_: Translate, when: str, seen: domain.Report) -> str:
+    lines = [_("The minutes of the volunteer meeting {date}:").format(date=when)]
+    total = len(seen.sent) + len(seen.unreachable) + len(seen.paused) + len(seen.failed)
+    if total + seen.in_progress == 0:
+        lines.append(_("Everyone came, so there was nobody to send them to."))
+    lines.append(_("Sent: {count}").format(count=len(seen.sent)))
+    if seen.in_progress:
+        lines.append(_("Being sent: {count}").format(count=seen.in_progress))
+    if seen.unreachable:
+        lines.append(
+            _("Waiting until they send me /start: {names}").format(names=names(seen.unreachable))
+        )
+    if seen.paused:
+        lines.append(
+            _("Waiting until they are back from a pause: {names}").format(names=names(seen.paused))
+        )
+    if seen.failed:
+        lines.append(_("Could not be sent: {names}").format(names=names(seen.failed)))
+    return "\n".join(lines)
+
+
+async def render_report(
+    context: PeerContext, session: AsyncSession, minutes_id: int
+) -> tuple[Minutes, str, InlineKeyboardMarkup | None]:
+    minutes = await session.get_one(Minutes, minutes_id)
+    meeting = await session.get_one(Meeting, minutes.meeting_id)
+    seen = await domain.report(session, minutes_id)
+    language = await language_of_user(session, context, minutes.author_user_id)
+    _ = context.texts(language)
+    markup = None
+    if seen.paused:
+        markup = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("Send now anyway"), callback_data=f"minutes:paused:{minutes_id}"
+                    )
+                ]
+            ]
+        )
+    return minutes, report_text(_, day(context, meeting, language), seen), markup
+
+
+async def post_report(context: PeerContext, minutes_id: int) -> None:
+    """The report, once, to the coordinator who sent the minutes."""
+    services = context.services
+    async with services.db.transaction() as session:
+        minutes, text, markup = await render_report(context, session, minutes_id)
+    delivery = await send_private(context.bot, minutes.author_user_id, text, reply_markup=markup)
+    if delivery.sent and delivery.message is not None:
+        async with services.db.transaction() as session:
+            await domain.set_report_message(
+                session, minutes_id, delivery.message.chat_id, delivery.message.message_id
+            )
+
+
+async def refresh_report(
+    context: PeerContext, minutes_id: int, session: AsyncSession | None = None
+) -> None:
+    """Edit the report in place; "message is not modified" is fine."""
+    if session is None:
+        async with context.services.db.transaction() as own:
+            minutes, text, markup = await render_report(context, own, minutes_id)
+    else:
+        minutes, text, markup = await render_report(context, session, minutes_id)
+    if minutes.report_chat_id is None or minutes.report_message_id is None:
+        return
+    try:
+        await context.bot.edit_message_text(
+            text,
+            chat_id=minutes.report_chat_id,
+            message_id=minutes.report_message_id,
+            reply_markup=markup,
+        )
+    except BadRequest as error:
+        if "not modified" not in str(error).lower():
+            log.warning("minutes report %s not updated: %s", minutes_id, type(error).__name__)
+    except TelegramError as error:
+        log.warning("minutes report %s not updated: %s", minutes_id, type(error).__name__)
+
+
+# Buttons -------------------------------------------------------------------------------------
+
+
+async def on_button(update: Update, context: PeerContext) -> None:
+    """minutes:t|done (checklist), minutes:send|cancel (draft), minutes:paused (report)."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = texts_for(context, update)
+    if not is_coordinator(context, update):
+        await query.answer(_("Sorry, only the coordinator can use that command."))
+        return
+    await query.answer()
+    parts = query.data.split(":")
+    action, ids = parts[1], [int(p) for p in parts[2:] if p.isdigit()]
+    if action == "t" and len(ids) >= 2:
+        await toggle(update, context, ids[0], ids[1])
+    elif action == "done" and ids:
+        await save_checklist(update, context, ids[0])
+    elif action == "send" and ids:
+        await confirm(update, context, ids[0])
+    elif action == "cancel" and ids:
+        async with context.services.db.transaction() as session:
+            dropped = await domain.drop_draft(session, ids[0])
+        if dropped:
+            await query.edit_message_text(_("All right, the minutes were not sent."))
+    elif action == "paused" and ids:
+        async with context.services.db.transaction() as session:
+            await domain.send_paused_now(session, ids[0])
+        await deliver_pending(context, ids[0])
+        await refresh_report(context, ids[0])
+
+
+async def confirm(update: Update, context: PeerContext, minutes_id: int) -> None:
+    """Send: create the deliveries (one transaction), post the report, send, update it."""
+    query = update.callback_query
+    assert query is not None
+    services = context.services
+    async with services.db.transaction() as session:
+        confirmed = await domain.confirm(session, minutes_id, services.clock.now())
+    if not confirmed:
+        return  # a second tap, or cancelled
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_reply_markup(None)
+    await post_report(context, minutes_id)
+    await deliver_pending(context, minutes_id)
+    await refresh_report(context, minutes_id)
+
+
+# Waiting copies ------------------------------------------------------------------------------
+
+
+async def deliver_woken(context: PeerContext, person: Person, statuses: tuple[str, ...]) -> None:
+    """Send a person's waiting copies now, in the update's transaction if there is one."""
+    session = session_of(context)
+    if session is None:
+        async with context.services.db.transaction() as own:
+            woken = await domain.wake_waiting(own, person.id, statuses)
+        touched = {m for d in woken if (m := await deliver_one(context, d)) is not None}
+        for minutes_id in touched:
+            await refresh_report(context, minutes_id)
+        return
+    woken = await domain.wake_waiting(session, person.id, statuses)
+    touched = {m for d in woken if (m := await deliver_one(context, d, session)) is not None}
+    for minutes_id in touched:
+        await refresh_report(context, minutes_id, session)
+
+
+async def on_person_started(context: PeerContext, person: Person) -> None:
+    """Someone (re)started the bot: the minutes that waited for them."""
+    session = session_of(context)
+    now = context.services.clock.now()
+    if session is not None and await people.current_pause(session, person.id, now) is not None:
+        return  # they get them when they are back
+    await deliver_woken(context, person, (domain.WAITING_UNREACHABLE, domain.FAILED))
+
+
+async def on_pause_ended(context: PeerContext, person: Person, **_details: object) -> None:
+    await deliver_woken(context, person, (domain.WAITING_PAUSED,))
+
+
+# Again on request ----------------------------------------------------------------------------
+
+
+@private_only
+@volunteer_only
+async def referat_command(update: Update, context: PeerContext) -> None:
+    """`/referat`: the latest minutes again, in private and protected."""
+    services = context.services
+    session = context.session
+    minutes = await domain.latest_confirmed(session, services.group_id)
+    person = await people.find_person(session, services.group_id, update.effective_user.id)  # type: ignore[union-attr]
+    _ = texts_for(context, update)
+    if minutes is None or person is None:
+        await reply(update, _("There are no minutes yet."))
+        return
+    meeting = await session.get_one(Meeting, minutes.meeting_id)
+    assert meeting.starts_at is not None
+    copy = Copy(
+        0,
+        minutes.id,
+        person.id,
+        person.telegram_user_id,
+        person.language,
+        meeting.starts_at,
+        minutes.text,
+        minutes.file_id,
+    )
+    line = _("Here are the minutes of the volunteer meeting {date}.").format(
+        date=day(context, meeting, person.language)
+    )
+    await send_minutes(context, person.telegram_user_id, person.language, line, copy)
+
+
+# The scheduler pass --------------------------------------------------------------------------
+
+
+async def run_due(context: PeerContext) -> None:
+    """Checklists after meetings, pending copies (also after a stop), daily retention."""
+    await checklists_due(context)
+    for minutes_id in await deliver_pending(context):
+        await refresh_report(context, minutes_id)
+    await retention(context)
+
+
+async def retention(context: PeerContext) -> None:
+    """At most once a day: minutes older than MINUTES_RETENTION_MONTHS are deleted."""
+    services = context.services
+    now = services.clock.now()
+    today = now.astimezone(services.tz).date()
+    if context.application.bot_data.get(RETENTION_DAY) == today:
+        return
+    async with services.db.transaction() as session:
+        deleted = await domain.delete_expired_minutes(
+            session, services.group_id, now, services.settings.minutes_retention_months
+        )
+    context.application.bot_data[RETENTION_DAY] = today
+    if deleted:
+        log.info("retention: %s minutes deleted", deleted)
+
+
+def register(application: Application, services: Services) -> None:
+    application.bot_data[TOKEN] = uuid.uuid4().hex
+    private = filters.ChatType.PRIVATE
+    # Before every feature (group -1): the message that follows /minutes.
+    application.add_handler(
+        MessageHandler(private & (filters.TEXT | filters.Document.ALL), awaited_minutes),
+        group=-1,
+    )
+    application.add_handler(CommandHandler("minutes", minutes_command))
+    application.add_handler(
+        MessageHandler(private & filters.Document.ALL & MINUTES_CAPTION, minutes_document)
+    )
+    application.add_handler(CommandHandler("attendance", attendance_command))
+    application.add_handler(CommandHandler("referat", referat_command))
+    application.add_handler(CallbackQueryHandler(on_button, pattern=r"^minutes:"))
+    services.on("person_started", on_person_started)
+    services.on("pause_ended", on_pause_ended)
