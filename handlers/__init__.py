@@ -6,11 +6,12 @@ from __future__ import annotations
 from telegram.ext import Application
 
 from bot.context import Services
-from handlers import errors, meeting, membership, pause, settings, start, volunteers
+from handlers import errors, matches, meeting, membership, pause, privacy, settings, start, volunteers
+from handlers import minutes
 
 # Order matters: a feature's deep-link `/start <payload>` handler must come before the
 # plain `/start`, so `start` is registered last.
-FEATURES = [errors, membership, volunteers, settings, pause, meeting, start]
+FEATURES = [errors, membership, volunteers, settings, pause, meeting, matches, privacy, minutes, start]
 
 
 def register_all(application: Application, services: Services) -> None:

@@ -192,7 +192,7 @@ async def test_claim_sends_once_skips_late_and_paused(db: Database):
 
 
 async def test_cover_needs_a_paused_volunteer_and_ends_with_the_pause(db: Database):
-    group_id, (anna, bo, dennis) = await setup_group(db)
+    group_id, (anna, _bo, dennis) = await setup_group(db)
     async with db.transaction() as session:
         match = await matches.create_match(
             session,
@@ -223,7 +223,7 @@ async def test_cover_needs_a_paused_volunteer_and_ends_with_the_pause(db: Databa
 
 
 async def test_rhythm_change_replaces_future_meetings(db: Database):
-    group_id, (anna, _, _) = await setup_group(db)
+    group_id, (anna, _bo, _dennis) = await setup_group(db)
     async with db.transaction() as session:
         match = await matches.create_match(
             session,

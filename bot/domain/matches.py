@@ -577,7 +577,7 @@ class Change:
     others: list[Person] = field(default_factory=list)
 
 
-async def _own_occurrence(
+async def own_occurrence(
     session: AsyncSession, group_id: int, occurrence_id: int, person_id: int | None
 ) -> tuple[MatchOccurrence, Match, list[Person]]:
     occurrence = await session.get(MatchOccurrence, occurrence_id)
@@ -592,6 +592,21 @@ async def _own_occurrence(
     return occurrence, match, [p for p in volunteers if p.id != person_id]
 
 
+async def skip_for_person(
+    session: AsyncSession, occurrence_id: int, person_id: int, now: datetime
+) -> None:
+    """One volunteer can't come to an activity's meeting: their reminders for it stop."""
+    await session.execute(
+        update(ReminderDelivery)
+        .where(
+            ReminderDelivery.occurrence_id == occurrence_id,
+            ReminderDelivery.person_id == person_id,
+            ReminderDelivery.state == PENDING,
+        )
+        .values(state=SKIPPED, skipped_at=now, outcome="not_coming")
+    )
+
+
 async def cancel_occurrence(
     session: AsyncSession,
     group_id: int,
@@ -602,7 +617,7 @@ async def cancel_occurrence(
     citizen_informed: bool | None = None,
 ) -> Change:
     """ "Not this time": the meeting is cancelled and no reminder goes out for it."""
-    occurrence, match, others = await _own_occurrence(session, group_id, occurrence_id, person_id)
+    occurrence, match, others = await own_occurrence(session, group_id, occurrence_id, person_id)
     if occurrence.starts_at <= now:
         raise MatchError("passed")
     if occurrence.status == CANCELLED:
@@ -628,7 +643,7 @@ async def move_occurrence(
     tz: ZoneInfo,
 ) -> Change:
     """One meeting at another date and time; its reminders follow it."""
-    occurrence, match, others = await _own_occurrence(session, group_id, occurrence_id, person_id)
+    occurrence, match, others = await own_occurrence(session, group_id, occurrence_id, person_id)
     if occurrence.starts_at <= now:
         raise MatchError("passed")
     starts_at = local_to_utc(new_date, new_time, tz)

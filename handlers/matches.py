@@ -1,0 +1,481 @@
+"""Matches and group activities: `/match`, `/activity`, `/matches`, `/cover`, `/endmatch`,
+`/meetings`, the reminders before every meeting and the coordinator's weekly digest.
+
+The flows live in `matches_create.py` (making a match) and `matches_meetings.py`
+(reminders, a volunteer's own meetings, lead times); this module wires them up and holds
+the coordinator's overview and the scheduler pass."""
+
+from __future__ import annotations
+
+import logging
+from datetime import time
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.context import PeerContext, Services, current_session
+from bot.domain import matches, people
+from bot.i18n import N_, Translate
+from handlers import matches_create, matches_meetings
+from handlers.common import (
+    CommandInfo,
+    coordinator_only,
+    is_coordinator,
+    language_of,
+    private_only,
+    reply,
+    texts_for,
+)
+from handlers.delivery import send_to_person
+from handlers.matches_common import (
+    names,
+    occurrence_line,
+    rhythm_text,
+    tell_coordinators,
+    when,
+)
+from handlers.settings import Section, add_section
+from storage.models import Match, Pause, Person
+
+log = logging.getLogger(__name__)
+
+COMMANDS = [
+    CommandInfo("meetings", N_("Your next meetings: move or cancel one"), "volunteer"),
+    CommandInfo("match", N_("Match a citizen with one or two volunteers"), "coordinator"),
+    CommandInfo("activity", N_("Create a group activity with its volunteers"), "coordinator"),
+    CommandInfo("matches", N_("All matches and activities, and who needs cover"), "coordinator"),
+    CommandInfo("cover", N_("A temporary volunteer while someone is on a pause"), "coordinator"),
+    CommandInfo("endmatch", N_("End a match or an activity"), "coordinator"),
+]
+
+# Text input of the flows is read in its own handler group, so it never hides another
+# feature's handlers; it only answers when one of our questions is waiting.
+TEXT_GROUP = 7
+
+
+# /matches ----------------------------------------------------------------------------------
+
+
+def overview_text(
+    context: PeerContext, views: list[matches.MatchView], _: Translate, language: str
+) -> str:
+    if not views:
+        return _("There are no matches or activities yet. Make one with /match or /activity.")
+    lines = [_("Matches and activities ({count}):").format(count=len(views))]
+    for view in views:
+        match = view.match
+        people_text = []
+        for volunteer in view.volunteers:
+            notes = []
+            if volunteer.role == "temporary":
+                notes.append(_("temporary"))
+            if volunteer.paused:
+                notes.append(_("on a pause"))
+            note = f" ({', '.join(notes)})" if notes else ""
+            people_text.append(volunteer.person.first_name + note)
+        activity = _("activity")
+        title = match.label if match.kind == "match" else f"{match.label} ({activity})"
+        lines.append("")
+        lines.append(f"• {title} – {', '.join(people_text) or '–'}")
+        lines.append("  " + rhythm_text(match, _, language))
+        if match.place:
+            lines.append("  " + _("Place: {place}").format(place=match.place))
+        if view.next:
+            upcoming = "; ".join(occurrence_line(context, o, _, language) for o in view.next)
+            lines.append("  " + _("Next: {meetings}").format(meetings=upcoming))
+        if view.needs_cover:
+            lines.append("  " + _("Needs cover: nobody can meet right now. Use /cover."))
+    return "\n".join(lines)
+
+
+@private_only
+@coordinator_only
+async def matches_command(update: Update, context: PeerContext) -> None:
+    _ = texts_for(context, update)
+    services = context.services
+    views = await matches.overview(context.session, services.group_id, services.clock.now())
+    await reply(
+        update, overview_text(context, views, _, language_of(context, update.effective_user))
+    )
+
+
+# /endmatch -----------------------------------------------------------------------------------
+
+
+@private_only
+@coordinator_only
+async def endmatch_command(update: Update, context: PeerContext) -> None:
+    _ = texts_for(context, update)
+    services = context.services
+    if context.args:
+        found = await matches.find_running_by_label(
+            context.session, services.group_id, " ".join(context.args).strip('"“”')
+        )
+        if len(found) == 1:
+            await _end(update, context, found[0].id)
+            return
+        if not found:
+            await reply(update, _("I can't find a running match or activity with that name."))
+            return
+    else:
+        found = [
+            v.match
+            for v in await matches.overview(
+                context.session, services.group_id, services.clock.now()
+            )
+        ]
+    if not found:
+        await reply(
+            update, _("There are no matches or activities yet. Make one with /match or /activity.")
+        )
+        return
+    rows = [[InlineKeyboardButton(m.label, callback_data=f"matches:end:{m.id}")] for m in found]
+    await reply(update, _("Which one has ended?"), reply_markup=InlineKeyboardMarkup(rows))
+
+
+def _ended_text(context: PeerContext, match: Match, language: str) -> str:
+    _ = context.texts(language)
+    if match.kind == "match":
+        text = _(
+            "The match with {label} has ended, so there will be no more reminders. "
+            "Thank you for all the time you have given."
+        )
+    else:
+        text = _(
+            "{label} has ended, so there will be no more reminders. Thank you for being part of it."
+        )
+    return text.format(label=match.label)
+
+
+async def _end(update: Update, context: PeerContext, match_id: int) -> None:
+    _ = texts_for(context, update)
+    services = context.services
+    try:
+        change = await matches.end_match(
+            context.session, services.group_id, match_id, services.clock.now()
+        )
+    except matches.MatchError:
+        await reply(update, _("That match has already ended."))
+        return
+    for person in change.others:
+        await send_to_person(context, person, _ended_text(context, change.match, person.language))
+    await reply(
+        update,
+        _("{label} has ended. I have told {names}.").format(
+            label=change.match.label, names=names([p.first_name for p in change.others], _) or "–"
+        ),
+    )
+    log.info("match %s ended", match_id)
+
+
+# /cover --------------------------------------------------------------------------------------
+
+
+@private_only
+@coordinator_only
+async def cover_command(update: Update, context: PeerContext) -> None:
+    """Pick a match that needs cover, then a volunteer; or `/cover K.L. @dennis`."""
+    _ = texts_for(context, update)
+    services = context.services
+    now = services.clock.now()
+    args = list(context.args or [])
+    if len(args) >= 2 and args[-1].startswith("@"):
+        label = " ".join(args[:-1]).strip('"“”')
+        found = await matches.find_running_by_label(context.session, services.group_id, label)
+        person = await people.find_by_username(context.session, services.group_id, args[-1])
+        if len(found) != 1:
+            await reply(update, _("I can't find a running match or activity with that name."))
+            return
+        if person is None:
+            await reply(
+                update,
+                _(
+                    "I don't know {username} in the group yet. "
+                    "They need to be a member of the group."
+                ).format(username=args[-1][:33]),
+            )
+            return
+        await _cover(update, context, found[0].id, person.id)
+        return
+    views = await matches.overview(context.session, services.group_id, now)
+    needing = [v.match for v in views if v.needs_cover]
+    if not needing:
+        await reply(
+            update, _("No match needs cover right now. (Or in one line: /cover K.L. @dennis)")
+        )
+        return
+    rows = [[InlineKeyboardButton(m.label, callback_data=f"matches:cv:{m.id}")] for m in needing]
+    await reply(update, _("Which match needs cover?"), reply_markup=InlineKeyboardMarkup(rows))
+
+
+async def _cover_pick_volunteer(update: Update, context: PeerContext, match_id: int) -> None:
+    _ = texts_for(context, update)
+    services = context.services
+    now = services.clock.now()
+    on_match = {p.id for p in await matches.active_volunteers_of(context.session, match_id)}
+    coordinators = set(services.settings.coordinator_ids)
+    candidates = [
+        p
+        for p in await people.active_volunteers(context.session, services.group_id, now)
+        if p.id not in on_match and p.telegram_user_id not in coordinators
+    ]
+    if not candidates:
+        await reply(update, _("Nobody else is free to cover right now."))
+        return
+    rows = [
+        [InlineKeyboardButton(p.first_name, callback_data=f"matches:cvp:{match_id}:{p.id}")]
+        for p in candidates
+    ]
+    await reply(update, _("Who will cover for now?"), reply_markup=InlineKeyboardMarkup(rows))
+
+
+COVER_ERRORS = {
+    "not_found": N_("I can't find a running match or activity with that name."),
+    "already_on_match": N_("That volunteer is already on this match."),
+    "cover_is_paused": N_("That volunteer is on a pause themselves."),
+    "nobody_paused": N_("Nobody on that match is on a pause, so it needs no cover."),
+}
+
+
+def _cover_text(context: PeerContext, match: Match, volunteer: Person, starts: list) -> str:
+    language = volunteer.language
+    _ = context.texts(language)
+    lines = [
+        _(
+            "Hi {name}! Thank you for covering the meetings with {label} for a while: {rhythm}."
+        ).format(
+            name=volunteer.first_name, label=match.label, rhythm=rhythm_text(match, _, language)
+        )
+    ]
+    if match.place:
+        lines.append(_("Place: {place}").format(place=match.place))
+    if starts:
+        lines += ["", _("The next meetings:")]
+        lines += [f"• {when(context, s, language)}" for s in starts]
+    lines += ["", _("You will get the usual reminders. See your meetings with /meetings.")]
+    return "\n".join(lines)
+
+
+async def _cover(update: Update, context: PeerContext, match_id: int, person_id: int) -> None:
+    _ = texts_for(context, update)
+    services = context.services
+    now = services.clock.now()
+    try:
+        cover = await matches.add_cover(
+            context.session, services.group_id, match_id, person_id, now, services.tz
+        )
+    except matches.MatchError as error:
+        await reply(update, _(COVER_ERRORS[error.code]))
+        return
+    volunteer, match = cover.volunteer, cover.match
+    upcoming = await matches.next_occurrences(context.session, match.id, now, limit=3)
+    text_for_volunteer = _cover_text(context, match, volunteer, [o.starts_at for o in upcoming])
+    told = (await send_to_person(context, volunteer, text_for_volunteer)).sent
+    text = _("{name} now covers {label} until {paused} is back from the pause.").format(
+        name=volunteer.first_name, label=match.label, paused=cover.paused.first_name
+    )
+    if not told:
+        text += "\n" + _(
+            "{name} has not started me yet, so I could not tell them. "
+            "Please ask them to send me /start."
+        ).format(name=volunteer.first_name)
+    await reply(update, text)
+    log.info("match %s covered by person %s (pause %s)", match.id, volunteer.id, cover.pause.id)
+
+
+# When a pause ends -------------------------------------------------------------------------
+
+
+async def on_pause_ended(context: PeerContext, person: Person, pause: Pause, **_kw: object) -> None:
+    """Temporary covers tied to that pause end; the covering volunteer and the coordinator
+    are told. Works inside an update's transaction or in a scheduler pass."""
+    session = current_session.get()
+    if session is not None:
+        await _end_covers(context, session, pause.id)
+        return
+    async with context.services.db.transaction() as own:
+        await _end_covers(context, own, pause.id)
+
+
+def _cover_ended_text(context: PeerContext, match: Match, volunteer: Person) -> str:
+    _ = context.texts(volunteer.language)
+    return _(
+        "Thank you for covering the meetings with {label}. The regular volunteer is back, "
+        "so your cover ends here."
+    ).format(label=match.label)
+
+
+async def _end_covers(context: PeerContext, session, pause_id: int) -> None:
+    services = context.services
+    ended = await matches.end_covers_for_pause(
+        session, services.group_id, pause_id, services.clock.now()
+    )
+    for match, volunteer in ended:
+        await send_to_person(context, volunteer, _cover_ended_text(context, match, volunteer))
+
+        def build(
+            _: Translate, language: str, match: Match = match, volunteer: Person = volunteer
+        ) -> str:
+            return _("The pause is over, so {name}'s cover for {label} has ended.").format(
+                name=volunteer.first_name, label=match.label
+            )
+
+        await tell_coordinators(context, session, build)
+        log.info(
+            "cover of match %s by person %s ended with pause %s", match.id, volunteer.id, pause_id
+        )
+
+
+# The scheduler pass --------------------------------------------------------------------------
+
+
+async def run_due(context: PeerContext) -> None:
+    """Plan meetings ahead, arm their reminders, send what is due, and the weekly digest."""
+    services = context.services
+    now = services.clock.now()
+    async with services.db.transaction() as session:
+        await matches.plan_occurrences(session, services.group_id, now, services.tz)
+        await matches.arm_reminders(session, services.group_id, now, services.tz)
+    await matches_meetings.send_reminders(context)
+    await send_digest(context)
+
+
+def _digest_time(value: str) -> time:
+    hours, _sep, minutes = value.partition(":")
+    try:
+        return time(int(hours), int(minutes or 0))
+    except ValueError:
+        return time(9, 0)
+
+
+async def send_digest(context: PeerContext) -> None:
+    services = context.services
+    settings = services.settings
+    now = services.clock.now()
+    async with services.db.transaction() as session:
+        due = await matches.claim_digest(
+            session,
+            services.group_id,
+            now,
+            settings.digest_weekday % 7,
+            _digest_time(settings.digest_time),
+            services.tz,
+        )
+        if not due:
+            return
+        result = await matches.digest(
+            session,
+            services.group_id,
+            now,
+            unmatched_weeks=settings.unmatched_weeks,
+            cancelled_streak=settings.cancelled_in_a_row,
+            coordinator_user_ids=settings.coordinator_ids,
+        )
+    if result.empty:
+        return
+
+    def build(_: Translate, language: str) -> str:
+        lines = [_("Your weekly overview of the matches.")]
+        if result.waiting:
+            lines += ["", _("Waiting for a match for a while (they may feel they are not needed):")]
+            lines += [
+                "• " + _("{name}, {weeks} weeks").format(name=p.first_name, weeks=w)
+                for p, w in result.waiting
+            ]
+        if result.cancelled_in_a_row:
+            lines += ["", _("The last meetings were cancelled several times in a row:")]
+            lines += [
+                "• " + _("{label}: {count} times").format(label=m.label, count=n)
+                for m, n in result.cancelled_in_a_row
+            ]
+        lines += ["", _("See everything with /matches.")]
+        return "\n".join(lines)
+
+    async with services.db.transaction() as session:
+        await tell_coordinators(context, session, build)
+    log.info(
+        "digest sent: %s waiting, %s cancelled streak(s)",
+        len(result.waiting),
+        len(result.cancelled_in_a_row),
+    )
+
+
+# Wiring ------------------------------------------------------------------------------------
+
+
+async def on_callback(update: Update, context: PeerContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    parts = query.data.split(":")
+    action = parts[1] if len(parts) > 1 else ""
+    value = parts[2] if len(parts) > 2 else ""
+    number = int(value) if value.isdigit() else 0
+    if action in ("gv", "gnext", "gr", "gp", "gs", "ge"):
+        await matches_create.flow_callback(update, context, action, value)
+    elif action == "ok":
+        await matches_meetings.on_coming(update, context, number)
+    elif action == "cx":
+        await matches_meetings.on_cancel_asked(update, context, number)
+    elif action in ("cy", "cn"):
+        await matches_meetings.on_cancel_confirmed(
+            update, context, number, citizen_knows=action == "cy"
+        )
+    elif action == "keep":
+        await matches_meetings.on_cancel_kept(update, context)
+    elif action == "talk":
+        await matches_meetings.on_talk(update, context, number)
+    elif action == "mv":
+        await matches_meetings.on_move_asked(update, context, number)
+    elif action == "rh":
+        await matches_meetings.on_rhythm_asked(update, context, number)
+    elif action == "rw" and len(parts) > 3:
+        await matches_meetings.on_rhythm_chosen(update, context, number, parts[3])
+    elif action in ("end", "cv", "cvp"):
+        await _coordinator_callback(update, context, action, parts)
+    else:
+        await query.answer()
+
+
+async def _coordinator_callback(
+    update: Update, context: PeerContext, action: str, parts: list[str]
+) -> None:
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    if not is_coordinator(context, update):
+        return
+    if action == "end":
+        await _end(update, context, int(parts[2]))
+    elif action == "cv":
+        await _cover_pick_volunteer(update, context, int(parts[2]))
+    elif action == "cvp" and len(parts) > 3:
+        await _cover(update, context, int(parts[2]), int(parts[3]))
+
+
+async def on_text(update: Update, context: PeerContext) -> None:
+    """Typed answers to the questions of our flows (ignored when none is waiting)."""
+    if update.message is None or update.message.text is None or context.user_data is None:
+        return
+    text = update.message.text
+    if await matches_create.flow_text(update, context, text):
+        return
+    await matches_meetings.meetings_text(update, context, text)
+
+
+def register(application: Application, services: Services) -> None:
+    application.add_handler(CommandHandler("match", matches_create.match_command))
+    application.add_handler(CommandHandler("activity", matches_create.activity_command))
+    application.add_handler(CommandHandler("matches", matches_command))
+    application.add_handler(CommandHandler("endmatch", endmatch_command))
+    application.add_handler(CommandHandler("cover", cover_command))
+    application.add_handler(CommandHandler("meetings", matches_meetings.meetings_command))
+    application.add_handler(CallbackQueryHandler(on_callback, pattern=r"^matches:"))
+    application.add_handler(
+        CallbackQueryHandler(matches_meetings.reminders_callback, pattern=r"^reminders:")
+    )
+    application.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, on_text),
+        group=TEXT_GROUP,
+    )
+    add_section(services, Section(N_("My meeting reminders"), "reminders:settings"))
+    services.on("pause_ended", on_pause_ended)

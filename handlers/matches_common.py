@@ -1,0 +1,157 @@
+"""What the match handlers share: reading dates, weekdays and times people type, writing
+rhythms and meetings the local way, and telling the coordinator."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+
+from babel import Locale
+from babel.dates import format_date
+
+from bot.context import PeerContext
+from bot.domain import people
+from bot.domain.schedule import BIWEEKLY, WEEKLY, local_today
+from bot.i18n import Translate, format_when
+from handlers.delivery import send_private
+from storage.models import Match, MatchOccurrence
+
+log = logging.getLogger(__name__)
+
+WEEKDAYS = {
+    **dict.fromkeys(("man", "mandag", "mon", "monday"), 0),
+    **dict.fromkeys(("tir", "tirs", "tirsdag", "tue", "tues", "tuesday"), 1),
+    **dict.fromkeys(("ons", "onsdag", "wed", "wednesday"), 2),
+    **dict.fromkeys(("tor", "tors", "torsdag", "thu", "thur", "thurs", "thursday"), 3),
+    **dict.fromkeys(("fre", "fredag", "fri", "friday"), 4),
+    **dict.fromkeys(("lør", "lørdag", "lor", "sat", "saturday"), 5),
+    **dict.fromkeys(("søn", "søndag", "son", "sun", "sunday"), 6),
+}
+
+
+def parse_weekday(text: str) -> int | None:
+    return WEEKDAYS.get(text.strip().lower().rstrip("."))
+
+
+def parse_time(text: str) -> time | None:
+    """ "10:00", "10.00", "kl. 10", "10" -> 10:00."""
+    text = text.strip().lower().removeprefix("kl.").removeprefix("kl").strip()
+    for sep in (":", "."):
+        if sep in text:
+            hours, _, minutes = text.partition(sep)
+            break
+    else:
+        hours, minutes = text, "0"
+    if not (hours.isdigit() and minutes.isdigit()):
+        return None
+    h, m = int(hours), int(minutes)
+    return time(h, m) if 0 <= h < 24 and 0 <= m < 60 else None
+
+
+def parse_date(text: str, today: date) -> date | None:
+    """ "2026-12-09", "9.12.2026", "9/12", "9.12" (the next such date from today)."""
+    text = text.strip().rstrip(".")
+    try:
+        if "-" in text:
+            return date.fromisoformat(text)
+        parts = text.replace("/", ".").split(".")
+        if len(parts) == 3:
+            year = int(parts[2])
+            return date(year + 2000 if year < 100 else year, int(parts[1]), int(parts[0]))
+        if len(parts) == 2:
+            day = date(today.year, int(parts[1]), int(parts[0]))
+            return day if day >= today else date(today.year + 1, day.month, day.day)
+    except ValueError:
+        return None
+    return None
+
+
+def parse_date_and_time(text: str, today: date) -> tuple[date, time] | None:
+    words = text.replace(" kl. ", " ").replace(" kl ", " ").split()
+    if len(words) != 2:
+        return None
+    day, at = parse_date(words[0], today), parse_time(words[1])
+    return (day, at) if day and at else None
+
+
+def parse_weekday_and_time(text: str) -> tuple[int, time] | None:
+    words = text.replace(" kl. ", " ").replace(" kl ", " ").split()
+    if len(words) != 2:
+        return None
+    weekday, at = parse_weekday(words[0]), parse_time(words[1])
+    return (weekday, at) if weekday is not None and at else None
+
+
+def weekday_name(weekday: int, language: str) -> str:
+    monday = date(2026, 11, 30)
+    return format_date(monday + timedelta(days=weekday), "EEEE", locale=Locale.parse(language))
+
+
+def clock(at: time, language: str) -> str:
+    return at.strftime("%H.%M" if language == "da" else "%H:%M")
+
+
+def rhythm_text(match: Match, _: Translate, language: str) -> str:
+    """ "every Tuesday at 10.00", "every other Thursday at 14.00", or "on single dates"."""
+    if match.rhythm in (WEEKLY, BIWEEKLY) and match.weekday is not None and match.local_time:
+        template = (
+            _("every {weekday} at {time}")
+            if match.rhythm == WEEKLY
+            else _("every other {weekday} at {time}")
+        )
+        text = template.format(
+            weekday=weekday_name(match.weekday, language), time=clock(match.local_time, language)
+        )
+        if match.end_date is not None:
+            text += " " + _("until {day}").format(day=short_day(match.end_date, language))
+        return text
+    return _("on single dates")
+
+
+def short_day(day: date, language: str) -> str:
+    pattern = "d. MMMM yyyy" if language == "da" else "d MMMM yyyy"
+    return format_date(day, pattern, locale=Locale.parse(language))
+
+
+def when(context: PeerContext, moment: datetime, language: str) -> str:
+    return format_when(moment, context.services.tz, language)
+
+
+def occurrence_line(
+    context: PeerContext, occurrence: MatchOccurrence, _: Translate, language: str
+) -> str:
+    text = when(context, occurrence.starts_at, language)
+    if occurrence.status == "cancelled":
+        text += " " + _("(cancelled)")
+    elif occurrence.status == "moved":
+        text += " " + _("(moved)")
+    return text
+
+
+def names(first_names: list[str], _: Translate) -> str:
+    if len(first_names) <= 1:
+        return "".join(first_names)
+    return _("{names} and {last}").format(names=", ".join(first_names[:-1]), last=first_names[-1])
+
+
+def today(context: PeerContext) -> date:
+    return local_today(context.services.clock.now(), context.services.tz)
+
+
+async def coordinator_language(context: PeerContext, session: object, user_id: int) -> str:
+    person = await people.find_person(session, context.services.group_id, user_id)  # type: ignore[arg-type]
+    return person.language if person else context.services.settings.language
+
+
+async def tell_coordinators(
+    context: PeerContext, session: object, build: Callable[[Translate, str], str], **kwargs: object
+) -> None:
+    """A private message to every coordinator, each in their own language."""
+    for user_id in context.services.settings.coordinator_ids:
+        language = await coordinator_language(context, session, user_id)
+        delivery = await send_private(
+            context.bot, user_id, build(context.texts(language), language), **kwargs
+        )
+        if not delivery.sent:
+            log.info("coordinator %s not reached: %s", user_id, delivery.outcome)

@@ -1,0 +1,513 @@
+"""`/match` and `/activity` (coordinator, private): a guided flow with buttons, or one line
+such as `/match @anna "K.L." weekly tue 10:00`."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from dataclasses import dataclass, field
+from datetime import date, time
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from bot.context import PeerContext
+from bot.domain import matches, people
+from bot.domain.schedule import BIWEEKLY, DATES, WEEKLY
+from bot.i18n import N_, Translate
+from handlers.common import coordinator_only, private_only, reply, texts_for
+from handlers.delivery import send_to_person
+from handlers.matches_common import (
+    names,
+    parse_date,
+    parse_date_and_time,
+    parse_time,
+    parse_weekday,
+    parse_weekday_and_time,
+    rhythm_text,
+    today,
+    when,
+)
+from storage.models import Match, Person
+
+log = logging.getLogger(__name__)
+
+FLOW = "matches_flow"
+
+MATCH_EXAMPLE = '/match @anna "K.L." weekly tue 10:00'
+ACTIVITY_EXAMPLE = '/activity "Recovery-café" biweekly thu 14:00 until 2027-03-31 @anna @bo'
+
+WHY_A_LABEL = N_(
+    "What shall we call the citizen here? Please use initials or a nickname, never a full "
+    "name: I keep as little as possible about the people we support, and a message can be "
+    "read over someone's shoulder. For example: K.L."
+)
+
+ERRORS = {
+    "no_volunteers": N_("Please name at least one volunteer, like @anna."),
+    "too_many_volunteers": N_(
+        "A match has one or two volunteers, an activity up to four. Please name fewer."
+    ),
+    "label_missing": N_('Please give the citizen a label, like "K.L.".'),
+    "label_too_long": N_(
+        "That label is a bit long. Please use initials or a short nickname (at most 20 "
+        'characters), like "K.L.".'
+    ),
+    "label_full_name": N_(
+        "That looks like a full name. To protect the citizen, please use initials or a "
+        'nickname instead, like "K.L.".'
+    ),
+    "rhythm_incomplete": N_(
+        "Please tell me when you meet: weekly or biweekly with a weekday and a time (like "
+        "weekly tue 10:00), or once with a date and a time (like once 9.12 10:00)."
+    ),
+    "rhythm_unknown": N_("I didn't understand the rhythm: use weekly, biweekly or once."),
+    "date_in_past": N_("That date and time has already passed. Please choose a later one."),
+    "end_before_start": N_("The end date is before the start date."),
+    "unknown_word": N_('I didn\'t understand "{word}".'),
+    "unknown_person": N_(
+        "I don't know {username} in the group yet. They need to be a member of the group."
+    ),
+}
+
+
+NO_VOLUNTEERS = "no_volunteers"
+
+
+class ParseError(ValueError):
+    def __init__(self, code: str, **details: str) -> None:
+        super().__init__(code)
+        self.code, self.details = code, details
+
+
+@dataclass
+class Request:
+    """A match or activity being put together, from one line or step by step."""
+
+    kind: str
+    usernames: list[str] = field(default_factory=list)
+    person_ids: list[int] = field(default_factory=list)
+    label: str = ""
+    rhythm: str = ""
+    weekday: int | None = None
+    at: time | None = None
+    dates: list[tuple[date, time]] = field(default_factory=list)
+    place: str | None = None
+    start: date | None = None
+    end: date | None = None
+    step: str = "pick"
+
+    def plan(self) -> matches.Plan:
+        return matches.Plan(
+            rhythm=self.rhythm,
+            weekday=self.weekday,
+            at=self.at,
+            start=self.start,
+            end=self.end,
+            dates=tuple(self.dates),
+        )
+
+
+RHYTHM_WORDS = {
+    **dict.fromkeys(("weekly", "ugentlig", "ugentligt", "hver"), WEEKLY),
+    **dict.fromkeys(("biweekly", "fortnightly", "hveranden", "14dage"), BIWEEKLY),
+    **dict.fromkeys(("once", "date", "dato", "engang"), DATES),
+}
+
+
+def parse_line(text: str, kind: str, day: date) -> Request:
+    """Read `@anna @bo "K.L." weekly tue 10:00 place "Café X" from 1.12 until 31.3`."""
+    text = text.replace("“", '"').replace("”", '"').replace("„", '"')
+    try:
+        words = shlex.split(text)
+    except ValueError as error:
+        raise ParseError("unknown_word", word='"') from error
+    request = Request(kind=kind)
+    i = 0
+
+    def take() -> str:
+        nonlocal i
+        if i >= len(words):
+            raise ParseError("rhythm_incomplete")
+        i += 1
+        return words[i - 1]
+
+    while i < len(words):
+        word = take()
+        lower = word.lower()
+        if word.startswith("@"):
+            request.usernames.append(word)
+        elif lower in RHYTHM_WORDS:
+            rhythm = RHYTHM_WORDS[lower]
+            if rhythm == DATES:
+                request.rhythm = DATES
+                day_text, time_text = take(), take()
+                moment = (parse_date(day_text, day), parse_time(time_text))
+                if None in moment:
+                    raise ParseError("rhythm_incomplete")
+                request.dates.append(moment)  # type: ignore[arg-type]
+            else:
+                request.rhythm = rhythm
+                request.weekday, request.at = parse_weekday(take()), parse_time(take())
+                if request.weekday is None or request.at is None:
+                    raise ParseError("rhythm_incomplete")
+        elif lower in ("place", "sted"):
+            request.place = take()
+        elif lower in ("from", "fra"):
+            request.start = parse_date(take(), day)
+            if request.start is None:
+                raise ParseError("rhythm_incomplete")
+        elif lower in ("until", "til"):
+            request.end = parse_date(take(), day)
+            if request.end is None:
+                raise ParseError("rhythm_incomplete")
+        elif not request.label:
+            request.label = word
+        else:
+            raise ParseError("unknown_word", word=word[:30])
+    if not request.usernames:
+        raise ParseError("no_volunteers")
+    if not request.label:
+        raise ParseError("label_missing")
+    if not request.rhythm:
+        raise ParseError("rhythm_incomplete")
+    return request
+
+
+def error_text(_: Translate, code: str, kind: str, **details: str) -> str:
+    example = MATCH_EXAMPLE if kind == "match" else ACTIVITY_EXAMPLE
+    message = _(ERRORS.get(code, ERRORS["rhythm_incomplete"])).format(**details)
+    return message + "\n\n" + _("For example:") + f"\n{example}"
+
+
+# Creating and telling the volunteers -------------------------------------------------------
+
+
+async def create_and_announce(update: Update, context: PeerContext, request: Request) -> bool:
+    """Create the match or activity; tell its volunteers; confirm to the coordinator."""
+    _ = texts_for(context, update)
+    services = context.services
+    now = services.clock.now()
+    try:
+        match = await matches.create_match(
+            context.session,
+            services.group_id,
+            kind=request.kind,
+            label=request.label,
+            volunteer_ids=request.person_ids,
+            plan=request.plan(),
+            place=request.place,
+            now=now,
+            tz=services.tz,
+        )
+    except matches.MatchError as error:
+        await reply(update, error_text(_, error.code, request.kind))
+        return False
+    volunteers = await matches.active_volunteers_of(context.session, match.id)
+    first = await matches.next_occurrences(context.session, match.id, now, limit=3)
+    not_told = []
+    for person in volunteers:
+        others = [p.first_name for p in volunteers if p.id != person.id]
+        text = announcement(context, match, person, others, [o.starts_at for o in first])
+        if not (await send_to_person(context, person, text)).sent:
+            not_told.append(person.first_name)
+    lines = [
+        _("Done: {label} with {names}, {rhythm}.").format(
+            label=match.label,
+            names=names([p.first_name for p in volunteers], _),
+            rhythm=rhythm_text(match, _, _lang(context, update)),
+        )
+    ]
+    if first:
+        lines.append(
+            _("First meeting: {when}.").format(
+                when=when(context, first[0].starts_at, _lang(context, update))
+            )
+        )
+    for name in not_told:
+        lines.append(
+            _(
+                "{name} has not started me yet, so I could not tell them. "
+                "Please ask them to send me /start."
+            ).format(name=name)
+        )
+    await reply(update, "\n".join(lines))
+    log.info("match %s created (%s) with %s volunteer(s)", match.id, match.kind, len(volunteers))
+    return True
+
+
+def _lang(context: PeerContext, update: Update) -> str:
+    from handlers.common import language_of
+
+    return language_of(context, update.effective_user)
+
+
+def announcement(
+    context: PeerContext, match: Match, person: Person, others: list[str], starts: list
+) -> str:
+    _ = context.texts(person.language)
+    language = person.language
+    if match.kind == "match":
+        head = _("Hi {name}! You have been matched with {label}: {rhythm}.")
+    else:
+        head = _("Hi {name}! You are one of the volunteers for {label}: {rhythm}.")
+    lines = [
+        head.format(
+            name=person.first_name, label=match.label, rhythm=rhythm_text(match, _, language)
+        )
+    ]
+    if others:
+        lines.append(_("Together with {names}.").format(names=names(others, _)))
+    if match.place:
+        lines.append(_("Place: {place}").format(place=match.place))
+    if starts:
+        lines += ["", _("The first meetings:")]
+        lines += [f"• {when(context, s, language)}" for s in starts]
+    lines += [
+        "",
+        _(
+            "I will remind you the day before at 18.00 and 2 hours before; you can change "
+            "that under /settings. See, move or cancel your meetings with /meetings."
+        ),
+    ]
+    return "\n".join(lines)
+
+
+async def resolve_people(context: PeerContext, usernames: list[str]) -> list[int]:
+    found = []
+    for username in usernames:
+        person = await people.find_by_username(context.session, context.services.group_id, username)
+        if person is None:
+            raise ParseError("unknown_person", username=username[:33])
+        found.append(person.id)
+    return found
+
+
+# One line ---------------------------------------------------------------------------------
+
+
+async def _one_line(update: Update, context: PeerContext, kind: str) -> None:
+    _ = texts_for(context, update)
+    assert update.message is not None and update.message.text is not None
+    _command, _sep, rest = update.message.text.partition(" ")
+    try:
+        request = parse_line(rest, kind, today(context))
+        request.person_ids = await resolve_people(context, request.usernames)
+    except ParseError as error:
+        await reply(update, error_text(_, error.code, kind, **error.details))
+        return
+    await create_and_announce(update, context, request)
+
+
+@private_only
+@coordinator_only
+async def match_command(update: Update, context: PeerContext) -> None:
+    if context.args:
+        await _one_line(update, context, "match")
+    else:
+        await start_flow(update, context, "match")
+
+
+@private_only
+@coordinator_only
+async def activity_command(update: Update, context: PeerContext) -> None:
+    if context.args:
+        await _one_line(update, context, "activity")
+    else:
+        await start_flow(update, context, "activity")
+
+
+# The guided flow ----------------------------------------------------------------------------
+
+
+async def _candidates(context: PeerContext) -> list[Person]:
+    services = context.services
+    coordinators = set(services.settings.coordinator_ids)
+    volunteers = await people.active_volunteers(
+        context.session, services.group_id, services.clock.now()
+    )
+    return [p for p in volunteers if p.telegram_user_id not in coordinators]
+
+
+def _pick_keyboard(
+    candidates: list[Person], chosen: list[int], _: Translate
+) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            InlineKeyboardButton(
+                ("✓ " if p.id in chosen else "") + p.first_name,
+                callback_data=f"matches:gv:{p.id}",
+            )
+        ]
+        for p in candidates
+    ]
+    rows.append([InlineKeyboardButton(_("Next"), callback_data="matches:gnext")])
+    return InlineKeyboardMarkup(rows)
+
+
+async def start_flow(update: Update, context: PeerContext, kind: str) -> None:
+    _ = texts_for(context, update)
+    candidates = await _candidates(context)
+    if not candidates:
+        await reply(
+            update,
+            _(
+                "I don't know any volunteers yet. "
+                "They appear when they join the group or send me /start."
+            ),
+        )
+        return
+    context.user_data[FLOW] = Request(kind=kind)  # type: ignore[index]
+    question = (
+        _("Who will be the volunteers? Choose one or two, then tap Next.")
+        if kind == "match"
+        else _("Who will run the activity? Choose one to four, then tap Next.")
+    )
+    hint = _("(Or next time in one line, for example: {example})").format(
+        example=MATCH_EXAMPLE if kind == "match" else ACTIVITY_EXAMPLE
+    )
+    await reply(update, f"{question}\n{hint}", reply_markup=_pick_keyboard(candidates, [], _))
+
+
+def _rhythm_keyboard(_: Translate) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(_("Every week"), callback_data="matches:gr:weekly")],
+            [InlineKeyboardButton(_("Every other week"), callback_data="matches:gr:biweekly")],
+            [InlineKeyboardButton(_("A single date"), callback_data="matches:gr:dates")],
+        ]
+    )
+
+
+async def flow_callback(update: Update, context: PeerContext, action: str, value: str) -> None:
+    """Buttons of the guided flow: gv (toggle volunteer), gnext, gr (rhythm), gp (no place),
+    gs (from today), ge (no end date)."""
+    query = update.callback_query
+    assert query is not None
+    _ = texts_for(context, update)
+    request: Request | None = context.user_data.get(FLOW)  # type: ignore[union-attr]
+    if request is None:
+        await query.answer(_("That question has expired. Please start again."))
+        return
+    await query.answer()
+    limit = 2 if request.kind == "match" else 4
+    if action == "gv" and request.step == "pick":
+        person_id = int(value)
+        if person_id in request.person_ids:
+            request.person_ids.remove(person_id)
+        elif len(request.person_ids) < limit:
+            request.person_ids.append(person_id)
+        candidates = await _candidates(context)
+        await query.edit_message_reply_markup(_pick_keyboard(candidates, request.person_ids, _))
+    elif action == "gnext" and request.step == "pick":
+        if not request.person_ids:
+            await reply(update, _(ERRORS[NO_VOLUNTEERS]).replace("@anna", "").strip())
+            return
+        request.step = "label"
+        if request.kind == "match":
+            await reply(update, _(WHY_A_LABEL))
+        else:
+            await reply(update, _("What is the activity called? For example: Recovery-café"))
+    elif action == "gr" and request.step == "rhythm":
+        request.rhythm = value
+        request.step = "when"
+        if value == DATES:
+            await reply(update, _("Which date and time? For example: 9.12 10:00"))
+        else:
+            await reply(update, _("Which weekday and time? For example: tue 10:00"))
+    elif action == "gp" and request.step == "place":
+        await _after_place(update, context, request)
+    elif action == "gs" and request.step == "start":
+        request.start = today(context)
+        await _after_start(update, context, request)
+    elif action == "ge" and request.step == "end":
+        await _finish(update, context, request)
+
+
+async def flow_text(update: Update, context: PeerContext, text: str) -> bool:
+    """A typed answer in the guided flow; False when no flow is waiting for text."""
+    request: Request | None = context.user_data.get(FLOW)  # type: ignore[union-attr]
+    if request is None or request.step not in ("label", "when", "place", "start", "end"):
+        return False
+    _ = texts_for(context, update)
+    if request.step == "label":
+        try:
+            request.label = matches.check_label(text, request.kind)
+        except matches.MatchError as error:
+            await reply(update, _(ERRORS[error.code]))
+            return True
+        request.step = "rhythm"
+        await reply(update, _("How often do you meet?"), reply_markup=_rhythm_keyboard(_))
+    elif request.step == "when":
+        if request.rhythm == DATES:
+            moment = parse_date_and_time(text, today(context))
+            if moment is None:
+                await reply(update, _("I didn't catch that. For example: 9.12 10:00"))
+                return True
+            request.dates = [moment]
+        else:
+            parsed = parse_weekday_and_time(text)
+            if parsed is None:
+                await reply(update, _("I didn't catch that. For example: tue 10:00"))
+                return True
+            request.weekday, request.at = parsed
+        request.step = "place"
+        await reply(
+            update,
+            _("Where do you meet? Write the place, or tap the button to leave it out."),
+            reply_markup=InlineKeyboardMarkup(
+                [[InlineKeyboardButton(_("No place"), callback_data="matches:gp")]]
+            ),
+        )
+    elif request.step == "place":
+        request.place = text.strip()[:80]
+        await _after_place(update, context, request)
+    elif request.step in ("start", "end"):
+        day = parse_date(text, today(context))
+        if day is None:
+            await reply(update, _("I didn't catch that date. For example: 1.12"))
+            return True
+        if request.step == "start":
+            request.start = day
+            await _after_start(update, context, request)
+        else:
+            request.end = day
+            await _finish(update, context, request)
+    return True
+
+
+async def _after_place(update: Update, context: PeerContext, request: Request) -> None:
+    _ = texts_for(context, update)
+    if request.rhythm == DATES:
+        await _finish(update, context, request)
+        return
+    request.step = "start"
+    await reply(
+        update,
+        _("From which date? Write a date (for example 1.12), or tap the button."),
+        reply_markup=InlineKeyboardMarkup(
+            [[InlineKeyboardButton(_("From today"), callback_data="matches:gs")]]
+        ),
+    )
+
+
+async def _after_start(update: Update, context: PeerContext, request: Request) -> None:
+    _ = texts_for(context, update)
+    if request.kind == "match":
+        await _finish(update, context, request)
+        return
+    request.step = "end"
+    await reply(
+        update,
+        _("Does it run for a season? Write the last date (for example 31.3), or tap the button."),
+        reply_markup=InlineKeyboardMarkup(
+            [[InlineKeyboardButton(_("No end date"), callback_data="matches:ge")]]
+        ),
+    )
+
+
+async def _finish(update: Update, context: PeerContext, request: Request) -> None:
+    request.step = "done"
+    if await create_and_announce(update, context, request):
+        context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
+    else:
+        context.user_data.pop(FLOW, None)  # type: ignore[union-attr]

@@ -1,0 +1,588 @@
+"""Volunteers and their meetings: the reminders with their buttons, `/meetings` (move or
+cancel one meeting, change the rhythm), and their own lead times in `/settings`."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from bot.context import PeerContext
+from bot.domain import matches
+from bot.domain.schedule import BIWEEKLY, WEEKLY
+from bot.i18n import N_, Translate
+from handlers.common import current_person, private_only, reply, texts_for, volunteer_only
+from handlers.delivery import send_to_person
+from handlers.matches_common import (
+    clock,
+    names,
+    occurrence_line,
+    parse_date_and_time,
+    parse_weekday_and_time,
+    rhythm_text,
+    tell_coordinators,
+    today,
+    when,
+)
+from storage.models import Match, Person
+
+log = logging.getLogger(__name__)
+
+PENDING_INPUT = "matches_input"
+RHYTHM_INCOMPLETE = "rhythm_incomplete"
+
+CANT = {
+    "not_found": N_("I can't find that meeting any more."),
+    "ended": N_("That match has ended."),
+    "not_yours": N_("That meeting is not one of yours."),
+    "passed": N_("That meeting has already begun or passed."),
+    "already_cancelled": N_("That meeting is already cancelled."),
+    "date_in_past": N_("That date and time has already passed. Please choose a later one."),
+    "rhythm_incomplete": N_("I didn't catch that. For example: tue 10:00"),
+}
+
+
+# Reminders --------------------------------------------------------------------------------
+
+
+def reminder_text(context: PeerContext, due: matches.DueReminder) -> str:
+    language = due.person.language
+    _ = context.texts(language)
+    moment = when(context, due.starts_at, language)
+    if due.kind == "match":
+        head = _("Reminder: your meeting with {label} is {when}.")
+    else:
+        head = _("Reminder: {label} is {when}.")
+    lines = [head.format(label=due.label, when=moment)]
+    if due.place:
+        lines.append(_("Place: {place}").format(place=due.place))
+    if due.co_volunteers:
+        lines.append(_("Together with {names}.").format(names=names(list(due.co_volunteers), _)))
+    return "\n".join(lines)
+
+
+def reminder_keyboard(_: Translate, delivery_id: int, occurrence_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(_("I'm coming"), callback_data=f"matches:ok:{delivery_id}")],
+            [
+                InlineKeyboardButton(
+                    _("Cancel this time"), callback_data=f"matches:cx:{occurrence_id}"
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    _("I would like to talk to the coordinator"),
+                    callback_data=f"matches:talk:{occurrence_id}",
+                )
+            ],
+        ]
+    )
+
+
+async def send_reminders(context: PeerContext) -> None:
+    """Claim what is due (committed before sending: never twice), then send each."""
+    services = context.services
+    now = services.clock.now()
+    grace = services.settings.reminder_grace_minutes
+    async with services.db.transaction() as session:
+        claimed = await matches.claim_due_reminders(
+            session, services.group_id, now, timedelta_minutes(grace)
+        )
+    if not claimed:
+        return
+    outcomes: dict[int, tuple[str, Person]] = {}
+    for due in claimed:
+        _ = context.texts(due.person.language)
+        delivery = await send_to_person(
+            context,
+            due.person,
+            reminder_text(context, due),
+            reply_markup=reminder_keyboard(_, due.delivery_id, due.occurrence_id),
+        )
+        outcomes[due.delivery_id] = (delivery.outcome.value, due.person)
+    async with services.db.transaction() as session:
+        for delivery_id, (outcome, person) in outcomes.items():
+            await matches.record_reminder_outcome(session, delivery_id, outcome)
+            if outcome in ("not_started", "blocked"):
+                row = await session.get(Person, person.id)
+                if row is not None:
+                    row.started_bot = row.started_bot and outcome != "not_started"
+                    row.blocked_bot = row.blocked_bot or outcome == "blocked"
+    log.info("sent %s meeting reminder(s)", len(claimed))
+
+
+def timedelta_minutes(minutes: int):
+    from datetime import timedelta
+
+    return timedelta(minutes=minutes)
+
+
+async def on_coming(update: Update, context: PeerContext, delivery_id: int) -> None:
+    query = update.callback_query
+    assert query is not None
+    _ = texts_for(context, update)
+    person = await current_person(context, update)
+    services = context.services
+    delivery = None
+    if person is not None:
+        delivery = await matches.acknowledge(
+            context.session, services.group_id, delivery_id, person.id, services.clock.now()
+        )
+    if delivery is None:
+        await query.answer(_("I can't find that meeting any more."))
+        return
+    await query.answer(_("Thank you!"))
+    message = query.message
+    text = getattr(message, "text", None) or ""
+    keyboard = reminder_keyboard(_, delivery_id, delivery.occurrence_id).inline_keyboard[1:]
+    await query.edit_message_text(
+        f"{text}\n\n✓ " + _("Lovely, you're coming."),
+        reply_markup=InlineKeyboardMarkup(keyboard),
+    )
+
+
+# "Not this time" ------------------------------------------------------------------------------
+
+
+async def on_cancel_asked(update: Update, context: PeerContext, occurrence_id: int) -> None:
+    """For a match, first ask whether the citizen knows; an activity goes on without them."""
+    query = update.callback_query
+    assert query is not None
+    _ = texts_for(context, update)
+    person = await current_person(context, update)
+    services = context.services
+    await query.answer()
+    if person is None:
+        return
+    try:
+        occurrence, match, _others = await matches.own_occurrence(
+            context.session, services.group_id, occurrence_id, person.id
+        )
+    except matches.MatchError as error:
+        await reply(update, _(CANT[error.code]))
+        return
+    if match.kind == "activity":
+        await _not_coming_to_activity(update, context, person, occurrence_id)
+        return
+    moment = when(context, occurrence.starts_at, person.language)
+    await reply(
+        update,
+        _("Thank you for saying so. Does {label} know that you can't come {when}?").format(
+            label=match.label, when=moment
+        ),
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("Yes, the citizen knows"), callback_data=f"matches:cy:{occurrence_id}"
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        _("No, can the coordinator tell them?"),
+                        callback_data=f"matches:cn:{occurrence_id}",
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        _("Keep the meeting"), callback_data=f"matches:keep:{occurrence_id}"
+                    )
+                ],
+            ]
+        ),
+    )
+
+
+async def on_cancel_confirmed(
+    update: Update, context: PeerContext, occurrence_id: int, *, citizen_knows: bool
+) -> None:
+    query = update.callback_query
+    assert query is not None
+    _ = texts_for(context, update)
+    services = context.services
+    person = await current_person(context, update)
+    await query.answer()
+    if person is None:
+        return
+    try:
+        change = await matches.cancel_occurrence(
+            context.session,
+            services.group_id,
+            occurrence_id,
+            person.id,
+            services.clock.now(),
+            citizen_informed=citizen_knows,
+        )
+    except matches.MatchError as error:
+        await query.edit_message_text(_(CANT[error.code]))
+        return
+    assert change.occurrence is not None
+    starts = change.occurrence.starts_at
+    told = await _tell_others(context, change.others, change.match, person, "cancelled", starts)
+    lines = [
+        _("The meeting {when} is cancelled. Thank you for letting us know.").format(
+            when=when(context, starts, person.language)
+        )
+    ]
+    if told:
+        lines.append(_("I have told {names}.").format(names=names(told, _)))
+    if not citizen_knows:
+        lines.append(
+            _("I have asked the coordinator to tell {label}.").format(label=change.match.label)
+        )
+
+        def build(_: Translate, language: str) -> str:
+            return _(
+                "{name} can't come to the meeting with {label} {when}. {label} doesn't know "
+                "yet: could you let them know?"
+            ).format(
+                name=person.first_name,
+                label=change.match.label,
+                when=when(context, starts, language),
+            )
+
+        await tell_coordinators(context, context.session, build)
+    await query.edit_message_text("\n".join(lines))
+    log.info("occurrence %s cancelled by person %s", occurrence_id, person.id)
+
+
+async def _not_coming_to_activity(
+    update: Update, context: PeerContext, person: Person, occurrence_id: int
+) -> None:
+    """One volunteer can't come to an activity: the activity itself goes on."""
+    _ = texts_for(context, update)
+    services = context.services
+    occurrence, match, others = await matches.own_occurrence(
+        context.session, services.group_id, occurrence_id, person.id
+    )
+    await matches.skip_for_person(context.session, occurrence_id, person.id, services.clock.now())
+    told = await _tell_others(context, others, match, person, "not_coming", occurrence.starts_at)
+    text = _("Thank you for saying so. Take care.")
+    if told:
+        text += " " + _("I have told {names}.").format(names=names(told, _))
+    await reply(update, text)
+
+
+async def _tell_others(
+    context: PeerContext,
+    others: list[Person],
+    match: Match,
+    actor: Person,
+    what: str,
+    starts,
+    new_starts=None,
+) -> list[str]:
+    """Tell the other volunteers of the match; returns the names of those reached."""
+    reached = []
+    for other in others:
+        _ = context.texts(other.language)
+        moment = when(context, starts, other.language)
+        if what == "cancelled":
+            text = _(
+                "{name} can't come to the meeting with {label} {when}, "
+                "so it is cancelled this time."
+            )
+        elif what == "not_coming":
+            text = _("{name} can't come to {label} {when}.")
+        elif what == "moved":
+            text = _("{name} has moved the meeting with {label} from {when} to {new}.")
+        else:
+            text = _("{name} has changed the meetings with {label}: from now on {rhythm}.")
+        body = text.format(
+            name=actor.first_name,
+            label=match.label,
+            when=moment,
+            new=when(context, new_starts, other.language) if new_starts else "",
+            rhythm=rhythm_text(match, _, other.language),
+        )
+        if (await send_to_person(context, other, body)).sent:
+            reached.append(other.first_name)
+    return reached
+
+
+async def on_cancel_kept(update: Update, context: PeerContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    _ = texts_for(context, update)
+    await query.answer()
+    await query.edit_message_text(_("Good, the meeting stays as it is."))
+
+
+async def on_talk(update: Update, context: PeerContext, occurrence_id: int) -> None:
+    """Tell the coordinator privately: first name and match label only."""
+    query = update.callback_query
+    assert query is not None
+    _ = texts_for(context, update)
+    person = await current_person(context, update)
+    await query.answer()
+    if person is None:
+        return
+    try:
+        _occurrence, match, _others = await matches.own_occurrence(
+            context.session, context.services.group_id, occurrence_id, person.id
+        )
+    except matches.MatchError as error:
+        await reply(update, _(CANT[error.code]))
+        return
+
+    def build(_: Translate, language: str) -> str:
+        return _("{name} would like to talk with you (about {label}).").format(
+            name=person.first_name, label=match.label
+        )
+
+    await tell_coordinators(context, context.session, build)
+    await reply(update, _("I have told the coordinator, who will get in touch with you."))
+
+
+# /meetings -----------------------------------------------------------------------------------
+
+
+def _short(context: PeerContext, occurrence, language: str) -> str:
+    local = occurrence.starts_at.astimezone(context.services.tz)
+    return f"{local.day}/{local.month} {clock(local.time(), language)}"
+
+
+@private_only
+@volunteer_only
+async def meetings_command(update: Update, context: PeerContext) -> None:
+    """My next meetings, each with buttons to move or cancel it, and the rhythm."""
+    _ = texts_for(context, update)
+    services = context.services
+    person = await current_person(context, update)
+    assert person is not None
+    language = person.language
+    upcoming = await matches.upcoming_for_person(
+        context.session, services.group_id, person.id, services.clock.now(), limit=6
+    )
+    if not upcoming:
+        await reply(update, _("You have no meetings planned right now."))
+        return
+    lines = [_("Your next meetings:")]
+    rows = []
+    seen_matches: dict[int, Match] = {}
+    for meeting in upcoming:
+        match, occurrence = meeting.match, meeting.occurrence
+        seen_matches.setdefault(match.id, match)
+        line = f"• {match.label}: {occurrence_line(context, occurrence, _, language)}"
+        lines.append(line)
+        if occurrence.status != "cancelled":
+            short = _short(context, occurrence, language)
+            rows.append(
+                [
+                    InlineKeyboardButton(
+                        _("Move {day}").format(day=short),
+                        callback_data=f"matches:mv:{occurrence.id}",
+                    ),
+                    InlineKeyboardButton(
+                        _("Cancel {day}").format(day=short),
+                        callback_data=f"matches:cx:{occurrence.id}",
+                    ),
+                ]
+            )
+    for match in seen_matches.values():
+        if match.rhythm in (WEEKLY, BIWEEKLY):
+            rows.append(
+                [
+                    InlineKeyboardButton(
+                        _("Change the rhythm for {label}").format(label=match.label),
+                        callback_data=f"matches:rh:{match.id}",
+                    )
+                ]
+            )
+    await reply(update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(rows))
+
+
+async def on_move_asked(update: Update, context: PeerContext, occurrence_id: int) -> None:
+    query = update.callback_query
+    assert query is not None
+    _ = texts_for(context, update)
+    await query.answer()
+    context.user_data[PENDING_INPUT] = ("move", occurrence_id)  # type: ignore[index]
+    await reply(
+        update,
+        _("When should the meeting be instead? Write a date and a time, for example: 10.12 14:00"),
+    )
+
+
+async def on_rhythm_asked(update: Update, context: PeerContext, match_id: int) -> None:
+    query = update.callback_query
+    assert query is not None
+    _ = texts_for(context, update)
+    await query.answer()
+    await reply(
+        update,
+        _("How often will you meet from now on?"),
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(_("Every week"), callback_data=f"matches:rw:{match_id}:w")],
+                [
+                    InlineKeyboardButton(
+                        _("Every other week"), callback_data=f"matches:rw:{match_id}:b"
+                    )
+                ],
+            ]
+        ),
+    )
+
+
+async def on_rhythm_chosen(update: Update, context: PeerContext, match_id: int, kind: str) -> None:
+    query = update.callback_query
+    assert query is not None
+    _ = texts_for(context, update)
+    await query.answer()
+    rhythm = WEEKLY if kind == "w" else BIWEEKLY
+    context.user_data[PENDING_INPUT] = ("rhythm", match_id, rhythm)  # type: ignore[index]
+    await reply(update, _("Which weekday and time? For example: tue 10:00"))
+
+
+async def meetings_text(update: Update, context: PeerContext, text: str) -> bool:
+    """A typed answer to "when instead?" or "which weekday and time?"."""
+    pending = context.user_data.get(PENDING_INPUT)  # type: ignore[union-attr]
+    if not pending:
+        return False
+    _ = texts_for(context, update)
+    services = context.services
+    person = await current_person(context, update)
+    if person is None:
+        return False
+    now = services.clock.now()
+    try:
+        if pending[0] == "move":
+            moment = parse_date_and_time(text, today(context))
+            if moment is None:
+                await reply(update, _("I didn't catch that. For example: 10.12 14:00"))
+                return True
+            occurrence = await context.session.get(matches.MatchOccurrence, pending[1])
+            old_starts = occurrence.starts_at if occurrence else None
+            change = await matches.move_occurrence(
+                context.session, services.group_id, pending[1], person.id, *moment, now, services.tz
+            )
+            assert change.occurrence is not None
+            new_starts = change.occurrence.starts_at
+            told = await _tell_others(
+                context, change.others, change.match, person, "moved", old_starts, new_starts
+            )
+            answer = _("Done: the meeting with {label} is now {when}.").format(
+                label=change.match.label, when=when(context, new_starts, person.language)
+            )
+        else:
+            parsed = parse_weekday_and_time(text)
+            if parsed is None:
+                await reply(update, _(CANT[RHYTHM_INCOMPLETE]))
+                return True
+            plan = matches.Plan(pending[2], weekday=parsed[0], at=parsed[1])
+            change = await matches.change_rhythm(
+                context.session, services.group_id, pending[1], person.id, plan, now, services.tz
+            )
+            told = await _tell_others(context, change.others, change.match, person, "rhythm", now)
+            first = await matches.next_occurrences(context.session, change.match.id, now, limit=1)
+            answer = _("Done: you now meet {label} {rhythm}.").format(
+                label=change.match.label, rhythm=rhythm_text(change.match, _, person.language)
+            )
+            if first:
+                answer += "\n" + _("Next meeting: {when}.").format(
+                    when=when(context, first[0].starts_at, person.language)
+                )
+    except matches.MatchError as error:
+        await reply(update, _(CANT.get(error.code, CANT["not_found"])))
+        if error.code != "date_in_past":
+            context.user_data.pop(PENDING_INPUT, None)  # type: ignore[union-attr]
+        return True
+    context.user_data.pop(PENDING_INPUT, None)  # type: ignore[union-attr]
+    if told:
+        answer += "\n" + _("I have told {names}.").format(names=names(told, _))
+    await reply(update, answer)
+    return True
+
+
+# /settings: my meeting reminders ----------------------------------------------------------
+
+DAY_HOURS = (16, 17, 18, 19, 20)
+HOUR_COUNTS = (1, 2, 3, 4)
+
+
+def _settings_view(pref, _: Translate) -> tuple[str, InlineKeyboardMarkup]:
+    on, off = _("on"), _("off")
+    text = "\n".join(
+        [
+            _("Your meeting reminders:"),
+            "• "
+            + _("The day before at {hour}.00: {state}").format(
+                hour=pref.day_before_hour, state=on if pref.day_before else off
+            ),
+            "• "
+            + _("{count} hours before: {state}").format(
+                count=pref.hours_before_count, state=on if pref.hours_before else off
+            ),
+        ]
+    )
+    rows = [
+        [
+            InlineKeyboardButton(
+                _("Turn off the day-before reminder")
+                if pref.day_before
+                else _("Turn on the day-before reminder"),
+                callback_data="reminders:day",
+            )
+        ],
+        [
+            InlineKeyboardButton(
+                ("✓ " if h == pref.day_before_hour else "") + f"{h}.00",
+                callback_data=f"reminders:dh:{h}",
+            )
+            for h in DAY_HOURS
+        ],
+        [
+            InlineKeyboardButton(
+                _("Turn off the hours-before reminder")
+                if pref.hours_before
+                else _("Turn on the hours-before reminder"),
+                callback_data="reminders:hrs",
+            )
+        ],
+        [
+            InlineKeyboardButton(
+                ("✓ " if n == pref.hours_before_count else "") + _("{count} h").format(count=n),
+                callback_data=f"reminders:hc:{n}",
+            )
+            for n in HOUR_COUNTS
+        ],
+    ]
+    return text, InlineKeyboardMarkup(rows)
+
+
+async def reminders_callback(update: Update, context: PeerContext) -> None:
+    """ "reminders:settings" opens the section; the others change one thing."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = texts_for(context, update)
+    person = await current_person(context, update)
+    if person is None:
+        await query.answer()
+        return
+    services = context.services
+    parts = query.data.split(":")
+    action = parts[1] if len(parts) > 1 else "settings"
+    pref = await matches.preference(context.session, services.group_id, person.id)
+    changes: dict[str, object] = {}
+    if action == "day":
+        changes["day_before"] = not pref.day_before
+    elif action == "hrs":
+        changes["hours_before"] = not pref.hours_before
+    elif action == "dh" and len(parts) > 2 and int(parts[2]) in DAY_HOURS:
+        changes["day_before_hour"] = int(parts[2])
+    elif action == "hc" and len(parts) > 2 and int(parts[2]) in HOUR_COUNTS:
+        changes["hours_before_count"] = int(parts[2])
+    await query.answer(_("Saved.") if changes else None)
+    if action == "settings":
+        text, keyboard = _settings_view(pref, _)
+        await reply(update, text, reply_markup=keyboard)
+        return
+    if not changes:
+        return
+    pref = await matches.update_preference(
+        context.session, services.group_id, person.id, services.clock.now(), services.tz, **changes
+    )
+    text, keyboard = _settings_view(pref, _)
+    await query.edit_message_text(text, reply_markup=keyboard)
