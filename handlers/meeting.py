@@ -10,6 +10,7 @@ import logging
 from datetime import timedelta
 
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, PollAnswerHandler
 
 from bot.context import PeerContext, Services
@@ -247,7 +248,11 @@ async def on_poll_answer(update: Update, context: PeerContext) -> None:
         return
     person = await people.find_person(session, services.group_id, answer.user.id)
     if person is None:
-        if not await is_group_member(context, answer.user.id):
+        try:
+            member = await is_group_member(context, answer.user.id)
+        except TelegramError:
+            member = False
+        if not member:
             return
         person = await people.record_member(
             session, services.group_id, telegram_person(context, answer.user), now

@@ -467,7 +467,9 @@ async def _tell_about_the_move(context: PeerContext, decided: Decided) -> None:
         await send_and_remember(context, person, text)
 
 
-async def choose(context: PeerContext, meeting_id: int | None, starts_at: datetime) -> Decided:
+async def choose(
+    context: PeerContext, meeting_id: int | None, starts_at: datetime
+) -> Decided | None:
     """The coordinator fixes or moves the date (`/setmeeting`, or a button after "no date
     works"). A poll still open is closed first; with no meeting, one is made."""
     services = context.services
@@ -486,6 +488,8 @@ async def choose(context: PeerContext, meeting_id: int | None, starts_at: dateti
         if fresh:
             meeting = await domain.new_decided_meeting(session, services.group_id, "", now)
         assert meeting is not None
+        if meeting.status == domain.DECIDED and meeting.starts_at == starts_at:
+            return None  # already so (a second tap, or the same /setmeeting again)
         was_open = meeting.status == domain.OPEN and await domain.claim_close(
             session, meeting.id, now
         )

@@ -197,7 +197,7 @@ async def option_at(session: AsyncSession, meeting_id: int, position: int) -> Me
 async def open_meeting_poll(session: AsyncSession, group_id: int) -> Meeting | None:
     return await session.scalar(
         select(Meeting)
-        .where(Meeting.group_id == group_id, Meeting.status.in_((OPENING, OPEN)))
+        .where(Meeting.group_id == group_id, Meeting.status == OPEN)
         .order_by(Meeting.id.desc())
     )
 
