@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import storage.models  # noqa: F401  (registers every feature's tables on the metadata)
+from bot.domain.rights import overwrite_deleted_content
 from storage.base import Base
 from storage.models.privacy import RetentionRun
 
@@ -87,6 +88,7 @@ async def apply_rules(
     session: AsyncSession, group_id: int, settings: Any, now: datetime
 ) -> dict[str, int]:
     """Delete everything past its retention period in one group. Returns rows per table."""
+    await overwrite_deleted_content(session)
     deleted: dict[str, int] = {}
     for rule, table in active_rules():
         stamp = table.c[rule.timestamp_column]

@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Table, delete, func, select, update
+from sqlalchemy import Column, Table, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import storage.models  # noqa: F401  (registers every feature's tables on the metadata)
@@ -153,6 +153,7 @@ async def forget_person(
     mention them (e.g. who moved a meeting) keep the thing and lose the mention. Matches
     stay with the citizen; the ones left without a volunteer are reported by label."""
     result = Forgotten(uncovered_labels=await uncovered_without(session, group_id, person_id, now))
+    await overwrite_deleted_content(session)
     # Explicitly, not only by ON DELETE CASCADE: a column added without `ondelete` must not
     # block the deletion nor keep a row about the person.
     for ref in reversed(person_references()):
@@ -170,6 +171,13 @@ async def forget_person(
     )
     result.deleted_rows += max(deleted.rowcount or 0, 0)
     return result
+
+
+async def overwrite_deleted_content(session: AsyncSession) -> None:
+    """SQLite keeps deleted rows in free pages unless told to zero them (many builds do by
+    default, not all): make sure a forgotten name does not linger in the file."""
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(text("PRAGMA secure_delete = ON"))
 
 
 async def find_person_for_coordinator(
