@@ -8,10 +8,11 @@ from telegram.ext import Application
 from bot.context import Services
 from handlers import errors, matches, meeting, membership, pause, privacy, settings, start, volunteers
 from handlers import minutes
+from handlers import broadcast
 
 # Order matters: a feature's deep-link `/start <payload>` handler must come before the
 # plain `/start`, so `start` is registered last.
-FEATURES = [errors, membership, volunteers, settings, pause, meeting, matches, privacy, minutes, start]
+FEATURES = [errors, membership, volunteers, settings, pause, meeting, matches, privacy, minutes, broadcast, start]
 
 
 def register_all(application: Application, services: Services) -> None:

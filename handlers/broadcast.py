@@ -1,0 +1,511 @@
+"""`/broadcast`: the coordinator's message to the group and/or every volunteer in private,
+delivered at Telegram's speed limit, with a delivery report edited in place.
+
+Writing: `/broadcast` asks for the message (or `/broadcast <text>` takes it at once), the
+bot copies it back as a preview, and one message with buttons asks for the audience, then
+whether it is important, then for confirmation. That same message becomes the report.
+
+Sending: confirming writes a delivery row per recipient (bot/domain/broadcast.py) and,
+once that is committed, a sender task copies the preview to everyone through the rate
+limiter (bulk priority). Each row is claimed (committed) before its copy goes out and its
+outcome committed right after, so a restart continues with the rest and never sends a
+second copy; a copy interrupted mid-send is reported as not delivered ("unknown") and can
+be tried again with the report's button. Telegram's 429 is retried by the rate limiter;
+5xx answers are retried here (Telegram did not take the message); a time-out or a dropped
+connection is not retried (the copy may have arrived): the wait for an answer is long, and
+the coordinator decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from sqlalchemy import event
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.context import PeerContext, Services
+from bot.domain import broadcast as broadcasts
+from bot.domain import people
+from bot.i18n import N_, Translate
+from bot.ratelimit import PeerRateLimiter, Priority
+from handlers.common import (
+    CommandInfo,
+    coordinator_only,
+    is_coordinator,
+    private_only,
+    texts_for,
+)
+from handlers.delivery import Outcome, classify_forbidden, send_to_group
+from storage.models.broadcast import Broadcast
+
+log = logging.getLogger(__name__)
+
+COMMANDS = [CommandInfo("broadcast", N_("Send a message to everyone"), "coordinator")]
+
+# How many copies may be on their way at once; the rate limiter sets the pace.
+CONCURRENCY = 12
+# Wait this long for Telegram's answer to a copy before calling its fate unknown.
+SEND_READ_TIMEOUT = 30.0
+# Telegram answered 5xx: it did not take the message, so it is safe to try again.
+SERVER_ERROR_ATTEMPTS = 3
+REPORT_EVERY_SECONDS = 2.0
+# Runs before the features' typed-answer handlers, so the message being composed is not
+# taken for an answer to something else.
+COMPOSE_GROUP = -2
+SENDERS = "broadcast_senders"  # bot_data: ids of broadcasts with a sender in this process
+
+AUDIENCE_LABELS = {
+    "group": N_("The group"),
+    "volunteers": N_("Every volunteer privately"),
+    "both": N_("Both"),
+}
+
+
+# Writing --------------------------------------------------------------------------------
+
+
+def _button(label: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=data)
+
+
+def _cancel_row(_: Translate, broadcast_id: int) -> list[InlineKeyboardButton]:
+    return [_button(_("Cancel"), f"broadcast:cancel:{broadcast_id}")]
+
+
+@private_only
+@coordinator_only
+async def broadcast_command(update: Update, context: PeerContext) -> None:
+    """Start a broadcast; with text after the command, go straight to the preview."""
+    message = update.effective_message
+    user = update.effective_user
+    assert message is not None and user is not None
+    _ = texts_for(context, update)
+    services = context.services
+    draft = await broadcasts.start_composing(
+        context.session, services.group_id, user.id, services.clock.now()
+    )
+    parts = (message.text_html or "").split(None, 1)
+    if len(parts) == 2 and parts[1].strip():
+        preview = await message.chat.send_message(parts[1], parse_mode=ParseMode.HTML)
+        await _ask_audience(context, draft, message.chat_id, preview.message_id, _)
+        return
+    await message.chat.send_message(
+        _(
+            "What would you like to send? Write the message here: text (with formatting if "
+            "you like), a photo or a document with a caption. You will see a preview before "
+            "anything is sent."
+        ),
+        reply_markup=InlineKeyboardMarkup([_cancel_row(_, draft.id)]),
+    )
+
+
+async def composed_message(update: Update, context: PeerContext) -> None:
+    """The coordinator's message for a broadcast waiting for one; anything else passes."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None:
+        return
+    services = context.services
+    draft = await broadcasts.composing(context.session, services.group_id, user.id)
+    if draft is None:
+        return
+    _ = texts_for(context, update)
+    if not (message.text or message.photo or message.document):
+        await message.chat.send_message(
+            _("I can send text, a photo or a document. Please try again, or tap Cancel."),
+            reply_markup=InlineKeyboardMarkup([_cancel_row(_, draft.id)]),
+        )
+        raise ApplicationHandlerStop
+    copied = await context.bot.copy_message(
+        chat_id=message.chat_id, from_chat_id=message.chat_id, message_id=message.message_id
+    )
+    await _ask_audience(context, draft, message.chat_id, copied.message_id, _)
+    raise ApplicationHandlerStop
+
+
+async def _ask_audience(
+    context: PeerContext, draft: Broadcast, chat_id: int, preview_id: int, _: Translate
+) -> None:
+    """The preview is in place: remember it and ask who should get it."""
+    broadcasts.set_source(draft, chat_id, preview_id)
+    control = await context.bot.send_message(
+        chat_id,
+        _("Above is how your message will look. Who should receive it?"),
+        reply_markup=_audience_keyboard(_, draft.id),
+    )
+    draft.report_message_id = control.message_id
+
+
+def _audience_keyboard(_: Translate, broadcast_id: int) -> InlineKeyboardMarkup:
+    rows = [
+        [_button(_(label), f"broadcast:aud:{broadcast_id}:{key}")]
+        for key, label in AUDIENCE_LABELS.items()
+    ]
+    return InlineKeyboardMarkup([*rows, _cancel_row(_, broadcast_id)])
+
+
+async def on_callback(update: Update, context: PeerContext) -> None:
+    """broadcast:<action>:<id>[:<value>]"""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = texts_for(context, update)
+    parts = query.data.split(":")
+    action, broadcast_id = parts[1], int(parts[2])
+    value = parts[3] if len(parts) > 3 else ""
+    services = context.services
+    draft = await broadcasts.get(context.session, services.group_id, broadcast_id)
+    user = update.effective_user
+    if draft is None or user is None or not is_coordinator(context, update):
+        await query.answer(_("Sorry, only the coordinator can use that command."))
+        return
+    now = services.clock.now()
+    if action == "cancel":
+        await query.answer()
+        if broadcasts.cancel(draft):
+            await _edit(query, _("Cancelled. Nothing was sent."))
+        return
+    if action == "retry":
+        count = await broadcasts.requeue_failed(context.session, services.group_id, draft.id, now)
+        await query.answer(_("Trying again…") if count else _("There is nothing to try again."))
+        if count:
+            _start_after_commit(context, draft.id)
+        return
+    if draft.status != "draft":
+        await query.answer(_("This message is already on its way."))
+        return
+    if action == "aud" and value in broadcasts.AUDIENCES:
+        await query.answer()
+        broadcasts.choose_audience(draft, value)
+        if broadcasts.reaches_volunteers(draft):
+            await _edit(
+                query,
+                _(
+                    "Is it important? Volunteers on a pause only receive important messages; "
+                    "everyone else receives it either way."
+                ),
+                InlineKeyboardMarkup(
+                    [
+                        [
+                            _button(_("Yes, important"), f"broadcast:imp:{draft.id}:1"),
+                            _button(_("No"), f"broadcast:imp:{draft.id}:0"),
+                        ],
+                        _cancel_row(_, draft.id),
+                    ]
+                ),
+            )
+        else:
+            draft.important = False
+            await _ask_confirmation(query, context, draft, _)
+        return
+    if action == "imp" and draft.audience is not None:
+        await query.answer()
+        draft.important = value == "1"
+        await _ask_confirmation(query, context, draft, _)
+        return
+    if action == "send" and draft.audience is not None:
+        if not await broadcasts.confirm(context.session, services.group_id, draft.id, now):
+            await query.answer(_("This message is already on its way."))
+            return
+        await query.answer(_("Sending…"))
+        report = await broadcasts.progress(context.session, draft.id)
+        await _edit(query, report_text(_, report))
+        _start_after_commit(context, draft.id)
+        return
+    await query.answer()
+
+
+async def _ask_confirmation(
+    query: Any, context: PeerContext, draft: Broadcast, _: Translate
+) -> None:
+    services = context.services
+    found = await broadcasts.recipients(
+        context.session, services.group_id, draft, services.clock.now()
+    )
+    lines = [_("Ready to send:")]
+    if broadcasts.reaches_group(draft):
+        lines.append("• " + _("in the group"))
+    if broadcasts.reaches_volunteers(draft):
+        lines.append("• " + _("privately to {count} volunteers").format(count=len(found.reachable)))
+        if found.not_started:
+            lines.append(
+                "• "
+                + _("{count} haven't started a chat with me yet, so I can't reach them").format(
+                    count=len(found.not_started)
+                )
+            )
+        if found.blocked:
+            lines.append("• " + _("{count} have blocked me").format(count=len(found.blocked)))
+        if found.paused_skipped:
+            lines.append(
+                "• "
+                + _("{count} on a pause won't get it, as it is not marked important").format(
+                    count=found.paused_skipped
+                )
+            )
+    await _edit(
+        query,
+        "\n".join(lines),
+        InlineKeyboardMarkup(
+            [[_button(_("Send now"), f"broadcast:send:{draft.id}")], _cancel_row(_, draft.id)]
+        ),
+    )
+
+
+async def _edit(query: Any, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    with contextlib.suppress(BadRequest):  # "message is not modified" (a double tap)
+        await query.edit_message_text(text, reply_markup=markup)
+
+
+# The report -----------------------------------------------------------------------------
+
+
+def report_text(_: Translate, report: broadcasts.Progress) -> str:
+    """What the coordinator reads while and after the message goes out."""
+    title = _("Your message has been sent.") if report.finished else _("Sending your message…")
+    lines = [title, ""]
+    if report.group is not None:
+        if report.group == broadcasts.SENT:
+            lines.append(_("Group: sent"))
+        elif report.group in broadcasts.RETRYABLE:
+            lines.append(_("Group: not sent yet"))
+        else:
+            lines.append(_("Group: on its way"))
+    if report.total:
+        lines.append(
+            _("Delivered privately: {sent} of {total}").format(sent=report.sent, total=report.total)
+        )
+        if report.not_started:
+            lines.append(
+                _("Can't be reached (haven't started a chat with me): {count}").format(
+                    count=report.not_started
+                )
+            )
+        if report.blocked:
+            lines.append(_("Have blocked me: {count}").format(count=report.blocked))
+        if report.failed:
+            lines.append(
+                _("Not delivered, can be tried again: {count}").format(count=report.failed)
+            )
+        if report.waiting:
+            lines.append(_("Still on the way: {count}").format(count=report.waiting))
+    if report.paused_skipped:
+        lines.append(
+            _("On a pause, not sent (not important): {count}").format(count=report.paused_skipped)
+        )
+    return "\n".join(lines)
+
+
+def _retry_markup(_: Translate, broadcast_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[_button(_("Try the failed ones again"), f"broadcast:retry:{broadcast_id}")]]
+    )
+
+
+class Reporter:
+    """Edits the report in place, at most every REPORT_EVERY_SECONDS and once at the end."""
+
+    def __init__(self, context: PeerContext, broadcast_id: int) -> None:
+        self.context = context
+        self.broadcast_id = broadcast_id
+        self.last = time.monotonic()
+        self.lock = asyncio.Lock()
+
+    async def maybe_update(self) -> None:
+        if time.monotonic() - self.last >= REPORT_EVERY_SECONDS and not self.lock.locked():
+            await self.update()
+
+    async def update(self) -> None:
+        async with self.lock:
+            self.last = time.monotonic()
+            services = self.context.services
+            async with services.db.transaction() as session:
+                draft = await session.get_one(Broadcast, self.broadcast_id)
+                report = await broadcasts.progress(session, self.broadcast_id)
+                coordinator = await people.find_person(session, services.group_id, draft.created_by)
+            if draft.report_message_id is None:
+                return
+            _ = self.context.texts(coordinator.language if coordinator else None)
+            markup = (
+                _retry_markup(_, self.broadcast_id)
+                if report.finished and report.retryable
+                else None
+            )
+            try:
+                await self.context.bot.edit_message_text(
+                    report_text(_, report),
+                    chat_id=draft.created_by,
+                    message_id=draft.report_message_id,
+                    reply_markup=markup,
+                )
+            except BadRequest as error:
+                if "not modified" not in str(error).lower():
+                    log.warning("broadcast %s: report not updated", self.broadcast_id)
+            except TelegramError:
+                log.warning("broadcast %s: report not updated", self.broadcast_id)
+
+
+# Sending --------------------------------------------------------------------------------
+
+
+def _start_after_commit(context: PeerContext, broadcast_id: int) -> None:
+    """Start the sender once the update's transaction (with the delivery rows) is saved."""
+    application = context.application
+
+    def _committed(_session: Any) -> None:
+        start_sender(application, broadcast_id)
+
+    event.listen(context.session.sync_session, "after_commit", _committed, once=True)
+
+
+def start_sender(application: Application, broadcast_id: int) -> None:
+    """Send a broadcast's pending copies in the background. If a sender is already at it,
+    ask it to look once more before it stops (copies may just have been put back)."""
+    senders: dict[int, bool] = application.bot_data.setdefault(SENDERS, {})
+    if broadcast_id in senders:
+        senders[broadcast_id] = True
+        return
+    senders[broadcast_id] = True
+    application.create_task(_deliver(application, broadcast_id), name=f"broadcast {broadcast_id}")
+
+
+async def _deliver(application: Application, broadcast_id: int) -> None:
+    context: PeerContext = application.context_types.context(application=application)
+    services = context.services
+    senders: dict[int, bool] = application.bot_data[SENDERS]
+    reporter = Reporter(context, broadcast_id)
+    claiming = asyncio.Lock()
+
+    async def worker() -> None:
+        while application.running:
+            async with claiming, services.db.transaction() as session:
+                claim = await broadcasts.claim_next(session, broadcast_id, services.clock.now())
+            if claim is None:
+                return
+            status, message_id = await send_copy(context, claim)
+            async with services.db.transaction() as session:
+                await broadcasts.record_outcome(
+                    session, claim.delivery_id, status, services.clock.now(), message_id=message_id
+                )
+            await reporter.maybe_update()
+
+    try:
+        async with services.db.transaction() as session:
+            interrupted = await broadcasts.recover_interrupted(
+                session, broadcast_id, services.clock.now()
+            )
+        if interrupted:
+            log.warning("broadcast %s: %d copies interrupted mid-send", broadcast_id, interrupted)
+        # Stops when the application stops (a restart continues) or nothing is left.
+        while application.running:
+            senders[broadcast_id] = False
+            await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+            async with services.db.transaction() as session:
+                done = await broadcasts.finish_if_done(session, broadcast_id, services.clock.now())
+            if done and not senders[broadcast_id]:
+                break
+    except Exception:
+        log.exception("broadcast %s: sender failed; the next pass continues", broadcast_id)
+    finally:
+        # No await between the last check and this: a retry asked for now starts anew.
+        senders.pop(broadcast_id, None)
+    await reporter.update()
+    log.info("broadcast %s: sender stopped", broadcast_id)
+
+
+def _bulk(context: PeerContext) -> dict[str, Any]:
+    """Broadcast copies yield to interactive answers (only our limiter knows priorities)."""
+    limiter = context.bot.rate_limiter
+    return {"rate_limit_args": Priority.BULK} if isinstance(limiter, PeerRateLimiter) else {}
+
+
+async def send_copy(context: PeerContext, claim: broadcasts.Claim) -> tuple[str, int | None]:
+    """Copy the preview to one recipient (or the group); returns a delivery status."""
+    kwargs: dict[str, Any] = {
+        "from_chat_id": claim.from_chat_id,
+        "message_id": claim.message_id,
+        "read_timeout": SEND_READ_TIMEOUT,
+        **_bulk(context),
+    }
+    to_group = claim.chat_id is None
+    delay = 0.5
+    for attempt in range(1, SERVER_ERROR_ATTEMPTS + 1):
+        try:
+            if to_group:
+                result = await send_to_group(context, "copy_message", **kwargs)
+            else:
+                result = await context.bot.copy_message(chat_id=claim.chat_id, **kwargs)
+            return broadcasts.SENT, result.message_id
+        except Forbidden as error:
+            if to_group:
+                log.warning("broadcast: the group refused the copy")
+                return broadcasts.FAILED, None
+            outcome = classify_forbidden(error)
+            return (
+                broadcasts.BLOCKED if outcome is Outcome.BLOCKED else broadcasts.NOT_STARTED
+            ), None
+        except BadRequest as error:
+            if not to_group and "chat not found" in str(error).lower():
+                return broadcasts.NOT_STARTED, None
+            log.warning("broadcast: copy refused (%s)", type(error).__name__)
+            return broadcasts.FAILED, None
+        except RetryAfter:
+            return broadcasts.FAILED, None  # the limiter already waited and retried
+        except ChatMigrated:
+            return broadcasts.FAILED, None
+        except TimedOut:
+            return broadcasts.UNKNOWN, None  # it may have arrived: never send it twice
+        except NetworkError as error:
+            text = str(error)
+            never_sent = not text.startswith("httpx.") or "ConnectError" in text
+            if not never_sent:
+                return broadcasts.UNKNOWN, None  # the connection broke mid-request
+            if attempt == SERVER_ERROR_ATTEMPTS:
+                break
+            await asyncio.sleep(delay)
+            delay *= 2
+    return broadcasts.FAILED, None
+
+
+async def run_due(context: PeerContext) -> None:
+    """Continue every broadcast still sending (after a restart, or a sender that failed)."""
+    services = context.services
+    async with services.db.transaction() as session:
+        sending = await broadcasts.sending_broadcast_ids(session, services.group_id)
+    for broadcast_id in sending:
+        start_sender(context.application, broadcast_id)
+
+
+def register(application: Application, services: Services) -> None:
+    application.add_handler(CommandHandler("broadcast", broadcast_command))
+    application.add_handler(CallbackQueryHandler(on_callback, pattern=r"^broadcast:"))
+    coordinators = list(services.settings.coordinator_ids)
+    if coordinators:
+        application.add_handler(
+            MessageHandler(
+                filters.ChatType.PRIVATE & filters.User(user_id=coordinators) & ~filters.COMMAND,
+                composed_message,
+            ),
+            group=COMPOSE_GROUP,
+        )
