@@ -33,6 +33,9 @@ class RetentionRule:
     timestamp_column: str
     settings_field: str
     extra_condition: Callable[[Table], ColumnElement[bool]] | None = None
+    # For a table without a time of its own: the foreign key column whose parent row holds
+    # `timestamp_column` (e.g. attendance.meeting_id -> meetings.opened_at).
+    via: str | None = None
 
     def period(self, settings: Any) -> int:
         return int(getattr(settings, self.settings_field))
@@ -65,16 +68,19 @@ RULES: list[RetentionRule] = [
     # The history of a running match's past meetings (who cancelled or moved one, which
     # reminders were sent) goes after the same time as poll answers and attendance.
     RetentionRule("match_occurrences", "starts_at", "retention_answers_months"),
-    # Answers to the meeting date poll.
+    # Answers to the meeting date poll, and who came to a meeting (by the meeting's date).
     RetentionRule("meeting_answers", "answered_at", "retention_answers_months"),
-    # Minutes and attendance: rules are added here when those tables exist.
+    RetentionRule("attendance", "opened_at", "retention_answers_months", via="meeting_id"),
+    # Minutes, with the record of who was sent a copy (deleted with them).
+    RetentionRule("minutes", "created_at", "minutes_retention_months"),
+    # The coordinator's broadcasts, with the record of who received them.
+    RetentionRule("broadcasts", "created_at", "retention_answers_months"),
 ]
 
 # Tables that point at a person and are kept exactly as long as the person is in the group
-# (deleted with them): settings and things still due.
+# (deleted with them): their own settings.
 KEPT_WHILE_IN_GROUP = {
-    "reminder_preferences",  # a volunteer's own reminder settings
-    "reminder_deliveries",  # reminders due or sent; deleted with their meeting
+    "reminder_preferences",  # a volunteer's own reminder lead times
 }
 
 
@@ -84,6 +90,28 @@ def active_rules() -> list[tuple[RetentionRule, Table]]:
     return [(rule, tables[rule.table_name]) for rule in RULES if rule.table_name in tables]
 
 
+def covered_tables() -> set[str]:
+    """Tables with a rule, plus those whose rows go with a ruled parent (a required foreign
+    key with ON DELETE CASCADE), e.g. minutes_deliveries with minutes."""
+    covered = {rule.table_name for rule in RULES}
+    changed = True
+    while changed:
+        changed = False
+        for table in Base.metadata.sorted_tables:
+            if table.name in covered:
+                continue
+            for column in table.columns:
+                for key in column.foreign_keys:
+                    parent = key.column.table.name
+                    cascades = (key.ondelete or "").upper() == "CASCADE"
+                    # Going with the person (or the group) is not a retention period.
+                    owned = parent in covered and parent not in ("groups", "people")
+                    if cascades and owned and not column.nullable:
+                        covered.add(table.name)
+                        changed = True
+    return covered
+
+
 async def apply_rules(
     session: AsyncSession, group_id: int, settings: Any, now: datetime
 ) -> dict[str, int]:
@@ -91,8 +119,16 @@ async def apply_rules(
     await overwrite_deleted_content(session)
     deleted: dict[str, int] = {}
     for rule, table in active_rules():
-        stamp = table.c[rule.timestamp_column]
-        condition = stamp.is_not(None) & (stamp < rule.cutoff(settings, now))
+        if rule.via is None:
+            stamp = table.c[rule.timestamp_column]
+            condition = stamp.is_not(None) & (stamp < rule.cutoff(settings, now))
+        else:
+            parent = next(iter(table.c[rule.via].foreign_keys)).column.table
+            stamp = parent.c[rule.timestamp_column]
+            old_parents = select(parent.c.id).where(
+                stamp.is_not(None), stamp < rule.cutoff(settings, now)
+            )
+            condition = table.c[rule.via].in_(old_parents)
         if "group_id" in table.c:
             condition &= table.c.group_id == group_id
         if rule.extra_condition is not None:

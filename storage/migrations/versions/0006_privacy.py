@@ -34,7 +34,9 @@ def upgrade() -> None:
         sa.Column("last_run_at", storage.base.UTCDateTime(), nullable=False),
         sa.Column("deleted_rows", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["group_id"], ["groups.id"], name=op.f("fk_retention_runs_group_id_groups"),
+            ["group_id"],
+            ["groups.id"],
+            name=op.f("fk_retention_runs_group_id_groups"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_retention_runs")),
