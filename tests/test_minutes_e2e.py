@@ -1,0 +1,287 @@
+"""End to end: attendance after the meeting, and minutes to those who couldn't come."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from sqlalchemy import select
+
+from bot.domain import minutes as minutes_domain
+from bot.sandbox import COPENHAGEN, GROUP_CHAT_ID, Cast, Sandbox
+from storage.models import Person
+from storage.models.minutes import Attendance, Minutes, MinutesDelivery
+
+AFTER_THE_MEETING = datetime(2026, 12, 9, 19, 30, tzinfo=COPENHAGEN)
+MISSED_YOU = "Vi savnede dig til frivilligmødet onsdag 9. december. Her er referatet, så du er med."
+MISSED_YOU_EN = "We missed you at the volunteer meeting Wednesday 9 December."
+MINUTES_TEXT = "Referat: vi talte om julefrokosten og om supervision i januar."
+
+
+async def hold_meeting(box: Sandbox, cast: Cast) -> None:
+    """Through the meeting feature's real flow: Anna and Bo say yes to 9 December, Camilla
+    and Dennis can only come on the 10th; the coordinator fixes the 9th; time passes to the
+    evening after it. Dennis never starts the bot (he is known from his vote)."""
+    mette = cast.coordinator
+    anna, bo, camilla, dennis = cast.volunteers
+    for person in (mette, anna, bo, camilla):
+        await box.say(person, "/start")
+    await box.say(mette, "/meetingpoll 2026-12-09 17:00, 2026-12-10 16:30")
+    poll = next(m for m in reversed(box.fake.messages_to(GROUP_CHAT_ID)) if m.poll)
+    for person, option in ((anna, 0), (bo, 0), (camilla, 1), (dennis, 1)):
+        await box.vote(person, poll.poll["id"], [option])
+    await box.say(mette, "/setmeeting 2026-12-09 17:00")
+    await box.advance_to(AFTER_THE_MEETING)
+
+
+def copies_to(box: Sandbox, chat_id: int) -> list:
+    """The minutes a person received (messages or documents with the kind line)."""
+    return [
+        m
+        for m in box.fake.messages_to(chat_id)
+        if (m.text or "").startswith(("Vi savnede dig", "We missed you", "Her er referatet"))
+    ]
+
+
+async def statuses(box: Sandbox) -> dict[str, str]:
+    async with box.services.db.transaction() as session:
+        rows = await session.execute(
+            select(Person.first_name, MinutesDelivery.status).join(
+                Person, Person.id == MinutesDelivery.person_id
+            )
+        )
+        return {name: status for name, status in rows}
+
+
+def labels(message) -> list[str]:
+    return [b["text"] for b in message.buttons]
+
+
+def button(message, label: str) -> str:
+    return next(b["callback_data"] for b in message.buttons if b["text"] == label)
+
+
+async def send_minutes(box: Sandbox, cast: Cast, text: str = MINUTES_TEXT) -> None:
+    mette = cast.coordinator
+    await box.say(mette, "/minutes")
+    await box.say(mette, text)
+    preview = box.fake.last_message_to(mette.id)
+    await box.tap(mette, preview, button(preview, "Send"))
+
+
+async def test_attendance_is_ticked_from_the_poll_corrected_and_decides_who_gets_the_minutes(
+    group: tuple[Sandbox, Cast],
+):
+    box, cast = group
+    mette = cast.coordinator
+    anna, bo, camilla, dennis = cast.volunteers
+    await hold_meeting(box, cast)
+    group_messages = len(box.fake.messages_to(GROUP_CHAT_ID))
+
+    # After the meeting the coordinator gets the checklist, ticked from the poll; once only.
+    checklist = box.fake.last_message_to(mette.id)
+    assert "Hvem kom til frivilligmødet onsdag 9. december?" in checklist.text
+    assert labels(checklist) == ["✅ Anna", "✅ Bo", "⬜ Camilla", "⬜ Dennis", "Færdig"]
+    await box.run_due()
+    assert box.fake.last_message_to(mette.id).message_id == checklist.message_id
+
+    # Bo couldn't come after all; Camilla came anyway.
+    await box.tap(mette, checklist, button(checklist, "✅ Bo"))
+    await box.tap(mette, checklist, button(checklist, "⬜ Camilla"))
+    checklist = box.fake.messages_to(mette.id)[-1]
+    assert labels(checklist) == ["✅ Anna", "⬜ Bo", "✅ Camilla", "⬜ Dennis", "Færdig"]
+    await box.tap(mette, checklist, button(checklist, "Færdig"))
+    saved = box.last_text_to(mette.id)
+    assert "Kom (2): Anna, Camilla" in saved and "Kunne ikke komme (2): Bo, Dennis" in saved
+    async with box.services.db.transaction() as session:
+        rows = await session.execute(
+            select(Person.first_name, Attendance.present).join(
+                Person, Person.id == Attendance.person_id
+            )
+        )
+        assert dict(rows.all()) == {"Anna": True, "Bo": False, "Camilla": True, "Dennis": False}
+
+    # /attendance opens it again, as saved.
+    await box.say(mette, "/attendance")
+    again = box.fake.last_message_to(mette.id)
+    assert "som du gemte det" in again.text
+    assert labels(again) == ["✅ Anna", "⬜ Bo", "✅ Camilla", "⬜ Dennis", "Færdig"]
+
+    # The minutes go to Bo (and wait for Dennis, who never started the bot).
+    await box.say(mette, "/minutes")
+    await box.say(mette, MINUTES_TEXT)
+    preview = box.fake.last_message_to(mette.id)
+    assert "Bo, Dennis" in preview.text
+    assert "Jeg kan ikke skrive til Dennis endnu" in preview.text
+    await box.tap(mette, preview, button(preview, "Send"))
+    [copy] = copies_to(box, bo.id)
+    assert copy.text == f"{MISSED_YOU}\n\n{MINUTES_TEXT}" and copy.protect_content
+    assert copies_to(box, anna.id) == copies_to(box, camilla.id) == []
+    report = box.fake.last_message_to(mette.id)
+    assert "Sendt: 1" in report.text
+    assert "Venter, til de skriver /start til mig: Dennis" in report.text
+
+    # Dennis starts the bot for the first time: his copy arrives, the report follows.
+    await box.say(dennis, "/start")
+    [copy] = copies_to(box, dennis.id)
+    assert copy.text.startswith(MISSED_YOU) and copy.protect_content
+    report = next(m for m in box.fake.messages_to(mette.id) if m.message_id == report.message_id)
+    assert "Sendt: 2" in report.text and "Venter" not in report.text
+    assert await statuses(box) == {"Bo": "sent", "Dennis": "sent"}
+    await box.say(dennis, "/start")  # again: nothing is repeated
+    assert len(copies_to(box, dennis.id)) == 1
+
+    assert len(box.fake.messages_to(GROUP_CHAT_ID)) == group_messages
+
+
+async def test_minutes_as_a_document_reach_exactly_those_who_couldnt_come(
+    group: tuple[Sandbox, Cast],
+):
+    box, cast = group
+    mette = cast.coordinator
+    anna, bo, camilla, dennis = cast.volunteers
+    await hold_meeting(box, cast)
+    group_messages = len(box.fake.messages_to(GROUP_CHAT_ID))
+
+    # /minutes, then a document; the coordinator changes her mind.
+    await box.say(mette, "/minutes")
+    box.fake.send_document(mette, mette.id, b"%PDF-1.4 draft", "referat-udkast.pdf")
+    await box.settle()
+    preview = box.fake.last_message_to(mette.id)
+    # Nothing recorded: those who didn't say yes to the date couldn't come.
+    assert "Camilla, Dennis" in preview.text
+    await box.tap(mette, preview, button(preview, "Annullér"))
+    assert "ikke sendt" in box.last_text_to(mette.id)
+    assert copies_to(box, camilla.id) == []
+
+    # A document with /minutes as its caption.
+    posted = box.fake.send_document(
+        mette, mette.id, b"%PDF-1.4 final", "referat.pdf", caption="/minutes"
+    )
+    await box.settle()
+    preview = box.fake.last_message_to(mette.id)
+    await box.tap(mette, preview, button(preview, "Send"))
+    [copy] = copies_to(box, camilla.id)  # in English, her Telegram language
+    assert copy.text.startswith(MISSED_YOU_EN)
+    assert copy.document["file_name"] == "referat.pdf" and copy.protect_content
+    [sent] = [c for c in box.fake.calls_to("sendDocument") if c.chat_id == camilla.id]
+    assert sent.params["document"] == posted["document"]["file_id"]  # by id, never the bytes
+    assert copies_to(box, anna.id) == copies_to(box, bo.id) == []
+    async with box.services.db.transaction() as session:
+        [stored] = list(await session.scalars(select(Minutes)))
+    assert stored.text is None and stored.file_name == "referat.pdf" and stored.file_id
+
+    # Dennis gets the document on his first /start.
+    await box.say(dennis, "/start")
+    [copy] = copies_to(box, dennis.id)
+    assert copy.document["file_name"] == "referat.pdf" and copy.protect_content
+    assert len(box.fake.messages_to(GROUP_CHAT_ID)) == group_messages
+
+
+async def test_paused_volunteers_get_the_minutes_when_back_or_when_the_coordinator_says(
+    group: tuple[Sandbox, Cast],
+):
+    box, cast = group
+    mette = cast.coordinator
+    anna, bo, camilla, dennis = cast.volunteers
+    await hold_meeting(box, cast)
+    group_messages = len(box.fake.messages_to(GROUP_CHAT_ID))
+    checklist = box.fake.last_message_to(mette.id)
+    await box.tap(mette, checklist, button(checklist, "✅ Bo"))  # Bo couldn't come after all
+    await box.tap(mette, box.fake.messages_to(mette.id)[-1], button(checklist, "Færdig"))
+    await box.say(mette, "/pausevolunteer @bo_frivillig")
+    await box.say(mette, "/pausevolunteer @camilla")
+
+    await box.say(mette, "/minutes")
+    await box.say(mette, MINUTES_TEXT)
+    preview = box.fake.last_message_to(mette.id)
+    assert "Bo, Camilla holder pause og får det, når de er tilbage." in preview.text
+    await box.tap(mette, preview, button(preview, "Send"))
+    assert copies_to(box, bo.id) == copies_to(box, camilla.id) == []
+    report = box.fake.last_message_to(mette.id)
+    assert "Venter, til de er tilbage fra pause: Bo, Camilla" in report.text
+
+    # Camilla is back: her copy comes with it.
+    await box.say(camilla, "/resume")
+    [copy] = copies_to(box, camilla.id)
+    assert copy.text.startswith(MISSED_YOU_EN) and copy.protect_content
+    report = next(m for m in box.fake.messages_to(mette.id) if m.message_id == report.message_id)
+    assert "Venter, til de er tilbage fra pause: Bo" in report.text and "Camilla" not in report.text
+
+    # The coordinator sends Bo his copy now anyway.
+    await box.tap(mette, report, button(report, "Send nu alligevel"))
+    [copy] = copies_to(box, bo.id)
+    assert copy.text.startswith(MISSED_YOU) and copy.protect_content
+    report = next(m for m in box.fake.messages_to(mette.id) if m.message_id == report.message_id)
+    assert "pause" not in report.text and report.buttons == []
+    await box.say(bo, "/resume")  # nothing is repeated when he comes back
+    assert len(copies_to(box, bo.id)) == 1
+    assert copies_to(box, anna.id) == []
+    assert len(box.fake.messages_to(GROUP_CHAT_ID)) == group_messages
+
+
+async def test_a_volunteers_minutes_is_refused_and_referat_gives_the_latest_again(
+    group: tuple[Sandbox, Cast],
+):
+    box, cast = group
+    anna = cast.volunteers[0]
+    await hold_meeting(box, cast)
+    await box.say(anna, "/referat")
+    assert "ikke noget referat endnu" in box.last_text_to(anna.id)
+    await box.say(anna, "/minutes")
+    assert "kun koordinatoren" in box.last_text_to(anna.id)
+    await box.say(anna, "/attendance")
+    assert "kun koordinatoren" in box.last_text_to(anna.id)
+
+    await send_minutes(box, cast)
+    assert copies_to(box, anna.id) == []  # she came
+    await box.say(anna, "/referat")
+    [copy] = copies_to(box, anna.id)
+    assert copy.text == f"Her er referatet fra frivilligmødet onsdag 9. december.\n\n{MINUTES_TEXT}"
+    assert copy.protect_content
+    await box.say(cast.stranger, "/referat")
+    assert copies_to(box, cast.stranger.id) == []
+
+
+async def test_stopped_in_the_middle_of_sending_neither_loses_nor_repeats_a_copy(
+    group: tuple[Sandbox, Cast],
+):
+    box, cast = group
+    mette = cast.coordinator
+    anna, bo, camilla, dennis = cast.volunteers
+    await hold_meeting(box, cast)
+    await box.say(dennis, "/start")
+    checklist = box.fake.last_message_to(mette.id)
+    await box.tap(mette, checklist, button(checklist, "✅ Bo"))
+    await box.tap(mette, box.fake.messages_to(mette.id)[-1], button(checklist, "Færdig"))
+    await box.say(mette, "/minutes")
+    await box.say(mette, MINUTES_TEXT)
+    # The coordinator tapped Send and the confirmation was committed, then the bot stopped.
+    async with box.services.db.transaction() as session:
+        draft = await session.scalar(select(Minutes))
+        assert await minutes_domain.confirm(session, draft.id, box.clock.now())
+    assert await statuses(box) == {"Bo": "pending", "Camilla": "pending", "Dennis": "pending"}
+
+    # A pass starts sending; Bo's copy goes out, Camilla's hangs, and the process dies.
+    box.fake.timeout_next("sendMessage", chat_id=camilla.id, delay=1.0, perform=False)
+    passing = asyncio.create_task(box.services.scheduler.run_due(box.app))
+    for _ in range(500):
+        if (await statuses(box)).get("Camilla") == "sending":
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    passing.cancel()
+    await asyncio.gather(passing, return_exceptions=True)
+    assert await statuses(box) == {"Bo": "sent", "Camilla": "sending", "Dennis": "pending"}
+
+    # Started again; Dennis's first try fails, the next pass gets it through.
+    box.fake.fail_next(
+        "sendMessage", chat_id=dennis.id, error_code=400, description="Bad Request: x"
+    )
+    await box.restart_bot()
+    await box.run_due()
+    await box.run_due()
+    assert await statuses(box) == {"Bo": "sent", "Camilla": "sent", "Dennis": "sent"}
+    for person in (bo, camilla, dennis):
+        assert len(copies_to(box, person.id)) == 1, person.first_name
+    assert copies_to(box, anna.id) == []
