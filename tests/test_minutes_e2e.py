@@ -183,7 +183,7 @@ async def test_paused_volunteers_get_the_minutes_when_back_or_when_the_coordinat
 ):
     box, cast = group
     mette = cast.coordinator
-    anna, bo, camilla, dennis = cast.volunteers
+    anna, bo, camilla, _dennis = cast.volunteers
     await hold_meeting(box, cast)
     group_messages = len(box.fake.messages_to(GROUP_CHAT_ID))
     checklist = box.fake.last_message_to(mette.id)
