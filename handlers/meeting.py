@@ -9,9 +9,17 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, PollAnswerHandler
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    PollAnswerHandler,
+    filters,
+)
 
 from bot.context import PeerContext, Services
 from bot.domain import meeting as domain
@@ -46,6 +54,11 @@ COMMANDS = [
 DATES_EXAMPLE = "/meetingpoll 2026-12-09 17:00, 2026-12-10 16:30"
 SETMEETING_EXAMPLE = "/setmeeting 2026-12-09 17:00"
 POLL_EXAMPLE = "/poll Hvilket kursus ønsker I jer? | Førstehjælp | Konflikthåndtering"
+
+# user_data key: the coordinator tapped a setting and its new value comes next. The
+# handler runs in its own early group so it sees the text before other features' flows.
+PENDING_SETTING = "meeting_setting"
+SETTING_GROUP = -3
 
 # Danish names for the setting keys; either name works in /meetingsettings.
 DANISH_KEYS = {
@@ -214,7 +227,10 @@ async def on_callback(update: Update, context: PeerContext) -> None:
     parts = query.data.split(":")
     if parts[1] == "settings":
         await query.answer()
-        await show_settings(update, context, _)
+        if len(parts) == 4 and parts[2] == "edit" and parts[3] in domain.SETTING_KEYS:
+            await ask_for_setting(update, context, _, parts[3])
+        else:
+            await show_settings(update, context, _)
         return
     if parts[1] == "choose" and len(parts) == 4:
         meeting_id, position = int(parts[2]), int(parts[3])
@@ -336,12 +352,72 @@ async def show_settings(update: Update, context: PeerContext, _: Translate) -> N
         lines.append(f"• {_(SETTING_LABELS[key])} ({name}): {shown}")
     lines += [
         "",
-        _("To change one, send for example: {example}").format(
+        _("Tap a setting to change it, or send for example: {example}").format(
             example=f"/meetingsettings {DANISH_KEYS['place'] if language == 'da' else 'place'} "
             f"{SETTING_EXAMPLES['place']}"
         ),
     ]
-    await reply(update, "\n".join(lines))
+    buttons = [
+        [InlineKeyboardButton(_(SETTING_LABELS[key]), callback_data=f"meeting:settings:edit:{key}")]
+        for key in domain.SETTING_KEYS
+    ]
+    await reply(update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons))
+
+
+async def ask_for_setting(update: Update, context: PeerContext, _: Translate, key: str) -> None:
+    """ "Send me the new value": the next text the coordinator sends is the value."""
+    values = await domain.setting_values(
+        context.session, context.services.group_id, flow.setting_defaults(context)
+    )
+    if context.user_data is not None:
+        context.user_data[PENDING_SETTING] = key
+    await reply(
+        update,
+        _("Send me the new value for {setting} (now: {value}). For example: {example}").format(
+            setting=_(SETTING_LABELS[key]), value=values[key] or "–", example=SETTING_EXAMPLES[key]
+        ),
+    )
+
+
+async def typed_setting(update: Update, context: PeerContext) -> None:
+    """The coordinator's answer to "send me the new value" (runs before other features'
+    text handlers, and only when a value is awaited)."""
+    key = context.user_data.get(PENDING_SETTING) if context.user_data is not None else None
+    message = update.effective_message
+    if key is None or message is None or not message.text or not is_coordinator(context, update):
+        return
+    context.user_data.pop(PENDING_SETTING, None)  # type: ignore[union-attr]
+    if message.text.startswith("/"):
+        return  # a command: the coordinator moved on
+    await save_setting(update, context, key, message.text, retry=True)
+    raise ApplicationHandlerStop
+
+
+async def save_setting(
+    update: Update, context: PeerContext, key: str, value: str, *, retry: bool = False
+) -> None:
+    _ = texts_for(context, update)
+    try:
+        stored = await domain.change_setting(context.session, context.services.group_id, key, value)
+    except ValueError:
+        if retry and context.user_data is not None:
+            context.user_data[PENDING_SETTING] = key  # let them try again
+            text = _("I couldn't use that value. An example of what works: {example}").format(
+                example=SETTING_EXAMPLES[key]
+            )
+        else:
+            name = DANISH_KEYS[key] if texts_language(context, update) == "da" else key
+            text = _("I couldn't use that value. An example of what works: {example}").format(
+                example=f"/meetingsettings {name} {SETTING_EXAMPLES[key]}"
+            )
+        await reply(update, text)
+        return
+    await reply(
+        update,
+        _("Saved: {setting} is now {value}.").format(
+            setting=_(SETTING_LABELS[key]), value=stored or "–"
+        ),
+    )
 
 
 @private_only
@@ -364,22 +440,7 @@ async def meeting_settings(update: Update, context: PeerContext) -> None:
             update, _("I don't know that setting. These exist: {names}").format(names=names)
         )
         return
-    try:
-        stored = await domain.change_setting(context.session, context.services.group_id, key, value)
-    except ValueError:
-        await reply(
-            update,
-            _("I couldn't use that value. An example of what works: {example}").format(
-                example=f"/meetingsettings {name} {SETTING_EXAMPLES[key]}"
-            ),
-        )
-        return
-    await reply(
-        update,
-        _("Saved: {setting} is now {value}.").format(
-            setting=_(SETTING_LABELS[key]), value=stored or "–"
-        ),
-    )
+    await save_setting(update, context, key, value)
 
 
 # The scheduler pass --------------------------------------------------------------------------
@@ -419,6 +480,9 @@ def register(application: Application, services: Services) -> None:
     application.add_handler(CommandHandler("meetingsettings", meeting_settings))
     application.add_handler(CallbackQueryHandler(on_callback, pattern=r"^meeting:"))
     application.add_handler(PollAnswerHandler(on_poll_answer))
+    application.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT, typed_setting), group=SETTING_GROUP
+    )
     add_section(
         services, Section(N_("Volunteer meeting"), "meeting:settings", coordinator_only=True)
     )

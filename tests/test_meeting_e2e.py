@@ -3,16 +3,36 @@ the real Application against the fake Bot API, time driven by the FakeClock."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
+import pytest
 from sqlalchemy import select
 
+import bot.app as app_module
 from bot.domain import people
 from bot.sandbox import COPENHAGEN, GROUP_CHAT_ID, Cast, Sandbox
 from storage.models import Pause, Person
 from storage.models.meeting import Meeting, MeetingAnswer
 
 Group = tuple[Sandbox, Cast]
+
+
+@pytest.fixture(autouse=True)
+def roomy_flood_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the meeting, not Telegram's flood limits (bot/ratelimit.py has
+    its own tests): a coordinator who gets ten answers in a row needn't wait ten seconds."""
+    monkeypatch.setattr(
+        app_module,
+        "PeerRateLimiter",
+        functools.partial(
+            app_module.PeerRateLimiter,
+            private_burst=1000,
+            private_per_second=1000,
+            group_burst=1000,
+            group_per_minute=60000,
+        ),
+    )
 
 
 def at(*args: int) -> datetime:
@@ -320,7 +340,16 @@ async def test_meeting_settings_are_shown_and_changed(group: Group):
     assert "Frivilligcentret, Stationsvej 3" in box.last_text_to(mette.id)
     await box.say(mette, "/meetingsettings antal 99")
     assert "/meetingsettings antal 4" in box.last_text_to(mette.id)
-    await box.say(mette, "/meetingsettings tider ons 18:00")
+    # Or tap a setting and send the new value; a wrong one may be tried again.
+    settings_view = next(
+        m for m in reversed(box.fake.messages_to(mette.id)) if "Indstillinger for" in m.text
+    )
+    await box.tap(mette, settings_view, "meeting:settings:edit:slots")
+    assert "Send mig den nye værdi for Mulige dage og tidspunkter" in box.last_text_to(mette.id)
+    await box.say(mette, "hver onsdag")
+    assert "tue 17:00, wed 17:00, thu 16:30" in box.last_text_to(mette.id)  # the example
+    await box.say(mette, "ons 18:00")
+    assert box.last_text_to(mette.id) == "Gemt: Mulige dage og tidspunkter er nu wed 18:00."
     await box.say(mette, "/meetingsettings antal 2")
     await box.say(mette, "/meetingpoll")
     [poll_message] = polls(box)
