@@ -21,7 +21,7 @@ import mimetypes
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -593,7 +593,9 @@ class FakeTelegram:
             "poll_id": poll_id,
             "user": voter.to_dict(),
             "option_ids": sorted(option_ids),
-            "option_persistent_ids": [poll["options"][i]["persistent_id"] for i in option_ids],
+            "option_persistent_ids": [
+                poll["options"][i]["persistent_id"] for i in sorted(option_ids)
+            ],
         }
         if not poll["is_anonymous"]:
             self._queue_update("poll_answer", answer)
@@ -1976,10 +1978,3 @@ class FakeTelegram:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closed_event.wait(), delay)
-
-
-def iter_responses(calls: Iterable[Call]) -> Iterable[tuple[Call, Any]]:
-    """(call, result) for every successful call, for walking responses in tests."""
-    for call in calls:
-        if call.ok:
-            yield call, call.result
