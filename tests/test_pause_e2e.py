@@ -535,3 +535,32 @@ async def test_a_volunteer_cannot_pause_someone_else(group: tuple[Sandbox, Cast]
     await box.say(bo, "/pausevolunteer @anna")
     assert "kun koordinatoren" in box.last_text_to(bo.id)
     assert await pause_rows(box) == []
+
+
+async def test_while_paused_no_meeting_nudge_or_reminder_reaches_the_volunteer(
+    group: tuple[Sandbox, Cast],
+):
+    pytest.importorskip("handlers.meeting", reason="the meeting feature nudges and reminds")
+    box, cast = group
+    anna, bo, dennis, mette = (
+        cast.volunteers[0],
+        cast.volunteers[1],
+        cast.volunteers[3],
+        cast.coordinator,
+    )
+    for user in (mette, anna, bo, dennis):
+        await box.say(user, "/start")
+    await ask_for_pause(box, anna, "1m")
+    before = {u.id: len(box.texts_to(u.id)) for u in (anna, bo, dennis)}
+    await box.say(mette, "/meetingpoll 2026-12-09 17:00, 2026-12-10 16:30")
+    poll = next(m for m in box.fake.messages_to(GROUP_CHAT_ID) if m.poll).poll
+    await box.vote(bo, poll["id"], [0])
+    # In steps within the reminders' grace, past the nudge, the closing and the meeting.
+    moment = START
+    while moment < local(date(2026, 12, 9), 18):
+        moment += timedelta(hours=2)
+        await box.advance_to(moment)
+    to_dennis = box.texts_to(dennis.id)[before[dennis.id] :]
+    assert any("lukker i morgen" in t for t in to_dennis), to_dennis  # unanswered: nudged
+    assert any("påmindelse" in t for t in box.texts_to(bo.id)[before[bo.id] :])  # yes: reminded
+    assert box.texts_to(anna.id)[before[anna.id] :] == []  # Anna, on a pause, gets neither
