@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import rights
 from bot.sandbox import Cast, Sandbox
 from storage.base import Base, UTCDateTime
+from storage.db import Database
 from storage.models import Match, MatchVolunteer, Person
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -297,3 +298,29 @@ async def test_coordinator_finds_people_by_username_or_id_even_after_they_left(
     async with box.services.db.transaction() as session:
         found = await rights.find_person_for_coordinator(session, box.services.group_id, reference)
         assert found is not None and found.first_name == "Anna"
+
+
+async def test_forgetting_works_the_same_on_sqlite_and_postgresql(database_url: str):
+    """The cascades and SET NULLs hold on both databases (domain level)."""
+    from bot.domain import people
+    from storage.migrate import upgrade
+
+    database = Database(database_url)
+    await upgrade(database.engine)
+    try:
+        async with database.transaction() as session:
+            group = await people.ensure_group(session, -42, NOW)
+            who = people.TelegramPerson(7, "Gertrud", "gertrud_g", "da")
+            person = await people.record_member(session, group.id, who, NOW, started_bot=True)
+            tables = await fill_every_table(session, group.id, person.id)
+            group_id, person_id = group.id, person.id
+        async with database.transaction() as session:
+            export = await rights.export_person(session, person_id, NOW)
+            assert all(export["tables"][t] for t in tables)
+            json.dumps(export)  # serialisable as it is
+            await rights.forget_person(session, group_id, person_id, NOW)
+        async with database.transaction() as session:
+            assert set((await rights.count_references(session, person_id)).values()) == {0}
+            assert "gertrud" not in " ".join(await strings_in_database(session)).lower()
+    finally:
+        await database.dispose()
