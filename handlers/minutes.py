@@ -67,9 +67,8 @@ COMMANDS = [
 
 # context.user_data key: the coordinator sent /minutes and the minutes come next.
 AWAITING = "minutes_awaiting"
-# application.bot_data keys: this process's claim token, and the last retention day.
+# application.bot_data key: this process's token on the copies it claims.
 TOKEN = "minutes_claim_token"
-RETENTION_DAY = "minutes_retention_day"
 MAX_TEXT = 4096
 MINUTES_CAPTION = filters.CaptionRegex(r"^/minutes(@\w+)?(\s|$)")
 
@@ -733,27 +732,18 @@ async def referat_command(update: Update, context: PeerContext) -> None:
 
 
 async def run_due(context: PeerContext) -> None:
-    """Checklists after meetings, pending copies (also after a stop), daily retention."""
+    """Checklists after meetings, pending copies (also after a stop), stale drafts. (Old
+    minutes are deleted by the retention job, bot/domain/retention.py.)"""
     await checklists_due(context)
     for minutes_id in await deliver_pending(context):
         await refresh_report(context, minutes_id)
-    await retention(context)
+    await drop_stale_drafts(context)
 
 
-async def retention(context: PeerContext) -> None:
-    """At most once a day: minutes older than MINUTES_RETENTION_MONTHS are deleted."""
+async def drop_stale_drafts(context: PeerContext) -> None:
     services = context.services
-    now = services.clock.now()
-    today = now.astimezone(services.tz).date()
-    if context.application.bot_data.get(RETENTION_DAY) == today:
-        return
     async with services.db.transaction() as session:
-        deleted = await domain.delete_expired_minutes(
-            session, services.group_id, now, services.settings.minutes_retention_months
-        )
-    context.application.bot_data[RETENTION_DAY] = today
-    if deleted:
-        log.info("retention: %s minutes deleted", deleted)
+        await domain.drop_stale_drafts(session, services.group_id, services.clock.now())
 
 
 def register(application: Application, services: Services) -> None:

@@ -397,46 +397,18 @@ async def report(session: AsyncSession, minutes_id: int) -> Report:
     )
 
 
-# Retention -----------------------------------------------------------------------------------
+# Drafts ------------------------------------------------------------------------------------
+# (Confirmed minutes and attendance are deleted by the retention job, bot/domain/retention.py:
+# MINUTES_RETENTION_MONTHS for minutes with their deliveries.)
 
 
-def months_before(moment: datetime, months: int) -> datetime:
-    """The same day and time `months` calendar months earlier (clamped to the month's end)."""
-    index = moment.year * 12 + moment.month - 1 - months
-    year, month = divmod(index, 12)
-    month += 1
-    for day in range(moment.day, 0, -1):
-        try:
-            return moment.replace(year=year, month=month, day=day)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
-
-
-async def delete_expired_minutes(
-    session: AsyncSession, group_id: int, now: datetime, months: int
-) -> int:
-    """Delete minutes (their deliveries go with them) and attendance older than `months`, and
-    drafts never confirmed. Returns how many minutes were deleted."""
-    cutoff = months_before(now, months)
+async def drop_stale_drafts(session: AsyncSession, group_id: int, now: datetime) -> int:
+    """Minutes the coordinator never confirmed are not kept."""
     result = await session.execute(
         delete(Minutes).where(
             Minutes.group_id == group_id,
-            (Minutes.created_at < cutoff)
-            | ((Minutes.status == DRAFT) & (Minutes.created_at < now - DRAFT_LIFETIME)),
-        )
-    )
-    old_meetings = select(Meeting.id).where(
-        Meeting.group_id == group_id, Meeting.starts_at < cutoff
-    )
-    await session.execute(
-        delete(Attendance).where(
-            Attendance.group_id == group_id, Attendance.meeting_id.in_(old_meetings)
-        )
-    )
-    await session.execute(
-        delete(AttendanceCheck).where(
-            AttendanceCheck.group_id == group_id, AttendanceCheck.meeting_id.in_(old_meetings)
+            Minutes.status == DRAFT,
+            Minutes.created_at < now - DRAFT_LIFETIME,
         )
     )
     return result.rowcount  # type: ignore[attr-defined, no-any-return]

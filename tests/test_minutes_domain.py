@@ -1,0 +1,234 @@
+"""The minutes and attendance rules on a real SQLite file with a fixed `now`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.config import Settings
+from bot.domain import meeting as meetings
+from bot.domain import minutes as domain
+from bot.domain import pause as pauses
+from bot.domain import people, retention
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models.meeting import Meeting
+from storage.models.minutes import AttendanceCheck, Minutes, MinutesDelivery
+
+CPH = ZoneInfo("Europe/Copenhagen")
+STARTS = datetime(2026, 12, 9, 17, 0, tzinfo=CPH).astimezone(UTC)
+OTHER_DAY = datetime(2026, 12, 10, 16, 30, tzinfo=CPH).astimezone(UTC)
+BEFORE = datetime(2026, 12, 1, 9, 0, tzinfo=CPH).astimezone(UTC)
+AFTER = STARTS + timedelta(hours=3)
+RHYTHM = pauses.Rhythm(checkin_every=timedelta(weeks=3), open_ended_ask_after=timedelta(weeks=6))
+
+
+@pytest.fixture
+async def database(tmp_path: Path):
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'minutes.sqlite3'}")
+    await upgrade(db.engine)
+    yield db
+    await db.dispose()
+
+
+async def world(db: Database) -> tuple[int, int, dict[str, int]]:
+    """A group with a coordinator and four volunteers; a meeting on 9 December decided
+    from a poll where Anna and Bo said yes to it, Camilla only to the 10th, Dennis nothing."""
+    async with db.transaction() as session:
+        group = await people.ensure_group(session, -1, BEFORE)
+        ids = {}
+        for user_id, name in ((1001, "Mette"), (2001, "Anna"), (2002, "Bo"), (2003, "Camilla")):
+            who = people.TelegramPerson(user_id, name, None, "da", is_coordinator=user_id == 1001)
+            person = await people.record_member(session, group.id, who, BEFORE, started_bot=True)
+            ids[name] = person.id
+        dennis = people.TelegramPerson(2004, "Dennis", None, "da")
+        ids["Dennis"] = (await people.record_member(session, group.id, dennis, BEFORE)).id
+        meeting = await meetings.open_meeting(
+            session, group.id, [STARTS, OTHER_DAY], STARTS - timedelta(days=1), "", BEFORE
+        )
+        for name, positions in (("Anna", [0]), ("Bo", [0, 1]), ("Camilla", [1])):
+            await meetings.record_answer(session, meeting, ids[name], positions, BEFORE)
+        await meetings.decide(session, meeting, STARTS, [], CPH, BEFORE)
+        return group.id, meeting.id, ids
+
+
+async def names_of(db: Database, meeting_id: int, now: datetime) -> tuple[list[str], list[str]]:
+    async with db.transaction() as session:
+        meeting = await session.get_one(Meeting, meeting_id)
+        found = await domain.recipients(session, meeting, now)
+    return [p.first_name for p in found.active], [p.first_name for p in found.paused]
+
+
+async def test_without_attendance_those_who_did_not_say_yes_couldnt_come(database: Database):
+    _group, meeting_id, _ids = await world(database)
+    assert await names_of(database, meeting_id, AFTER) == (["Camilla", "Dennis"], [])
+
+
+async def test_saved_attendance_decides_and_paused_volunteers_wait(database: Database):
+    group_id, meeting_id, ids = await world(database)
+    async with database.transaction() as session:
+        meeting = await session.get_one(Meeting, meeting_id)
+        rows, saved = await domain.checklist(session, meeting, AFTER)
+        assert not saved
+        assert [(r.first_name, r.present) for r in rows] == [
+            ("Anna", True),
+            ("Bo", True),
+            ("Camilla", False),
+            ("Dennis", False),
+        ]  # the coordinator is not on the list
+        marks = {r.person_id: r.present for r in rows} | {ids["Bo"]: False, ids["Camilla"]: True}
+        await domain.save_attendance(session, meeting, marks, AFTER)
+        await pauses.start_pause(
+            session,
+            group_id,
+            ids["Bo"],
+            AFTER,
+            until_day=None,
+            wants_cover=False,
+            rhythm=RHYTHM,
+            tz=CPH,
+        )
+    assert await names_of(database, meeting_id, AFTER) == (["Dennis"], ["Bo"])
+    async with database.transaction() as session:
+        meeting = await session.get_one(Meeting, meeting_id)
+        rows, saved = await domain.checklist(session, meeting, AFTER)
+    assert saved and [(r.first_name, r.present) for r in rows] == [
+        ("Anna", True),
+        ("Camilla", True),
+        ("Dennis", False),
+    ]  # Bo is on a pause now
+
+
+async def test_the_checklist_is_due_two_hours_after_the_start_and_claimed_once(
+    database: Database,
+):
+    group_id, meeting_id, _ids = await world(database)
+    async with database.transaction() as session:
+        early = await domain.meeting_for_checklist(session, group_id, STARTS + timedelta(hours=1))
+        assert early is None
+        meeting = await domain.meeting_for_checklist(session, group_id, AFTER)
+        assert meeting is not None and meeting.id == meeting_id
+        assert await domain.claim_checklist(session, meeting, AFTER) == "sent"
+    with pytest.raises(IntegrityError):
+        async with database.transaction() as session:
+            meeting = await session.get_one(Meeting, meeting_id)
+            await domain.claim_checklist(session, meeting, AFTER)
+    async with database.transaction() as session:
+        assert await domain.meeting_for_checklist(session, group_id, AFTER) is None
+
+
+async def test_a_checklist_found_days_late_is_skipped(database: Database):
+    _group, meeting_id, _ids = await world(database)
+    async with database.transaction() as session:
+        meeting = await session.get_one(Meeting, meeting_id)
+        assert await domain.claim_checklist(session, meeting, AFTER + timedelta(days=4)) == (
+            "skipped"
+        )
+
+
+async def confirmed_minutes(db: Database, meeting_id: int) -> int:
+    async with db.transaction() as session:
+        meeting = await session.get_one(Meeting, meeting_id)
+        draft = await domain.start_draft(session, meeting, 1001, AFTER, text="Referat")
+        assert await domain.confirm(session, draft.id, AFTER)
+        assert not await domain.confirm(session, draft.id, AFTER)  # a second tap does nothing
+        return draft.id
+
+
+async def delivery_statuses(db: Database) -> list[tuple[int, str]]:
+    async with db.transaction() as session:
+        rows = await session.execute(
+            select(MinutesDelivery.person_id, MinutesDelivery.status).order_by(
+                MinutesDelivery.person_id
+            )
+        )
+        return [tuple(r) for r in rows]
+
+
+async def test_confirming_creates_one_copy_per_person_and_each_is_claimed_once(
+    database: Database,
+):
+    group_id, meeting_id, ids = await world(database)
+    minutes_id = await confirmed_minutes(database, meeting_id)
+    assert await delivery_statuses(database) == [
+        (ids["Camilla"], domain.PENDING),
+        (ids["Dennis"], domain.PENDING),
+    ]
+    async with database.transaction() as session:
+        [first, second] = await domain.pending_deliveries(session, group_id, minutes_id)
+        assert await domain.claim(session, first, "process-a", AFTER)
+        assert not await domain.claim(session, first, "process-b", AFTER)
+        assert await domain.claim(session, second, "process-a", AFTER)
+        await domain.record_sent(session, first, AFTER)
+    # process-a stopped while sending `second`; process-a itself leaves its claim alone...
+    async with database.transaction() as session:
+        assert await domain.release_abandoned_claims(session, group_id, "process-a") == 0
+    # ...and a new process sends it again, but never the one that was sent.
+    async with database.transaction() as session:
+        assert await domain.release_abandoned_claims(session, group_id, "process-b") == 1
+        assert await domain.pending_deliveries(session, group_id) == [second]
+
+
+async def test_a_failing_copy_is_tried_again_a_few_times_then_reported(database: Database):
+    group_id, meeting_id, ids = await world(database)
+    await confirmed_minutes(database, meeting_id)
+    async with database.transaction() as session:
+        delivery_id = (await domain.pending_deliveries(session, group_id))[0]
+    for attempt in range(1, domain.MAX_ATTEMPTS + 1):
+        async with database.transaction() as session:
+            assert await domain.claim(session, delivery_id, "p", AFTER)
+            await domain.record_failure(session, delivery_id)
+            delivery = await session.get_one(MinutesDelivery, delivery_id)
+            expected = domain.FAILED if attempt == domain.MAX_ATTEMPTS else domain.PENDING
+            assert delivery.status == expected
+    async with database.transaction() as session:
+        seen = await domain.report(session, delivery.minutes_id)
+    assert seen.failed == ["Camilla"] and seen.in_progress == 1  # Dennis still pending
+    # When Camilla next starts the bot, her copy is tried again.
+    async with database.transaction() as session:
+        assert await domain.wake_waiting(session, ids["Camilla"], (domain.FAILED,)) == [delivery_id]
+
+
+async def test_waiting_copies_wake_only_for_confirmed_minutes(database: Database):
+    group_id, meeting_id, ids = await world(database)
+    minutes_id = await confirmed_minutes(database, meeting_id)
+    async with database.transaction() as session:
+        for delivery_id in await domain.pending_deliveries(session, group_id):
+            assert await domain.claim(session, delivery_id, "p", AFTER)
+            await domain.record_unreachable(session, delivery_id)
+        seen = await domain.report(session, minutes_id)
+        assert seen.unreachable == ["Camilla", "Dennis"] and seen.sent == []
+        assert await domain.wake_waiting(session, ids["Anna"], domain.WAITING) == []
+        [woken] = await domain.wake_waiting(session, ids["Dennis"], domain.WAITING)
+        assert await domain.pending_deliveries(session, group_id) == [woken]
+
+
+async def test_stale_drafts_go_and_retention_deletes_minutes_with_their_copies(
+    database: Database,
+):
+    group_id, meeting_id, _ids = await world(database)
+    await confirmed_minutes(database, meeting_id)
+    async with database.transaction() as session:
+        meeting = await session.get_one(Meeting, meeting_id)
+        await domain.start_draft(session, meeting, 1001, AFTER, file_id="F", file_name="r.pdf")
+        assert await domain.drop_stale_drafts(session, group_id, AFTER + timedelta(hours=1)) == 0
+        assert await domain.drop_stale_drafts(session, group_id, AFTER + timedelta(days=3)) == 1
+        await session.execute(
+            AttendanceCheck.__table__.insert().values(
+                group_id=group_id, meeting_id=meeting_id, claimed_at=AFTER, outcome="sent"
+            )
+        )
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.minutes_retention_months == 12
+    async with database.transaction() as session:
+        kept = await retention.apply_rules(session, group_id, settings, AFTER + timedelta(days=300))
+        assert kept.get("minutes", 0) == 0
+        gone = await retention.apply_rules(session, group_id, settings, AFTER + timedelta(days=370))
+        assert gone["minutes"] == 1
+        assert await session.scalar(select(func.count()).select_from(Minutes)) == 0
+        assert await session.scalar(select(func.count()).select_from(MinutesDelivery)) == 0
