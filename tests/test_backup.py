@@ -95,3 +95,18 @@ async def test_restore_refuses_what_is_not_a_peerbot_backup(tmp_path: Path):
         await restore(url, bogus)
     with pytest.raises(BackupError, match="no backup"):
         await restore(url, tmp_path / "missing.backup")
+
+
+def test_backup_and_restore_from_the_command_line(tmp_path: Path):
+    from tests.test_config_and_cli import run_cli
+
+    (tmp_path / ".env").write_text("DATABASE_URL=sqlite:///data/peerbot.sqlite3\n")
+    assert run_cli(["migrate"], tmp_path).returncode == 0
+    made = run_cli(["backup", "copies/monday.sqlite3"], tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "copies" / "monday.sqlite3").stat().st_size > 0
+    restored = run_cli(["restore", "copies/monday.sqlite3"], tmp_path)
+    assert restored.returncode == 0, restored.stderr
+    missing = run_cli(["restore", "copies/nothing.sqlite3"], tmp_path)
+    assert missing.returncode == 2 and "no backup" in missing.stderr
+    assert "Traceback" not in missing.stderr
