@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.demo_scenes import matches, meeting, pause, welcome
+from bot.demo_scenes import matches, meeting, minutes, pause, welcome
 from bot.i18n import format_when
 from bot.logging_setup import configure_logging
 from bot.sandbox import COPENHAGEN, Cast, Sandbox, sandbox
@@ -22,7 +22,7 @@ from bot.sandbox import COPENHAGEN, Cast, Sandbox, sandbox
 Scene = Callable[["Demo"], Awaitable[None]]
 
 # Each feature adds its scene here, in the order a month in the group would show them.
-SCENES: list[Scene] = [welcome.scene, meeting.scene, pause.scene, matches.scene]
+SCENES: list[Scene] = [welcome.scene, meeting.scene, minutes.scene, pause.scene, matches.scene]
 
 SHOWN_METHODS = {
     "sendMessage",
