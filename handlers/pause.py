@@ -56,6 +56,8 @@ COMMANDS = [
 ]
 
 FLOW = "pause_flow"
+# An unfinished flow (and any message typed in it) is forgotten after this long.
+FLOW_LIFETIME = timedelta(hours=2)
 # Steps of the flow that wait for something typed (a date, or the message).
 TYPED_STEPS = {"length", "date", "note"}
 LENGTH_LABELS = {
@@ -208,7 +210,7 @@ async def begin(update: Update, context: PeerContext, person: Person) -> None:
             reply_markup=keyboard,
         )
         return
-    context.user_data[FLOW] = {"mode": "new", "step": "length"}
+    context.user_data[FLOW] = {"mode": "new", "step": "length", "since": now}
     text = "\n\n".join(
         [
             _(
@@ -548,7 +550,6 @@ async def come_back(update: Update, context: PeerContext, person: Person) -> Non
     except pauses.NotPaused:
         await reply(update, _("You are not on a pause right now."))
         return
-    await announce_end(context, person, pause, by_coordinator=False)
     await reply(
         update,
         _(
@@ -556,6 +557,8 @@ async def come_back(update: Update, context: PeerContext, person: Person) -> Non
             "coordinator, and your reminders start again."
         ).format(name=person.first_name),
     )
+    # After the welcome: listeners may write to them too (e.g. minutes that waited).
+    await announce_end(context, person, pause, by_coordinator=False)
 
 
 async def announce_end(
@@ -697,7 +700,11 @@ async def on_button(update: Update, context: PeerContext) -> None:
         ):
             await reply(update, _("You are not on a pause right now."))
             return
-        context.user_data[FLOW] = {"mode": "extend", "step": "length"}
+        context.user_data[FLOW] = {
+            "mode": "extend",
+            "step": "length",
+            "since": context.services.clock.now(),
+        }
         await reply(
             update,
             _(
@@ -815,7 +822,6 @@ async def coordinator_resume(update: Update, context: PeerContext, person: Perso
     except pauses.NotPaused:
         await reply(update, _("{name} is not on a pause.").format(name=person.first_name))
         return
-    await announce_end(context, person, pause, by_coordinator=True)
     await reply(
         update,
         _("{name}'s pause has ended. I have told them, and their reminders start again.").format(
@@ -831,6 +837,7 @@ async def coordinator_resume(update: Update, context: PeerContext, person: Perso
             "It is good to have you here again, and your reminders start again."
         ).format(name=person.first_name),
     )
+    await announce_end(context, person, pause, by_coordinator=True)
 
 
 @private_only
@@ -950,12 +957,21 @@ async def coordinator_button(
 # Keeping in touch (scheduler pass) -------------------------------------------------------------
 
 
+def forget_unfinished_flows(application: Application, now: datetime) -> None:
+    """A flow left half-way may hold a typed message: don't keep it in memory for long."""
+    for data in list(application.user_data.values()):
+        flow = data.get(FLOW)
+        if flow is not None and now - flow.get("since", now) > FLOW_LIFETIME:
+            data.pop(FLOW, None)
+
+
 async def run_due(context: PeerContext) -> None:
     """Remind the coordinator to check in, and ask paused volunteers whether they are ready.
     Each item is claimed (its due time moved on) in its own transaction together with the
     send, so a restart never repeats one; a late pass sends once, not once per missed cycle."""
     services = context.services
     now = services.clock.now()
+    forget_unfinished_flows(context.application, now)
     async with services.db.transaction() as session:
         checkins = await pauses.due_checkins(session, services.group_id, now)
         questions = await pauses.due_questions(session, services.group_id, now)

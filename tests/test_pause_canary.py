@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.sandbox import sandbox
-from tests.test_pause_e2e import START, ask_for_pause
+from bot.sandbox import Cast, Sandbox, sandbox
+from tests.test_pause_e2e import START, ask_for_pause, pause_rows
 
 
 @pytest.fixture
@@ -72,3 +73,24 @@ async def test_the_message_to_the_coordinator_reaches_them_and_is_kept_nowhere(
     assert any(r.levelno == logging.DEBUG for r in caplog.records)
     assert canary not in logged
     assert canary.split()[-1] not in logged
+
+
+async def test_an_unfinished_flow_forgets_the_typed_message(group: tuple[Sandbox, Cast]):
+    box, cast = group
+    bo = cast.volunteers[1]
+    canary = f"halvvejs {uuid.uuid4().hex}"
+    await box.say(bo, "/start")
+    await box.say(bo, "/pause")
+    await box.tap(bo, box.fake.last_message_to(bo.id), "pause:len:2w")
+    await box.say(bo, canary)
+    summary = box.fake.last_message_to(bo.id)
+    assert canary in repr(dict(box.app.user_data))  # held only while the flow is open
+    await box.advance(timedelta(hours=1))
+    assert canary in repr(dict(box.app.user_data))
+    await box.advance(timedelta(hours=1, minutes=1))
+    assert canary not in repr(dict(box.app.user_data))
+    # Confirming the old summary now starts nothing and sends nothing on.
+    await box.tap(bo, summary, "pause:ok")
+    assert "mistet tråden" in box.texts_to(bo.id)[-2]
+    assert await pause_rows(box) == []
+    assert all(canary not in t for t in box.texts_to(cast.coordinator.id))
