@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -55,7 +54,7 @@ from handlers.delivery import (
 )
 from storage.models import Person
 from storage.models.meeting import Meeting
-from storage.models.minutes import Minutes, MinutesDelivery
+from storage.models.minutes import Minutes
 
 log = logging.getLogger(__name__)
 
@@ -402,36 +401,7 @@ async def take_draft(
 # Sending -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Copy:
-    """What one copy needs, read in the claiming transaction."""
-
-    delivery_id: int
-    minutes_id: int
-    person_id: int
-    chat_id: int
-    language: str
-    starts_at: datetime
-    text: str | None
-    file_id: str | None
-
-
-async def load_copy(session: AsyncSession, delivery_id: int) -> Copy:
-    delivery = await session.get_one(MinutesDelivery, delivery_id)
-    minutes = await session.get_one(Minutes, delivery.minutes_id)
-    meeting = await session.get_one(Meeting, minutes.meeting_id)
-    person = await session.get_one(Person, delivery.person_id)
-    assert meeting.starts_at is not None
-    return Copy(
-        delivery_id,
-        minutes.id,
-        person.id,
-        person.telegram_user_id,
-        person.language,
-        meeting.starts_at,
-        minutes.text,
-        minutes.file_id,
-    )
+Copy = domain.CopyDetails
 
 
 def chunks(text: str, size: int = MAX_TEXT) -> list[str]:
@@ -445,17 +415,21 @@ def chunks(text: str, size: int = MAX_TEXT) -> list[str]:
     return [*parts, text]
 
 
-async def send_minutes(
-    context: PeerContext, chat_id: int, language: str, kind_line: str, copy: Copy
-) -> Delivery:
+async def send_minutes(context: PeerContext, copy: Copy, kind_line: str) -> Delivery:
     """The minutes, protected: a document by its file id, or the text."""
     if copy.file_id is not None:
         return await send_document_private(
-            context.bot, chat_id, document=copy.file_id, caption=kind_line, protect_content=True
+            context.bot,
+            copy.telegram_user_id,
+            document=copy.file_id,
+            caption=kind_line,
+            protect_content=True,
         )
     first: Delivery | None = None
     for part in chunks(f"{kind_line}\n\n{copy.text or ''}"):
-        delivery = await send_private(context.bot, chat_id, part, protect_content=True)
+        delivery = await send_private(
+            context.bot, copy.telegram_user_id, part, protect_content=True
+        )
         if first is None:
             first = delivery
             if not delivery.sent:
@@ -495,14 +469,16 @@ async def deliver_one(
         async with services.db.transaction() as own:
             if not await domain.claim(own, delivery_id, token, now):
                 return None
-            copy = await load_copy(own, delivery_id)
+            copy = await domain.copy_details(own, delivery_id)
     else:
         if not await domain.claim(session, delivery_id, token, now):
             return None
-        copy = await load_copy(session, delivery_id)
-    delivery = await send_minutes(
-        context, copy.chat_id, copy.language, missed_you_line(context, copy), copy
-    )
+        copy = await domain.copy_details(session, delivery_id)
+    try:
+        delivery = await send_minutes(context, copy, missed_you_line(context, copy))
+    except Exception:  # never leave a claim behind for something unexpected
+        log.exception("minutes %s copy %s could not be sent", copy.minutes_id, delivery_id)
+        delivery = Delivery(Outcome.FAILED)
     log.info("minutes %s copy %s: %s", copy.minutes_id, delivery_id, delivery.outcome)
     if session is None:
         async with services.db.transaction() as own:
@@ -705,27 +681,27 @@ async def referat_command(update: Update, context: PeerContext) -> None:
     services = context.services
     session = context.session
     minutes = await domain.latest_confirmed(session, services.group_id)
-    person = await people.find_person(session, services.group_id, update.effective_user.id)  # type: ignore[union-attr]
+    assert update.effective_user is not None
+    person = await people.find_person(session, services.group_id, update.effective_user.id)
     _ = texts_for(context, update)
     if minutes is None or person is None:
         await reply(update, _("There are no minutes yet."))
         return
     meeting = await session.get_one(Meeting, minutes.meeting_id)
-    assert meeting.starts_at is not None
     copy = Copy(
-        0,
-        minutes.id,
-        person.id,
-        person.telegram_user_id,
-        person.language,
-        meeting.starts_at,
-        minutes.text,
-        minutes.file_id,
+        delivery_id=0,
+        minutes_id=minutes.id,
+        person_id=person.id,
+        telegram_user_id=person.telegram_user_id,
+        language=person.language,
+        starts_at=meeting.starts_at or minutes.created_at,
+        text=minutes.text,
+        file_id=minutes.file_id,
     )
     line = _("Here are the minutes of the volunteer meeting {date}.").format(
         date=day(context, meeting, person.language)
     )
-    await send_minutes(context, person.telegram_user_id, person.language, line, copy)
+    await send_minutes(context, copy, line)
 
 
 # The scheduler pass --------------------------------------------------------------------------

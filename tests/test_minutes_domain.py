@@ -232,3 +232,13 @@ async def test_stale_drafts_go_and_retention_deletes_minutes_with_their_copies(
         assert gone["minutes"] == 1
         assert await session.scalar(select(func.count()).select_from(Minutes)) == 0
         assert await session.scalar(select(func.count()).select_from(MinutesDelivery)) == 0
+
+
+def test_long_minutes_are_split_where_telegram_allows_at_line_ends():
+    from handlers.minutes import MAX_TEXT, chunks
+
+    text = "\n".join(f"Punkt {n}: " + "x" * 90 for n in range(100))
+    parts = chunks(text)
+    assert len(parts) == 3 and all(len(p) <= MAX_TEXT for p in parts)
+    assert "\n".join(parts) == text  # nothing lost, each cut at a line end
+    assert chunks("kort") == ["kort"]

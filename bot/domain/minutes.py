@@ -368,6 +368,38 @@ async def send_paused_now(session: AsyncSession, minutes_id: int) -> list[int]:
 
 
 @dataclass(frozen=True)
+class CopyDetails:
+    """What sending one copy needs, read in the claiming transaction."""
+
+    delivery_id: int
+    minutes_id: int
+    person_id: int
+    telegram_user_id: int
+    language: str
+    starts_at: datetime
+    text: str | None
+    file_id: str | None
+
+
+async def copy_details(session: AsyncSession, delivery_id: int) -> CopyDetails:
+    delivery = await session.get_one(MinutesDelivery, delivery_id)
+    minutes = await session.get_one(Minutes, delivery.minutes_id)
+    meeting = await session.get_one(Meeting, minutes.meeting_id)
+    person = await session.get_one(Person, delivery.person_id)
+    assert meeting.starts_at is not None
+    return CopyDetails(
+        delivery_id=delivery_id,
+        minutes_id=minutes.id,
+        person_id=person.id,
+        telegram_user_id=person.telegram_user_id,
+        language=person.language,
+        starts_at=meeting.starts_at,
+        text=minutes.text,
+        file_id=minutes.file_id,
+    )
+
+
+@dataclass(frozen=True)
 class Report:
     """Where each copy of one set of minutes stands, with first names."""
 
