@@ -134,7 +134,7 @@ async def test_attendance_is_ticked_from_the_poll_corrected_and_decides_who_gets
     assert len(box.fake.messages_to(GROUP_CHAT_ID)) == group_messages
 
 
-async def test_minutes_as_a_document_reach_exactly_those_who_couldnt_come(
+async def test_minutes_as_a_document_wait_for_the_unreachable_and_reach_exactly_those(
     group: tuple[Sandbox, Cast],
 ):
     box, cast = group
@@ -154,18 +154,27 @@ async def test_minutes_as_a_document_reach_exactly_those_who_couldnt_come(
     assert "ikke sendt" in box.last_text_to(mette.id)
     assert copies_to(box, camilla.id) == []
 
-    # A document with /minutes as its caption.
+    # Camilla has blocked the bot for now. A document with /minutes as its caption.
+    box.fake.block(camilla)
+    await box.settle()
     posted = box.fake.send_document(
         mette, mette.id, b"%PDF-1.4 final", "referat.pdf", caption="/minutes"
     )
     await box.settle()
     preview = box.fake.last_message_to(mette.id)
     await box.tap(mette, preview, button(preview, "Send"))
+    assert copies_to(box, camilla.id) == copies_to(box, dennis.id) == []
+    report = box.fake.last_message_to(mette.id)
+    assert "Venter, til de skriver /start til mig: Camilla, Dennis" in report.text
+
+    # She unblocks and starts the bot again: the document comes, by its Telegram file id.
+    box.fake.unblock(camilla)
+    await box.say(camilla, "/start")
     [copy] = copies_to(box, camilla.id)  # in English, her Telegram language
     assert copy.text.startswith(MISSED_YOU_EN)
     assert copy.document["file_name"] == "referat.pdf" and copy.protect_content
-    [sent] = [c for c in box.fake.calls_to("sendDocument") if c.chat_id == camilla.id]
-    assert sent.params["document"] == posted["document"]["file_id"]  # by id, never the bytes
+    sent = [c for c in box.fake.calls_to("sendDocument") if c.chat_id == camilla.id and c.ok]
+    assert sent[0].params["document"] == posted["document"]["file_id"]  # never the bytes
     assert copies_to(box, anna.id) == copies_to(box, bo.id) == []
     async with box.services.db.transaction() as session:
         [stored] = list(await session.scalars(select(Minutes)))
@@ -175,6 +184,8 @@ async def test_minutes_as_a_document_reach_exactly_those_who_couldnt_come(
     await box.say(dennis, "/start")
     [copy] = copies_to(box, dennis.id)
     assert copy.document["file_name"] == "referat.pdf" and copy.protect_content
+    report = next(m for m in box.fake.messages_to(mette.id) if m.message_id == report.message_id)
+    assert "Sendt: 2" in report.text and "Venter" not in report.text
     assert len(box.fake.messages_to(GROUP_CHAT_ID)) == group_messages
 
 
