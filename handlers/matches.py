@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 from datetime import time
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext.filters import MessageFilter
 
 from bot.context import PeerContext, Services, current_session
 from bot.domain import matches, people
-from bot.i18n import N_, Translate
+from bot.i18n import N_, Translate, format_day
 from handlers import matches_create, matches_meetings
 from handlers.common import (
     CommandInfo,
@@ -48,9 +49,21 @@ COMMANDS = [
     CommandInfo("endmatch", N_("End a match or an activity"), "coordinator"),
 ]
 
-# Text input of the flows is read in its own handler group, so it never hides another
-# feature's handlers; it only answers when one of our questions is waiting.
-TEXT_GROUP = 7
+
+class AwaitingMatchesTyping(MessageFilter):
+    """Private texts from someone one of our questions waits for (a label, a weekday and
+    time, a new date); any other text is left to the other features and the fallback."""
+
+    def __init__(self, application: Application) -> None:
+        super().__init__(name="AwaitingMatchesTyping")
+        self.application = application
+
+    def filter(self, message: Message) -> bool:
+        user = message.from_user
+        if user is None:
+            return False
+        data = self.application.user_data.get(user.id) or {}
+        return matches_create.waits_for_text(data) or matches_meetings.waits_for_text(data)
 
 
 # /matches ----------------------------------------------------------------------------------
@@ -379,8 +392,11 @@ async def send_digest(context: PeerContext) -> None:
         if result.waiting:
             lines += ["", _("Waiting for a match for a while (they may feel they are not needed):")]
             lines += [
-                "• " + _("{name}, {weeks} weeks").format(name=p.first_name, weeks=w)
-                for p, w in result.waiting
+                "• "
+                + _("{name}, without a match since {day}").format(
+                    name=p.first_name, day=format_day(since, services.tz, language)
+                )
+                for p, since in result.waiting
             ]
         if result.cancelled_in_a_row:
             lines += ["", _("The last meetings were cancelled several times in a row:")]
@@ -474,8 +490,13 @@ def register(application: Application, services: Services) -> None:
         CallbackQueryHandler(matches_meetings.reminders_callback, pattern=r"^reminders:")
     )
     application.add_handler(
-        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, on_text),
-        group=TEXT_GROUP,
+        MessageHandler(
+            filters.ChatType.PRIVATE
+            & filters.TEXT
+            & ~filters.COMMAND
+            & AwaitingMatchesTyping(application),
+            on_text,
+        )
     )
     add_section(services, Section(N_("My meeting reminders"), "reminders:settings"))
     services.on("pause_ended", on_pause_ended)

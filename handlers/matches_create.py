@@ -356,6 +356,7 @@ async def start_flow(update: Update, context: PeerContext, kind: str) -> None:
             ),
         )
         return
+    context.user_data.pop("matches_input", None)  # type: ignore[union-attr]
     context.user_data[FLOW] = Request(kind=kind)  # type: ignore[index]
     question = (
         _("Who will be the volunteers? Choose one or two, then tap Next.")
@@ -423,10 +424,18 @@ async def flow_callback(update: Update, context: PeerContext, action: str, value
         await _finish(update, context, request)
 
 
+TEXT_STEPS = ("label", "when", "place", "start", "end")
+
+
+def waits_for_text(user_data: dict) -> bool:
+    request = user_data.get(FLOW)
+    return request is not None and request.step in TEXT_STEPS
+
+
 async def flow_text(update: Update, context: PeerContext, text: str) -> bool:
     """A typed answer in the guided flow; False when no flow is waiting for text."""
     request: Request | None = context.user_data.get(FLOW)  # type: ignore[union-attr]
-    if request is None or request.step not in ("label", "when", "place", "start", "end"):
+    if request is None or request.step not in TEXT_STEPS:
         return False
     _ = texts_for(context, update)
     if request.step == "label":

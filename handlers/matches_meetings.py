@@ -398,6 +398,7 @@ async def on_move_asked(update: Update, context: PeerContext, occurrence_id: int
     assert query is not None
     _ = texts_for(context, update)
     await query.answer()
+    context.user_data.pop("matches_flow", None)  # type: ignore[union-attr]
     context.user_data[PENDING_INPUT] = ("move", occurrence_id)  # type: ignore[index]
     await reply(
         update,
@@ -432,8 +433,13 @@ async def on_rhythm_chosen(update: Update, context: PeerContext, match_id: int, 
     _ = texts_for(context, update)
     await query.answer()
     rhythm = WEEKLY if kind == "w" else BIWEEKLY
+    context.user_data.pop("matches_flow", None)  # type: ignore[union-attr]
     context.user_data[PENDING_INPUT] = ("rhythm", match_id, rhythm)  # type: ignore[index]
     await reply(update, _("Which weekday and time? For example: tue 10:00"))
+
+
+def waits_for_text(user_data: dict) -> bool:
+    return bool(user_data.get(PENDING_INPUT))
 
 
 async def meetings_text(update: Update, context: PeerContext, text: str) -> bool:

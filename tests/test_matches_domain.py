@@ -280,8 +280,69 @@ async def test_digest_lists_long_waits_and_cancelled_streaks(db: Database):
     assert sorted(p.id for p, _ in result.waiting) == [bo, dennis]
     assert result.cancelled_in_a_row == []  # four later meetings took place
     async with db.transaction() as session:
-        three_weeks = NOW + timedelta(weeks=2, days=2)
+        three_weeks = NOW + timedelta(days=3)  # one cancelled behind, two cancelled ahead
         result = await matches.digest(
             session, group_id, three_weeks, unmatched_weeks=6, cancelled_streak=3
         )
     assert [m.id for m, _ in result.cancelled_in_a_row] == [match.id]
+
+
+# Reading the one-line form ------------------------------------------------------------------
+
+
+def test_one_line_match_with_two_volunteers_place_and_start():
+    from handlers.matches_create import parse_line
+
+    request = parse_line(
+        '@anna @bo “K.L.” biweekly tor 14.30 place "Café X" from 1.12', "match", date(2026, 11, 30)
+    )
+    assert request.usernames == ["@anna", "@bo"]
+    assert (request.label, request.rhythm, request.weekday, request.at) == (
+        "K.L.",
+        BIWEEKLY,
+        3,
+        time(14, 30),
+    )
+    assert (request.place, request.start) == ("Café X", date(2026, 12, 1))
+
+
+def test_one_line_single_date_and_activity_season():
+    from handlers.matches_create import parse_line
+
+    once = parse_line('@anna "K.L." once 2026-12-09 10:00', "match", date(2026, 11, 30))
+    assert (once.rhythm, once.dates) == ("dates", [(date(2026, 12, 9), time(10, 0))])
+    activity = parse_line(
+        '"Recovery-café" biweekly thu 14:00 until 2027-03-31 @anna @bo @camilla',
+        "activity",
+        date(2026, 11, 30),
+    )
+    assert activity.end == date(2027, 3, 31) and len(activity.usernames) == 3
+
+
+def test_one_line_mistakes_have_codes_for_kind_messages():
+    from handlers.matches_create import ParseError, parse_line
+
+    cases = {
+        '"K.L." weekly tue 10:00': "no_volunteers",
+        "@anna weekly tue 10:00": "label_missing",
+        '@anna "K.L." weekly someday 10:00': "rhythm_incomplete",
+        '@anna "K.L." weekly tue': "rhythm_incomplete",
+        '@anna "K.L."': "rhythm_incomplete",
+        '@anna "K.L." weekly tue 10:00 banana': "unknown_word",
+    }
+    for line, code in cases.items():
+        with pytest.raises(ParseError) as caught:
+            parse_line(line, "match", date(2026, 11, 30))
+        assert caught.value.code == code, line
+
+
+def test_dates_and_times_people_type():
+    from handlers.matches_common import parse_date, parse_time
+
+    today = date(2026, 11, 30)
+    assert parse_date("9.12", today) == date(2026, 12, 9)
+    assert parse_date("3/1", today) == date(2027, 1, 3)  # already passed this year
+    assert parse_date("31.3.2027", today) == date(2027, 3, 31)
+    assert parse_date("32.1", today) is None
+    assert parse_time("kl. 9") == time(9, 0) and parse_time("18.30") == time(18, 30)
+    assert parse_time("25:00") is None

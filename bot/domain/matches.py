@@ -473,6 +473,8 @@ async def claim_due_reminders(
             reason = "cancelled"
         elif delivery.person_id not in on_match:
             reason = "not_on_match"
+        elif not on_match[delivery.person_id].is_member:
+            reason = "left_group"
         elif delivery.person_id in paused:
             reason = "paused"
         elif now >= occurrence.starts_at:
@@ -974,7 +976,7 @@ async def claim_digest(
 
 @dataclass(frozen=True)
 class Digest:
-    waiting: list[tuple[Person, int]]  # volunteers without a match, and for how many weeks
+    waiting: list[tuple[Person, datetime]]  # volunteers without a match, and since when
     cancelled_in_a_row: list[tuple[Match, int]]
 
     @property
@@ -1020,20 +1022,24 @@ async def digest(
         if person.telegram_user_id in coordinators or person.id in paused or person.id in on_match:
             continue
         since = max(person.joined_at, last_on.get(person.id, person.joined_at))
-        weeks = (now - since).days // 7
-        if weeks >= unmatched_weeks:
-            waiting.append((person, weeks))
+        if now - since >= timedelta(weeks=unmatched_weeks):
+            waiting.append((person, since))
     streaks = []
     for match in await session.scalars(
         select(Match).where(Match.group_id == group_id, Match.ended_at.is_(None))
     ):
+        # The latest meetings that took place or were due, and those already cancelled
+        # ahead: a run of cancellations at the top is a streak.
         recent = await session.scalars(
             select(MatchOccurrence.status)
-            .where(MatchOccurrence.match_id == match.id, MatchOccurrence.starts_at <= now)
+            .where(
+                MatchOccurrence.match_id == match.id,
+                (MatchOccurrence.starts_at <= now) | (MatchOccurrence.status == CANCELLED),
+            )
             .order_by(MatchOccurrence.starts_at.desc())
             .limit(cancelled_streak)
         )
         statuses = list(recent)
         if len(statuses) == cancelled_streak and all(s == CANCELLED for s in statuses):
             streaks.append((match, cancelled_streak))
-    return Digest(sorted(waiting, key=lambda w: -w[1]), streaks)
+    return Digest(sorted(waiting, key=lambda w: w[1]), streaks)

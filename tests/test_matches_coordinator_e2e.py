@@ -1,0 +1,154 @@
+"""The coordinator's side end to end: the weekly digest, covers ended by a real `/resume`,
+an activity made step by step, and logs that never carry a citizen label."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.logging_setup import configure_logging
+from bot.sandbox import COPENHAGEN, Cast, Sandbox, sandbox
+from storage.models import Pause, Person
+
+
+def at(day: int, hour: int, minute: int = 0, month: int = 12, year: int = 2026) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=COPENHAGEN)
+
+
+async def everyone_starts(box: Sandbox, cast: Cast) -> None:
+    for user in (cast.coordinator, *cast.volunteers):
+        await box.say(user, "/start")
+
+
+async def pause(box: Sandbox, telegram_id: int) -> Pause:
+    async with box.services.db.transaction() as session:
+        person = await session.scalar(select(Person).where(Person.telegram_user_id == telegram_id))
+        row = Pause(
+            group_id=box.services.group_id,
+            person_id=person.id,
+            started_at=box.clock.now(),
+            wants_cover=True,
+        )
+        session.add(row)
+    return row
+
+
+async def test_weekly_digest_lists_long_waits_and_cancelled_streaks(tmp_path: Path):
+    start = at(30, 9, month=11)  # a Monday: the digest goes out on Mondays at 09:00
+    async with sandbox(tmp_path / "db.sqlite3", start, unmatched_weeks=1, cancelled_in_a_row=2) as (
+        box,
+        cast,
+    ):
+        mette, anna = cast.coordinator, cast.volunteers[0]
+        await everyone_starts(box, cast)
+        await box.say(mette, '/match @anna "K.L." weekly tue 10:00')
+        for _ in range(2):
+            await box.say(anna, "/meetings")
+            listing = box.fake.messages_to(anna.id)[-1]
+            cancel = next(b for b in listing.buttons if b["text"].startswith("Aflys"))
+            await box.tap(anna, listing, cancel["callback_data"])
+            await box.tap(
+                anna, box.fake.messages_to(anna.id)[-1], cancel["callback_data"].replace("cx", "cy")
+            )
+        before = len(box.fake.messages_to(mette.id))
+        await box.advance_to(at(7, 8, 59))
+        assert len(box.fake.messages_to(mette.id)) == before
+        await box.advance_to(at(7, 9, 0))
+        digest = box.last_text_to(mette.id)
+        assert "ugentlige overblik" in digest
+        assert "Bo, uden match siden mandag 30. november" in digest
+        assert "Dennis" in digest and "Anna," not in digest
+        assert "K.L.: 2 gange" in digest
+        # Once a week, not on every pass; and not again after a restart.
+        await box.advance(timedelta(minutes=30))
+        await box.restart_bot()
+        await box.run_due()
+        assert sum("ugentlige overblik" in t for t in box.texts_to(mette.id)) == 1
+        await box.advance_to(at(14, 9, 0))
+        assert sum("ugentlige overblik" in t for t in box.texts_to(mette.id)) == 2
+
+
+async def test_a_real_resume_ends_the_cover(group: tuple[Sandbox, Cast]):
+    box, cast = group
+    mette, anna, dennis = cast.coordinator, cast.volunteers[0], cast.volunteers[3]
+    await everyone_starts(box, cast)
+    await box.say(mette, '/match @anna "K.L." weekly tue 10:00')
+    await pause(box, anna.id)
+    await box.say(mette, "/cover")
+    picker = box.fake.messages_to(mette.id)[-1]
+    await box.tap(mette, picker, picker.buttons[0]["callback_data"])
+    people_picker = box.fake.messages_to(mette.id)[-1]
+    dennis_button = next(b for b in people_picker.buttons if b["text"] == "Dennis")
+    await box.tap(mette, people_picker, dennis_button["callback_data"])
+    assert "Tak fordi du tager møderne med K.L." in box.last_text_to(dennis.id)
+    await box.say(anna, "/resume")
+    assert "afløser" in box.last_text_to(dennis.id)
+    assert any("Dennis er ikke længere afløser" in t for t in box.texts_to(mette.id))
+    await box.advance_to(at(30, 18, 0, month=11))
+    assert "Påmindelse" in box.last_text_to(anna.id)
+    assert "Påmindelse" not in box.last_text_to(dennis.id)
+
+
+async def test_an_activity_made_step_by_step_with_a_season(group: tuple[Sandbox, Cast]):
+    box, cast = group
+    mette, anna, bo = cast.coordinator, cast.volunteers[0], cast.volunteers[1]
+    await everyone_starts(box, cast)
+    await box.say(mette, "/activity")
+    picker = box.fake.messages_to(mette.id)[-1]
+    for name in ("Anna", "Bo"):
+        choice = next(b for b in picker.buttons if b["text"] == name)
+        await box.tap(mette, picker, choice["callback_data"])
+    await box.tap(mette, picker, "matches:gnext")
+    await box.say(mette, "Café Backstage")
+    await box.tap(mette, box.fake.messages_to(mette.id)[-1], "matches:gr:weekly")
+    await box.say(mette, "tir 19:00")
+    await box.say(mette, "Ungdomshuset")
+    await box.tap(mette, box.fake.messages_to(mette.id)[-1], "matches:gs")
+    await box.say(mette, "15.12")
+    assert "Café Backstage" in box.last_text_to(mette.id)
+    assert "til og med 15. december 2026" in box.last_text_to(anna.id)
+    await box.advance_to(at(15, 17, 0))
+    assert "Påmindelse: Café Backstage er tirsdag 15. december kl. 19.00" in box.last_text_to(bo.id)
+    await box.say(mette, "/matches")
+    assert "Café Backstage (aktivitet)" in box.last_text_to(mette.id)
+    await box.advance_to(at(21, 18, 0))
+    assert "22. december" not in box.last_text_to(bo.id)  # the season has ended
+
+
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+async def test_citizen_labels_never_reach_the_log(tmp_path: Path):
+    configure_logging(logging.DEBUG)
+    collect = Collect()
+    logging.getLogger().addHandler(collect)
+    label = "Kanarieborger"
+    try:
+        async with sandbox(tmp_path / "db.sqlite3", at(30, 9, month=11)) as (box, cast):
+            mette, anna = cast.coordinator, cast.volunteers[0]
+            await everyone_starts(box, cast)
+            await box.say(mette, f'/match @anna "{label}" weekly tue 10:00')
+            await box.advance_to(at(30, 18, 0, month=11))
+            reminder = box.fake.messages_to(anna.id)[-1]
+            await box.tap(anna, reminder, reminder.buttons[1]["callback_data"])
+            await box.tap(
+                anna,
+                box.fake.messages_to(anna.id)[-1],
+                reminder.buttons[1]["callback_data"].replace("cx", "cn"),
+            )
+            await box.say(mette, "/matches")
+            assert label in box.last_text_to(mette.id)
+    finally:
+        logging.getLogger().removeHandler(collect)
+    log = "\n".join(collect.lines)
+    assert "reminder" in log  # the reminder was logged, by ids
+    assert label not in log
