@@ -66,7 +66,6 @@ LENGTH_LABELS = {
     pauses.Length.THREE_MONTHS: N_("3 months"),
     pauses.Length.OPEN: N_("I don't know yet"),
 }
-BEGIN_LABEL = N_("I need a pause")
 DEFAULT_CRISIS_HELP = N_("Livslinien 70 201 201 (open day and night). In acute danger, call 112.")
 
 
@@ -78,13 +77,6 @@ def rhythm(services: Services) -> pauses.Rhythm:
     return pauses.Rhythm(
         checkin_every=timedelta(weeks=settings.pause_checkin_weeks),
         open_ended_ask_after=timedelta(weeks=settings.pause_open_ended_ask_weeks),
-    )
-
-
-def begin_button(_: Translate) -> InlineKeyboardMarkup:
-    """The "I need a pause" button offered under /start and /help."""
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(_(BEGIN_LABEL), callback_data="pause:begin")]]
     )
 
 
@@ -101,24 +93,13 @@ def date_example(context: PeerContext) -> str:
 
 
 def length_keyboard(_: Translate, prefix: str, *, with_date: bool = True) -> InlineKeyboardMarkup:
-    rows = [
-        [
-            InlineKeyboardButton(
-                _(LENGTH_LABELS[pauses.Length.TWO_WEEKS]), callback_data=f"{prefix}:2w"
-            ),
-            InlineKeyboardButton(
-                _(LENGTH_LABELS[pauses.Length.ONE_MONTH]), callback_data=f"{prefix}:1m"
-            ),
-            InlineKeyboardButton(
-                _(LENGTH_LABELS[pauses.Length.THREE_MONTHS]), callback_data=f"{prefix}:3m"
-            ),
-        ],
-        [
-            InlineKeyboardButton(
-                _(LENGTH_LABELS[pauses.Length.OPEN]), callback_data=f"{prefix}:open"
-            )
-        ],
-    ]
+    """The durations as buttons "<prefix>:<length>" (and "<prefix>:date" to type one)."""
+
+    def button(length: pauses.Length) -> InlineKeyboardButton:
+        return InlineKeyboardButton(_(LENGTH_LABELS[length]), callback_data=f"{prefix}:{length}")
+
+    short = (pauses.Length.TWO_WEEKS, pauses.Length.ONE_MONTH, pauses.Length.THREE_MONTHS)
+    rows = [[button(length) for length in short], [button(pauses.Length.OPEN)]]
     if with_date:
         rows.append([InlineKeyboardButton(_("Choose a date"), callback_data=f"{prefix}:date")])
     return InlineKeyboardMarkup(rows)

@@ -564,3 +564,17 @@ async def test_while_paused_no_meeting_nudge_or_reminder_reaches_the_volunteer(
     assert any("lukker i morgen" in t for t in to_dennis), to_dennis  # unanswered: nudged
     assert any("påmindelse" in t for t in box.texts_to(bo.id)[before[bo.id] :])  # yes: reminded
     assert box.texts_to(anna.id)[before[anna.id] :] == []  # Anna, on a pause, gets neither
+
+
+async def test_an_english_volunteer_gets_the_flow_in_english(group: tuple[Sandbox, Cast]):
+    box, cast = group
+    camilla, mette = cast.volunteers[2], cast.coordinator
+    await box.say(mette, "/start")
+    await box.say(camilla, "/start")
+    await box.say(camilla, "/pause")
+    assert "It is completely all right to take a pause" in box.last_text_to(camilla.id)
+    await box.tap(camilla, last(box, camilla), "pause:len:open")
+    await box.tap(camilla, last(box, camilla), "pause:note:none")
+    await box.tap(camilla, last(box, camilla), "pause:ok")
+    assert "Your pause has started" in box.last_text_to(camilla.id)
+    assert "Camilla har bedt om en pause" in box.last_text_to(mette.id)  # Mette reads Danish
