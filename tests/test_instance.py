@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -86,6 +87,18 @@ async def test_a_crashed_bot_on_this_host_is_taken_over_at_once(tmp_path: Path):
         await instance.acquire(session, dead_holder, clock.now())
     async with database.transaction() as session:
         await instance.acquire(session, instance.new_holder_id(), clock.now())
+    # A SIGKILLed child its parent has not reaped yet (a zombie) counts as gone too.
+    import signal
+
+    zombie = subprocess.Popen(["sleep", "30"])  # noqa: ASYNC220
+    zombie.send_signal(signal.SIGKILL)
+    for _ in range(100):
+        with open(f"/proc/{zombie.pid}/stat") as stat:  # noqa: ASYNC230
+            if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+        await asyncio.sleep(0.01)
+    assert instance.holder_is_gone(f"{socket.gethostname()}/{zombie.pid}/cafe0000")
+    zombie.wait()
     # An earlier life of this very process id (PID 1 in a container) counts as gone too,
     # but a live holder in this process does not.
     async with database.transaction() as session:

@@ -58,7 +58,16 @@ def holder_is_gone(holder: str) -> bool:
         return True
     except PermissionError:
         return False  # alive, owned by someone else
-    return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed process its parent has not reaped yet still answers kill(pid, 0)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 async def current_lease(session: AsyncSession) -> LeaseInfo | None:
