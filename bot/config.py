@@ -6,7 +6,7 @@ import re
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SUPPORTED_LANGUAGES = ("da", "en")
@@ -57,6 +57,23 @@ class Settings(BaseSettings):
     meeting_poll_days: int = Field(default=5, ge=1, le=28)
     meeting_reminders: str = "1d@10:00, 2h"
     meeting_duration_minutes: int = Field(default=120, ge=15)
+
+    @field_validator("meeting_candidate_slots", "meeting_poll_opens", "meeting_reminders")
+    @classmethod
+    def _meeting_schedule(cls, value: str, info: ValidationInfo) -> str:
+        # The same rules the coordinator's /settings use (bot/domain/meeting_dates.py).
+        from bot.domain import meeting_dates
+
+        parse, example = {
+            "meeting_candidate_slots": (meeting_dates.parse_slots, "tue 17:00, thu 16:30"),
+            "meeting_poll_opens": (meeting_dates.parse_poll_opening, "15 10:00"),
+            "meeting_reminders": (meeting_dates.parse_leads, "1d@10:00, 2h"),
+        }[str(info.field_name)]
+        try:
+            parse(value)  # type: ignore[operator]
+        except ValueError as exc:
+            raise ValueError(f"not understood: {value!r} (e.g. {example})") from exc
+        return value
 
     # Privacy and retention: how long things are kept before the daily job deletes them
     # (README, "Privatliv / Privacy"). Minutes use MINUTES_RETENTION_MONTHS above.

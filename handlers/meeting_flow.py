@@ -17,7 +17,7 @@ from babel.dates import format_date
 from icalendar import Calendar, Event
 from sqlalchemy.exc import IntegrityError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.context import PeerContext
 from bot.domain import meeting as domain
@@ -158,9 +158,22 @@ async def open_poll(
             is_anonymous=False,
             allows_multiple_answers=True,
         )
-    except Exception:
+    except (BadRequest, Forbidden):
+        # Certainly not posted: forget the claim, so a later pass (or command) tries again.
         async with services.db.transaction() as session:
             await domain.drop_meeting(session, meeting.id)
+        raise
+    except TelegramError:
+        # Perhaps posted (a time-out): never risk a second poll; the coordinator checks.
+        async with services.db.transaction() as session:
+            await domain.give_up_opening(session, meeting.id)
+        await tell_coordinators(
+            context,
+            lambda _, language: _(
+                "I am not sure the meeting poll reached the group. Please have a look; if it "
+                "isn't there, open it with /meetingpoll."
+            ),
+        )
         raise
     async with services.db.transaction() as session:
         await domain.attach_poll(

@@ -126,3 +126,14 @@ def test_parsing_what_the_coordinator_types():
         d.parse_poll_opening("31 10:00")
     with pytest.raises(ValueError):
         d.parse_leads("soon")
+
+
+def test_a_wrong_meeting_default_in_env_is_reported_by_key():
+    from bot.config import load_settings
+
+    settings, problems = load_settings(_env_file=None, meeting_reminders="soon")
+    assert settings is None
+    assert problems == ["MEETING_REMINDERS: not understood: 'soon' (e.g. 1d@10:00, 2h)"]
+    settings, problems = load_settings(_env_file=None)
+    assert problems == [] and settings is not None
+    assert d.parse_slots(settings.meeting_candidate_slots)  # the shipped default parses

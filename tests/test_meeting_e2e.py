@@ -4,7 +4,7 @@ the real Application against the fake Bot API, time driven by the FakeClock."""
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -363,3 +363,21 @@ async def test_meeting_settings_are_shown_and_changed(group: Group):
     async with box.services.db.transaction() as session:
         [meeting] = list(await session.scalars(select(Meeting)))
     assert meeting.place == "Frivilligcentret, Stationsvej 3"
+
+
+async def test_a_failed_poll_is_tried_again_but_a_doubtful_one_is_never_posted_twice(group: Group):
+    box, cast = group
+    await start_all(box, cast)
+    # Refused outright: nothing was posted, so the next pass tries again.
+    box.fake.fail_next("sendPoll", error_code=400, description="Bad Request: not enough rights")
+    await box.advance_to(at(2026, 12, 15, 10, 0))
+    assert polls(box) == []
+    await box.advance_to(at(2026, 12, 15, 10, 1))
+    assert len(polls(box)) == 1
+    # A server error may or may not have posted it: no second try; the coordinator looks.
+    await box.say(cast.coordinator, "/closepoll")
+    box.fake.fail_next("sendPoll", error_code=500)
+    await box.say(cast.coordinator, "/meetingpoll 2027-02-09 17:00, 2027-02-10 16:30")
+    assert "ikke sikker på, at afstemningen" in " ".join(box.texts_to(cast.coordinator.id))
+    await box.advance(timedelta(minutes=5))
+    assert len(polls(box)) == 1

@@ -177,6 +177,13 @@ async def drop_meeting(session: AsyncSession, meeting_id: int) -> None:
     await session.execute(delete(Meeting).where(Meeting.id == meeting_id))
 
 
+async def give_up_opening(session: AsyncSession, meeting_id: int) -> None:
+    """Sending the poll may or may not have worked: keep the claim (no second poll) but
+    leave the meeting for the coordinator."""
+    meeting = await session.get_one(Meeting, meeting_id)
+    meeting.status = CLOSED
+
+
 async def options(session: AsyncSession, meeting_id: int) -> list[MeetingOption]:
     rows = await session.scalars(
         select(MeetingOption)
