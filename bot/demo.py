@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.demo_scenes import matches, meeting, minutes, pause, welcome
 from bot.demo_scenes import broadcast
+from bot.demo_scenes import privacy
 from bot.i18n import format_when
 from bot.logging_setup import configure_logging
 from bot.sandbox import COPENHAGEN, Cast, Sandbox, sandbox
@@ -23,7 +24,7 @@ from bot.sandbox import COPENHAGEN, Cast, Sandbox, sandbox
 Scene = Callable[["Demo"], Awaitable[None]]
 
 # Each feature adds its scene here, in the order a month in the group would show them.
-SCENES: list[Scene] = [welcome.scene, meeting.scene, minutes.scene, pause.scene, matches.scene, broadcast.scene]
+SCENES: list[Scene] = [welcome.scene, meeting.scene, minutes.scene, pause.scene, matches.scene, broadcast.scene, privacy.scene]
 
 SHOWN_METHODS = {
     "sendMessage",
