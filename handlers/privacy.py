@@ -208,14 +208,29 @@ async def run_due(context: PeerContext) -> None:
     """The daily retention pass (at most once a day, remembered in the database)."""
     services = context.services
     async with services.db.transaction() as session:
-        deleted = await retention.run_if_due(
+        report = await retention.run_if_due(
             session, services.group_id, services.settings, services.clock.now()
         )
-    if deleted is not None:
-        log.info(
-            "retention: deleted %s",
-            ", ".join(f"{table} {count}" for table, count in deleted.items() if count) or "none",
-        )
+    if report is None:
+        return
+    done = ", ".join(f"{table} {count}" for table, count in report.deleted.items() if count)
+    log.info("retention: deleted %s", done or "nothing")
+    if report.uncovered_labels:
+        # Someone who left the group was deleted and was the last volunteer on a match.
+        for coordinator_id in services.settings.coordinator_ids:
+            async with services.db.transaction() as session:
+                coordinator = await people.find_person(session, services.group_id, coordinator_id)
+            _ = texts(coordinator.language if coordinator else services.settings.language)
+            text = "\n".join(
+                [
+                    _(
+                        "Someone who left the group some time ago has now been deleted, as "
+                        "the privacy rules say."
+                    ),
+                    _uncovered_text(_, report.uncovered_labels, told=False),
+                ]
+            )
+            await send_private(context.bot, coordinator_id, text)
 
 
 def register(application: Application, services: Services) -> None:

@@ -247,7 +247,7 @@ async def test_runs_at_most_once_a_day_and_remembers_it(database: Database):
     ids = await make_world(database)
     async with database.transaction() as session:
         first = await retention.run_if_due(session, ids["group"], settings(), NOW)
-    assert first is not None and sum(first.values()) > 0
+    assert first is not None and sum(first.deleted.values()) > 0
     async with database.transaction() as session:
         assert (
             await retention.run_if_due(session, ids["group"], settings(), NOW + timedelta(hours=23))
@@ -255,7 +255,7 @@ async def test_runs_at_most_once_a_day_and_remembers_it(database: Database):
         )
     async with database.transaction() as session:
         run = await session.scalar(select(RetentionRun))
-        assert run.last_run_at == NOW and run.deleted_rows == sum(first.values())
+        assert run.last_run_at == NOW and run.deleted_rows == sum(first.deleted.values())
     async with database.transaction() as session:
         later = await retention.run_if_due(
             session, ids["group"], settings(), NOW + timedelta(days=1)
@@ -267,18 +267,32 @@ async def test_someone_who_left_is_deleted_by_the_daily_pass_after_30_days(
     group: tuple[Sandbox, Cast],
 ):
     box, cast = group
-    bo = cast.volunteers[1]
-    await box.say(bo, "/start")
+    mette, anna, bo = cast.coordinator, cast.volunteers[0], cast.volunteers[1]
+    for user in (mette, anna, bo):
+        await box.say(user, "/start")
+    await box.say(mette, '/match @bo_frivillig "R.S." weekly thu 10:00')
+    await box.say(mette, '/match @anna @bo_frivillig "K.L." weekly tue 10:00')
     box.fake.leave(GROUP_CHAT_ID, bo)
     await box.settle()
 
-    async def bo_rows() -> int:
+    async def bo_is_stored() -> bool:
         async with box.services.db.transaction() as session:
-            return (await rights.count_references(session, 1))["people.id"] + len(
-                list(await session.scalars(select(Person).where(Person.telegram_user_id == bo.id)))
-            )
+            person = await session.scalar(select(Person).where(Person.telegram_user_id == bo.id))
+            if person is None:
+                return False
+            return sum((await rights.count_references(session, person.id)).values()) > 0
+
+    def deletion_notes() -> list[str]:
+        return [t for t in box.texts_to(mette.id) if "forlod gruppen" in t]
 
     await box.advance(timedelta(days=29))
-    assert await bo_rows() > 0
+    assert await bo_is_stored()
+    assert deletion_notes() == []
     await box.advance(timedelta(days=2))
-    assert await bo_rows() == 0
+    assert not await bo_is_stored()
+    [note] = deletion_notes()
+    assert "R.S." in note and "K.L." not in note  # K.L. still has Anna
+    assert "Bo" not in note
+    # Once a day: another pass the same day changes and says nothing.
+    await box.advance(timedelta(hours=2))
+    assert len(deletion_notes()) == 1

@@ -18,8 +18,9 @@ from sqlalchemy import ColumnElement, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import storage.models  # noqa: F401  (registers every feature's tables on the metadata)
-from bot.domain.rights import overwrite_deleted_content
+from bot.domain.rights import overwrite_deleted_content, uncovered_without
 from storage.base import Base
+from storage.models import Person
 from storage.models.privacy import RetentionRun
 
 RUN_EVERY = timedelta(days=1)
@@ -139,18 +140,46 @@ async def apply_rules(
     return deleted
 
 
+@dataclass
+class RetentionReport:
+    """What a daily run deleted (rows per table), and the labels of running matches that
+    lost their last volunteer because someone who left the group was deleted."""
+
+    deleted: dict[str, int]
+    uncovered_labels: list[str]
+
+
+async def _labels_losing_people_who_left(
+    session: AsyncSession, group_id: int, settings: Any, now: datetime
+) -> list[str]:
+    people_rule = next(rule for rule in RULES if rule.table_name == "people")
+    leaving = await session.scalars(
+        select(Person.id).where(
+            Person.group_id == group_id,
+            Person.is_member.is_(False),
+            Person.left_at.is_not(None),
+            Person.left_at < people_rule.cutoff(settings, now),
+        )
+    )
+    labels: list[str] = []
+    for person_id in leaving:
+        labels += await uncovered_without(session, group_id, person_id, now)
+    return sorted(set(labels))
+
+
 async def run_if_due(
     session: AsyncSession, group_id: int, settings: Any, now: datetime
-) -> dict[str, int] | None:
+) -> RetentionReport | None:
     """Apply the rules at most once a day (the last run is a row, so restarts don't matter).
-    Returns the counts, or None when it already ran within the day."""
+    Returns what was done, or None when it already ran within the day."""
     last = await session.scalar(select(RetentionRun).where(RetentionRun.group_id == group_id))
     if last is not None and now - last.last_run_at < RUN_EVERY:
         return None
+    uncovered = await _labels_losing_people_who_left(session, group_id, settings, now)
     deleted = await apply_rules(session, group_id, settings, now)
     if last is None:
         last = RetentionRun(group_id=group_id, last_run_at=now, deleted_rows=0)
         session.add(last)
     last.last_run_at, last.deleted_rows = now, sum(deleted.values())
     await session.flush()
-    return deleted
+    return RetentionReport(deleted, uncovered)
