@@ -663,12 +663,13 @@ async def on_person_started(context: PeerContext, person: Person) -> None:
     session = session_of(context)
     now = context.services.clock.now()
     if session is not None and await people.current_pause(session, person.id, now) is not None:
-        return  # they get them when they are back
+        await domain.wait_for_pause_end(session, person.id)  # they get them when back
+        return
     await deliver_woken(context, person, (domain.WAITING_UNREACHABLE, domain.FAILED))
 
 
 async def on_pause_ended(context: PeerContext, person: Person, **_details: object) -> None:
-    await deliver_woken(context, person, (domain.WAITING_PAUSED,))
+    await deliver_woken(context, person, (domain.WAITING_PAUSED, domain.WAITING_UNREACHABLE))
 
 
 # Again on request ----------------------------------------------------------------------------

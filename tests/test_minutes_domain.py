@@ -206,6 +206,10 @@ async def test_waiting_copies_wake_only_for_confirmed_minutes(database: Database
         assert await domain.wake_waiting(session, ids["Anna"], domain.WAITING) == []
         [woken] = await domain.wake_waiting(session, ids["Dennis"], domain.WAITING)
         assert await domain.pending_deliveries(session, group_id) == [woken]
+        # Camilla starts the bot while on a pause: her copy waits for the pause to end.
+        assert await domain.wait_for_pause_end(session, ids["Camilla"]) == 1
+        seen = await domain.report(session, minutes_id)
+        assert seen.paused == ["Camilla"] and seen.unreachable == []
 
 
 async def test_stale_drafts_go_and_retention_deletes_minutes_with_their_copies(

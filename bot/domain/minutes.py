@@ -350,6 +350,19 @@ async def wake_waiting(
     return ids
 
 
+async def wait_for_pause_end(session: AsyncSession, person_id: int) -> int:
+    """Someone on a pause started the bot: their copies now wait for the pause to end."""
+    result = await session.execute(
+        update(MinutesDelivery)
+        .where(
+            MinutesDelivery.person_id == person_id,
+            MinutesDelivery.status.in_((WAITING_UNREACHABLE, FAILED)),
+        )
+        .values(status=WAITING_PAUSED, attempts=0)
+    )
+    return result.rowcount  # type: ignore[attr-defined, no-any-return]
+
+
 async def send_paused_now(session: AsyncSession, minutes_id: int) -> list[int]:
     """The coordinator chose to send to the paused volunteers anyway."""
     ids = list(
