@@ -17,6 +17,15 @@ from storage.db import Database
 from storage.migrate import upgrade
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 async def lease_of(url: str) -> instance.LeaseInfo | None:
@@ -123,3 +132,78 @@ async def test_the_running_bot_renews_its_lease_from_the_job_queue(tmp_path: Pat
             async with app.bot_data["services"].db.transaction() as session:
                 lease = await instance.current_lease(session)
             assert lease is not None and lease.heartbeat_at == clock.now()
+
+
+async def test_a_second_peerbot_run_process_refuses_and_the_webhook_process_serves(
+    tmp_path: Path,
+):
+    """As real processes: `peerbot run --webhook` serves; a second `peerbot run` on the same
+    database exits at once saying why; after SIGTERM the lease is free again."""
+    import os
+    import signal
+    import sys
+
+    import aiohttp
+
+    from bot.sandbox import GROUP_CHAT_ID
+
+    async with FakeTelegram() as fake:
+        cast = populate(fake)
+        port = free_port()
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(ROOT),
+            "TELEGRAM_BOT_TOKEN": fake.token,
+            "TELEGRAM_BASE_URL": fake.base_url,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'run.sqlite3'}",
+            "GROUP_CHAT_ID": str(GROUP_CHAT_ID),
+            "COORDINATOR_IDS": str(cast.coordinator.id),
+            "WEBHOOK_URL": "https://peerbot.example.org/hook",
+            "WEBHOOK_PORT": str(port),
+            "WEBHOOK_SECRET": "process-secret",
+        }
+
+        async def peerbot(*args: str) -> asyncio.subprocess.Process:
+            return await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                *args,
+                cwd=tmp_path,
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+
+        first = await peerbot("run", "--webhook")
+        try:
+            hooked = await fake.wait_for(lambda c: c.method == "setWebhook", timeout=30)
+            assert hooked.params["secret_token"] == "process-secret"
+            anna = cast.volunteers[0]
+            fake.send_text(anna, anna.id, "/start")
+            update = fake.pending_updates[-1]
+            async with aiohttp.ClientSession() as http:
+                for attempt in range(50):  # the server listens a moment after setWebhook
+                    try:
+                        async with http.post(
+                            f"http://127.0.0.1:{port}/hook",
+                            json=update,
+                            headers={"X-Telegram-Bot-Api-Secret-Token": "process-secret"},
+                        ) as response:
+                            assert response.status == 200
+                            break
+                    except aiohttp.ClientConnectorError:
+                        assert attempt < 49
+                        await asyncio.sleep(0.1)
+            assert "Velkommen, Anna" in (await fake.wait_for_message(anna.id, timeout=15)).text
+
+            second = await peerbot("run")
+            output, _ = await asyncio.wait_for(second.communicate(), timeout=60)
+            assert second.returncode == 3
+            assert "Another PeerBot is running on this database" in output.decode()
+            assert "Traceback" not in output.decode()
+        finally:
+            first.send_signal(signal.SIGTERM)
+            output, _ = await asyncio.wait_for(first.communicate(), timeout=30)
+        assert first.returncode == 0, output.decode()
+        assert await lease_of(f"sqlite+aiosqlite:///{tmp_path / 'run.sqlite3'}") is None
