@@ -217,6 +217,8 @@ async def test_mydata_returns_every_table_and_forgetme_leaves_nothing(
 async def test_forgotten_name_is_gone_from_the_sqlite_file_too(group: tuple[Sandbox, Cast]):
     """Deleted pages are overwritten (secure_delete), so the name is not left in the file."""
     box, cast = group
+    if not box.settings.database_url.startswith("sqlite"):
+        pytest.skip("about the SQLite file; PostgreSQL reuses dead tuples' space by VACUUM")
     dennis = cast.volunteers[3]
     await box.say(dennis, "/start")
     assert b"Dennis" in await checkpointed_file(box)  # the check below can fail
