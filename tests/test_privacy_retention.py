@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -28,8 +27,9 @@ def settings(**values: object) -> Settings:
 
 
 @pytest.fixture
-async def database(tmp_path: Path):
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'retention.sqlite3'}")
+async def database(database_url: str):
+    """SQLite and PostgreSQL (tests/conftest.py)."""
+    db = Database(database_url)
     await upgrade(db.engine)
     yield db
     await db.dispose()
