@@ -194,6 +194,13 @@ async def test_a_restart_between_opening_and_closing_loses_and_repeats_nothing(g
     await box.vote(bo, poll_message.poll["id"], [1])  # the poll is still known after a restart
     assert await answers_by_name(box) == {"Anna": [1], "Bo": [1]}
 
+    # The nudge goes out once, also when the bot restarts right after it.
+    camilla = cast.volunteers[2]
+    await box.advance_to(at(2026, 12, 4, 9, 0))
+    await box.restart_bot()
+    await box.advance_to(at(2026, 12, 4, 9, 30))
+    assert sum("closes tomorrow" in t for t in box.texts_to(camilla.id)) == 1
+
     # The bot is down when the poll should close; it closes once it starts again.
     await box.stop_bot()
     box.clock.set(at(2026, 12, 6, 12, 0))
@@ -208,8 +215,7 @@ async def test_a_restart_between_opening_and_closing_loses_and_repeats_nothing(g
     [decision] = documents(box)
     assert "onsdag 10. december kl. 16.30" not in decision.text  # 10 December is a Thursday
     assert "torsdag 10. december kl. 16.30" in decision.text
-    # No nudge is sent for a poll that is already closed.
-    assert not any("lukker i morgen" in t for t in box.texts_to(cast.volunteers[2].id))
+    assert sum("closes tomorrow" in t for t in box.texts_to(camilla.id)) == 1
 
 
 async def test_a_tie_goes_to_the_earlier_date_and_the_coordinator_can_close_early(group: Group):
