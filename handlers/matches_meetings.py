@@ -4,11 +4,12 @@ cancel one meeting, change the rhythm), and their own lead times in `/settings`.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import PeerContext
-from bot.domain import matches
+from bot.domain import matches, people
 from bot.domain.schedule import BIWEEKLY, WEEKLY
 from bot.i18n import N_, Translate
 from handlers.common import current_person, private_only, reply, texts_for, volunteer_only
@@ -80,42 +81,42 @@ def reminder_keyboard(_: Translate, delivery_id: int, occurrence_id: int) -> Inl
     )
 
 
+CLAIM_BATCH = 50
+
+
 async def send_reminders(context: PeerContext) -> None:
-    """Claim what is due (committed before sending: never twice), then send each."""
+    """Claim what is due in small batches (each committed before sending, so a restart
+    never sends one twice and a crash loses at most one batch), then send each."""
     services = context.services
     now = services.clock.now()
-    grace = services.settings.reminder_grace_minutes
-    async with services.db.transaction() as session:
-        claimed = await matches.claim_due_reminders(
-            session, services.group_id, now, timedelta_minutes(grace)
-        )
-    if not claimed:
-        return
-    outcomes: dict[int, tuple[str, Person]] = {}
-    for due in claimed:
-        _ = context.texts(due.person.language)
-        delivery = await send_to_person(
-            context,
-            due.person,
-            reminder_text(context, due),
-            reply_markup=reminder_keyboard(_, due.delivery_id, due.occurrence_id),
-        )
-        outcomes[due.delivery_id] = (delivery.outcome.value, due.person)
-    async with services.db.transaction() as session:
-        for delivery_id, (outcome, person) in outcomes.items():
-            await matches.record_reminder_outcome(session, delivery_id, outcome)
-            if outcome in ("not_started", "blocked"):
-                row = await session.get(Person, person.id)
-                if row is not None:
-                    row.started_bot = row.started_bot and outcome != "not_started"
-                    row.blocked_bot = row.blocked_bot or outcome == "blocked"
-    log.info("sent %s meeting reminder(s)", len(claimed))
-
-
-def timedelta_minutes(minutes: int):
-    from datetime import timedelta
-
-    return timedelta(minutes=minutes)
+    grace = timedelta(minutes=services.settings.reminder_grace_minutes)
+    total = 0
+    while True:
+        async with services.db.transaction() as session:
+            claimed = await matches.claim_due_reminders(
+                session, services.group_id, now, grace, limit=CLAIM_BATCH
+            )
+            more = bool(claimed) or await matches.any_due_reminder(session, services.group_id, now)
+        if not more:
+            break
+        total += len(claimed)
+        outcomes: dict[int, tuple[str, Person]] = {}
+        for due in claimed:
+            _ = context.texts(due.person.language)
+            delivery = await send_to_person(
+                context,
+                due.person,
+                reminder_text(context, due),
+                reply_markup=reminder_keyboard(_, due.delivery_id, due.occurrence_id),
+            )
+            outcomes[due.delivery_id] = (delivery.outcome.value, due.person)
+        async with services.db.transaction() as session:
+            for delivery_id, (outcome, person) in outcomes.items():
+                await matches.record_reminder_outcome(session, delivery_id, outcome)
+                if outcome in ("not_started", "blocked"):
+                    await people.mark_unreachable(session, person.id, blocked=outcome == "blocked")
+    if total:
+        log.info("sent %s meeting reminder(s)", total)
 
 
 async def on_coming(update: Update, context: PeerContext, delivery_id: int) -> None:

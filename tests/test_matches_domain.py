@@ -346,3 +346,29 @@ def test_dates_and_times_people_type():
     assert parse_date("32.1", today) is None
     assert parse_time("kl. 9") == time(9, 0) and parse_time("18.30") == time(18, 30)
     assert parse_time("25:00") is None
+
+
+async def test_claims_come_in_batches_until_nothing_is_due(db: Database):
+    group_id, (anna, bo, dennis) = await setup_group(db)
+    async with db.transaction() as session:
+        await matches.create_match(
+            session,
+            group_id,
+            kind="activity",
+            label="Café Backstage",
+            volunteer_ids=[anna, bo, dennis],
+            plan=matches.Plan(WEEKLY, weekday=1, at=time(19, 0)),
+            place=None,
+            now=NOW,
+            tz=CPH,
+        )
+    evening = datetime(2026, 11, 30, 18, 0, tzinfo=CPH)
+    grace = timedelta(minutes=120)
+    sizes = []
+    while True:
+        async with db.transaction() as session:
+            claimed = await matches.claim_due_reminders(session, group_id, evening, grace, limit=2)
+            if not claimed and not await matches.any_due_reminder(session, group_id, evening):
+                break
+            sizes.append(len(claimed))
+    assert sizes == [2, 1]

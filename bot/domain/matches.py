@@ -432,11 +432,14 @@ async def claim_due_reminders(
     group_id: int,
     now: datetime,
     grace: timedelta,
+    *,
+    limit: int | None = None,
 ) -> list[DueReminder]:
-    """Claim every reminder due by `now` (marked sent in this transaction, so a restart
-    never sends one twice). Skipped, and logged by id: reminders for cancelled meetings,
-    ended matches, volunteers who left it or are paused, meetings that have started, and
-    reminders later than `grace`."""
+    """Claim the reminders due by `now`, oldest first, at most `limit`: marked sent in this
+    transaction, so a restart never sends one twice (one lost in a crash between claim and
+    send is not sent again: never twice beats late). Skipped, and logged by id: reminders
+    for cancelled meetings, ended matches, volunteers who left it, left the group or are
+    paused, meetings that have started, and reminders later than `grace`."""
     rows = (
         await session.execute(
             select(ReminderDelivery, MatchOccurrence, Match)
@@ -448,6 +451,7 @@ async def claim_due_reminders(
                 ReminderDelivery.due_at <= now,
             )
             .order_by(ReminderDelivery.due_at, ReminderDelivery.id)
+            .limit(limit)
         )
     ).all()
     if not rows:
@@ -511,6 +515,19 @@ async def claim_due_reminders(
             )
         )
     return claimed
+
+
+async def any_due_reminder(session: AsyncSession, group_id: int, now: datetime) -> bool:
+    found = await session.scalar(
+        select(ReminderDelivery.id)
+        .where(
+            ReminderDelivery.group_id == group_id,
+            ReminderDelivery.state == PENDING,
+            ReminderDelivery.due_at <= now,
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 async def record_reminder_outcome(session: AsyncSession, delivery_id: int, outcome: str) -> None:
