@@ -32,6 +32,7 @@ from handlers.matches_common import (
     names,
     occurrence_line,
     rhythm_text,
+    split_long,
     tell_coordinators,
     when,
 )
@@ -107,9 +108,9 @@ async def matches_command(update: Update, context: PeerContext) -> None:
     _ = texts_for(context, update)
     services = context.services
     views = await matches.overview(context.session, services.group_id, services.clock.now())
-    await reply(
-        update, overview_text(context, views, _, language_of(context, update.effective_user))
-    )
+    text = overview_text(context, views, _, language_of(context, update.effective_user))
+    for chunk in split_long(text):
+        await reply(update, chunk)
 
 
 # /endmatch -----------------------------------------------------------------------------------

@@ -135,6 +135,29 @@ def names(first_names: list[str], _: Translate) -> str:
     return _("{names} and {last}").format(names=", ".join(first_names[:-1]), last=first_names[-1])
 
 
+MESSAGE_LIMIT = 4000  # Telegram allows 4096 characters
+
+
+def split_long(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Long overviews go out in several messages, split between paragraphs (or lines)."""
+    chunks: list[str] = []
+    current = ""
+    for block in text.split("\n\n"):
+        pieces = [block] if len(block) <= limit else block.split("\n")
+        for piece in pieces:
+            piece = piece[:limit]
+            joiner = "\n\n" if piece is block else "\n"
+            candidate = f"{current}{joiner}{piece}" if current else piece
+            if len(candidate) > limit:
+                chunks.append(current)
+                current = piece
+            else:
+                current = candidate
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 def today(context: PeerContext) -> date:
     return local_today(context.services.clock.now(), context.services.tz)
 
@@ -150,8 +173,8 @@ async def tell_coordinators(
     """A private message to every coordinator, each in their own language."""
     for user_id in context.services.settings.coordinator_ids:
         language = await coordinator_language(context, session, user_id)
-        delivery = await send_private(
-            context.bot, user_id, build(context.texts(language), language), **kwargs
-        )
-        if not delivery.sent:
-            log.info("coordinator %s not reached: %s", user_id, delivery.outcome)
+        for chunk in split_long(build(context.texts(language), language)):
+            delivery = await send_private(context.bot, user_id, chunk, **kwargs)
+            if not delivery.sent:
+                log.info("coordinator %s not reached: %s", user_id, delivery.outcome)
+                break

@@ -372,3 +372,13 @@ async def test_claims_come_in_batches_until_nothing_is_due(db: Database):
                 break
             sizes.append(len(claimed))
     assert sizes == [2, 1]
+
+
+def test_long_overviews_are_split_between_paragraphs():
+    from handlers.matches_common import split_long
+
+    paragraphs = [f"• M{i}\n  hver tirsdag kl. 10.00\n  " + "x" * 200 for i in range(60)]
+    chunks = split_long("\n\n".join(paragraphs))
+    assert len(chunks) > 1 and all(len(c) <= 4000 for c in chunks)
+    assert "\n\n".join(chunks) == "\n\n".join(paragraphs)
+    assert split_long("kort") == ["kort"]
