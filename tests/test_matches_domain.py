@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -85,8 +84,9 @@ def test_full_names_are_refused_as_citizen_labels():
 
 
 @pytest.fixture
-async def db(tmp_path: Path):
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite3'}")
+async def db(database_url: str):
+    """A real database: an SQLite file, and the same tests on PostgreSQL when available."""
+    database = Database(database_url)
     await upgrade(database.engine)
     yield database
     await database.dispose()
