@@ -1,10 +1,9 @@
-"""The meeting's rules on a real SQLite database with a fixed `now`."""
+"""The meeting's rules on a real database (SQLite and PostgreSQL) with a fixed `now`."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -35,8 +34,9 @@ DEFAULTS = {
 
 
 @pytest.fixture
-async def session(tmp_path: Path) -> AsyncIterator[AsyncSession]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'meeting.sqlite3'}")
+async def session(database_url: str) -> AsyncIterator[AsyncSession]:
+    """A migrated database, SQLite and PostgreSQL in turn (tests/conftest.py)."""
+    db = Database(database_url)
     await upgrade(db.engine)
     async with db.transaction() as session:
         yield session
