@@ -197,7 +197,7 @@ async def cover_command(update: Update, context: PeerContext) -> None:
         label = " ".join(args[:-1]).strip('"“”')
         found = await matches.find_running_by_label(context.session, services.group_id, label)
         person = await people.find_by_username(context.session, services.group_id, args[-1])
-        if len(found) != 1:
+        if not found:
             await reply(update, _("I can't find a running match or activity with that name."))
             return
         if person is None:
@@ -208,6 +208,20 @@ async def cover_command(update: Update, context: PeerContext) -> None:
                     "They need to be a member of the group."
                 ).format(username=args[-1][:33]),
             )
+            return
+        if len(found) > 1:  # two citizens with the same label: let the coordinator choose
+            language = language_of(context, update.effective_user)
+            rows = [
+                [
+                    InlineKeyboardButton(
+                        f"{m.label}: {rhythm_text(m, _, language)}",
+                        callback_data=f"matches:cvp:{m.id}:{person.id}",
+                    )
+                ]
+                for m in found
+            ]
+            markup = InlineKeyboardMarkup(rows)
+            await reply(update, _("Which match needs cover?"), reply_markup=markup)
             return
         await _cover(update, context, found[0].id, person.id)
         return

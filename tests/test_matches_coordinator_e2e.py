@@ -152,3 +152,22 @@ async def test_citizen_labels_never_reach_the_log(tmp_path: Path):
     log = "\n".join(collect.lines)
     assert "reminder" in log  # the reminder was logged, by ids
     assert label not in log
+
+
+async def test_cover_asks_which_one_when_two_matches_share_a_label(group: tuple[Sandbox, Cast]):
+    box, cast = group
+    mette, anna, dennis = cast.coordinator, cast.volunteers[0], cast.volunteers[3]
+    await everyone_starts(box, cast)
+    await box.say(mette, '/match @anna "K.L." weekly tue 10:00')
+    await box.say(mette, '/match @bo_frivillig "K.L." weekly fri 12:00')
+    await pause(box, anna.id)
+    await box.say(mette, "/cover K.L. @dennis")
+    choice = box.fake.messages_to(mette.id)[-1]
+    assert [b["text"] for b in choice.buttons] == [
+        "K.L.: hver tirsdag kl. 10.00",
+        "K.L.: hver fredag kl. 12.00",
+    ]
+    await box.tap(mette, choice, choice.buttons[1]["callback_data"])
+    assert "Ingen på det match holder pause" in box.last_text_to(mette.id)
+    await box.tap(mette, choice, choice.buttons[0]["callback_data"])
+    assert "hver tirsdag kl. 10.00" in box.last_text_to(dennis.id)
