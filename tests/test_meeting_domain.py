@@ -140,3 +140,13 @@ async def test_settings_fall_back_to_defaults_and_are_validated(session: AsyncSe
     for key, bad in [("count", "12"), ("days", "0"), ("opens", "30 10:00"), ("reminders", "x")]:
         with pytest.raises(ValueError):
             await m.change_setting(session, group_id, key, bad)
+
+
+def test_the_nudge_links_to_the_poll_only_in_a_supergroup():
+    from handlers.meeting_flow import poll_link
+    from storage.models.meeting import Meeting
+
+    assert poll_link(Meeting(poll_chat_id=-1001234567890, poll_message_id=42)) == (
+        "https://t.me/c/1234567890/42"
+    )
+    assert poll_link(Meeting(poll_chat_id=-4567, poll_message_id=42)) is None  # a plain group
