@@ -38,6 +38,7 @@ from handlers.common import (
     coordinator_only,
     current_person,
     deep_link,
+    language_of,
     private_only,
     reply,
     texts_for,
@@ -738,6 +739,37 @@ def _volunteer_buttons(candidates: list[Person], action: str) -> InlineKeyboardM
     )
 
 
+def volunteer_paused_text(context: PeerContext, person: Person, pause: Pause) -> str:
+    """What a volunteer reads when the coordinator has paused them."""
+    _ = context.texts(person.language)
+    if pause.until is None:
+        when = _(
+            "When you are ready, just write /resume. Otherwise I will ask you gently in a few "
+            "weeks how you are."
+        )
+    else:
+        when = _(
+            "When you are ready, just write /resume. Otherwise I will ask you gently on {day}."
+        ).format(day=until_text(context, pause.until, person.language))
+    return "\n".join(
+        [
+            _(
+                "Hi {name}. The coordinator has put you on a pause, as you talked about. Take "
+                "good care of yourself."
+            ).format(name=person.first_name),
+            _("While you are on a pause, I won't send you reminders."),
+            when,
+        ]
+    )
+
+
+def couldnt_tell(context: PeerContext, person: Person, language: str) -> str:
+    return context.texts(language)(
+        "I couldn't write to {name} privately (they haven't started me, or have blocked me), "
+        "so please tell them yourself."
+    ).format(name=person.first_name)
+
+
 async def coordinator_pause(
     update: Update, context: PeerContext, person: Person, until_day: date | None
 ) -> None:
@@ -767,57 +799,39 @@ async def coordinator_pause(
         now,
         horizon=affected_horizon(now, pause.until, services.tz),
     )
+    told = await send_to_person(context, person, volunteer_paused_text(context, person, pause))
+    language = language_of(context, update.effective_user)
     render = coordinator_notice(context, person, pause, matches, None, by_coordinator=True)
-    language = await coordinator_language(context, context.session, update.effective_user.id)  # type: ignore[union-attr]
-    await reply(update, render(context.texts(language), language))
-    _ = context.texts(person.language)
-    if pause.until is None:
-        when = _(
-            "When you are ready, just write /resume. Otherwise I will ask you gently in a few "
-            "weeks how you are."
-        )
-    else:
-        when = _(
-            "When you are ready, just write /resume. Otherwise I will ask you gently on {day}."
-        ).format(day=until_text(context, pause.until, person.language))
-    text = "\n".join(
-        [
-            _(
-                "Hi {name}. The coordinator has put you on a pause, as you talked about. Take "
-                "good care of yourself."
-            ).format(name=person.first_name),
-            _("While you are on a pause, I won't send you reminders."),
-            when,
-        ]
-    )
-    await send_to_person(context, person, text)
+    text = render(context.texts(language), language)
+    if not told.sent:
+        text += "\n\n" + couldnt_tell(context, person, language)
+    await reply(update, text)
     log.info("pause %s started by the coordinator for person %s", pause.id, person.id)
     await services.emit("pause_started", context, person=person, pause=pause)
 
 
 async def coordinator_resume(update: Update, context: PeerContext, person: Person) -> None:
     services = context.services
-    _ = texts_for(context, update)
+    language = language_of(context, update.effective_user)
+    _ = context.texts(language)
     try:
         pause = await pauses.end_pause(context.session, person.id, services.clock.now())
     except pauses.NotPaused:
         await reply(update, _("{name} is not on a pause.").format(name=person.first_name))
         return
-    await reply(
-        update,
-        _("{name}'s pause has ended. I have told them, and their reminders start again.").format(
-            name=person.first_name
-        ),
-    )
-    _ = context.texts(person.language)
-    await send_to_person(
-        context,
-        person,
-        _(
-            "Welcome back, {name}! The coordinator has ended your pause, as you talked about. "
-            "It is good to have you here again, and your reminders start again."
-        ).format(name=person.first_name),
-    )
+    welcome = context.texts(person.language)(
+        "Welcome back, {name}! The coordinator has ended your pause, as you talked about. "
+        "It is good to have you here again, and your reminders start again."
+    ).format(name=person.first_name)
+    told = await send_to_person(context, person, welcome)
+    if told.sent:
+        text = _("{name}'s pause has ended. I have told them, and their reminders start again.")
+    else:
+        text = _("{name}'s pause has ended, and their reminders start again.")
+    text = text.format(name=person.first_name)
+    if not told.sent:
+        text += "\n\n" + couldnt_tell(context, person, language)
+    await reply(update, text)
     await announce_end(context, person, pause, by_coordinator=True)
 
 

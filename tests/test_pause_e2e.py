@@ -578,3 +578,21 @@ async def test_an_english_volunteer_gets_the_flow_in_english(group: tuple[Sandbo
     await box.tap(camilla, last(box, camilla), "pause:ok")
     assert "Your pause has started" in box.last_text_to(camilla.id)
     assert "Camilla har bedt om en pause" in box.last_text_to(mette.id)  # Mette reads Danish
+
+
+async def test_the_coordinator_hears_when_the_volunteer_could_not_be_told(
+    group: tuple[Sandbox, Cast],
+):
+    box, cast = group
+    mette = cast.coordinator
+    await box.say(mette, "/start")
+    eva = box.fake.add_user(2005, "Eva", username="eva")
+    box.fake.join(GROUP_CHAT_ID, eva)  # in the group, never opened a private chat
+    await box.fake.wait_until_idle()
+    await box.say(mette, "/pausevolunteer @eva")
+    assert "Jeg kunne ikke skrive privat til Eva" in box.last_text_to(mette.id)
+    await box.say(mette, "/resumevolunteer @eva")
+    answer = box.last_text_to(mette.id)
+    assert "Pausen for Eva er slut, og påmindelserne starter igen." in answer
+    assert "Jeg kunne ikke skrive privat til Eva" in answer
+    assert box.fake.messages_to(eva.id) == []
