@@ -367,22 +367,33 @@ async def meetings_command(update: Update, context: PeerContext) -> None:
         seen_matches.setdefault(match.id, match)
         line = f"• {match.label}: {occurrence_line(context, occurrence, _, language)}"
         lines.append(line)
-        if occurrence.status != "cancelled":
-            short = _short(context, occurrence, language)
+        if occurrence.status == "cancelled":
+            continue
+        short = _short(context, occurrence, language)
+        if match.kind == "activity":
+            # One volunteer can't change an activity for everyone; they can say they can't come.
             rows.append(
                 [
                     InlineKeyboardButton(
-                        _("Move {day}").format(day=short),
-                        callback_data=f"matches:mv:{occurrence.id}",
-                    ),
-                    InlineKeyboardButton(
-                        _("Cancel {day}").format(day=short),
+                        _("Can't come {day}").format(day=short),
                         callback_data=f"matches:cx:{occurrence.id}",
-                    ),
+                    )
                 ]
             )
+            continue
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    _("Move {day}").format(day=short), callback_data=f"matches:mv:{occurrence.id}"
+                ),
+                InlineKeyboardButton(
+                    _("Cancel {day}").format(day=short),
+                    callback_data=f"matches:cx:{occurrence.id}",
+                ),
+            ]
+        )
     for match in seen_matches.values():
-        if match.rhythm in (WEEKLY, BIWEEKLY):
+        if match.kind == "match" and match.rhythm in (WEEKLY, BIWEEKLY):
             rows.append(
                 [
                     InlineKeyboardButton(
@@ -391,7 +402,8 @@ async def meetings_command(update: Update, context: PeerContext) -> None:
                     )
                 ]
             )
-    await reply(update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(rows))
+    markup = InlineKeyboardMarkup(rows) if rows else None
+    await reply(update, "\n".join(lines), reply_markup=markup)
 
 
 async def on_move_asked(update: Update, context: PeerContext, occurrence_id: int) -> None:

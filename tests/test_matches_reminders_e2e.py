@@ -121,6 +121,11 @@ async def test_activity_volunteers_are_reminded(group: tuple[Sandbox, Cast]):
     assert "Bo kan ikke komme til Recovery-café" in box.last_text_to(anna.id)
     await box.advance_to(at(16, 18, 0))
     assert "torsdag 17. december" in box.last_text_to(anna.id)
+    # In /meetings an activity's volunteer can say they can't come, not move it for all.
+    await box.say(anna, "/meetings")
+    labels = [b["text"] for b in box.fake.messages_to(anna.id)[-1].buttons]
+    assert labels[0] == "Kan ikke 17/12 14.00"
+    assert not any(t.startswith(("Flyt", "Skift rytme")) for t in labels)
 
 
 async def test_paused_volunteer_gets_no_reminder_and_the_match_needs_cover(
