@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlparse
 
 from telegram.ext import Application
@@ -89,6 +90,7 @@ async def running_bot(
     *,
     poll_timeout: int = 1,
     webhook: bool = False,
+    rate_limiter: Any = None,
 ) -> AsyncIterator[Application]:
     """Run the real Application with long polling (or its webhook server) inside the
     current event loop."""
@@ -98,7 +100,9 @@ async def running_bot(
     except BaseException:
         await database.dispose()
         raise
-    application = build_application(settings, clock=clock, database=database)
+    application = build_application(
+        settings, clock=clock, database=database, rate_limiter=rate_limiter
+    )
     application.bot_data["in_process"] = True
     keep_lease(application, holder)
     try:

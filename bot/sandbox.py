@@ -18,6 +18,7 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.context import Services
 from bot.fake_telegram import FakeTelegram
+from bot.ratelimit import PeerRateLimiter
 from bot.runner import running_bot
 
 GROUP_CHAT_ID = -100_200_300
@@ -51,7 +52,9 @@ class Sandbox:
 
     async def start_bot(self) -> Application:
         self._stack = contextlib.AsyncExitStack()
-        self.app = await self._stack.enter_async_context(running_bot(self.settings, self.clock))
+        self.app = await self._stack.enter_async_context(
+            running_bot(self.settings, self.clock, rate_limiter=sandbox_rate_limiter())
+        )
         self._delivered_before_start = self._updates_delivered()
         await self.settle()
         return self.app
@@ -64,7 +67,9 @@ class Sandbox:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            await self.fake.wait_until_idle(timeout=max(deadline - loop.time(), 0.1))
+            # Handled updates are counted below, so only a short quiet spell is needed for
+            # sends that follow them (a background task, a scheduler pass).
+            await self.fake.wait_until_idle(timeout=max(deadline - loop.time(), 0.1), quiet=0.03)
             delivered = self._updates_delivered() - self._delivered_before_start
             done = getattr(self.app, "updates_done", 0)
             if done >= delivered:
@@ -122,6 +127,12 @@ class Sandbox:
     def last_text_to(self, chat_id: int) -> str:
         texts = self.texts_to(chat_id)
         return texts[-1] if texts else ""
+
+
+def sandbox_rate_limiter() -> PeerRateLimiter:
+    """Telegram's limits, with roomier per-chat bursts: people in the sandbox tap within
+    milliseconds of each other, where real people take seconds and the buckets refill."""
+    return PeerRateLimiter(private_burst=30.0, group_burst=30.0)
 
 
 def sandbox_settings(database_path: Path, fake: FakeTelegram, **overrides: Any) -> Settings:
