@@ -227,7 +227,17 @@ async def pause_command(update: Update, context: PeerContext) -> None:
 
 async def pause_in_group(update: Update, context: PeerContext) -> None:
     """`/pause` written in the group: never echoed. Delete it if we may, and answer only
-    with a neutral invitation to the private chat."""
+    with a neutral invitation to the private chat (the link opens the pause flow)."""
+    await talk_privately_instead(update, context, "pause")
+
+
+async def resume_in_group(update: Update, context: PeerContext) -> None:
+    """`/resume`, `/pausevolunteer @anna`, `/resumevolunteer @anna` in the group would tell
+    everyone about a pause: removed and answered like `/pause`."""
+    await talk_privately_instead(update, context, "")
+
+
+async def talk_privately_instead(update: Update, context: PeerContext, payload: str) -> None:
     message = update.effective_message
     assert message is not None
     _ = texts_for(context, update)
@@ -242,7 +252,7 @@ async def pause_in_group(update: Update, context: PeerContext) -> None:
     if not deleted:
         text += "\n" + _("You are welcome to delete your message here in the group.")
     markup = InlineKeyboardMarkup(
-        [[InlineKeyboardButton(_("Open a private chat"), url=deep_link(context, "pause"))]]
+        [[InlineKeyboardButton(_("Open a private chat"), url=deep_link(context, payload))]]
     )
     await reply(update, text, reply_markup=markup)
 
@@ -1061,14 +1071,16 @@ class ContentFreeLibraryLogs(logging.Filter):
 
 def register(application: Application, services: Services) -> None:
     ContentFreeLibraryLogs.install()
-    private = filters.ChatType.PRIVATE
+    private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
     application.add_handler(
         CommandHandler(
             "start", start_pause_link, filters=private & filters.Regex(r"^/start pause\b")
         )
     )
+    # In the group every pause command is removed (when we may) and answered neutrally.
+    application.add_handler(CommandHandler("pause", pause_in_group, filters=groups))
     application.add_handler(
-        CommandHandler("pause", pause_in_group, filters=filters.ChatType.GROUPS)
+        CommandHandler(["resume", "pausevolunteer", "resumevolunteer"], resume_in_group, groups)
     )
     application.add_handler(CommandHandler("pause", pause_command))
     application.add_handler(CommandHandler("resume", resume_command))

@@ -469,11 +469,21 @@ async def test_resume_restores_everything(
     assert await paused_ids(box) == {await person_id(box, anna)}
 
 
-async def test_resume_in_the_group_points_to_the_private_chat(group: tuple[Sandbox, Cast]):
+@pytest.mark.parametrize("command", ["/resume", "/pausevolunteer @anna", "/resumevolunteer @anna"])
+async def test_other_pause_commands_in_the_group_are_removed_too(
+    group: tuple[Sandbox, Cast], command: str
+):
     box, cast = group
-    await box.say(cast.volunteers[0], "/resume", in_group=True)
+    anna, mette = cast.volunteers[0], cast.coordinator
+    await box.say(anna, "/start")
+    sender = anna if command == "/resume" else mette
+    written = box.fake.send_text(sender, GROUP_CHAT_ID, command)
+    await box.fake.wait_until_idle()
+    assert box.fake.chats[GROUP_CHAT_ID].messages[written["message_id"]].deleted
     [answer] = box.fake.messages_to(GROUP_CHAT_ID)
     assert "privat" in answer.text and "pause" not in answer.text.lower()
+    assert answer.buttons[0]["url"] == "https://t.me/peerbot_demo_bot"
+    assert await pause_rows(box) == []
 
 
 # The coordinator ---------------------------------------------------------------------------------
