@@ -128,7 +128,9 @@ async def composed_message(update: Update, context: PeerContext) -> None:
     if message is None or user is None:
         return
     services = context.services
-    draft = await broadcasts.composing(context.session, services.group_id, user.id)
+    draft = await broadcasts.composing(
+        context.session, services.group_id, user.id, services.clock.now()
+    )
     if draft is None:
         return
     _ = texts_for(context, update)
@@ -190,7 +192,12 @@ async def on_callback(update: Update, context: PeerContext) -> None:
         count = await broadcasts.requeue_failed(context.session, services.group_id, draft.id, now)
         await query.answer(_("Trying again…") if count else _("There is nothing to try again."))
         if count:
+            report = await broadcasts.progress(context.session, draft.id)
+            await _edit(query, report_text(_, report))  # the button goes while it tries
             _start_after_commit(context, draft.id)
+        return
+    if draft.status == "cancelled":
+        await query.answer(_("Cancelled. Nothing was sent."))
         return
     if draft.status != "draft":
         await query.answer(_("This message is already on its way."))
@@ -336,7 +343,7 @@ class Reporter:
         if time.monotonic() - self.last >= REPORT_EVERY_SECONDS and not self.lock.locked():
             await self.update()
 
-    async def update(self) -> None:
+    async def update(self, *, attempts: int = 1) -> None:
         async with self.lock:
             self.last = time.monotonic()
             services = self.context.services
@@ -352,18 +359,25 @@ class Reporter:
                 if report.finished and report.retryable
                 else None
             )
-            try:
-                await self.context.bot.edit_message_text(
-                    report_text(_, report),
-                    chat_id=draft.created_by,
-                    message_id=draft.report_message_id,
-                    reply_markup=markup,
-                )
-            except BadRequest as error:
-                if "not modified" not in str(error).lower():
-                    log.warning("broadcast %s: report not updated", self.broadcast_id)
-            except TelegramError:
-                log.warning("broadcast %s: report not updated", self.broadcast_id)
+            for attempt in range(1, attempts + 1):
+                try:
+                    await self.context.bot.edit_message_text(
+                        report_text(_, report),
+                        chat_id=draft.created_by,
+                        message_id=draft.report_message_id,
+                        reply_markup=markup,
+                    )
+                    return
+                except BadRequest as error:
+                    if "not modified" not in str(error).lower():
+                        log.warning("broadcast %s: report not updated", self.broadcast_id)
+                    return
+                except NetworkError:  # a bad moment; an edit is safe to repeat
+                    if attempt < attempts:
+                        await asyncio.sleep(attempt)
+                except TelegramError:
+                    break
+            log.warning("broadcast %s: report not updated", self.broadcast_id)
 
 
 # Sending --------------------------------------------------------------------------------
@@ -430,7 +444,7 @@ async def _deliver(application: Application, broadcast_id: int) -> None:
     finally:
         # No await between the last check and this: a retry asked for now starts anew.
         senders.pop(broadcast_id, None)
-    await reporter.update()
+    await reporter.update(attempts=3)  # the final word matters most
     log.info("broadcast %s: sender stopped", broadcast_id)
 
 
@@ -474,8 +488,14 @@ async def send_copy(context: PeerContext, claim: broadcasts.Claim) -> tuple[str,
             return broadcasts.FAILED, None  # the limiter already waited and retried
         except ChatMigrated:
             return broadcasts.FAILED, None
-        except TimedOut:
-            return broadcasts.UNKNOWN, None  # it may have arrived: never send it twice
+        except TimedOut as error:
+            if "pool timeout" not in str(error).lower():
+                return broadcasts.UNKNOWN, None  # it may have arrived: never send it twice
+            # No free connection: the request never left, so waiting and retrying is safe.
+            if attempt == SERVER_ERROR_ATTEMPTS:
+                break
+            await asyncio.sleep(delay)
+            delay *= 2
         except NetworkError as error:
             text = str(error)
             never_sent = not text.startswith("httpx.") or "ConnectError" in text
@@ -504,7 +524,10 @@ def register(application: Application, services: Services) -> None:
     if coordinators:
         application.add_handler(
             MessageHandler(
-                filters.ChatType.PRIVATE & filters.User(user_id=coordinators) & ~filters.COMMAND,
+                filters.UpdateType.MESSAGE
+                & filters.ChatType.PRIVATE
+                & filters.User(user_id=coordinators)
+                & ~filters.COMMAND,
                 composed_message,
             ),
             group=COMPOSE_GROUP,

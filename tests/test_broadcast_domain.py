@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -155,6 +155,9 @@ async def test_a_new_composition_replaces_an_unfinished_draft(database):
     async with database.transaction() as session:
         old = await broadcasts.start_composing(session, group_id, METTE, NOW)
         new = await broadcasts.start_composing(session, group_id, METTE, NOW)
-        assert (await broadcasts.composing(session, group_id, METTE)).id == new.id
+        assert (await broadcasts.composing(session, group_id, METTE, NOW)).id == new.id
         await session.refresh(old)
         assert old.status == "cancelled"
+        # A message written the next day is not taken for the broadcast any more.
+        later = NOW + broadcasts.COMPOSING_WAITS + timedelta(minutes=1)
+        assert await broadcasts.composing(session, group_id, METTE, later) is None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +27,8 @@ PENDING, SENDING, SENT = "pending", "sending", "sent"
 NOT_STARTED, BLOCKED, FAILED, UNKNOWN = "not_started", "blocked", "failed", "unknown"
 FINAL = frozenset({SENT, NOT_STARTED, BLOCKED, FAILED, UNKNOWN})
 RETRYABLE = frozenset({FAILED, UNKNOWN})
+# How long `/broadcast` waits for the message to send.
+COMPOSING_WAITS = timedelta(hours=2)
 
 
 # Writing ------------------------------------------------------------------------------------
@@ -58,14 +60,18 @@ async def start_composing(
     return broadcast
 
 
-async def composing(session: AsyncSession, group_id: int, coordinator_id: int) -> Broadcast | None:
-    """The broadcast waiting for this coordinator's message, if any."""
+async def composing(
+    session: AsyncSession, group_id: int, coordinator_id: int, now: datetime
+) -> Broadcast | None:
+    """The broadcast waiting for this coordinator's message, if any. After a while it stops
+    waiting, so a message written the next day is not taken for a broadcast."""
     return await session.scalar(
         select(Broadcast)
         .where(
             Broadcast.group_id == group_id,
             Broadcast.created_by == coordinator_id,
             Broadcast.status == "composing",
+            Broadcast.created_at > now - COMPOSING_WAITS,
         )
         .order_by(Broadcast.id.desc())
         .limit(1)
