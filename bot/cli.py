@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
 from bot.config import Settings, load_settings, problems_for_running, problems_for_webhook
@@ -25,6 +26,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         problems = problems_for_running(settings)
         if args.webhook or settings.webhook_url:
             problems += problems_for_webhook(settings)
+    from bot.clock import FAKE_CLOCK_FILE_ENV
+
+    if os.environ.get(FAKE_CLOCK_FILE_ENV):
+        # A test hook: the bot would read its time from a file instead of the real clock.
+        print(f"Warning: {FAKE_CLOCK_FILE_ENV} is set; it is for tests only, unset it.")
     if problems:
         for problem in problems:
             print(problem)

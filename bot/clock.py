@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Protocol
+
+# Test hook, never set in production: a file holding the current moment (ISO 8601), so a
+# test can drive the clock of a bot running in another process (tests/test_simulated_month.py).
+FAKE_CLOCK_FILE_ENV = "PEERBOT_FAKE_CLOCK_FILE"
 
 
 class Clock(Protocol):
@@ -37,3 +43,43 @@ class FakeClock:
     def advance(self, delta: timedelta) -> datetime:
         self._now += delta
         return self._now
+
+
+class FileClock:
+    """A clock read from a file another process writes (an ISO 8601 moment with its offset).
+
+    Only for tests that run `peerbot run` as a real process and move its time: selected by
+    `clock_from_environment` when PEERBOT_FAKE_CLOCK_FILE is set (`peerbot check` warns)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._last: datetime | None = None
+
+    def now(self) -> datetime:
+        try:
+            moment = datetime.fromisoformat(self.path.read_text().strip())
+        except (OSError, ValueError):
+            # Caught mid-write: keep the last moment read (time never jumps back).
+            if self._last is None:
+                raise
+            return self._last
+        if moment.tzinfo is None:
+            raise ValueError(f"{self.path} must hold a timezone-aware moment")
+        self._last = moment.astimezone(UTC)
+        return self._last
+
+    @staticmethod
+    def write(path: str | Path, moment: datetime) -> None:
+        """Set the time atomically (write then rename: a reader never sees half a moment)."""
+        if moment.tzinfo is None:
+            raise ValueError("FileClock needs timezone-aware moments")
+        target = Path(path)
+        scratch = target.with_name(target.name + ".tmp")
+        scratch.write_text(moment.astimezone(UTC).isoformat())
+        os.replace(scratch, target)
+
+
+def clock_from_environment() -> Clock:
+    """The system clock, unless the test hook PEERBOT_FAKE_CLOCK_FILE names a file."""
+    path = os.environ.get(FAKE_CLOCK_FILE_ENV)
+    return FileClock(path) if path else SystemClock()

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 from telegram.ext import Application
 
 from bot.app import ALLOWED_UPDATES, build_application
-from bot.clock import Clock, SystemClock
+from bot.clock import FAKE_CLOCK_FILE_ENV, Clock, SystemClock, clock_from_environment
 from bot.config import Settings
 from bot.domain import instance
 from storage.db import Database
@@ -145,14 +145,14 @@ async def running_bot(
         await application.shutdown()
 
 
-def _prepare_and_lease(settings: Settings) -> str:
+def _prepare_and_lease(settings: Settings, clock: Clock) -> str:
     """Migrate, then take the lease (raises AnotherInstanceRunning)."""
     import asyncio
 
     async def _prepare() -> str:
         database = await prepare_database(settings)
         try:
-            return await take_lease(database, SystemClock())
+            return await take_lease(database, clock)
         finally:
             await database.dispose()
 
@@ -161,8 +161,11 @@ def _prepare_and_lease(settings: Settings) -> str:
 
 def run_polling(settings: Settings) -> None:
     """Serve the real group until stopped (Ctrl+C)."""
-    holder = _prepare_and_lease(settings)
-    application = build_application(settings)
+    clock = clock_from_environment()  # the system clock unless a test set its hook
+    if not isinstance(clock, SystemClock):
+        log.warning("test clock in use (%s is set): not for production", FAKE_CLOCK_FILE_ENV)
+    holder = _prepare_and_lease(settings, clock)
+    application = build_application(settings, clock=clock)
     keep_lease(application, holder)
     application.run_polling(allowed_updates=ALLOWED_UPDATES)
 
@@ -172,8 +175,9 @@ def run_webhook(settings: Settings) -> None:
     Requests without the secret token header are refused by PTB's webhook server."""
     if not settings.webhook_secret or not settings.webhook_url:
         raise ValueError("WEBHOOK_URL and WEBHOOK_SECRET are required for --webhook")
-    holder = _prepare_and_lease(settings)
-    application = build_application(settings)
+    clock = clock_from_environment()
+    holder = _prepare_and_lease(settings, clock)
+    application = build_application(settings, clock=clock)
     keep_lease(application, holder)
     application.run_webhook(
         listen=settings.webhook_listen,
