@@ -30,8 +30,10 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
+import bot.sandbox as sandbox_module
 from bot.domain import people
 from bot.fake_telegram import FakeTelegram
+from bot.ratelimit import PeerRateLimiter
 from bot.sandbox import GROUP_CHAT_ID, sandbox
 
 CEILING = 30.0  # messages a second, Telegram's overall limit
@@ -48,6 +50,8 @@ class Result:
     lost: int
     duplicated: int
     too_many_requests: int
+    # An interactive answer (/help) before and during the broadcast, in seconds.
+    reply_seconds: tuple[float, float] | None = None
 
     @property
     def per_second(self) -> float:
@@ -62,6 +66,11 @@ class Result:
             f"{self.name:<34} {self.wall_seconds:7.1f} s  {self.per_second:5.1f} msg/s "
             f"({self.of_ceiling:6.1%} of 30/s)  429s: {self.too_many_requests:5d}  "
             f"lost: {self.lost:4d}  duplicated: {self.duplicated:3d}"
+        ) + (
+            f"\n{'':34} a volunteer's /help answered in {self.reply_seconds[0] * 1000:.0f} ms "
+            f"before, {self.reply_seconds[1] * 1000:.0f} ms during the broadcast"
+            if self.reply_seconds
+            else ""
         )
 
 
@@ -84,6 +93,16 @@ def _tally(fake: FakeTelegram, name: str, ids: list[int], method: str, started: 
 
 async def through_peerbot(recipients: int) -> Result:
     """The real application: `/broadcast`, the choices, Send; until the report says done."""
+    # The production limiter, not the sandbox's (whose per-chat bursts are roomier).
+    roomy = sandbox_module.sandbox_rate_limiter
+    sandbox_module.sandbox_rate_limiter = PeerRateLimiter
+    try:
+        return await _through_peerbot(recipients)
+    finally:
+        sandbox_module.sandbox_rate_limiter = roomy
+
+
+async def _through_peerbot(recipients: int) -> Result:
     with tempfile.TemporaryDirectory() as folder:
         async with sandbox(Path(folder) / "bench.sqlite3") as (box, cast):
             mette = cast.coordinator
@@ -106,14 +125,29 @@ async def through_peerbot(recipients: int) -> Result:
 
             await box.tap(mette, control, _ends(control, ":volunteers"))
             await box.tap(mette, control, _ends(control, ":0"))  # not important
+            anna = cast.volunteers[0]
+            quiet_reply = await _reply_time(box, anna)
             started = time.monotonic()
             box.fake.tap_button(mette, control, _starts(control, "broadcast:send:"))
+            await asyncio.sleep(min(10.0, recipients / 60))  # well into the broadcast
+            busy_reply = await _reply_time(box, anna)
             while not (control.text or "").startswith("Din besked er sendt."):
                 await asyncio.sleep(0.2)
                 if time.monotonic() - started > recipients:  # far beyond any sane pace
                     raise TimeoutError("the broadcast did not finish")
             await box.fake.wait_until_idle(timeout=30)
-            return _tally(box.fake, "PeerBot (PeerRateLimiter)", ids, "copyMessage", started)
+            result = _tally(box.fake, "PeerBot (PeerRateLimiter)", ids, "copyMessage", started)
+            result.reply_seconds = (quiet_reply, busy_reply)
+            return result
+
+
+async def _reply_time(box: Any, user: Any) -> float:
+    """Seconds from a volunteer's /help to the bot's answer."""
+    count = len(box.fake.messages_to(user.id))
+    asked = time.monotonic()
+    box.fake.send_text(user, user.id, "/help")
+    await box.fake.wait_for(lambda _c: len(box.fake.messages_to(user.id)) > count, 30.0)
+    return time.monotonic() - asked
 
 
 def _starts(message: Any, prefix: str) -> str:
