@@ -70,9 +70,21 @@ def start_time() -> datetime:
     return datetime(2026, 11, 30, 9, 0, tzinfo=COPENHAGEN)
 
 
-@pytest.fixture
-async def group(tmp_path: Path, start_time: datetime) -> AsyncIterator[tuple[Sandbox, Cast]]:
-    """The simulated volunteers' group with PeerBot running against the fake Bot API."""
-    async with sandbox(tmp_path / "peerbot.sqlite3", start_time) as running:
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def group(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    start_time: datetime,
+    postgres_server: str | None,
+) -> AsyncIterator[tuple[Sandbox, Cast]]:
+    """The simulated volunteers' group with PeerBot running against the fake Bot API,
+    once on SQLite and once on PostgreSQL."""
+    overrides: dict[str, str] = {}
+    if request.param == "postgresql":
+        if postgres_server is None:
+            pytest.skip("PostgreSQL could not be started here (see the warning above)")
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        overrides["database_url"] = await create_database(postgres_server, name)
+    async with sandbox(tmp_path / "peerbot.sqlite3", start_time, **overrides) as running:
         yield running
         assert running[0].fake.spec_violations == [], "the bot broke the Bot API spec"
