@@ -12,6 +12,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import PeerContext, Services, current_session
 from bot.domain import people
+from bot.logging_setup import ContentFreeLibraryLogs
 from bot.ratelimit import PeerRateLimiter
 from bot.scheduler import Scheduler
 from storage.db import Database
@@ -84,6 +85,8 @@ def build_application(
     # Telegram's flood limits, kept app-wide (bot/ratelimit.py) unless a test passes another.
     builder = builder.rate_limiter(rate_limiter if rate_limiter is not None else PeerRateLimiter())
     application = builder.build()
+    # Installed here, not only in `configure_logging`: tests and embedders log their own way.
+    ContentFreeLibraryLogs.install()
     application.bot_data["services"] = services
     register_all(application, services)
     return application

@@ -1044,33 +1044,7 @@ def readiness_question(
     return text, keyboard
 
 
-class ContentFreeLibraryLogs(logging.Filter):
-    """python-telegram-bot's DEBUG lines carry whole updates and request parameters, i.e.
-    the very message a volunteer asked us to pass on and never keep. Keep the line (the
-    endpoint, the update id) and drop the content, whatever level the logger is set to.
-    (Generic; it belongs in bot/logging_setup.py and can move there.)"""
-
-    LOGGERS = ("telegram.ext.Application", "telegram.ext.ExtBot", "telegram.Bot")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not isinstance(record.args, tuple) or not record.args:
-            return True
-        if record.msg in ("Processing update %s", "Dropping pending update: %s"):
-            record.args = (f"#{getattr(record.args[0], 'update_id', '?')}",)
-        elif isinstance(record.msg, str) and "Bot API endpoint" in record.msg:
-            record.args = (record.args[0], *("<content not logged>",) * (len(record.args) - 1))
-        return True
-
-    @classmethod
-    def install(cls) -> None:
-        for name in cls.LOGGERS:
-            logger = logging.getLogger(name)
-            if not any(isinstance(f, cls) for f in logger.filters):
-                logger.addFilter(cls())
-
-
 def register(application: Application, services: Services) -> None:
-    ContentFreeLibraryLogs.install()
     private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
     application.add_handler(
         CommandHandler(
