@@ -1,9 +1,8 @@
-"""Broadcast rules on a real SQLite file with a fixed `now`."""
+"""Broadcast rules on a real database (SQLite and PostgreSQL) with a fixed `now`."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,8 +21,9 @@ METTE = 1001
 
 
 @pytest.fixture
-async def database(tmp_path: Path):
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'broadcast.sqlite3'}")
+async def database(database_url: str):
+    """A fresh database, SQLite and PostgreSQL in turn."""
+    db = Database(database_url)
     await upgrade(db.engine)
     yield db
     await db.dispose()

@@ -256,6 +256,8 @@ async def test_a_document_is_previewed_and_copied_faithfully_and_cancel_sends_no
     assert "Hvad vil du gerne sende?" in prompt.text
     await box.tap(mette, prompt, button(prompt, "broadcast:cancel:"))
     assert prompt.text == "Annulleret. Intet blev sendt."
+    await box.say(mette, "Hej, er der nogen, der kan hjælpe på lørdag?")
+    assert box.fake.calls_to("copyMessage") == []  # an ordinary message is not a broadcast
 
     await box.say(mette, "/broadcast")
     before = len(box.fake.messages_to(mette.id))
