@@ -25,18 +25,18 @@ def days(moments: list[datetime]) -> list[date]:
 def test_every_slot_of_the_month_stays_inside_the_month():
     moments = d.all_slot_moments(2026, 12, TUE_WED_THU, CPH, LONG_AGO)
     assert days(moments)[0] == date(2026, 12, 1)  # a Tuesday
-    assert days(moments)[-1] == date(2026, 12, 31)  # a Thursday; 1 January is not offered
+    assert days(moments)[-1] == date(2026, 12, 30)  # 31 December is kept for family
     assert all(m.astimezone(CPH).month == 12 for m in moments)
-    assert len(moments) == 15  # five of each weekday; 24 December is no public holiday
+    assert len(moments) == 13  # five of each weekday, but not 24 and 31 December
 
 
 def test_candidates_are_spread_over_the_month_and_in_local_time():
     picked = d.candidate_dates(2026, 12, TUE_WED_THU, 4, CPH, LONG_AGO)
     assert [m.astimezone(CPH) for m in picked] == [
         local(2026, 12, 1, 17, 0),
-        local(2026, 12, 10, 16, 30),
-        local(2026, 12, 22, 17, 0),
-        local(2026, 12, 31, 16, 30),
+        local(2026, 12, 9, 17, 0),
+        local(2026, 12, 17, 16, 30),
+        local(2026, 12, 30, 17, 0),
     ]
 
 
@@ -51,6 +51,9 @@ def test_public_holidays_are_skipped():
     assert january[0] == date(2027, 1, 8)
     december = days(d.all_slot_moments(2026, 12, d.parse_slots("fri 16:00"), CPH, LONG_AGO))
     assert date(2026, 12, 25) not in december  # juledag
+    assert date(2026, 12, 31) not in days(
+        d.all_slot_moments(2026, 12, d.parse_slots("thu 16:30"), CPH, LONG_AGO)
+    )  # nytårsaftensdag: kept for family, though no public holiday
 
 
 def test_the_past_is_skipped():

@@ -174,8 +174,13 @@ def danish_holidays(year: int) -> holidays.HolidayBase:
     return holidays.Denmark(years=year)
 
 
+# Not public holidays by law, but days Danes keep for family: Christmas Eve, New Year's Eve
+# and Constitution Day (a half day off for many). A meeting there would suit nobody.
+DAYS_KEPT_FREE = {(12, 24), (12, 31), (6, 5)}
+
+
 def is_public_holiday(day: date) -> bool:
-    return day in danish_holidays(day.year)
+    return day in danish_holidays(day.year) or (day.month, day.day) in DAYS_KEPT_FREE
 
 
 # Candidates ---------------------------------------------------------------------------------
@@ -184,7 +189,8 @@ def is_public_holiday(day: date) -> bool:
 def all_slot_moments(
     year: int, month: int, slots: Sequence[Slot], tz: ZoneInfo, now: datetime
 ) -> list[datetime]:
-    """Every slot in the month that is still ahead and not on a Danish public holiday."""
+    """Every slot in the month that is still ahead and not on a Danish public holiday (or
+    a day kept for family, like Christmas Eve)."""
     moments = []
     day = date(year, month, 1)
     while day.month == month:
