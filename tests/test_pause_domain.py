@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,8 +18,8 @@ RHYTHM = pauses.Rhythm(checkin_every=timedelta(weeks=3), open_ended_ask_after=ti
 
 
 @pytest.fixture
-async def database(tmp_path: Path):
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'pause.sqlite3'}")
+async def database(database_url: str):
+    db = Database(database_url)
     await upgrade(db.engine)
     yield db
     await db.dispose()
