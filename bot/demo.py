@@ -14,9 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.demo_scenes import matches, meeting, minutes, pause, welcome
-from bot.demo_scenes import broadcast
-from bot.demo_scenes import privacy
+from bot.demo_scenes import broadcast, matches, meeting, minutes, pause, privacy, welcome
 from bot.i18n import format_when
 from bot.logging_setup import configure_logging
 from bot.sandbox import COPENHAGEN, Cast, Sandbox, sandbox
@@ -24,7 +22,15 @@ from bot.sandbox import COPENHAGEN, Cast, Sandbox, sandbox
 Scene = Callable[["Demo"], Awaitable[None]]
 
 # Each feature adds its scene here, in the order a month in the group would show them.
-SCENES: list[Scene] = [welcome.scene, meeting.scene, minutes.scene, pause.scene, matches.scene, broadcast.scene, privacy.scene]
+SCENES: list[Scene] = [
+    welcome.scene,
+    meeting.scene,
+    minutes.scene,
+    pause.scene,
+    matches.scene,
+    broadcast.scene,
+    privacy.scene,
+]
 
 SHOWN_METHODS = {
     "sendMessage",

@@ -6,13 +6,35 @@ from __future__ import annotations
 from telegram.ext import Application
 
 from bot.context import Services
-from handlers import errors, matches, meeting, membership, pause, privacy, settings, start, volunteers
-from handlers import minutes
-from handlers import broadcast
+from handlers import (
+    broadcast,
+    errors,
+    matches,
+    meeting,
+    membership,
+    minutes,
+    pause,
+    privacy,
+    settings,
+    start,
+    volunteers,
+)
 
 # Order matters: a feature's deep-link `/start <payload>` handler must come before the
 # plain `/start`, so `start` is registered last.
-FEATURES = [errors, membership, volunteers, settings, pause, meeting, matches, privacy, minutes, broadcast, start]
+FEATURES = [
+    errors,
+    membership,
+    volunteers,
+    settings,
+    pause,
+    meeting,
+    matches,
+    privacy,
+    minutes,
+    broadcast,
+    start,
+]
 
 
 def register_all(application: Application, services: Services) -> None:

@@ -2,11 +2,11 @@
 registers every table on `Base.metadata` (Alembic and the tests rely on that)."""
 
 from storage.base import Base
+from storage.models import broadcast as broadcast  # registers its tables
+from storage.models import meeting as meeting
+from storage.models import minutes as minutes
+from storage.models import privacy as privacy
 from storage.models.core import Group, Pause, Person
-from storage.models import broadcast as broadcast  # noqa: F401  (registers its tables)
-from storage.models import meeting as meeting  # noqa: F401  (registers its tables)
-from storage.models import minutes as minutes  # noqa: F401  (registers its tables)
-from storage.models import privacy as privacy  # noqa: F401  (registers its tables)
 from storage.models.matches import (
     Match,
     MatchDigest,
