@@ -146,6 +146,17 @@ async def confirm(session: AsyncSession, group_id: int, broadcast_id: int, now: 
         or broadcast.source_message_id is None
     ):
         return False
+    # The status changes first, conditionally: of two confirmations racing (a double tap
+    # handled concurrently), only one writes deliveries.
+    taken = await session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id, Broadcast.status == "draft")
+        .values(status="sending", confirmed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not taken.rowcount:  # type: ignore[attr-defined]
+        return False
+    await session.refresh(broadcast)
     rows: list[BroadcastDelivery] = []
     if reaches_group(broadcast):
         rows.append(_delivery(broadcast, None, PENDING, now))
@@ -154,7 +165,6 @@ async def confirm(session: AsyncSession, group_id: int, broadcast_id: int, now: 
     rows += [_delivery(broadcast, p.id, NOT_STARTED, now) for p in found.not_started]
     rows += [_delivery(broadcast, p.id, BLOCKED, now) for p in found.blocked]
     session.add_all(rows)
-    broadcast.status, broadcast.confirmed_at = "sending", now
     broadcast.paused_skipped = found.paused_skipped
     await session.flush()
     return True
