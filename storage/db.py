@@ -29,15 +29,17 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine; for SQLite the folder is created and the pragmas set."""
+    """An async engine; for SQLite the folder is created and the pragmas set. Query
+    parameters are kept out of error messages: they hold names and citizen labels, and
+    errors are logged."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 class Database:

@@ -57,3 +57,39 @@ def test_tokens_in_urls_are_scrubbed():
     )
     RedactTokens().filter(record)
     assert "AAbb" not in record.getMessage() and "<token>" in record.getMessage()
+
+
+async def test_database_errors_do_not_carry_names(tmp_path: Path):
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import IntegrityError
+
+    from storage.db import Database
+    from storage.migrate import upgrade
+    from storage.models import Person
+
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'e.sqlite3'}")
+    await upgrade(database.engine)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    try:
+        async with database.transaction() as session:
+            session.add(
+                Person(
+                    group_id=12345,
+                    telegram_user_id=1,
+                    first_name=NAME,
+                    language="da",
+                    is_member=True,
+                    is_coordinator=False,
+                    started_bot=False,
+                    blocked_bot=False,
+                    joined_at=now,
+                )
+            )
+            await session.flush()
+    except IntegrityError as error:
+        assert NAME not in str(error)
+    else:
+        raise AssertionError("the foreign key should have refused the row")
+    finally:
+        await database.dispose()
