@@ -9,10 +9,12 @@ from typing import Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import ChatMigrated
 
 from bot.context import PeerContext
 from bot.domain import people
 from bot.i18n import N_, Translate, pick_language
+from handlers.delivery import follow_migration
 from storage.models import Person
 
 Handler = Callable[[Update, PeerContext], Awaitable[None]]
@@ -113,7 +115,11 @@ def coordinator_only(handler: Handler) -> Handler:
 
 async def is_group_member(context: PeerContext, user_id: int) -> bool:
     """Ask Telegram whether someone is in the volunteers' group right now."""
-    member = await context.bot.get_chat_member(context.services.group_chat_id, user_id)
+    try:
+        member = await context.bot.get_chat_member(context.services.group_chat_id, user_id)
+    except ChatMigrated as error:  # upgraded to a supergroup while we weren't looking
+        await follow_migration(context, error.new_chat_id)
+        member = await context.bot.get_chat_member(context.services.group_chat_id, user_id)
     if member.status in MEMBER_STATUSES:
         return True
     return member.status == ChatMemberStatus.RESTRICTED and bool(
