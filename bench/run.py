@@ -119,9 +119,9 @@ def summary(results: dict[str, Any]) -> str:
     )
     for key, label in (
         ("greeting", "/start (floor: /ping)"),
-        ("poll_answer", "poll answer"),
+        ("poll_answer", "poll answer, then /ping"),
         ("button_tap", "button tap"),
-        ("follow_up_alone", "/help (floor: /ping), one call each"),
+        ("follow_up_alone", "/ping alone (PeerBot: its fallback)"),
     ):
         f, o = floor[key], ours[key]
         p50_ratio = o["p50_ms"] / f["p50_ms"] if f["p50_ms"] else 0.0
@@ -145,6 +145,17 @@ def summary(results: dict[str, Any]) -> str:
                 _ok(o["p99_ms"] < TARGETS["p99_ms"]),
             ]
         )
+    f, o = floor["poll_answer_alone_estimate"], ours["poll_answer_alone_estimate"]
+    rows.append(
+        [
+            "poll answer alone, estimated p50 / p99",
+            f"{f['p50_ms']:.1f} / {f['p99_ms']:.1f} ms",
+            f"{o['p50_ms']:.1f} / {o['p99_ms']:.1f} ms",
+            "",
+            "",
+            "",
+        ]
+    )
     lines.append(
         table(rows, ["", "floor (bare PTB)", "PeerBot", "ratio", "target", "met"]),
     )
@@ -167,6 +178,14 @@ def summary(results: dict[str, Any]) -> str:
             ["", "recipients", "time", "rate", "of 30/s", "429s", "lost", "duplicated"],
         )
     )
+    for b in results["broadcast"]:
+        if b.get("reply_seconds"):
+            before, during = b["reply_seconds"]
+            lines += [
+                "",
+                f"A volunteer's `/help` during PeerBot's broadcast: answered in "
+                f"{during * 1000:.0f} ms ({before * 1000:.0f} ms before it started).",
+            ]
     s = results["scale"]
     rows_total = sum(s["rows"].values())
     lines += [
@@ -176,7 +195,7 @@ def summary(results: dict[str, Any]) -> str:
         f"{s['seed_seconds']} s)",
         "",
     ]
-    matches = s["matches"]
+    matches = s["matches_overview"]
     command_rows = [
         [
             "`peerbot run`: start to first getUpdates",

@@ -479,7 +479,7 @@ async def run(volunteers: int = 10_000, matches: int = 5_000, samples: int = 20)
                     await fake.wait_until_idle(timeout=60, quiet=0.05)
                 figures["meetings"] = meetings.as_dict()
                 figures["mydata"] = mydata.as_dict()
-                figures["matches"] = await matches_overview(fake)
+                figures["matches_overview"] = await matches_overview(fake)
                 figures["rss_end_mb"] = round(bot.rss_mb(), 1)
                 figures["peak_rss_mb"] = round(bot.peak_rss_mb(), 1)
             finally:
@@ -490,8 +490,9 @@ async def run(volunteers: int = 10_000, matches: int = 5_000, samples: int = 20)
             f"{figures['peak_rss_mb']}); /meetings p50 {meetings.p50_ms:.0f} ms max "
             f"{max(meetings.seconds) * 1000:.0f} ms; /mydata p50 {mydata.p50_ms:.0f} ms max "
             f"{max(mydata.seconds) * 1000:.0f} ms; /matches first message "
-            f"{figures['matches']['first_ms']:.0f} ms, {figures['matches']['messages']} "
-            f"messages in {figures['matches']['watched_seconds']:.0f} s",
+            f"{figures['matches_overview']['first_ms']:.0f} ms, "
+            f"{figures['matches_overview']['messages']} messages in "
+            f"{figures['matches_overview']['watched_seconds']:.0f} s",
             flush=True,
         )
     return figures

@@ -1,0 +1,99 @@
+"""The benchmark scripts still run (tiny sizes; the figures themselves are not checked)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import latency, run, scale
+from bench.common import percentile
+from bot.fake_telegram import FakeTelegram
+from storage.db import Database
+from storage.migrate import upgrade
+
+
+def test_percentile_is_nearest_rank():
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile([], 50) == 0.0
+
+
+async def test_the_floor_answers_ping_poll_answers_and_taps(tmp_path: Path):
+    sizes = latency.Sizes(people=12, greetings=10, polls=5, taps=4, tappers=2, baseline=5)
+    figures = await latency.measure(latency.Floor(), sizes, tmp_path)
+    assert figures.start_seconds > 0
+    assert figures.rss_start_mb > 0
+    assert len(figures.greeting.seconds) == 10
+    assert len(figures.poll.seconds) == 5
+    assert len(figures.tap.seconds) == 4
+    assert figures.updates >= 10 + 5 + 5 * 3 + 4
+
+
+async def test_scale_seeds_the_real_models_and_runs_a_scheduling_pass(tmp_path: Path):
+    database = tmp_path / "scale.sqlite3"
+    db = Database(f"sqlite+aiosqlite:///{database}")
+    await upgrade(db.engine)
+    counts = await scale.seed(db, volunteers=30, matches=10, now=datetime.now(UTC))
+    await db.dispose()
+    assert counts["people"] == 31 and counts["matches"] == 10
+    assert counts["match_occurrences"] > 10 * 50  # a year of weekly meetings
+    async with FakeTelegram() as fake:
+        scale.populate(fake, 30)
+        first, usual, _sent = await scale.scheduling_passes(fake, database)
+    assert first > 0 and usual > 0
+
+
+def test_the_summary_names_every_target():
+    floor = {
+        "start_seconds": 0.3,
+        "rss_start_mb": 45,
+        "rss_end_mb": 46,
+        "updates_handled": 1700,
+        **{
+            key: {"count": 10, "p50_ms": 5.0, "p99_ms": 20.0}
+            for key in (
+                "greeting",
+                "poll_answer",
+                "poll_answer_alone_estimate",
+                "button_tap",
+                "follow_up_alone",
+            )
+        },
+    }
+    scale_figures = {
+        "volunteers": 10,
+        "matches": 5,
+        "rows": {"people": 11},
+        "database_mb": 1.0,
+        "seed_seconds": 0.1,
+        "start_seconds": 1.0,
+        "rss_start_mb": 90,
+        "rss_end_mb": 95,
+        "peak_rss_mb": 96,
+        "first_pass_seconds": 0.5,
+        "usual_pass_seconds": 0.01,
+        "meetings": {"count": 3, "p50_ms": 10.0, "p99_ms": 12.0},
+        "mydata": {"count": 3, "p50_ms": 40.0, "p99_ms": 300.0},
+        "matches_overview": {
+            "first_ms": 50.0,
+            "messages": 1,
+            "watched_seconds": 8,
+            "matches_in_first_message": 5,
+        },
+    }
+    text = run.summary(
+        {
+            "machine": run.machine(),
+            "side_by_side": {
+                "pace_per_second": 25,
+                "sizes": {"people": 1000},
+                "floor": floor,
+                "peerbot": floor,
+            },
+            "broadcast": [],
+            "scale": scale_figures,
+        }
+    )
+    assert "`/mydata` p50 / p99" in text and "**no**" in text  # 300 ms misses 200 ms
+    assert "poll answer" in text and "button tap" in text
