@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import latency, run, scale
-from bench.common import percentile
+from bench.common import ROOT, percentile
 from bot.fake_telegram import FakeTelegram
 from storage.db import Database
 from storage.migrate import upgrade
@@ -97,3 +100,37 @@ def test_the_summary_names_every_target():
     )
     assert "`/mydata` p50 / p99" in text and "**no**" in text  # 300 ms misses 200 ms
     assert "poll answer" in text and "button tap" in text
+
+
+async def test_an_up_to_date_database_is_recognised_without_alembic(tmp_path: Path):
+    """The bot's start skips Alembic (about 15 MiB resident) when nothing is due."""
+    from alembic.script import ScriptDirectory
+
+    from storage.migrate import alembic_config, is_up_to_date, script_heads
+
+    expected = set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+    assert script_heads() == expected
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite3'}")
+    assert not await is_up_to_date(db.engine)  # a new database
+    await upgrade(db.engine)
+    assert await is_up_to_date(db.engine)
+    await db.dispose()
+
+
+def test_the_start_of_an_up_to_date_bot_does_not_load_alembic(tmp_path: Path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite3'}"
+    db = Database(url)
+    asyncio.run(upgrade(db.engine))
+    asyncio.run(db.dispose())
+    check = (
+        "import asyncio, sys\n"
+        "from storage.db import Database\n"
+        "from storage.migrate import upgrade\n"
+        f"db = Database({url!r})\n"
+        "asyncio.run(upgrade(db.engine))\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert done.stdout.strip() == "False"
