@@ -515,26 +515,35 @@ async def choose(
 
 
 async def remind(context: PeerContext, reminder_id: int, due_at: datetime) -> None:
-    """One reminder round: to those who said yes or didn't answer; late ones are skipped."""
+    """One reminder round: to those who said yes or didn't answer; late ones are skipped.
+    Each recipient is claimed just before their message (the round's cursor), so a restart
+    continues the round and a crash loses at most the one message in flight."""
     services = context.services
     now = services.clock.now()
     grace = timedelta(minutes=services.settings.reminder_grace_minutes)
     late = now - due_at > grace
     async with services.db.transaction() as session:
-        if not await domain.claim_reminder(
-            session, reminder_id, now, "skipped" if late else "sent"
-        ):
-            return
         reminder = await session.get_one(domain.MeetingReminder, reminder_id)
         meeting = await session.get_one(Meeting, reminder.meeting_id)
-        if late or meeting.starts_at is None or meeting.starts_at <= now:
-            log.info("meeting reminder %s found too late; skipped", reminder_id)
+        if reminder.done_at is not None:
             return
+        if late or meeting.starts_at is None or meeting.starts_at <= now:
+            if await domain.claim_reminder(session, reminder_id, now, "skipped"):
+                log.info("meeting reminder %s found too late; skipped", reminder_id)
+            return
+        cursor = domain.round_cursor(reminder)
         recipients = await domain.reminder_recipients(session, meeting, now, coordinators(context))
+    if cursor:
+        log.info("meeting reminder %s: continuing an interrupted round", reminder_id)
     sent = 0
-    for person in recipients:
-        if not person.reachable:
+    for person in sorted(recipients, key=lambda p: p.id):
+        if person.id <= cursor or not person.reachable:
             continue
+        async with services.db.transaction() as session:
+            claimed = await domain.claim_reminder_recipient(session, reminder_id, cursor, person.id)
+        if not claimed:
+            return  # another pass has this round
+        cursor = person.id
         _ = context.texts(person.language)
         lines = [
             _("A little reminder: the volunteer meeting is on {when}.").format(
@@ -551,6 +560,8 @@ async def remind(context: PeerContext, reminder_id: int, due_at: datetime) -> No
         )
         delivery = await send_and_remember(context, person, "\n".join(lines))
         sent += delivery.sent
+    async with services.db.transaction() as session:
+        await domain.claim_reminder(session, reminder_id, now, "sent")
     log.info("meeting reminder %s: %s of %s sent", reminder_id, sent, len(recipients))
 
 

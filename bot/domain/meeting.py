@@ -477,6 +477,37 @@ async def claim_reminder(
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
+# While a round is being sent, `outcome` holds "to:<person id>": the last recipient claimed
+# (recipients go in person-id order). A restart continues after it, so a crash loses at most
+# the one message in flight instead of the rest of the round.
+ROUND_CURSOR = "to:"
+
+
+def round_cursor(reminder: MeetingReminder) -> int:
+    """The id of the last recipient claimed in this round (0: none yet)."""
+    outcome = reminder.outcome or ""
+    return int(outcome.removeprefix(ROUND_CURSOR)) if outcome.startswith(ROUND_CURSOR) else 0
+
+
+async def claim_reminder_recipient(
+    session: AsyncSession, reminder_id: int, previous: int, person_id: int
+) -> bool:
+    """Claim one recipient of a round (committed by the caller before sending)."""
+    expected = None if previous == 0 else f"{ROUND_CURSOR}{previous}"
+    result = await session.execute(
+        update(MeetingReminder)
+        .where(
+            MeetingReminder.id == reminder_id,
+            MeetingReminder.done_at.is_(None),
+            MeetingReminder.outcome.is_(None)
+            if expected is None
+            else MeetingReminder.outcome == expected,
+        )
+        .values(outcome=f"{ROUND_CURSOR}{person_id}")
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
 async def latest_meeting(session: AsyncSession, group_id: int) -> Meeting | None:
     return await session.scalar(
         select(Meeting).where(Meeting.group_id == group_id).order_by(Meeting.id.desc())
