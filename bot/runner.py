@@ -21,6 +21,11 @@ from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
 
+# Starting (getMe, deleteWebhook/setWebhook) is retried this many times, with PTB's growing
+# pauses: one 502 from Telegram at start-up must not end the process (PTB's default is 0).
+# A wrong token is never retried (InvalidToken).
+BOOTSTRAP_RETRIES = 10
+
 
 async def prepare_database(settings: Settings) -> Database:
     database = Database(settings.database_url)
@@ -167,7 +172,7 @@ def run_polling(settings: Settings) -> None:
     holder = _prepare_and_lease(settings, clock)
     application = build_application(settings, clock=clock)
     keep_lease(application, holder)
-    application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    application.run_polling(allowed_updates=ALLOWED_UPDATES, bootstrap_retries=BOOTSTRAP_RETRIES)
 
 
 def run_webhook(settings: Settings) -> None:
@@ -186,4 +191,5 @@ def run_webhook(settings: Settings) -> None:
         webhook_url=settings.webhook_url,
         secret_token=settings.webhook_secret,
         allowed_updates=ALLOWED_UPDATES,
+        bootstrap_retries=BOOTSTRAP_RETRIES,
     )
