@@ -134,3 +134,12 @@ def test_the_start_of_an_up_to_date_bot_does_not_load_alembic(tmp_path: Path):
         [sys.executable, "-c", check], capture_output=True, text=True, cwd=ROOT, check=True
     )
     assert done.stdout.strip() == "False"
+
+
+def test_danish_holidays_are_the_days_the_holidays_package_knows():
+    import holidays
+
+    from bot.domain.meeting_dates import danish_holidays
+
+    for year in range(1950, 2101):
+        assert danish_holidays(year) == set(holidays.Denmark(years=year)), year

@@ -14,8 +14,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-import holidays
-
 # English and Danish weekday abbreviations (Monday = 0), as people type them.
 WEEKDAYS = {
     "mon": 0, "man": 0, "monday": 0, "mandag": 0,
@@ -170,8 +168,29 @@ def previous_month(year: int, month: int) -> tuple[int, int]:
 
 
 @cache
-def danish_holidays(year: int) -> holidays.HolidayBase:
-    return holidays.Denmark(years=year)
+def danish_holidays(year: int) -> frozenset[date]:
+    """Denmark's public holidays by law: three fixed days and those that follow Easter
+    (Store Bededag until 2023). The same days as `holidays.Denmark` (tests/test_bench_smoke.py
+    compares them over 150 years), without the ~300 modules of other calendars that package
+    loads: about 12 MiB resident for the bot's whole life."""
+    easter = easter_sunday(year)
+    after_easter = [-3, -2, 0, 1, 39, 49, 50] + ([26] if year < 2024 else [])
+    fixed = {date(year, 1, 1), date(year, 12, 25), date(year, 12, 26)}
+    return frozenset(fixed | {easter + timedelta(days=n) for n in after_easter})
+
+
+def easter_sunday(year: int) -> date:
+    """Western Easter Sunday (the anonymous Gregorian algorithm, Meeus/Jones/Butcher)."""
+    a = year % 19
+    b, c = divmod(year, 100)
+    d, e = divmod(b, 4)
+    g = (b - (b + 8) // 25 + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    weekday_shift = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * weekday_shift) // 451
+    month, day = divmod(h + weekday_shift - 7 * m + 114, 31)
+    return date(year, month, day + 1)
 
 
 # Not public holidays by law, but days Danes keep for family: Christmas Eve, New Year's Eve
