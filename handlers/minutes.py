@@ -315,12 +315,18 @@ async def awaited_minutes(update: Update, context: PeerContext) -> None:
     meeting = await context.session.get(Meeting, meeting_id)
     if meeting is None:
         return
-    if message.document is not None:
-        await take_document(update, context, meeting)
-    elif message.text:
-        await take_draft(update, context, meeting, text=message.text)
-    else:
-        return
+    try:
+        if message.document is not None:
+            await take_document(update, context, meeting)
+        elif message.text:
+            await take_draft(update, context, meeting, text=message.text)
+        else:
+            return
+    except Exception:
+        # The draft is rolled back and the coordinator is asked to try again: sending the
+        # minutes again must then work (a 502 on the preview lost them).
+        context.user_data[AWAITING] = meeting.id
+        raise
     raise ApplicationHandlerStop
 
 
