@@ -8,6 +8,7 @@ never sends anything twice. These functions open their own transactions (they ru
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,14 @@ from babel.dates import format_date
 from icalendar import Calendar, Event
 from sqlalchemy.exc import IntegrityError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    TelegramError,
+    TimedOut,
+)
 
 from bot.context import PeerContext
 from bot.domain import meeting as domain
@@ -29,6 +37,9 @@ from storage.models import Person
 from storage.models.meeting import GroupPoll, Meeting
 
 log = logging.getLogger(__name__)
+
+# Tries of a group message that must not be lost to a passing 5xx (the decision).
+GROUP_ATTEMPTS = 4
 
 ICS_FILENAME = "frivilligmoede.ics"
 MEETING_TITLE = N_("Volunteer meeting")
@@ -283,12 +294,32 @@ async def nudge(context: PeerContext, meeting_id: int) -> None:
 # Closing and deciding -------------------------------------------------------------------------
 
 
+async def retry_in_group(context: PeerContext, method: str, **kwargs: object) -> object:
+    """A group call retried on errors where Telegram did not act (5xx, a refused or dropped
+    connection), a few times with growing pauses. A time-out is not retried: the message may
+    have arrived, and two decisions in the group are worse than one the coordinator misses."""
+    delay = 1.0
+    for attempt in range(1, GROUP_ATTEMPTS + 1):
+        try:
+            return await send_to_group(context, method, **kwargs)
+        except (BadRequest, Forbidden, TimedOut, ChatMigrated):
+            raise
+        except NetworkError:
+            if attempt == GROUP_ATTEMPTS:
+                raise
+            await asyncio.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 async def stop_poll(context: PeerContext, meeting: Meeting) -> None:
     if meeting.poll_message_id is None:
         return
     try:
-        await send_to_group(context, "stop_poll", message_id=meeting.poll_message_id)
-    except BadRequest as error:  # already closed, or gone: the decision still stands
+        await retry_in_group(context, "stop_poll", message_id=meeting.poll_message_id)
+    except TelegramError as error:
+        # Already closed, gone, or Telegram is having a bad day: the decision still stands
+        # (an error here used to abort the closing after its claim, losing the decision).
         log.warning("meeting %s: stopPoll refused: %s", meeting.id, type(error).__name__)
 
 
@@ -429,7 +460,7 @@ async def _announce(context: PeerContext, decided: Decided, duration: timedelta)
         lines.append(_("People who can come so far: {count}").format(count=decided.coming))
     lines.append(_("The calendar invitation is attached. Welcome!"))
     ics = calendar_invitation(context, meeting, duration, language)
-    await send_to_group(
+    await retry_in_group(
         context,
         "send_document",
         document=InputFile(ics, filename=ICS_FILENAME),
