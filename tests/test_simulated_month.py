@@ -30,10 +30,14 @@ import os
 import sqlite3
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from bot import cli
+from bot.clock import FAKE_CLOCK_FILE_ENV, FileClock, SystemClock, clock_from_environment
 from bot.fake_telegram import FakeTelegram
 from bot.sandbox import COPENHAGEN, GROUP_CHAT_ID, populate
 from tests.month_script import (
@@ -390,6 +394,24 @@ async def test_a_month_under_faults_and_twenty_sigkills_keeps_every_promise_once
         assert len(plan.log) == KILLS, report
         assert sum(faults.values()) > 0, report
         assert not missing and not extra, report
+
+
+def test_the_file_clock_is_a_test_hook_that_check_warns_about(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    path = tmp_path / "clock"
+    FileClock.write(path, at(12, 14, 9))
+    clock = FileClock(path)
+    assert clock.now() == datetime(2026, 12, 14, 8, 0, tzinfo=UTC)
+    FileClock.write(path, at(12, 15, 10))
+    assert clock.now() == datetime(2026, 12, 15, 9, 0, tzinfo=UTC)
+    monkeypatch.delenv(FAKE_CLOCK_FILE_ENV, raising=False)
+    assert isinstance(clock_from_environment(), SystemClock)
+    monkeypatch.setenv(FAKE_CLOCK_FILE_ENV, str(path))
+    assert isinstance(clock_from_environment(), FileClock)
+    monkeypatch.chdir(tmp_path)
+    cli.main(["check"])
+    assert f"Warning: {FAKE_CLOCK_FILE_ENV} is set; it is for tests only" in capsys.readouterr().out
 
 
 def stored_voters(database: Path) -> int:
