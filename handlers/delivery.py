@@ -14,6 +14,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 
 from bot.context import PeerContext
 from bot.domain import people
+from bot.ratelimit import retry_seconds
 from storage.models import Person
 
 log = logging.getLogger(__name__)
@@ -64,11 +65,8 @@ async def _with_retries(method: Any, **kwargs: Any) -> Delivery:
             log.warning("%s refused: %s", getattr(method, "__name__", "call"), type(error).__name__)
             return Delivery(Outcome.FAILED)
         except RetryAfter as error:
-            wait = min(error.retry_after, MAX_RETRY_AFTER_SECONDS)
-            if isinstance(wait, (int, float)):
-                await asyncio.sleep(wait)
-            else:
-                await asyncio.sleep(wait.total_seconds())
+            # The app's rate limiter already waited and retried; this is its last word.
+            await asyncio.sleep(min(retry_seconds(error), MAX_RETRY_AFTER_SECONDS))
         except NetworkError as error:  # includes TimedOut; ChatMigrated is handled by callers
             if isinstance(error, ChatMigrated):
                 raise

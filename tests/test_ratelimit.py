@@ -228,3 +228,33 @@ async def test_a_cancelled_wait_leaves_the_queue_usable(clock):
     await clock.run(*calls, cancel_soon())
     assert waiting.cancelled()
     assert sorted(c for _, _, c in api.sent) == list(range(3000, 3040))
+
+
+async def test_send_private_waits_out_a_429_given_as_seconds_or_timedelta(monkeypatch):
+    from datetime import timedelta
+
+    from telegram.error import RetryAfter
+
+    from handlers import delivery
+
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(delivery.asyncio, "sleep", fake_sleep)
+    answers: list[object] = [RetryAfter(5), RetryAfter(timedelta(seconds=2)), "sent"]
+
+    async def send_message(**kwargs: object) -> object:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    class FakeBot:
+        pass
+
+    bot = FakeBot()
+    bot.send_message = send_message  # type: ignore[attr-defined]
+    result = await delivery.send_private(bot, 42, "hej")  # type: ignore[arg-type]
+    assert result.sent and slept == [5.0, 2.0]
