@@ -79,7 +79,7 @@ class MatchOccurrence(Base):
     status: Mapped[str] = mapped_column(String(16))  # "planned" | "moved" | "cancelled"
     changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     changed_by: Mapped[int | None] = mapped_column(
-        ForeignKey("people.id", ondelete="SET NULL"), nullable=True
+        ForeignKey("people.id", ondelete="SET NULL"), nullable=True, index=True
     )
     # Asked when a volunteer cancels: does the citizen know? (None: not answered)
     citizen_informed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
