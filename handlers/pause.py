@@ -488,7 +488,11 @@ async def confirm(update: Update, context: PeerContext, person: Person) -> None:
             ).format(day=until_text(context, pause.until, person.language))
         )
     lines += ["", crisis_help(context, _)]
-    await reply(update, "\n".join(lines))
+    # With retries and never raising: the coordinator has been told, so a 502 here must not
+    # roll the pause back (a second confirmation told the coordinator twice).
+    delivery = await send_private(context.bot, person.telegram_user_id, "\n".join(lines))
+    if not delivery.sent:
+        log.warning("pause %s: the confirmation did not reach the volunteer", pause.id)
 
 
 async def extend(
