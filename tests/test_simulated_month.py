@@ -155,16 +155,19 @@ class Month:
         done: Callable[[], bool],
         *,
         tries: int = 3,
-    ) -> None:
+    ) -> bool:
         """A person does something and waits for the bot's answer; like a person, they do
-        it again when nothing happens (the answer was lost to a fault)."""
+        it again when nothing happens (the answer was lost to a fault). With tries=1 the
+        caller decides what to do next (False: no answer)."""
         for attempt in range(1, tries + 1):
             trace(f"{stamp(self.now)} {what}")
             do()
             await self.kill_point_now(f"queued: {what}")
             if await self.settle(done):
-                return
-            self.notes.append(f"{stamp(self.now)} {what}: no answer, done again ({attempt})")
+                return True
+            self.notes.append(f"{stamp(self.now)} {what}: no answer ({attempt})")
+        if tries == 1:
+            return False
         raise AssertionError(f"{what}: the bot never answered")
 
     async def time_passes(self, moment: datetime, sends: int) -> None:
@@ -502,33 +505,57 @@ def broadcast_unknown(database: Path) -> dict[int, int]:
 
 
 async def pause_flow(month: Month, bo: Any, mette: Any) -> None:
+    """/pause, a month, no message, confirm. When a step's answer is lost to a fault (the
+    buttons were already taken away), Bo starts again with /pause, as a person would."""
     fake = month.fake
-    before = len(fake.messages_to(bo.id))
-    await month.act(
-        "Bo /pause",
-        lambda: fake.send_text(bo, bo.id, "/pause"),
-        lambda: (
-            last_with_button(fake, bo.id, "pause:len:") is not None
-            and len(fake.messages_to(bo.id)) > before
-        ),
-    )
-    for step, prefix in (("length", "pause:len:1m"), ("note", "pause:note:none")):
-        message = last_with_button(fake, bo.id, prefix)
-        await month.act(
-            f"Bo taps the pause {step}",
-            lambda m=message, p=prefix: fake.tap_button(bo, m, p),
-            lambda p=prefix: (
-                last_with_button(fake, bo.id, p) is None
-                or "Skal jeg gøre det?" in (fake.last_message_to(bo.id).text or "")
-            ),
+
+    def new_buttons(prefix: str, since: int) -> Callable[[], bool]:
+        return lambda: any(
+            (b.get("callback_data") or "").startswith(prefix)
+            for m in fake.messages_to(bo.id)[since:]
+            for b in m.buttons
         )
-    summary = last_with_button(fake, bo.id, "pause:ok")
-    month.promise(mette.id, "pause notice")
-    await month.act(
-        "Bo confirms the pause",
-        lambda: fake.tap_button(bo, summary, "pause:ok"),
-        lambda: newest_text(fake, bo.id, "Din pause er begyndt", 0),
-    )
+
+    promised = False
+    for attempt in range(1, 5):
+        if newest_text(fake, bo.id, "Din pause er begyndt", 0):
+            return  # it did begin; only the answer was late
+        before = len(fake.messages_to(bo.id))
+        if not await month.act(
+            "Bo /pause",
+            lambda: fake.send_text(bo, bo.id, "/pause"),
+            new_buttons("pause:len:", before),
+            tries=1,
+        ):
+            continue
+        steps = (("length", "pause:len:1m", "pause:note:"), ("note", "pause:note:none", "pause:ok"))
+        for step, data, following in steps:
+            message = last_with_button(fake, bo.id, data)
+            since = len(fake.messages_to(bo.id))
+            if message is None or not await month.act(
+                f"Bo taps the pause {step}",
+                lambda m=message, d=data: fake.tap_button(bo, m, d),
+                lambda s=since, f=following: (
+                    new_buttons(f, s)() or (last_with_button(fake, bo.id, f) is not None)
+                ),
+                tries=1,
+            ):
+                break
+        else:
+            summary = last_with_button(fake, bo.id, "pause:ok")
+            if summary is not None:
+                if not promised:
+                    month.promise(mette.id, "pause notice")
+                    promised = True
+                if await month.act(
+                    "Bo confirms the pause",
+                    lambda m=summary: fake.tap_button(bo, m, "pause:ok"),
+                    lambda: newest_text(fake, bo.id, "Din pause er begyndt", 0),
+                    tries=1,
+                ):
+                    return
+        month.notes.append(f"{stamp(month.now)} Bo's pause flow: started again ({attempt})")
+    raise AssertionError("Bo could not pause")
 
 
 async def broadcast_flow(
