@@ -238,11 +238,21 @@ def summary(results: dict[str, Any]) -> str:
     )
     command_rows.append(
         [
-            "`/matches`: matches listed in the first message; messages in "
-            f"{matches['watched_seconds']:.0f} s",
-            f"{matches['matches_in_first_message']}; {matches['messages']}",
+            f"`/matches`: messages it takes (sent in the first {matches['watched_seconds']:.0f} s)",
+            f"about {matches['messages_needed']} ({matches['messages']})",
             "",
             "",
+        ]
+    )
+    meanwhile = matches["volunteer_meanwhile_ms"]
+    command_rows.append(
+        [
+            "a volunteer's `/meetings` sent just after `/matches`",
+            f"{meanwhile:.0f} ms"
+            if meanwhile is not None
+            else f"not answered within {matches['watched_seconds']:.0f} s",
+            f"< {TARGETS['command_ms']:.0f} ms",
+            _ok(meanwhile is not None and meanwhile < TARGETS["command_ms"]),
         ]
     )
     lines.append(table(command_rows, ["", "PeerBot", "target", "met"]))

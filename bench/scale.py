@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -492,30 +494,45 @@ async def run(volunteers: int = 10_000, matches: int = 5_000, samples: int = 20)
             f"{max(mydata.seconds) * 1000:.0f} ms; /matches first message "
             f"{figures['matches_overview']['first_ms']:.0f} ms, "
             f"{figures['matches_overview']['messages']} messages in "
-            f"{figures['matches_overview']['watched_seconds']:.0f} s",
+            f"{figures['matches_overview']['watched_seconds']:.0f} s (of about "
+            f"{figures['matches_overview']['messages_needed']}); a volunteer's /meetings "
+            f"meanwhile: {figures['matches_overview']['volunteer_meanwhile_ms']} ms",
             flush=True,
         )
     return figures
 
 
 async def matches_overview(fake: FakeTelegram, watch: float = 8.0) -> dict[str, Any]:
-    """The coordinator's `/matches`: time to the first message, and how many follow in
-    `watch` seconds (Telegram lets a bot send about one message a second in one chat)."""
+    """The coordinator's `/matches`: time to the first message, how many follow in `watch`
+    seconds (Telegram lets a bot send about one message a second in one chat), and whether
+    a volunteer's `/meetings` sent meanwhile is answered within that time (updates are
+    handled one at a time)."""
     since = len(fake.calls)
     first = await command(fake, COORDINATOR, "/matches")
-    await asyncio.sleep(watch)
+    volunteer = FIRST_VOLUNTEER + 3
+    asked = len(fake.calls)
+    fake.send_text(volunteer, volunteer, "/meetings")
+    queued = time.monotonic()
+    try:
+        answer = await answered(fake, asked, sent_to(volunteer), timeout=watch)
+        meanwhile: float | None = answer.time - queued
+    except TimeoutError:
+        meanwhile = None
+    await asyncio.sleep(max(0.0, watch - (time.monotonic() - queued)))
     chunks = [
         c for c in fake.calls[since:] if c.method == "sendMessage" and c.chat_id == COORDINATOR
     ]
     first_text = chunks[0].result.get("text", "") if chunks else ""
     listed = first_text.count("\n• ")
-    total = len(fake.messages_to(COORDINATOR))
+    # The title says how many: "Matches and activities (5000):" / "Match og aktiviteter (5000):"
+    running = int(m.group(1)) if (m := re.search(r"\((\d+)\)", first_text[:80])) else 0
     return {
         "first_ms": round(first * 1000, 1),
         "messages": len(chunks),
         "watched_seconds": watch,
         "matches_in_first_message": listed,
-        "messages_to_coordinator": total,
+        "messages_needed": math.ceil(running / listed) if listed else len(chunks),
+        "volunteer_meanwhile_ms": None if meanwhile is None else round(meanwhile * 1000, 1),
     }
 
 

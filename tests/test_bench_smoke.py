@@ -83,6 +83,8 @@ def test_the_summary_names_every_target():
             "messages": 1,
             "watched_seconds": 8,
             "matches_in_first_message": 5,
+            "messages_needed": 1,
+            "volunteer_meanwhile_ms": None,
         },
     }
     text = run.summary(
