@@ -394,7 +394,8 @@ async def test_a_month_under_faults_and_twenty_sigkills_keeps_every_promise_once
                 f"missing: {missing}",
                 f"duplicated or unexpected: {extra}",
                 f"deviations the documented windows account for: {reasons}",
-                f"took {asyncio.get_running_loop().time() - started:.0f} s",
+                f"took {asyncio.get_running_loop().time() - started:.0f} s; each life's log, "
+                f"messages.txt and calls.txt are in {tmp_path}",
             ]
         )
         print(report)
