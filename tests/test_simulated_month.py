@@ -17,9 +17,25 @@ Kill moments (seeded, 20 of the script's kill points):
 - "clock": right after the clock moved past due moments, before the bot's next pass;
 - "in send": inside Telegram, right after it delivered the n-th message of a step and
   before the bot hears the answer (the bot dies mid-work, with unsent work left).
-The clock lives in a file (bot.clock.FileClock); passes run every 0.2 s by themselves.
+The clock lives in a file (bot.clock.FileClock); passes run every 0.2 s by themselves. The
+killed process is reaped and the next one takes the single-instance lease at once (the
+holder's process is gone: bot/domain/instance.py). Besides the random faults, the poll's
+first post always gets a 502, so the "not sure it arrived" path (the coordinator reopens
+it) runs every month.
 
-Run another month with PEERBOT_MONTH_SEED=<n> (default 8).
+Accepted windows, accounted for precisely in `explain` (anything else fails):
+- minutes copies are at-least-once: a copy Telegram delivered just before the SIGKILL is
+  sent again after the restart;
+- broadcast copies are at-most-once: copies in flight at a kill or a dropped connection
+  are recorded "unknown" and reported to the coordinator, never sent twice.
+Not exercised: a kill between a claim and Telegram receiving the send (claim-first
+features lose that one message by design); a client-side time-out (the fake's slow answers
+take 0.3 s, under PTB's 5 s read timeout); and a kill while an update is being handled:
+PTB confirms updates when it fetches them, so that update would be lost, and people here
+wait for the effect of what they did before anything else happens.
+
+Run another month with PEERBOT_MONTH_SEED=<n> (default 8); PEERBOT_MONTH_TRACE=1 prints
+the steps as they go.
 """
 
 from __future__ import annotations
