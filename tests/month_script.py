@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -276,10 +276,3 @@ class KillPlan:
         fire = self.seen in self.chosen
         self.seen += 1
         return fire
-
-
-Step = Callable[[], Awaitable[None]]
-
-
-def monotonic() -> float:
-    return time.monotonic()
