@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -125,6 +127,7 @@ class Contender:
 
     name = ""
     greeting = ""
+    greeted_with = ""  # the answer to a greeting starts so (not a refusal)
     follow_up = ""
 
     async def start(self, fake: FakeTelegram, folder: Path) -> BotProcess:
@@ -141,6 +144,7 @@ class Contender:
 class Floor(Contender):
     name = "floor (bare PTB)"
     greeting = "/ping"
+    greeted_with = "pong"
     follow_up = "/ping"
 
     async def start(self, fake: FakeTelegram, folder: Path) -> BotProcess:
@@ -171,6 +175,7 @@ class Floor(Contender):
 class PeerBot(Contender):
     name = "PeerBot"
     greeting = "/start"
+    greeted_with = "Velkommen"
     follow_up = "/ping"  # no such command: the fallback for unknown private texts answers
 
     def __init__(self, database: Path) -> None:
@@ -275,6 +280,8 @@ async def _measure_updates(
 
     greeted = people[: sizes.greetings]
     await each(greeted, greet)
+    welcome = fake.messages_to(greeted[-1].id)[0].text or ""
+    assert welcome.startswith(contender.greeted_with), f"{contender.name}: {welcome[:40]!r}"
     await each(greeted[: sizes.baseline], follow_up)
     alone = statistics.median(run.follow_up.seconds)
 
@@ -336,6 +343,9 @@ async def run(sizes: Sizes | None = None) -> dict[str, Any]:
         print(line(floor), flush=True)
         ours = await measure(peerbot, sizes, folder)
         print(line(ours), flush=True)
+        with contextlib.closing(sqlite3.connect(peerbot.database)) as db:
+            votes = db.execute("SELECT COUNT(DISTINCT person_id) FROM meeting_answers").fetchone()
+        assert votes[0] == sizes.polls, f"PeerBot recorded {votes[0]} of {sizes.polls} votes"
     return {
         "sizes": sizes.__dict__,
         "pace_per_second": PACE,
