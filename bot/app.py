@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -11,7 +12,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import PeerContext, Services, current_session
-from bot.domain import people
+from bot.domain import people, updates
 from bot.logging_setup import ContentFreeLibraryLogs
 from bot.ratelimit import PeerRateLimiter
 from bot.scheduler import Scheduler
@@ -31,8 +32,22 @@ ALLOWED_UPDATES = [
 ]
 
 
+class ConfirmAfterHandling(asyncio.Queue):
+    """The update queue between PTB's Updater and the Application.
+
+    The Updater confirms a batch of updates to Telegram with its next getUpdates call (and
+    the webhook server answers Telegram once the update is queued). Returning from `put`
+    only when everything queued has been handled moves that confirmation after handling,
+    so a crash mid-update loses nothing: Telegram delivers the update again."""
+
+    async def put(self, item: object) -> None:
+        await super().put(item)
+        await self.join()
+
+
 class PeerApplication(Application):
-    """Opens one transaction per update, committed when every handler is done."""
+    """Opens one transaction per update, committed when every handler is done, and skips
+    an update Telegram delivers a second time."""
 
     # Updates fully handled (committed or rolled back); the sandbox waits on this count.
     updates_done = 0
@@ -41,13 +56,28 @@ class PeerApplication(Application):
         services: Services = self.bot_data["services"]
         try:
             async with services.db.transaction() as session:
+                update_id = update.update_id if isinstance(update, Update) else None
+                if update_id is not None and await updates.handled_before(session, update_id):
+                    log.info("update %s was handled before; skipping it", update_id)
+                    return
                 token = current_session.set(session)
                 try:
                     await super().process_update(update)
                 finally:
                     current_session.reset(token)
+                if update_id is not None:
+                    # Written last: an SQLite transaction that writes first would hold the
+                    # write lock through every Telegram call the handlers make.
+                    updates.record_handled(session, update_id, services.clock.now())
         finally:
             self.updates_done += 1
+
+
+async def forget_old_updates(context: PeerContext) -> None:
+    """A scheduler pass: the record of handled updates is only needed for a short while."""
+    services = context.services
+    async with services.db.transaction() as session:
+        await updates.forget_old(session, services.clock.now())
 
 
 def file_url_for(base_url: str) -> str:
@@ -75,6 +105,7 @@ def build_application(
     builder = (
         ApplicationBuilder()
         .application_class(PeerApplication)
+        .update_queue(ConfirmAfterHandling())
         .token(settings.telegram_bot_token)
         .base_url(settings.telegram_base_url)
         .base_file_url(file_url_for(settings.telegram_base_url))
@@ -89,6 +120,7 @@ def build_application(
     ContentFreeLibraryLogs.install()
     application.bot_data["services"] = services
     register_all(application, services)
+    services.scheduler.add("handled_updates", forget_old_updates)
     return application
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
 from bot.clock import SystemClock
-from bot.domain import instance
+from bot.domain import instance, updates
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -203,5 +203,8 @@ async def restore(database_url: str, file: str | Path, *, now: datetime | None =
         await upgrade(database.engine)  # a backup from an older version gets its migrations
         async with database.transaction() as session:
             await instance.clear(session)  # the copy's lease holder is not running here
+            # The copy's record of handled updates belongs to its own past: update ids
+            # Telegram sends from now on must not be mistaken for re-deliveries.
+            await updates.forget_all(session)
     finally:
         await database.dispose()

@@ -195,7 +195,11 @@ async def test_a_second_peerbot_run_process_refuses_and_the_webhook_process_serv
                     except aiohttp.ClientConnectorError:
                         assert attempt < 49
                         await asyncio.sleep(0.1)
-            assert "Velkommen, Anna" in (await fake.wait_for_message(anna.id, timeout=15)).text
+            await fake.wait_for(
+                lambda c: c.method == "sendMessage" and c.params.get("chat_id") == anna.id,
+                timeout=15,
+            )
+            assert "Velkommen, Anna" in fake.last_message_to(anna.id).text
 
             second = await peerbot("run")
             output, _ = await asyncio.wait_for(second.communicate(), timeout=60)
