@@ -250,20 +250,34 @@ async def _no_candidates(
 
 async def nudge(context: PeerContext, meeting_id: int) -> None:
     """One gentle private nudge to each active volunteer who hasn't answered; those the
-    bot can't write to are listed for the coordinator."""
+    bot can't write to are listed for the coordinator once, when the round is complete.
+    Each volunteer is claimed just before their message, so a restart continues an
+    interrupted round (nobody twice) and a crash loses at most the one message in flight."""
     services = context.services
     now = services.clock.now()
     async with services.db.transaction() as session:
-        if not await domain.claim_nudge(session, meeting_id, now):
-            return
-    async with services.db.transaction() as session:
         meeting = await session.get_one(Meeting, meeting_id)
+        if meeting.nudged_at is not None or meeting.status != domain.OPEN:
+            return
         waiting = await domain.nudge_recipients(session, meeting, now, coordinators(context))
+        claimed = await domain.nudge_claims(session, meeting_id)
+    if claimed:
+        log.info("meeting %s: continuing an interrupted nudge round", meeting_id)
     link = poll_link(meeting)
-    unreachable: list[Person] = []
-    for person in waiting:
-        if not person.reachable:
-            unreachable.append(person)
+    sent = 0
+    for person in sorted(waiting, key=lambda p: p.id):
+        if person.id in claimed:
+            continue
+        # Someone who never started the bot is claimed without a message.
+        known_unreachable = None if person.reachable else domain.NUDGE_UNREACHABLE
+        try:
+            async with services.db.transaction() as session:
+                mine = await domain.claim_nudge_recipient(
+                    session, services.group_id, meeting_id, person.id, now, known_unreachable
+                )
+        except IntegrityError:
+            mine = False  # another pass claimed them a moment ago
+        if not mine or known_unreachable:
             continue
         _ = context.texts(person.language)
         text = _(
@@ -277,9 +291,24 @@ async def nudge(context: PeerContext, meeting_id: int) -> None:
         else:
             text += "\n\n" + _("You find the poll in the group.")
         delivery = await send_and_remember(context, person, text, reply_markup=markup)
-        if delivery.outcome in (Outcome.NOT_STARTED, Outcome.BLOCKED):
-            unreachable.append(person)
-    log.info("meeting %s: %s nudged, %s unreachable", meeting_id, len(waiting), len(unreachable))
+        if delivery.sent:
+            outcome = domain.NUDGE_SENT
+        elif delivery.outcome in (Outcome.NOT_STARTED, Outcome.BLOCKED):
+            outcome = domain.NUDGE_UNREACHABLE
+        else:
+            outcome = domain.NUDGE_FAILED
+        async with services.db.transaction() as session:
+            await domain.record_nudge_outcome(session, meeting_id, person.id, outcome)
+        sent += delivery.sent
+    # The round is complete: claim its end before the coordinator is told, so they hear once.
+    async with services.db.transaction() as session:
+        if not await domain.claim_nudge(session, meeting_id, now):
+            return
+        meeting = await session.get_one(Meeting, meeting_id)
+        unreachable = await domain.unreachable_nudge_recipients(
+            session, meeting, now, coordinators(context)
+        )
+    log.info("meeting %s: %s nudged, %s unreachable", meeting_id, sent, len(unreachable))
     if unreachable:
         names = ", ".join(p.first_name for p in unreachable)
         await tell_coordinators(

@@ -23,6 +23,7 @@ from storage.models.meeting import (
     GroupPoll,
     Meeting,
     MeetingAnswer,
+    MeetingNudge,
     MeetingOption,
     MeetingReminder,
     MeetingSetting,
@@ -375,13 +376,79 @@ async def due_nudges(session: AsyncSession, group_id: int, now: datetime) -> lis
 
 
 async def claim_nudge(session: AsyncSession, meeting_id: int, now: datetime) -> bool:
-    """Mark the nudge as done before sending; False if someone already did."""
+    """Mark the nudge round as complete (before the coordinator hears whom the bot can't
+    reach, so they hear it once); False if someone already did or the poll closed."""
     result = await session.execute(
         update(Meeting)
         .where(Meeting.id == meeting_id, Meeting.nudged_at.is_(None))
         .values(nudged_at=now)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+# Outcomes of one volunteer's nudge; a claimed row without one is a message in flight.
+NUDGE_SENT, NUDGE_FAILED, NUDGE_UNREACHABLE = "sent", "failed", "unreachable"
+
+
+async def nudge_claims(session: AsyncSession, meeting_id: int) -> dict[int, str | None]:
+    """Who this poll's nudge round has claimed so far: person id -> outcome."""
+    rows = await session.execute(
+        select(MeetingNudge.person_id, MeetingNudge.outcome).where(
+            MeetingNudge.meeting_id == meeting_id
+        )
+    )
+    return {person_id: outcome for person_id, outcome in rows}
+
+
+async def claim_nudge_recipient(
+    session: AsyncSession,
+    group_id: int,
+    meeting_id: int,
+    person_id: int,
+    now: datetime,
+    outcome: str | None = None,
+) -> bool:
+    """Claim one volunteer's nudge (committed by the caller before sending); False if they
+    were claimed already. Two passes racing: the unique key makes the commit of the second
+    fail (IntegrityError), which the caller treats as 'already claimed'."""
+    existing = await session.scalar(
+        select(MeetingNudge.id).where(
+            MeetingNudge.meeting_id == meeting_id, MeetingNudge.person_id == person_id
+        )
+    )
+    if existing is not None:
+        return False
+    session.add(
+        MeetingNudge(
+            group_id=group_id,
+            meeting_id=meeting_id,
+            person_id=person_id,
+            claimed_at=now,
+            outcome=outcome,
+        )
+    )
+    await session.flush()
+    return True
+
+
+async def record_nudge_outcome(
+    session: AsyncSession, meeting_id: int, person_id: int, outcome: str
+) -> None:
+    await session.execute(
+        update(MeetingNudge)
+        .where(MeetingNudge.meeting_id == meeting_id, MeetingNudge.person_id == person_id)
+        .values(outcome=outcome)
+    )
+
+
+async def unreachable_nudge_recipients(
+    session: AsyncSession, meeting: Meeting, now: datetime, coordinator_ids: Collection[int]
+) -> list[Person]:
+    """Those the round could not write to and who still haven't answered (for the
+    coordinator), in the order of `nudge_recipients`."""
+    claims = await nudge_claims(session, meeting.id)
+    waiting = await nudge_recipients(session, meeting, now, coordinator_ids)
+    return [p for p in waiting if claims.get(p.id) == NUDGE_UNREACHABLE]
 
 
 async def due_closings(session: AsyncSession, group_id: int, now: datetime) -> list[Meeting]:
