@@ -8,9 +8,9 @@ the coordinator's overview and the scheduler pass."""
 from __future__ import annotations
 
 import logging
-from datetime import time
+from datetime import datetime, time
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 from telegram.ext.filters import MessageFilter
 
@@ -27,7 +27,7 @@ from handlers.common import (
     reply,
     texts_for,
 )
-from handlers.delivery import send_to_person
+from handlers.delivery import send_document_private, send_to_person
 from handlers.matches_common import (
     names,
     occurrence_line,
@@ -37,7 +37,7 @@ from handlers.matches_common import (
     when,
 )
 from handlers.settings import Section, add_section
-from storage.models import Match, Pause, Person
+from storage.models import Match, MatchOccurrence, Pause, Person
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +70,25 @@ class AwaitingMatchesTyping(MessageFilter):
 # /matches ----------------------------------------------------------------------------------
 
 
+INLINE_MESSAGES = 3  # a longer overview goes out as a summary and one document
+SUMMARY_COVER_LINES = 40  # matches needing cover named in the summary; the rest: document
+
+
 def overview_text(
     context: PeerContext, views: list[matches.MatchView], _: Translate, language: str
 ) -> str:
     if not views:
         return _("There are no matches or activities yet. Make one with /match or /activity.")
     lines = [_("Matches and activities ({count}):").format(count=len(views))]
+    # Many matches meet at the same moments (a weekday and an hour): write each once.
+    written: dict[tuple[datetime, str], str] = {}
+
+    def meeting(occurrence: MatchOccurrence) -> str:
+        key = (occurrence.starts_at, occurrence.status)
+        if key not in written:
+            written[key] = occurrence_line(context, occurrence, _, language)
+        return written[key]
+
     for view in views:
         match = view.match
         people_text = []
@@ -87,30 +100,81 @@ def overview_text(
                 notes.append(_("on a pause"))
             note = f" ({', '.join(notes)})" if notes else ""
             people_text.append(volunteer.person.first_name + note)
-        activity = _("activity")
-        title = match.label if match.kind == "match" else f"{match.label} ({activity})"
         lines.append("")
-        lines.append(f"• {title} – {', '.join(people_text) or '–'}")
+        lines.append(f"• {_title(match, _)} – {', '.join(people_text) or '–'}")
         lines.append("  " + rhythm_text(match, _, language))
         if match.place:
             lines.append("  " + _("Place: {place}").format(place=match.place))
         if view.next:
-            upcoming = "; ".join(occurrence_line(context, o, _, language) for o in view.next)
+            upcoming = "; ".join(meeting(o) for o in view.next)
             lines.append("  " + _("Next: {meetings}").format(meetings=upcoming))
         if view.needs_cover:
             lines.append("  " + _("Needs cover: nobody can meet right now. Use /cover."))
     return "\n".join(lines)
 
 
+def _title(match: Match, _: Translate) -> str:
+    return match.label if match.kind == "match" else f"{match.label} ({_('activity')})"
+
+
+def overview_summary(views: list[matches.MatchView], _: Translate) -> str:
+    """The short version of a long overview: the counts, and the matches that need cover
+    (what needs the coordinator's action); everything else is in the document."""
+    activities = sum(1 for v in views if v.match.kind != "match")
+    paused = {v.person.id for view in views for v in view.volunteers if v.paused}
+    needing = [v for v in views if v.needs_cover]
+    lines = [
+        _("Matches and activities ({count}):").format(count=len(views)),
+        _("• Matches: {count}").format(count=len(views) - activities),
+        _("• Activities: {count}").format(count=activities),
+        _("• Need cover: {count}").format(count=len(needing)),
+        _("• Volunteers on a pause: {count}").format(count=len(paused)),
+    ]
+    if needing:
+        lines += ["", _("Needs cover (nobody can meet right now):")]
+        for view in needing[:SUMMARY_COVER_LINES]:
+            names_text = ", ".join(v.person.first_name for v in view.volunteers) or "–"
+            lines.append(f"• {_title(view.match, _)} – {names_text}")
+        if len(needing) > SUMMARY_COVER_LINES:
+            lines.append(
+                _("…and {count} more (all of them are in the document).").format(
+                    count=len(needing) - SUMMARY_COVER_LINES
+                )
+            )
+        lines += ["", _("Find a temporary volunteer with /cover.")]
+    lines += ["", _("The whole overview is too long for messages, so it follows as a document.")]
+    return "\n".join(lines)
+
+
 @private_only
 @coordinator_only
 async def matches_command(update: Update, context: PeerContext) -> None:
+    """The overview inline for a usual group; for a long one (more than three messages)
+    a short summary and the whole overview as one text document, so the coordinator is not
+    sent a stream of messages and the bot is not held up sending them one a second."""
     _ = texts_for(context, update)
     services = context.services
     views = await matches.overview(context.session, services.group_id, services.clock.now())
     text = overview_text(context, views, _, language_of(context, update.effective_user))
-    for chunk in split_long(text):
-        await reply(update, chunk)
+    chunks = split_long(text)
+    if len(chunks) <= INLINE_MESSAGES:
+        for chunk in chunks:
+            await reply(update, chunk)
+        return
+    await reply(update, overview_summary(views, _))
+    assert update.effective_chat is not None
+    delivery = await send_document_private(
+        context.bot,
+        update.effective_chat.id,
+        document=InputFile(text.encode("utf-8"), filename=_("matches.txt")),
+        caption=_("All {count} matches and activities.").format(count=len(views)),
+    )
+    log.info(
+        "matches overview of %d as a document (%d bytes): %s",
+        len(views),
+        len(text),
+        delivery.outcome,
+    )
 
 
 # /endmatch -----------------------------------------------------------------------------------

@@ -4,11 +4,13 @@ an activity made step by step, and logs that never carry a citizen label."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 
+from bot.domain import matches
+from bot.domain.schedule import WEEKLY
 from bot.logging_setup import configure_logging
 from bot.sandbox import COPENHAGEN, Cast, Sandbox, sandbox
 from storage.models import Pause, Person
@@ -171,3 +173,78 @@ async def test_cover_asks_which_one_when_two_matches_share_a_label(group: tuple[
     assert "Ingen på det match holder pause" in box.last_text_to(mette.id)
     await box.tap(mette, choice, choice.buttons[0]["callback_data"])
     assert "hver tirsdag kl. 10.00" in box.last_text_to(dennis.id)
+
+
+async def person_id(box: Sandbox, telegram_id: int) -> int:
+    async with box.services.db.transaction() as session:
+        return await session.scalar(select(Person.id).where(Person.telegram_user_id == telegram_id))
+
+
+async def make_matches(
+    box: Sandbox, labels: list[str], volunteer_ids: list[int], first: int = 0
+) -> None:
+    """Matches made straight through the domain (fast), weekly at different times; every
+    tenth (counting from `first`) is an activity."""
+    async with box.services.db.transaction() as session:
+        for n, label in enumerate(labels, first):
+            await matches.create_match(
+                session,
+                box.services.group_id,
+                kind="match" if n % 10 else "activity",
+                label=label,
+                volunteer_ids=volunteer_ids,
+                plan=matches.Plan(WEEKLY, weekday=n % 7, at=time(9 + n % 10, 0)),
+                place=None,
+                now=box.clock.now(),
+                tz=box.services.tz,
+            )
+
+
+async def test_a_long_overview_is_a_summary_and_one_document(group: tuple[Sandbox, Cast]):
+    box, cast = group
+    mette, anna, bo = cast.coordinator, cast.volunteers[0], cast.volunteers[1]
+    await everyone_starts(box, cast)
+    labels = [f"B{n:02d}" for n in range(100)]  # about four messages
+    await make_matches(box, labels, [await person_id(box, bo.id)])
+    await make_matches(box, ["K.L."], [await person_id(box, anna.id)], first=1)
+    await pause(box, anna.id)
+    before = len(box.fake.messages_to(mette.id))
+    await box.say(mette, "/matches")
+    sent = box.fake.messages_to(mette.id)[before:]
+    assert len(sent) == 2
+    summary, document = sent
+    assert summary.document is None
+    assert "Match og aktiviteter (101):" in summary.text
+    assert "• Match: 91" in summary.text and "• Aktiviteter: 10" in summary.text
+    assert "• Har brug for en afløser: 1" in summary.text
+    assert "• Frivillige, der holder pause: 1" in summary.text
+    assert "• K.L. – Anna" in summary.text  # the one that needs action is named
+    assert "B07" not in summary.text  # the rest is only in the document
+    assert document.document is not None and document.document["file_name"] == "matcher.txt"
+    assert "101" in document.text
+    content = box.fake.files[document.document["file_id"]].content.decode("utf-8")
+    for label in labels:
+        assert f"• {label} – Bo" in content or f"• {label} (aktivitet) – Bo" in content
+    assert "• K.L. – Anna (holder pause)" in content
+    assert content.count("Næste: ") == 101  # every match with its next meetings
+    assert "Har brug for en afløser: ingen kan mødes lige nu" in content
+
+
+async def test_a_usual_group_still_gets_the_overview_inline(group: tuple[Sandbox, Cast]):
+    box, cast = group
+    mette, bo = cast.coordinator, cast.volunteers[1]
+    await everyone_starts(box, cast)
+    labels = [f"B{n:02d}" for n in range(15)]
+    await make_matches(box, labels, [await person_id(box, bo.id)])
+    before = len(box.fake.messages_to(mette.id))
+    await box.say(mette, "/matches")
+    sent = box.fake.messages_to(mette.id)[before:]
+    assert sent and all(m.document is None for m in sent)
+    assert len(sent) <= 3
+    text = "\n".join(m.text for m in sent)
+    assert text.startswith("Match og aktiviteter (15):")
+    for label in labels:
+        assert f"• {label}" in text
+    # Each shows its next three meetings, the soonest first.
+    first = next(line for line in text.split("\n") if line.startswith("  Næste: "))
+    assert first.count(";") == 2

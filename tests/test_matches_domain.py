@@ -382,3 +382,56 @@ def test_long_overviews_are_split_between_paragraphs():
     assert len(chunks) > 1 and all(len(c) <= 4000 for c in chunks)
     assert "\n\n".join(chunks) == "\n\n".join(paragraphs)
     assert split_long("kort") == ["kort"]
+
+
+async def test_overview_keeps_only_the_next_three_meetings_of_each_match(db: Database):
+    group_id, (anna, bo, _dennis) = await setup_group(db)
+    dates = tuple((date(2026, 12, day), time(14, 0)) for day in (9, 2, 23, 16, 30))
+    async with db.transaction() as session:
+        weekly = await matches.create_match(
+            session,
+            group_id,
+            kind="match",
+            label="K.L.",
+            volunteer_ids=[anna],
+            plan=matches.Plan(WEEKLY, weekday=0, at=time(8, 0)),  # today 08:00 has passed
+            place=None,
+            now=NOW,
+            tz=CPH,
+        )
+        single = await matches.create_match(
+            session,
+            group_id,
+            kind="activity",
+            label="Café",
+            volunteer_ids=[bo],
+            plan=matches.Plan(matches.DATES, dates=dates),
+            place=None,
+            now=NOW,
+            tz=CPH,
+        )
+        ended = await matches.create_match(
+            session,
+            group_id,
+            kind="match",
+            label="J.P.",
+            volunteer_ids=[bo],
+            plan=matches.Plan(WEEKLY, weekday=2, at=time(10, 0)),
+            place=None,
+            now=NOW,
+            tz=CPH,
+        )
+        await matches.end_match(session, group_id, ended.id, NOW)
+    async with db.transaction() as session:
+        views = {v.match.id: v for v in await matches.overview(session, group_id, NOW)}
+    assert set(views) == {weekly.id, single.id}
+    assert [o.local_date for o in views[single.id].next] == [
+        date(2026, 12, 2),
+        date(2026, 12, 9),
+        date(2026, 12, 16),
+    ]
+    assert [o.local_date for o in views[weekly.id].next] == [
+        date(2026, 12, 7),
+        date(2026, 12, 14),
+        date(2026, 12, 21),
+    ]

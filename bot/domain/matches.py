@@ -820,12 +820,15 @@ class MatchView:
 async def overview(
     session: AsyncSession, group_id: int, now: datetime, *, next_count: int = 3
 ) -> list[MatchView]:
-    """Every running match and activity, its volunteers (paused or not), the next meetings."""
+    """Every running match and activity, its volunteers (paused or not), the next meetings.
+
+    Three statements whatever the size: the matches, their volunteers, and only the next
+    `next_count` meetings of each (a ROW_NUMBER() window, on SQLite and PostgreSQL alike),
+    so a group with thousands of matches does not load every planned meeting."""
+    running = (Match.group_id == group_id, Match.ended_at.is_(None))
     matches = list(
         await session.scalars(
-            select(Match)
-            .where(Match.group_id == group_id, Match.ended_at.is_(None))
-            .order_by(Match.kind.desc(), Match.label, Match.id)
+            select(Match).where(*running).order_by(Match.kind.desc(), Match.label, Match.id)
         )
     )
     if not matches:
@@ -835,24 +838,33 @@ async def overview(
     for mv, person in await session.execute(
         select(MatchVolunteer, Person)
         .join(Person, Person.id == MatchVolunteer.person_id)
-        .where(
-            MatchVolunteer.match_id.in_([m.id for m in matches]),
-            MatchVolunteer.ended_at.is_(None),
-        )
+        .join(Match, Match.id == MatchVolunteer.match_id)
+        .where(*running, MatchVolunteer.ended_at.is_(None))
         .order_by(MatchVolunteer.id)
     ):
         volunteers[mv.match_id].append(MatchVolunteerView(person, mv.role, person.id in paused))
+    ranked = (
+        select(
+            MatchOccurrence.id.label("id"),
+            func.row_number()
+            .over(
+                partition_by=MatchOccurrence.match_id,
+                order_by=(MatchOccurrence.starts_at, MatchOccurrence.id),
+            )
+            .label("position"),
+        )
+        .join(Match, Match.id == MatchOccurrence.match_id)
+        .where(*running, MatchOccurrence.starts_at > now)
+        .subquery()
+    )
     upcoming: dict[int, list[MatchOccurrence]] = defaultdict(list)
     for occurrence in await session.scalars(
         select(MatchOccurrence)
-        .where(
-            MatchOccurrence.match_id.in_([m.id for m in matches]),
-            MatchOccurrence.starts_at > now,
-        )
-        .order_by(MatchOccurrence.starts_at)
+        .join(ranked, ranked.c.id == MatchOccurrence.id)
+        .where(ranked.c.position <= next_count)
+        .order_by(MatchOccurrence.match_id, MatchOccurrence.starts_at, MatchOccurrence.id)
     ):
-        if len(upcoming[occurrence.match_id]) < next_count:
-            upcoming[occurrence.match_id].append(occurrence)
+        upcoming[occurrence.match_id].append(occurrence)
     return [MatchView(m, volunteers[m.id], upcoming[m.id]) for m in matches]
 
 
