@@ -244,6 +244,15 @@ def summary(results: dict[str, Any]) -> str:
             "",
         ]
     )
+    if matches.get("document_ms") is not None:
+        command_rows.append(
+            [
+                "`/matches`: the whole overview as a document",
+                f"{matches['document_ms']:.0f} ms",
+                "",
+                "",
+            ]
+        )
     meanwhile = matches["volunteer_meanwhile_ms"]
     command_rows.append(
         [
