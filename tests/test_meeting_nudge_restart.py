@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from bot.config import Settings
 from bot.domain import meeting as domain
-from bot.domain import people
+from bot.domain import people, retention, rights
+from bot.domain.retention import months_before
 from bot.sandbox import COPENHAGEN, GROUP_CHAT_ID, Cast, Sandbox
-from storage.models import Person
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import Group, Person
 from storage.models.meeting import Meeting, MeetingNudge
 
 NUDGE = "lukker i morgen"  # "the poll closes tomorrow", in Danish
@@ -129,3 +133,54 @@ async def test_a_crash_right_after_a_claim_loses_only_that_one_nudge(
     async with box.services.db.transaction() as session:
         count = len(list(await session.scalars(select(MeetingNudge))))
     assert count == 4  # Anna, Camilla, Dennis, Eva
+
+
+async def test_nudge_claims_go_after_the_poll_answers_period_and_with_forgetme(database_url: str):
+    """Who was nudged (or couldn't be reached) is about a person: kept as long as poll
+    answers (12 months by default), and deleted with the person by /forgetme."""
+    now = datetime(2026, 12, 15, 3, 0, tzinfo=UTC)
+    db = Database(database_url)
+    await upgrade(db.engine)
+    try:
+        async with db.transaction() as session:
+            group = Group(chat_id=-1, created_at=now)
+            session.add(group)
+            await session.flush()
+            anna = Person(
+                group_id=group.id,
+                telegram_user_id=1,
+                first_name="Anna",
+                language="da",
+                is_member=True,
+                is_coordinator=False,
+                started_bot=True,
+                blocked_bot=False,
+                joined_at=months_before(now, 20),
+            )
+            session.add(anna)
+            await session.flush()
+            for months_ago in (13, 11):
+                opened = months_before(now, months_ago)
+                meeting = Meeting(group_id=group.id, status="decided", opened_at=opened)
+                session.add(meeting)
+                await session.flush()
+                assert await domain.claim_nudge_recipient(
+                    session, group.id, meeting.id, anna.id, opened
+                )
+            group_id, anna_id = group.id, anna.id
+        async with db.transaction() as session:
+            deleted = await retention.apply_rules(
+                session,
+                group_id,
+                Settings(_env_file=None),
+                now,  # type: ignore[call-arg]
+            )
+        assert deleted["meeting_nudges"] == 1
+        async with db.transaction() as session:
+            left = list(await session.scalars(select(MeetingNudge.claimed_at)))
+            assert left == [months_before(now, 11)]
+            await rights.forget_person(session, group_id, anna_id, now)
+        async with db.transaction() as session:
+            assert list(await session.scalars(select(MeetingNudge))) == []
+    finally:
+        await db.dispose()
