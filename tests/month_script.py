@@ -107,7 +107,7 @@ class BotProcess:
 
     fake: FakeTelegram
     workdir: Path
-    database: Path
+    database_url: str
     clock_file: Path
     coordinator_id: int
     process: asyncio.subprocess.Process | None = None
@@ -121,7 +121,7 @@ class BotProcess:
             "PYTHONPATH": str(ROOT),
             "TELEGRAM_BOT_TOKEN": self.fake.token,
             "TELEGRAM_BASE_URL": self.fake.base_url,
-            "DATABASE_URL": f"sqlite:///{self.database}",
+            "DATABASE_URL": self.database_url,
             "GROUP_CHAT_ID": str(GROUP_CHAT_ID),
             "COORDINATOR_IDS": str(self.coordinator_id),
             # Passes run by themselves, often: the test only moves the clock.

@@ -41,9 +41,11 @@ the steps as they go.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import sqlite3
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -65,6 +67,7 @@ from tests.month_script import (
     kind_of,
     until,
 )
+from tests.postgres import create_database
 
 SEED = int(os.environ.get("PEERBOT_MONTH_SEED", "8"))
 KILLS = 20
@@ -254,8 +257,20 @@ def reminder_moments() -> dict[datetime, list[tuple[str, str]]]:
     return due
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def month_database(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: str | None
+) -> str:
+    """The month runs on both databases (in parallel when pytest-xdist spreads the tests)."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'month.sqlite3'}"
+    if postgres_server is None:
+        pytest.skip("PostgreSQL could not be started here (see the warning above)")
+    return await create_database(postgres_server, f"month_{uuid.uuid4().hex[:10]}")
+
+
 async def test_a_month_under_faults_and_twenty_sigkills_keeps_every_promise_once(
-    tmp_path: Path,
+    tmp_path: Path, month_database: str
 ):
     started = asyncio.get_running_loop().time()
     clock = {"now": at(12, 14, 9)}
@@ -264,7 +279,7 @@ async def test_a_month_under_faults_and_twenty_sigkills_keeps_every_promise_once
         mette = cast.coordinator
         anna, bo, camilla, dennis = cast.volunteers
         who = {"anna": anna, "bo": bo, "camilla": camilla, "dennis": dennis}
-        bot = BotProcess(fake, tmp_path, tmp_path / "month.sqlite3", tmp_path / "clock", mette.id)
+        bot = BotProcess(fake, tmp_path, month_database, tmp_path / "clock", mette.id)
         bot.set_time(clock["now"])
 
         reminders = reminder_moments()
@@ -361,7 +376,7 @@ async def test_a_month_under_faults_and_twenty_sigkills_keeps_every_promise_once
                         await month.act(
                             f"{person.first_name} votes",
                             lambda p=person, o=options, i=poll["id"]: fake.answer_poll(p, i, o),
-                            lambda n=n: stored_voters(bot.database) >= n,
+                            lambda n=n: stored_voters(bot.database_url) >= n,
                         )
                 elif event == "Bo pauses":
                     await pause_flow(month, bo, mette)
@@ -438,13 +453,34 @@ def test_the_file_clock_is_a_test_hook_that_check_warns_about(
     assert f"Warning: {FAKE_CLOCK_FILE_ENV} is set; it is for tests only" in capsys.readouterr().out
 
 
-def stored_voters(database: Path) -> int:
-    """How many people's answers to the meeting poll the bot has stored (read-only)."""
-    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+def read_rows(database_url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of a read-only query on the bot's database, whichever it is; [] while locked."""
+    if database_url.startswith("sqlite"):
+        path = database_url.split(":///", 1)[1]
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            try:
+                return db.execute(sql).fetchall()
+            except sqlite3.OperationalError:  # locked for a moment
+                return []
+
+    async def from_postgres() -> list[tuple[Any, ...]]:
+        import asyncpg
+
+        connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
         try:
-            return db.execute("SELECT COUNT(DISTINCT person_id) FROM meeting_answers").fetchone()[0]
-        except sqlite3.OperationalError:  # locked for a moment
-            return 0
+            return [tuple(row) for row in await connection.fetch(sql)]
+        finally:
+            await connection.close()
+
+    # The test's own loop is busy being Telegram: ask from a short-lived loop elsewhere.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, from_postgres()).result(timeout=30)
+
+
+def stored_voters(database_url: str) -> int:
+    """How many people's answers to the meeting poll the bot has stored (read-only)."""
+    rows = read_rows(database_url, "SELECT COUNT(DISTINCT person_id) FROM meeting_answers")
+    return rows[0][0] if rows else 0
 
 
 def dump(fake: FakeTelegram, chats: list[int], tmp_path: Path) -> None:
@@ -495,7 +531,7 @@ def explain(
             )
         if count > accounted:
             left_extra[(chat_id, kind)] = count - accounted
-    unknown = broadcast_unknown(month.bot.database)
+    unknown = broadcast_unknown(month.bot.database_url)
     left_missing: dict[Promise, int] = {}
     for (chat_id, kind), count in missing.items():
         accounted = 0
@@ -512,13 +548,13 @@ def explain(
     return reasons, left_missing, left_extra
 
 
-def broadcast_unknown(database: Path) -> dict[int, int]:
+def broadcast_unknown(database_url: str) -> dict[int, int]:
     """Broadcast copies whose fate is unknown, by recipient chat (the group for none)."""
-    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
-        rows = db.execute(
-            "SELECT p.telegram_user_id FROM broadcast_deliveries d "
-            "LEFT JOIN people p ON p.id = d.person_id WHERE d.status = 'unknown'"
-        ).fetchall()
+    rows = read_rows(
+        database_url,
+        "SELECT p.telegram_user_id FROM broadcast_deliveries d "
+        "LEFT JOIN people p ON p.id = d.person_id WHERE d.status = 'unknown'",
+    )
     found: Counter[int] = Counter()
     for (telegram_id,) in rows:
         found[GROUP_CHAT_ID if telegram_id is None else telegram_id] += 1
