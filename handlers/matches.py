@@ -8,6 +8,7 @@ the coordinator's overview and the scheduler pass."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, time
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
@@ -37,7 +38,7 @@ from handlers.matches_common import (
     when,
 )
 from handlers.settings import Section, add_section
-from storage.models import Match, MatchOccurrence, Pause, Person
+from storage.models import Match, Pause, Person
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,9 @@ class AwaitingMatchesTyping(MessageFilter):
 
 
 INLINE_MESSAGES = 3  # a longer overview goes out as a summary and one document
+# About what fits in three messages: above it the summary goes out before the meetings are
+# even read, so the coordinator sees what needs action at once.
+INLINE_MATCHES = 75
 SUMMARY_COVER_LINES = 40  # matches needing cover named in the summary; the rest: document
 
 
@@ -83,7 +87,7 @@ def overview_text(
     # Many matches meet at the same moments (a weekday and an hour): write each once.
     written: dict[tuple[datetime, str], str] = {}
 
-    def meeting(occurrence: MatchOccurrence) -> str:
+    def meeting(occurrence: matches.UpcomingMeeting) -> str:
         key = (occurrence.starts_at, occurrence.status)
         if key not in written:
             written[key] = occurrence_line(context, occurrence, _, language)
@@ -99,7 +103,7 @@ def overview_text(
             if volunteer.paused:
                 notes.append(_("on a pause"))
             note = f" ({', '.join(notes)})" if notes else ""
-            people_text.append(volunteer.person.first_name + note)
+            people_text.append(volunteer.first_name + note)
         lines.append("")
         lines.append(f"• {_title(match, _)} – {', '.join(people_text) or '–'}")
         lines.append("  " + rhythm_text(match, _, language))
@@ -121,7 +125,7 @@ def overview_summary(views: list[matches.MatchView], _: Translate) -> str:
     """The short version of a long overview: the counts, and the matches that need cover
     (what needs the coordinator's action); everything else is in the document."""
     activities = sum(1 for v in views if v.match.kind != "match")
-    paused = {v.person.id for view in views for v in view.volunteers if v.paused}
+    paused = {v.person_id for view in views for v in view.volunteers if v.paused}
     needing = [v for v in views if v.needs_cover]
     lines = [
         _("Matches and activities ({count}):").format(count=len(views)),
@@ -133,7 +137,7 @@ def overview_summary(views: list[matches.MatchView], _: Translate) -> str:
     if needing:
         lines += ["", _("Needs cover (nobody can meet right now):")]
         for view in needing[:SUMMARY_COVER_LINES]:
-            names_text = ", ".join(v.person.first_name for v in view.volunteers) or "–"
+            names_text = ", ".join(v.first_name for v in view.volunteers) or "–"
             lines.append(f"• {_title(view.match, _)} – {names_text}")
         if len(needing) > SUMMARY_COVER_LINES:
             lines.append(
@@ -154,26 +158,38 @@ async def matches_command(update: Update, context: PeerContext) -> None:
     sent a stream of messages and the bot is not held up sending them one a second."""
     _ = texts_for(context, update)
     services = context.services
-    views = await matches.overview(context.session, services.group_id, services.clock.now())
-    text = overview_text(context, views, _, language_of(context, update.effective_user))
+    now = services.clock.now()
+    language = language_of(context, update.effective_user)
+    views = await matches.overview(context.session, services.group_id, now, next_count=0)
+    summary_sent = len(views) > INLINE_MATCHES
+    if summary_sent:  # before the meetings are read: what needs action comes first
+        await reply(update, overview_summary(views, _))
+    upcoming = await matches.next_meetings(context.session, services.group_id, now)
+    views = [replace(v, next=upcoming.get(v.match.id, [])) for v in views]
+    text = overview_text(context, views, _, language)
     chunks = split_long(text)
-    if len(chunks) <= INLINE_MESSAGES:
+    if not summary_sent and len(chunks) <= INLINE_MESSAGES:
         for chunk in chunks:
             await reply(update, chunk)
         return
-    await reply(update, overview_summary(views, _))
+    if not summary_sent:
+        await reply(update, overview_summary(views, _))
+    await _send_overview_document(update, context, text, len(views), _)
+
+
+async def _send_overview_document(
+    update: Update, context: PeerContext, text: str, count: int, _: Translate
+) -> None:
+    """The whole overview as one text file."""
     assert update.effective_chat is not None
     delivery = await send_document_private(
         context.bot,
         update.effective_chat.id,
         document=InputFile(text.encode("utf-8"), filename=_("matches.txt")),
-        caption=_("All {count} matches and activities.").format(count=len(views)),
+        caption=_("All {count} matches and activities.").format(count=count),
     )
     log.info(
-        "matches overview of %d as a document (%d bytes): %s",
-        len(views),
-        len(text),
-        delivery.outcome,
+        "matches overview of %d as a document (%d bytes): %s", count, len(text), delivery.outcome
     )
 
 

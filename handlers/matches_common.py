@@ -12,6 +12,7 @@ from babel.dates import format_date
 
 from bot.context import PeerContext
 from bot.domain import people
+from bot.domain.matches import UpcomingMeeting
 from bot.domain.schedule import BIWEEKLY, WEEKLY, local_today
 from bot.i18n import Translate, format_when
 from handlers.delivery import send_private
@@ -119,7 +120,10 @@ def when(context: PeerContext, moment: datetime, language: str) -> str:
 
 
 def occurrence_line(
-    context: PeerContext, occurrence: MatchOccurrence, _: Translate, language: str
+    context: PeerContext,
+    occurrence: MatchOccurrence | UpcomingMeeting,
+    _: Translate,
+    language: str,
 ) -> str:
     text = when(context, occurrence.starts_at, language)
     if occurrence.status == "cancelled":

@@ -181,7 +181,11 @@ async def person_id(box: Sandbox, telegram_id: int) -> int:
 
 
 async def make_matches(
-    box: Sandbox, labels: list[str], volunteer_ids: list[int], first: int = 0
+    box: Sandbox,
+    labels: list[str],
+    volunteer_ids: list[int],
+    first: int = 0,
+    place: str | None = None,
 ) -> None:
     """Matches made straight through the domain (fast), weekly at different times; every
     tenth (counting from `first`) is an activity."""
@@ -194,7 +198,7 @@ async def make_matches(
                 label=label,
                 volunteer_ids=volunteer_ids,
                 plan=matches.Plan(WEEKLY, weekday=n % 7, at=time(9 + n % 10, 0)),
-                place=None,
+                place=place,
                 now=box.clock.now(),
                 tz=box.services.tz,
             )
@@ -248,3 +252,19 @@ async def test_a_usual_group_still_gets_the_overview_inline(group: tuple[Sandbox
     # Each shows its next three meetings, the soonest first.
     first = next(line for line in text.split("\n") if line.startswith("  Næste: "))
     assert first.count(";") == 2
+
+
+async def test_fewer_matches_with_long_texts_also_come_as_a_document(group: tuple[Sandbox, Cast]):
+    box, cast = group
+    mette, bo = cast.coordinator, cast.volunteers[1]
+    await everyone_starts(box, cast)
+    labels = [f"B{n:02d}" for n in range(60)]
+    place = "Frivilligcentret, mødelokale 2, Nørregade 12, 2. sal, indgang fra gården"
+    await make_matches(box, labels, [await person_id(box, bo.id)], place=place)
+    before = len(box.fake.messages_to(mette.id))
+    await box.say(mette, "/matches")
+    summary, document = box.fake.messages_to(mette.id)[before:]
+    assert "Match og aktiviteter (60):" in summary.text and summary.document is None
+    assert "• Har brug for en afløser: 0" in summary.text
+    content = box.fake.files[document.document["file_id"]].content.decode("utf-8")
+    assert content.count("Næste: ") == 60 and content.count(place) == 60

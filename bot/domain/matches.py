@@ -800,16 +800,25 @@ async def update_preference(
 
 @dataclass(frozen=True)
 class MatchVolunteerView:
-    person: Person
+    person_id: int
+    first_name: str
     role: str
     paused: bool
+
+
+@dataclass(frozen=True)
+class UpcomingMeeting:
+    """What the overview shows of a coming meeting."""
+
+    starts_at: datetime
+    status: str
 
 
 @dataclass(frozen=True)
 class MatchView:
     match: Match
     volunteers: list[MatchVolunteerView]
-    next: list[MatchOccurrence]
+    next: list[UpcomingMeeting]
 
     @property
     def needs_cover(self) -> bool:
@@ -822,9 +831,11 @@ async def overview(
 ) -> list[MatchView]:
     """Every running match and activity, its volunteers (paused or not), the next meetings.
 
-    Three statements whatever the size: the matches, their volunteers, and only the next
-    `next_count` meetings of each (a ROW_NUMBER() window, on SQLite and PostgreSQL alike),
-    so a group with thousands of matches does not load every planned meeting."""
+    A few statements whatever the size: the matches, their volunteers, and only the next
+    `next_count` meetings of each (`next_meetings`; none with 0), so a group with thousands
+    of matches does not load every planned meeting. Volunteers
+    and meetings are read as plain columns: the overview changes nothing, and building
+    thousands of ORM objects was most of its time."""
     running = (Match.group_id == group_id, Match.ended_at.is_(None))
     matches = list(
         await session.scalars(
@@ -835,14 +846,26 @@ async def overview(
         return []
     paused = await people.paused_person_ids(session, group_id, now)
     volunteers: dict[int, list[MatchVolunteerView]] = defaultdict(list)
-    for mv, person in await session.execute(
-        select(MatchVolunteer, Person)
+    for match_id, person_id, first_name, role in await session.execute(
+        select(MatchVolunteer.match_id, Person.id, Person.first_name, MatchVolunteer.role)
         .join(Person, Person.id == MatchVolunteer.person_id)
         .join(Match, Match.id == MatchVolunteer.match_id)
         .where(*running, MatchVolunteer.ended_at.is_(None))
         .order_by(MatchVolunteer.id)
     ):
-        volunteers[mv.match_id].append(MatchVolunteerView(person, mv.role, person.id in paused))
+        volunteers[match_id].append(
+            MatchVolunteerView(person_id, first_name, role, person_id in paused)
+        )
+    upcoming = await next_meetings(session, group_id, now, next_count) if next_count else {}
+    return [MatchView(m, volunteers[m.id], upcoming.get(m.id, [])) for m in matches]
+
+
+async def next_meetings(
+    session: AsyncSession, group_id: int, now: datetime, count: int = 3
+) -> dict[int, list[UpcomingMeeting]]:
+    """The next `count` meetings of every running match, by match id, soonest first: one
+    statement with a ROW_NUMBER() window (SQLite and PostgreSQL alike)."""
+    running = (Match.group_id == group_id, Match.ended_at.is_(None))
     ranked = (
         select(
             MatchOccurrence.id.label("id"),
@@ -857,15 +880,15 @@ async def overview(
         .where(*running, MatchOccurrence.starts_at > now)
         .subquery()
     )
-    upcoming: dict[int, list[MatchOccurrence]] = defaultdict(list)
-    for occurrence in await session.scalars(
-        select(MatchOccurrence)
+    upcoming: dict[int, list[UpcomingMeeting]] = defaultdict(list)
+    for match_id, starts_at, status in await session.execute(
+        select(MatchOccurrence.match_id, MatchOccurrence.starts_at, MatchOccurrence.status)
         .join(ranked, ranked.c.id == MatchOccurrence.id)
-        .where(ranked.c.position <= next_count)
+        .where(ranked.c.position <= count)
         .order_by(MatchOccurrence.match_id, MatchOccurrence.starts_at, MatchOccurrence.id)
     ):
-        upcoming[occurrence.match_id].append(occurrence)
-    return [MatchView(m, volunteers[m.id], upcoming[m.id]) for m in matches]
+        upcoming[match_id].append(UpcomingMeeting(starts_at, status))
+    return upcoming
 
 
 async def find_running_by_label(session: AsyncSession, group_id: int, label: str) -> list[Match]:
