@@ -191,6 +191,8 @@ async def _send_overview_document(
     log.info(
         "matches overview of %d as a document (%d bytes): %s", count, len(text), delivery.outcome
     )
+    if not delivery.sent:  # the summary promised it: say so rather than leave them waiting
+        await reply(update, _("I could not send the document just now. Please try /matches again."))
 
 
 # /endmatch -----------------------------------------------------------------------------------

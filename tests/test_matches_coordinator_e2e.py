@@ -268,3 +268,17 @@ async def test_fewer_matches_with_long_texts_also_come_as_a_document(group: tupl
     assert "• Har brug for en afløser: 0" in summary.text
     content = box.fake.files[document.document["file_id"]].content.decode("utf-8")
     assert content.count("Næste: ") == 60 and content.count(place) == 60
+
+
+async def test_a_document_that_cannot_be_sent_is_not_left_promised(group: tuple[Sandbox, Cast]):
+    box, cast = group
+    mette, bo = cast.coordinator, cast.volunteers[1]
+    await everyone_starts(box, cast)
+    await make_matches(box, [f"B{n:02d}" for n in range(80)], [await person_id(box, bo.id)])
+    box.fake.fail_next("sendDocument", error_code=400, description="Bad Request: refused")
+    before = len(box.fake.messages_to(mette.id))
+    await box.say(mette, "/matches")
+    sent = box.fake.messages_to(mette.id)[before:]
+    assert [m.document for m in sent] == [None, None]
+    assert "Match og aktiviteter (80):" in sent[0].text
+    assert sent[1].text == "Jeg kunne ikke sende dokumentet lige nu. Prøv /matches igen."
