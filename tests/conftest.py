@@ -88,3 +88,8 @@ async def group(
     async with sandbox(tmp_path / "peerbot.sqlite3", start_time, **overrides) as running:
         yield running
         assert running[0].fake.spec_violations == [], "the bot broke the Bot API spec"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The simulated month first: it is the longest, so the xdist workers finish together."""
+    items.sort(key=lambda item: 0 if "test_simulated_month.py::test_a_month" in item.nodeid else 1)
