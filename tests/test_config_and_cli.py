@@ -67,3 +67,31 @@ def test_migrate_creates_the_sqlite_database_with_wal(tmp_path: Path):
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
     assert {"groups", "people", "pauses", "alembic_version"} <= tables
+
+
+async def test_migrate_brings_a_postgresql_database_up_to_date(
+    tmp_path: Path, postgres_server: str | None
+):
+    import asyncio
+
+    import pytest
+    from sqlalchemy import inspect
+
+    from storage.db import Database
+    from tests.postgres import create_database
+
+    if postgres_server is None:
+        pytest.skip("PostgreSQL could not be started here (see the warning above)")
+    url = await create_database(postgres_server, f"cli_migrate_{os.getpid()}")
+    plain_url = url.replace("+asyncpg", "")  # what people copy from their host's panel
+    result = await asyncio.to_thread(run_cli, ["migrate"], tmp_path, {"DATABASE_URL": plain_url})
+    assert result.returncode == 0, result.stderr
+    again = await asyncio.to_thread(run_cli, ["migrate"], tmp_path, {"DATABASE_URL": plain_url})
+    assert again.returncode == 0, again.stderr
+    database = Database(url)
+    try:
+        async with database.engine.connect() as connection:
+            tables = set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
+    finally:
+        await database.dispose()
+    assert {"groups", "people", "pauses", "meetings", "matches", "handled_updates"} <= tables
