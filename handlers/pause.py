@@ -876,12 +876,8 @@ async def pause_volunteer_command(update: Update, context: PeerContext) -> None:
             reply_markup=_volunteer_buttons(candidates, "cp"),
         )
         return
-    person = await people.find_by_username(context.session, services.group_id, args[0])
+    person = await volunteer_named(update, context, args[0])
     if person is None:
-        await reply(
-            update,
-            _("I don't know {who} in the group. /volunteers shows who I know.").format(who=args[0]),
-        )
         return
     until_day: date | None = None
     rest = [a for a in args[1:] if a.lower() not in ("until", "til")]
@@ -898,6 +894,18 @@ async def pause_volunteer_command(update: Update, context: PeerContext) -> None:
             return
         until_day = parsed
     await coordinator_pause(update, context, person, until_day)
+
+
+async def volunteer_named(update: Update, context: PeerContext, name: str) -> Person | None:
+    """The group member the coordinator named (@username); a kind pointer if unknown."""
+    person = await people.find_by_username(context.session, context.services.group_id, name)
+    if person is None:
+        _ = texts_for(context, update)
+        await reply(
+            update,
+            _("I don't know {who} in the group. /volunteers shows who I know.").format(who=name),
+        )
+    return person
 
 
 @private_only
@@ -920,12 +928,8 @@ async def resume_volunteer_command(update: Update, context: PeerContext) -> None
             reply_markup=_volunteer_buttons([p for p, _pause in paused], "cr"),
         )
         return
-    person = await people.find_by_username(context.session, services.group_id, args[0])
+    person = await volunteer_named(update, context, args[0])
     if person is None:
-        await reply(
-            update,
-            _("I don't know {who} in the group. /volunteers shows who I know.").format(who=args[0]),
-        )
         return
     await coordinator_resume(update, context, person)
 

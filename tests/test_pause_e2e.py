@@ -513,6 +513,8 @@ async def test_coordinator_pauses_and_resumes_a_volunteer_by_name(
     assert [e[0] for e in events] == ["pause_started", "pause_ended"]
     await box.say(mette, "/pausevolunteer @nobody")
     assert "Jeg kender ikke @nobody" in box.last_text_to(mette.id)
+    await box.say(mette, "/resumevolunteer @nobody")
+    assert "Jeg kender ikke @nobody" in box.last_text_to(mette.id)
     assert box.fake.messages_to(GROUP_CHAT_ID) == []
 
 
