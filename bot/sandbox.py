@@ -99,6 +99,11 @@ class Sandbox:
         self.fake.tap_button(user, message, callback_data)
         await self.settle()
 
+    async def forge_tap(self, user: Any, message: dict, callback_data: str) -> None:
+        """Hand-made button data on `message` (a modified client); waits for the bot."""
+        self.fake.forge_tap(user, message, callback_data)
+        await self.settle()
+
     async def vote(self, user: Any, poll_id: str, option_ids: list[int]) -> None:
         self.fake.answer_poll(user, poll_id, option_ids)
         await self.settle()

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import event
@@ -50,6 +51,7 @@ from bot.domain import broadcast as broadcasts
 from bot.domain import people
 from bot.i18n import N_, Translate
 from bot.ratelimit import PeerRateLimiter, Priority
+from handlers.callbacks import ID, Callbacks, Parser, Who, choice
 from handlers.common import (
     CommandInfo,
     coordinator_only,
@@ -91,7 +93,7 @@ def _button(label: str, data: str) -> InlineKeyboardButton:
 
 
 def _cancel_row(_: Translate, broadcast_id: int) -> list[InlineKeyboardButton]:
-    return [_button(_("Cancel"), f"broadcast:cancel:{broadcast_id}")]
+    return [_button(_("Cancel"), BUTTONS.encode(BroadcastAction.CANCEL, broadcast_id))]
 
 
 @private_only
@@ -162,20 +164,39 @@ async def _ask_audience(
 
 def _audience_keyboard(_: Translate, broadcast_id: int) -> InlineKeyboardMarkup:
     rows = [
-        [_button(_(label), f"broadcast:aud:{broadcast_id}:{key}")]
+        [_button(_(label), BUTTONS.encode(BroadcastAction.AUDIENCE, broadcast_id, key))]
         for key, label in AUDIENCE_LABELS.items()
     ]
     return InlineKeyboardMarkup([*rows, _cancel_row(_, broadcast_id)])
 
 
-async def on_callback(update: Update, context: PeerContext) -> None:
-    """broadcast:<action>:<id>[:<value>]"""
+class BroadcastAction(StrEnum):
+    CANCEL = "cancel"
+    RETRY = "retry"
+    AUDIENCE = "aud"
+    IMPORTANT = "imp"
+    SEND = "send"
+
+
+BUTTONS: Callbacks[BroadcastAction] = Callbacks("broadcast", BroadcastAction)
+
+
+def _route(action: BroadcastAction, *args: Parser) -> None:
+    async def handle(
+        update: Update, context: PeerContext, broadcast_id: int, value: object = ""
+    ) -> None:
+        await on_callback(update, context, action, broadcast_id, str(value))
+
+    BUTTONS.route(action, ID, *args, who=Who.COORDINATOR)(handle)
+
+
+async def on_callback(
+    update: Update, context: PeerContext, action: str, broadcast_id: int, value: str
+) -> None:
+    """One step of a broadcast draft (`BroadcastAction`), or its report's retry button."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = texts_for(context, update)
-    parts = query.data.split(":")
-    action, broadcast_id = parts[1], int(parts[2])
-    value = parts[3] if len(parts) > 3 else ""
     services = context.services
     draft = await broadcasts.get(context.session, services.group_id, broadcast_id)
     user = update.effective_user
@@ -215,8 +236,13 @@ async def on_callback(update: Update, context: PeerContext) -> None:
                 InlineKeyboardMarkup(
                     [
                         [
-                            _button(_("Yes, important"), f"broadcast:imp:{draft.id}:1"),
-                            _button(_("No"), f"broadcast:imp:{draft.id}:0"),
+                            _button(
+                                _("Yes, important"),
+                                BUTTONS.encode(BroadcastAction.IMPORTANT, draft.id, 1),
+                            ),
+                            _button(
+                                _("No"), BUTTONS.encode(BroadcastAction.IMPORTANT, draft.id, 0)
+                            ),
                         ],
                         _cancel_row(_, draft.id),
                     ]
@@ -241,6 +267,13 @@ async def on_callback(update: Update, context: PeerContext) -> None:
         _start_after_commit(context, draft.id)
         return
     await query.answer()
+
+
+_route(BroadcastAction.CANCEL)
+_route(BroadcastAction.RETRY)
+_route(BroadcastAction.AUDIENCE, choice(*broadcasts.AUDIENCES))
+_route(BroadcastAction.IMPORTANT, choice("0", "1"))
+_route(BroadcastAction.SEND)
 
 
 async def _ask_confirmation(
@@ -275,7 +308,10 @@ async def _ask_confirmation(
         query,
         "\n".join(lines),
         InlineKeyboardMarkup(
-            [[_button(_("Send now"), f"broadcast:send:{draft.id}")], _cancel_row(_, draft.id)]
+            [
+                [_button(_("Send now"), BUTTONS.encode(BroadcastAction.SEND, draft.id))],
+                _cancel_row(_, draft.id),
+            ]
         ),
     )
 
@@ -326,7 +362,14 @@ def report_text(_: Translate, report: broadcasts.Progress) -> str:
 
 def _retry_markup(_: Translate, broadcast_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[_button(_("Try the failed ones again"), f"broadcast:retry:{broadcast_id}")]]
+        [
+            [
+                _button(
+                    _("Try the failed ones again"),
+                    BUTTONS.encode(BroadcastAction.RETRY, broadcast_id),
+                )
+            ]
+        ]
     )
 
 
@@ -519,7 +562,7 @@ async def run_due(context: PeerContext) -> None:
 
 def register(application: Application, services: Services) -> None:
     application.add_handler(CommandHandler("broadcast", broadcast_command))
-    application.add_handler(CallbackQueryHandler(on_callback, pattern=r"^broadcast:"))
+    application.add_handler(CallbackQueryHandler(BUTTONS.dispatch, pattern=BUTTONS.pattern))
     coordinators = list(services.settings.coordinator_ids)
     if coordinators:
         application.add_handler(

@@ -17,12 +17,13 @@ from telegram.ext.filters import MessageFilter
 
 from bot.context import PeerContext, Services, current_session
 from bot.domain import matches, people
+from bot.domain.schedule import BIWEEKLY, DATES, WEEKLY
 from bot.i18n import N_, Translate, format_day
 from handlers import matches_create, matches_meetings
+from handlers.callbacks import ID, Parser, Who, choice
 from handlers.common import (
     CommandInfo,
     coordinator_only,
-    is_coordinator,
     language_of,
     private_only,
     reply,
@@ -30,6 +31,12 @@ from handlers.common import (
 )
 from handlers.delivery import send_document_private, send_to_person
 from handlers.matches_common import (
+    BUTTONS,
+    REMINDER_BUTTONS,
+    RHYTHM_BIWEEKLY,
+    RHYTHM_WEEKLY,
+    MatchAction,
+    ReminderAction,
     names,
     occurrence_line,
     rhythm_text,
@@ -225,7 +232,10 @@ async def endmatch_command(update: Update, context: PeerContext) -> None:
             update, _("There are no matches or activities yet. Make one with /match or /activity.")
         )
         return
-    rows = [[InlineKeyboardButton(m.label, callback_data=f"matches:end:{m.id}")] for m in found]
+    rows = [
+        [InlineKeyboardButton(m.label, callback_data=BUTTONS.encode(MatchAction.END, m.id))]
+        for m in found
+    ]
     await reply(update, _("Which one has ended?"), reply_markup=InlineKeyboardMarkup(rows))
 
 
@@ -297,7 +307,7 @@ async def cover_command(update: Update, context: PeerContext) -> None:
                 [
                     InlineKeyboardButton(
                         f"{m.label}: {rhythm_text(m, _, language)}",
-                        callback_data=f"matches:cvp:{m.id}:{person.id}",
+                        callback_data=BUTTONS.encode(MatchAction.COVER_WITH, m.id, person.id),
                     )
                 ]
                 for m in found
@@ -314,7 +324,10 @@ async def cover_command(update: Update, context: PeerContext) -> None:
             update, _("No match needs cover right now. (Or in one line: /cover K.L. @dennis)")
         )
         return
-    rows = [[InlineKeyboardButton(m.label, callback_data=f"matches:cv:{m.id}")] for m in needing]
+    rows = [
+        [InlineKeyboardButton(m.label, callback_data=BUTTONS.encode(MatchAction.COVER_MATCH, m.id))]
+        for m in needing
+    ]
     await reply(update, _("Which match needs cover?"), reply_markup=InlineKeyboardMarkup(rows))
 
 
@@ -333,7 +346,11 @@ async def _cover_pick_volunteer(update: Update, context: PeerContext, match_id: 
         await reply(update, _("Nobody else is free to cover right now."))
         return
     rows = [
-        [InlineKeyboardButton(p.first_name, callback_data=f"matches:cvp:{match_id}:{p.id}")]
+        [
+            InlineKeyboardButton(
+                p.first_name, callback_data=BUTTONS.encode(MatchAction.COVER_WITH, match_id, p.id)
+            )
+        ]
         for p in candidates
     ]
     await reply(update, _("Who will cover for now?"), reply_markup=InlineKeyboardMarkup(rows))
@@ -516,53 +533,63 @@ async def send_digest(context: PeerContext) -> None:
 # Wiring ------------------------------------------------------------------------------------
 
 
-async def on_callback(update: Update, context: PeerContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    parts = query.data.split(":")
-    action = parts[1] if len(parts) > 1 else ""
-    value = parts[2] if len(parts) > 2 else ""
-    number = int(value) if value.isdigit() else 0
-    if action in ("gv", "gnext", "gr", "gp", "gs", "ge"):
-        await matches_create.flow_callback(update, context, action, value)
-    elif action == "ok":
-        await matches_meetings.on_coming(update, context, number)
-    elif action == "cx":
-        await matches_meetings.on_cancel_asked(update, context, number)
-    elif action in ("cy", "cn"):
-        await matches_meetings.on_cancel_confirmed(
-            update, context, number, citizen_knows=action == "cy"
-        )
-    elif action == "keep":
-        await matches_meetings.on_cancel_kept(update, context)
-    elif action == "talk":
-        await matches_meetings.on_talk(update, context, number)
-    elif action == "mv":
-        await matches_meetings.on_move_asked(update, context, number)
-    elif action == "rh":
-        await matches_meetings.on_rhythm_asked(update, context, number)
-    elif action == "rw" and len(parts) > 3:
-        await matches_meetings.on_rhythm_chosen(update, context, number, parts[3])
-    elif action in ("end", "cv", "cvp"):
-        await _coordinator_callback(update, context, action, parts)
-    else:
-        await query.answer()
+def _flow_button(action: MatchAction, *args: Parser) -> None:
+    """The guided /match flow's buttons all go to `matches_create.flow_callback`."""
+
+    async def handle(update: Update, context: PeerContext, value: object = "") -> None:
+        await matches_create.flow_callback(update, context, action.value, str(value))
+
+    BUTTONS.route(action, *args, who=Who.COORDINATOR)(handle)
 
 
-async def _coordinator_callback(
-    update: Update, context: PeerContext, action: str, parts: list[str]
+_flow_button(MatchAction.PICK_VOLUNTEER, ID)
+_flow_button(MatchAction.PICKED)
+_flow_button(MatchAction.RHYTHM, choice(WEEKLY, BIWEEKLY, DATES))
+_flow_button(MatchAction.NO_PLACE)
+_flow_button(MatchAction.FROM_TODAY)
+_flow_button(MatchAction.NO_END)
+BUTTONS.route(MatchAction.COMING, ID)(matches_meetings.on_coming)
+BUTTONS.route(MatchAction.CANCEL, ID)(matches_meetings.on_cancel_asked)
+BUTTONS.route(MatchAction.KEEP, ID)(matches_meetings.on_cancel_kept)
+BUTTONS.route(MatchAction.TALK, ID)(matches_meetings.on_talk)
+BUTTONS.route(MatchAction.MOVE, ID)(matches_meetings.on_move_asked)
+BUTTONS.route(MatchAction.CHANGE_RHYTHM, ID)(matches_meetings.on_rhythm_asked)
+BUTTONS.route(MatchAction.RHYTHM_CHOSEN, ID, choice(RHYTHM_WEEKLY, RHYTHM_BIWEEKLY))(
+    matches_meetings.on_rhythm_chosen
+)
+
+
+@BUTTONS.route(MatchAction.CITIZEN_KNOWS, ID)
+async def on_citizen_knows(update: Update, context: PeerContext, occurrence_id: int) -> None:
+    await matches_meetings.on_cancel_confirmed(update, context, occurrence_id, citizen_knows=True)
+
+
+@BUTTONS.route(MatchAction.CITIZEN_NOT_TOLD, ID)
+async def on_citizen_not_told(update: Update, context: PeerContext, occurrence_id: int) -> None:
+    await matches_meetings.on_cancel_confirmed(update, context, occurrence_id, citizen_knows=False)
+
+
+@BUTTONS.route(MatchAction.END, ID, who=Who.COORDINATOR)
+async def on_end(update: Update, context: PeerContext, match_id: int) -> None:
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    await _end(update, context, match_id)
+
+
+@BUTTONS.route(MatchAction.COVER_MATCH, ID, who=Who.COORDINATOR)
+async def on_cover_match(update: Update, context: PeerContext, match_id: int) -> None:
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    await _cover_pick_volunteer(update, context, match_id)
+
+
+@BUTTONS.route(MatchAction.COVER_WITH, ID, ID, who=Who.COORDINATOR)
+async def on_cover_with(
+    update: Update, context: PeerContext, match_id: int, person_id: int
 ) -> None:
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    if not is_coordinator(context, update):
-        return
-    if action == "end":
-        await _end(update, context, int(parts[2]))
-    elif action == "cv":
-        await _cover_pick_volunteer(update, context, int(parts[2]))
-    elif action == "cvp" and len(parts) > 3:
-        await _cover(update, context, int(parts[2]), int(parts[3]))
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    await _cover(update, context, match_id, person_id)
 
 
 async def on_text(update: Update, context: PeerContext) -> None:
@@ -582,9 +609,9 @@ def register(application: Application, services: Services) -> None:
     application.add_handler(CommandHandler("endmatch", endmatch_command))
     application.add_handler(CommandHandler("cover", cover_command))
     application.add_handler(CommandHandler("meetings", matches_meetings.meetings_command))
-    application.add_handler(CallbackQueryHandler(on_callback, pattern=r"^matches:"))
+    application.add_handler(CallbackQueryHandler(BUTTONS.dispatch, pattern=BUTTONS.pattern))
     application.add_handler(
-        CallbackQueryHandler(matches_meetings.reminders_callback, pattern=r"^reminders:")
+        CallbackQueryHandler(REMINDER_BUTTONS.dispatch, pattern=REMINDER_BUTTONS.pattern)
     )
     application.add_handler(
         MessageHandler(
@@ -595,5 +622,8 @@ def register(application: Application, services: Services) -> None:
             on_text,
         )
     )
-    add_section(services, Section(N_("My meeting reminders"), "reminders:settings"))
+    add_section(
+        services,
+        Section(N_("My meeting reminders"), REMINDER_BUTTONS.encode(ReminderAction.SETTINGS)),
+    )
     services.on("pause_ended", on_pause_ended)

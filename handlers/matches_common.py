@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 
 from babel import Locale
 from babel.dates import format_date
@@ -15,10 +16,54 @@ from bot.domain import people
 from bot.domain.matches import UpcomingMeeting
 from bot.domain.schedule import BIWEEKLY, WEEKLY, local_today
 from bot.i18n import Translate, format_when
+from handlers.callbacks import Callbacks
 from handlers.delivery import send_private
 from storage.models import Match, MatchOccurrence
 
 log = logging.getLogger(__name__)
+
+
+class MatchAction(StrEnum):
+    """The `matches:` buttons."""
+
+    # The coordinator's guided /match and /activity.
+    PICK_VOLUNTEER = "gv"
+    PICKED = "gnext"
+    RHYTHM = "gr"
+    NO_PLACE = "gp"
+    FROM_TODAY = "gs"
+    NO_END = "ge"
+    # A volunteer's reminders and /meetings.
+    COMING = "ok"
+    CANCEL = "cx"
+    CITIZEN_KNOWS = "cy"
+    CITIZEN_NOT_TOLD = "cn"
+    KEEP = "keep"
+    TALK = "talk"
+    MOVE = "mv"
+    CHANGE_RHYTHM = "rh"
+    RHYTHM_CHOSEN = "rw"
+    # The coordinator's /endmatch and /cover.
+    END = "end"
+    COVER_MATCH = "cv"
+    COVER_WITH = "cvp"
+
+
+class ReminderAction(StrEnum):
+    """The `reminders:` buttons of /settings."""
+
+    SETTINGS = "settings"
+    DAY_BEFORE = "day"
+    HOURS_BEFORE = "hrs"
+    DAY_HOUR = "dh"
+    HOUR_COUNT = "hc"
+
+
+# "Every week" / "every other week" on the rhythm buttons of /meetings.
+RHYTHM_WEEKLY, RHYTHM_BIWEEKLY = "w", "b"
+
+BUTTONS: Callbacks[MatchAction] = Callbacks("matches", MatchAction)
+REMINDER_BUTTONS: Callbacks[ReminderAction] = Callbacks("reminders", ReminderAction)
 
 WEEKDAYS = {
     **dict.fromkeys(("man", "mandag", "mon", "monday"), 0),

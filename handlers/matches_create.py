@@ -17,6 +17,8 @@ from bot.i18n import N_, Translate
 from handlers.common import coordinator_only, private_only, reply, texts_for
 from handlers.delivery import send_to_person
 from handlers.matches_common import (
+    BUTTONS,
+    MatchAction,
     names,
     parse_date,
     parse_date_and_time,
@@ -335,12 +337,12 @@ def _pick_keyboard(
         [
             InlineKeyboardButton(
                 ("✓ " if p.id in chosen else "") + p.first_name,
-                callback_data=f"matches:gv:{p.id}",
+                callback_data=BUTTONS.encode(MatchAction.PICK_VOLUNTEER, p.id),
             )
         ]
         for p in candidates
     ]
-    rows.append([InlineKeyboardButton(_("Next"), callback_data="matches:gnext")])
+    rows.append([InlineKeyboardButton(_("Next"), callback_data=BUTTONS.encode(MatchAction.PICKED))])
     return InlineKeyboardMarkup(rows)
 
 
@@ -372,9 +374,22 @@ async def start_flow(update: Update, context: PeerContext, kind: str) -> None:
 def _rhythm_keyboard(_: Translate) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(_("Every week"), callback_data="matches:gr:weekly")],
-            [InlineKeyboardButton(_("Every other week"), callback_data="matches:gr:biweekly")],
-            [InlineKeyboardButton(_("A single date"), callback_data="matches:gr:dates")],
+            [
+                InlineKeyboardButton(
+                    _("Every week"), callback_data=BUTTONS.encode(MatchAction.RHYTHM, WEEKLY)
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    _("Every other week"),
+                    callback_data=BUTTONS.encode(MatchAction.RHYTHM, BIWEEKLY),
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    _("A single date"), callback_data=BUTTONS.encode(MatchAction.RHYTHM, DATES)
+                )
+            ],
         ]
     )
 
@@ -464,7 +479,13 @@ async def flow_text(update: Update, context: PeerContext, text: str) -> bool:
             update,
             _("Where do you meet? Write the place, or tap the button to leave it out."),
             reply_markup=InlineKeyboardMarkup(
-                [[InlineKeyboardButton(_("No place"), callback_data="matches:gp")]]
+                [
+                    [
+                        InlineKeyboardButton(
+                            _("No place"), callback_data=BUTTONS.encode(MatchAction.NO_PLACE)
+                        )
+                    ]
+                ]
             ),
         )
     elif request.step == "place":
@@ -494,7 +515,13 @@ async def _after_place(update: Update, context: PeerContext, request: Request) -
         update,
         _("From which date? Write a date (for example 1.12), or tap the button."),
         reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("From today"), callback_data="matches:gs")]]
+            [
+                [
+                    InlineKeyboardButton(
+                        _("From today"), callback_data=BUTTONS.encode(MatchAction.FROM_TODAY)
+                    )
+                ]
+            ]
         ),
     )
 
@@ -509,7 +536,13 @@ async def _after_start(update: Update, context: PeerContext, request: Request) -
         update,
         _("Does it run for a season? Write the last date (for example 31.3), or tap the button."),
         reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("No end date"), callback_data="matches:ge")]]
+            [
+                [
+                    InlineKeyboardButton(
+                        _("No end date"), callback_data=BUTTONS.encode(MatchAction.NO_END)
+                    )
+                ]
+            ]
         ),
     )
 

@@ -4,7 +4,9 @@ cancel one meeting, change the rhythm), and their own lead times in `/settings`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
@@ -12,9 +14,16 @@ from bot.context import PeerContext
 from bot.domain import matches, people
 from bot.domain.schedule import BIWEEKLY, WEEKLY
 from bot.i18n import N_, Translate
+from handlers.callbacks import small_int
 from handlers.common import current_person, private_only, reply, texts_for, volunteer_only
 from handlers.delivery import send_to_person
 from handlers.matches_common import (
+    BUTTONS,
+    REMINDER_BUTTONS,
+    RHYTHM_BIWEEKLY,
+    RHYTHM_WEEKLY,
+    MatchAction,
+    ReminderAction,
     clock,
     names,
     occurrence_line,
@@ -40,6 +49,10 @@ CANT = {
     "already_cancelled": N_("That meeting is already cancelled."),
     "date_in_past": N_("That date and time has already passed. Please choose a later one."),
     "rhythm_incomplete": N_("I didn't catch that. For example: tue 10:00"),
+    "shared": N_(
+        "An activity's meetings are the same for everyone, so only the coordinator changes "
+        "them. You can always say that you can't come."
+    ),
 }
 
 
@@ -65,16 +78,21 @@ def reminder_text(context: PeerContext, due: matches.DueReminder) -> str:
 def reminder_keyboard(_: Translate, delivery_id: int, occurrence_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(_("I'm coming"), callback_data=f"matches:ok:{delivery_id}")],
             [
                 InlineKeyboardButton(
-                    _("Cancel this time"), callback_data=f"matches:cx:{occurrence_id}"
+                    _("I'm coming"), callback_data=BUTTONS.encode(MatchAction.COMING, delivery_id)
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    _("Cancel this time"),
+                    callback_data=BUTTONS.encode(MatchAction.CANCEL, occurrence_id),
                 )
             ],
             [
                 InlineKeyboardButton(
                     _("I would like to talk to the coordinator"),
-                    callback_data=f"matches:talk:{occurrence_id}",
+                    callback_data=BUTTONS.encode(MatchAction.TALK, occurrence_id),
                 )
             ],
         ]
@@ -179,18 +197,20 @@ async def on_cancel_asked(update: Update, context: PeerContext, occurrence_id: i
             [
                 [
                     InlineKeyboardButton(
-                        _("Yes, the citizen knows"), callback_data=f"matches:cy:{occurrence_id}"
+                        _("Yes, the citizen knows"),
+                        callback_data=BUTTONS.encode(MatchAction.CITIZEN_KNOWS, occurrence_id),
                     )
                 ],
                 [
                     InlineKeyboardButton(
                         _("No, can the coordinator tell them?"),
-                        callback_data=f"matches:cn:{occurrence_id}",
+                        callback_data=BUTTONS.encode(MatchAction.CITIZEN_NOT_TOLD, occurrence_id),
                     )
                 ],
                 [
                     InlineKeyboardButton(
-                        _("Keep the meeting"), callback_data=f"matches:keep:{occurrence_id}"
+                        _("Keep the meeting"),
+                        callback_data=BUTTONS.encode(MatchAction.KEEP, occurrence_id),
                     )
                 ],
             ]
@@ -305,7 +325,7 @@ async def _tell_others(
     return reached
 
 
-async def on_cancel_kept(update: Update, context: PeerContext) -> None:
+async def on_cancel_kept(update: Update, context: PeerContext, _occurrence_id: int) -> None:
     query = update.callback_query
     assert query is not None
     _ = texts_for(context, update)
@@ -379,7 +399,7 @@ async def meetings_command(update: Update, context: PeerContext) -> None:
                 [
                     InlineKeyboardButton(
                         _("Can't come {day}").format(day=short),
-                        callback_data=f"matches:cx:{occurrence.id}",
+                        callback_data=BUTTONS.encode(MatchAction.CANCEL, occurrence.id),
                     )
                 ]
             )
@@ -387,11 +407,12 @@ async def meetings_command(update: Update, context: PeerContext) -> None:
         rows.append(
             [
                 InlineKeyboardButton(
-                    _("Move {day}").format(day=short), callback_data=f"matches:mv:{occurrence.id}"
+                    _("Move {day}").format(day=short),
+                    callback_data=BUTTONS.encode(MatchAction.MOVE, occurrence.id),
                 ),
                 InlineKeyboardButton(
                     _("Cancel {day}").format(day=short),
-                    callback_data=f"matches:cx:{occurrence.id}",
+                    callback_data=BUTTONS.encode(MatchAction.CANCEL, occurrence.id),
                 ),
             ]
         )
@@ -401,7 +422,7 @@ async def meetings_command(update: Update, context: PeerContext) -> None:
                 [
                     InlineKeyboardButton(
                         _("Change the rhythm for {label}").format(label=match.label),
-                        callback_data=f"matches:rh:{match.id}",
+                        callback_data=BUTTONS.encode(MatchAction.CHANGE_RHYTHM, match.id),
                     )
                 ]
             )
@@ -409,11 +430,37 @@ async def meetings_command(update: Update, context: PeerContext) -> None:
     await reply(update, "\n".join(lines), reply_markup=markup)
 
 
+async def _may_change(
+    update: Update,
+    context: PeerContext,
+    *,
+    occurrence_id: int | None = None,
+    match_id: int | None = None,
+) -> bool:
+    """Whether the volunteer tapping may move this meeting or change this rhythm; if not,
+    they are told kindly why (a stale or hand-made button changes nothing)."""
+    person = await current_person(context, update)
+    if person is None:
+        return False
+    group_id = context.services.group_id
+    try:
+        if occurrence_id is not None:
+            await matches.changeable_occurrence(context.session, group_id, occurrence_id, person.id)
+        if match_id is not None:
+            await matches.changeable_match(context.session, group_id, match_id, person.id)
+    except matches.MatchError as error:
+        await reply(update, texts_for(context, update)(CANT.get(error.code, CANT["not_found"])))
+        return False
+    return True
+
+
 async def on_move_asked(update: Update, context: PeerContext, occurrence_id: int) -> None:
     query = update.callback_query
     assert query is not None
     _ = texts_for(context, update)
     await query.answer()
+    if not await _may_change(update, context, occurrence_id=occurrence_id):
+        return
     context.user_data.pop("matches_flow", None)  # type: ignore[union-attr]
     context.user_data[PENDING_INPUT] = ("move", occurrence_id)  # type: ignore[index]
     await reply(
@@ -427,15 +474,27 @@ async def on_rhythm_asked(update: Update, context: PeerContext, match_id: int) -
     assert query is not None
     _ = texts_for(context, update)
     await query.answer()
+    if not await _may_change(update, context, match_id=match_id):
+        return
     await reply(
         update,
         _("How often will you meet from now on?"),
         reply_markup=InlineKeyboardMarkup(
             [
-                [InlineKeyboardButton(_("Every week"), callback_data=f"matches:rw:{match_id}:w")],
                 [
                     InlineKeyboardButton(
-                        _("Every other week"), callback_data=f"matches:rw:{match_id}:b"
+                        _("Every week"),
+                        callback_data=BUTTONS.encode(
+                            MatchAction.RHYTHM_CHOSEN, match_id, RHYTHM_WEEKLY
+                        ),
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        _("Every other week"),
+                        callback_data=BUTTONS.encode(
+                            MatchAction.RHYTHM_CHOSEN, match_id, RHYTHM_BIWEEKLY
+                        ),
                     )
                 ],
             ]
@@ -448,7 +507,9 @@ async def on_rhythm_chosen(update: Update, context: PeerContext, match_id: int, 
     assert query is not None
     _ = texts_for(context, update)
     await query.answer()
-    rhythm = WEEKLY if kind == "w" else BIWEEKLY
+    if not await _may_change(update, context, match_id=match_id):
+        return
+    rhythm = WEEKLY if kind == RHYTHM_WEEKLY else BIWEEKLY
     context.user_data.pop("matches_flow", None)  # type: ignore[union-attr]
     context.user_data[PENDING_INPUT] = ("rhythm", match_id, rhythm)  # type: ignore[index]
     await reply(update, _("Which weekday and time? For example: tue 10:00"))
@@ -545,13 +606,13 @@ def _settings_view(pref, _: Translate) -> tuple[str, InlineKeyboardMarkup]:
                 _("Turn off the day-before reminder")
                 if pref.day_before
                 else _("Turn on the day-before reminder"),
-                callback_data="reminders:day",
+                callback_data=REMINDER_BUTTONS.encode(ReminderAction.DAY_BEFORE),
             )
         ],
         [
             InlineKeyboardButton(
                 ("✓ " if h == pref.day_before_hour else "") + f"{h}.00",
-                callback_data=f"reminders:dh:{h}",
+                callback_data=REMINDER_BUTTONS.encode(ReminderAction.DAY_HOUR, h),
             )
             for h in DAY_HOURS
         ],
@@ -560,13 +621,13 @@ def _settings_view(pref, _: Translate) -> tuple[str, InlineKeyboardMarkup]:
                 _("Turn off the hours-before reminder")
                 if pref.hours_before
                 else _("Turn on the hours-before reminder"),
-                callback_data="reminders:hrs",
+                callback_data=REMINDER_BUTTONS.encode(ReminderAction.HOURS_BEFORE),
             )
         ],
         [
             InlineKeyboardButton(
                 ("✓ " if n == pref.hours_before_count else "") + _("{count} h").format(count=n),
-                callback_data=f"reminders:hc:{n}",
+                callback_data=REMINDER_BUTTONS.encode(ReminderAction.HOUR_COUNT, n),
             )
             for n in HOUR_COUNTS
         ],
@@ -574,37 +635,62 @@ def _settings_view(pref, _: Translate) -> tuple[str, InlineKeyboardMarkup]:
     return text, InlineKeyboardMarkup(rows)
 
 
-async def reminders_callback(update: Update, context: PeerContext) -> None:
-    """ "reminders:settings" opens the section; the others change one thing."""
+async def _reminder_change(
+    update: Update, context: PeerContext, change: Callable[[Any], dict[str, object]]
+) -> None:
+    """Change one reminder preference and show the settings again."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = texts_for(context, update)
     person = await current_person(context, update)
     if person is None:
         await query.answer()
         return
     services = context.services
-    parts = query.data.split(":")
-    action = parts[1] if len(parts) > 1 else "settings"
     pref = await matches.preference(context.session, services.group_id, person.id)
-    changes: dict[str, object] = {}
-    if action == "day":
-        changes["day_before"] = not pref.day_before
-    elif action == "hrs":
-        changes["hours_before"] = not pref.hours_before
-    elif action == "dh" and len(parts) > 2 and int(parts[2]) in DAY_HOURS:
-        changes["day_before_hour"] = int(parts[2])
-    elif action == "hc" and len(parts) > 2 and int(parts[2]) in HOUR_COUNTS:
-        changes["hours_before_count"] = int(parts[2])
-    await query.answer(_("Saved.") if changes else None)
-    if action == "settings":
-        text, keyboard = _settings_view(pref, _)
-        await reply(update, text, reply_markup=keyboard)
-        return
-    if not changes:
-        return
+    await query.answer(_("Saved."))
     pref = await matches.update_preference(
-        context.session, services.group_id, person.id, services.clock.now(), services.tz, **changes
+        context.session,
+        services.group_id,
+        person.id,
+        services.clock.now(),
+        services.tz,
+        **change(pref),
     )
     text, keyboard = _settings_view(pref, _)
     await query.edit_message_text(text, reply_markup=keyboard)
+
+
+@REMINDER_BUTTONS.route(ReminderAction.SETTINGS)
+async def on_reminder_settings(update: Update, context: PeerContext) -> None:
+    """The "My meeting reminders" section of /settings."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    person = await current_person(context, update)
+    if person is None:
+        return
+    _ = texts_for(context, update)
+    pref = await matches.preference(context.session, context.services.group_id, person.id)
+    text, keyboard = _settings_view(pref, _)
+    await reply(update, text, reply_markup=keyboard)
+
+
+@REMINDER_BUTTONS.route(ReminderAction.DAY_BEFORE)
+async def on_day_before(update: Update, context: PeerContext) -> None:
+    await _reminder_change(update, context, lambda pref: {"day_before": not pref.day_before})
+
+
+@REMINDER_BUTTONS.route(ReminderAction.HOURS_BEFORE)
+async def on_hours_before(update: Update, context: PeerContext) -> None:
+    await _reminder_change(update, context, lambda pref: {"hours_before": not pref.hours_before})
+
+
+@REMINDER_BUTTONS.route(ReminderAction.DAY_HOUR, small_int(*DAY_HOURS))
+async def on_day_hour(update: Update, context: PeerContext, hour: int) -> None:
+    await _reminder_change(update, context, lambda _pref: {"day_before_hour": hour})
+
+
+@REMINDER_BUTTONS.route(ReminderAction.HOUR_COUNT, small_int(*HOUR_COUNTS))
+async def on_hour_count(update: Update, context: PeerContext, count: int) -> None:
+    await _reminder_change(update, context, lambda _pref: {"hours_before_count": count})

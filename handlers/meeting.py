@@ -27,6 +27,7 @@ from bot.domain import meeting_dates as dates
 from bot.domain import people
 from bot.i18n import N_, Translate
 from handlers import meeting_flow as flow
+from handlers.callbacks import ID, Who, choice, small_int
 from handlers.common import (
     CommandInfo,
     coordinator_only,
@@ -39,6 +40,7 @@ from handlers.common import (
     texts_for,
 )
 from handlers.delivery import send_to_group
+from handlers.meeting_buttons import BUTTONS, MeetingAction
 from handlers.settings import Section, add_section
 
 log = logging.getLogger(__name__)
@@ -216,39 +218,39 @@ async def set_meeting(update: Update, context: PeerContext) -> None:
     )
 
 
-async def on_callback(update: Update, context: PeerContext) -> None:
-    """meeting:choose:<meeting>:<position> and meeting:settings."""
+@BUTTONS.route(MeetingAction.SETTINGS, who=Who.COORDINATOR)
+async def on_settings(update: Update, context: PeerContext) -> None:
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    await show_settings(update, context, texts_for(context, update))
+
+
+@BUTTONS.route(MeetingAction.EDIT_SETTING, choice(*domain.SETTING_KEYS), who=Who.COORDINATOR)
+async def on_edit_setting(update: Update, context: PeerContext, key: str) -> None:
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    await ask_for_setting(update, context, texts_for(context, update), key)
+
+
+@BUTTONS.route(MeetingAction.CHOOSE, ID, small_int(*range(100)), who=Who.COORDINATOR)
+async def on_choose(update: Update, context: PeerContext, meeting_id: int, position: int) -> None:
+    """The coordinator picks one of the poll's dates when none got a yes."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = texts_for(context, update)
-    if not is_coordinator(context, update):
-        await query.answer(_("Sorry, only the coordinator can use that command."))
-        return
-    parts = query.data.split(":")
-    if parts[1] == "settings":
-        await query.answer()
-        if len(parts) == 4 and parts[2] == "edit" and parts[3] in domain.SETTING_KEYS:
-            await ask_for_setting(update, context, _, parts[3])
-        else:
-            await show_settings(update, context, _)
-        return
-    if parts[1] == "choose" and len(parts) == 4:
-        meeting_id, position = int(parts[2]), int(parts[3])
-        option = await domain.option_at(context.session, meeting_id, position)
-        if option is None or option.starts_at is None:
-            await query.answer()
-            return
-        await query.answer()
-        await query.edit_message_reply_markup(None)
-        await flow.choose(context, meeting_id, option.starts_at)
-        await reply(
-            update,
-            _("Done: the volunteer meeting is {when}. I have told the group.").format(
-                when=flow.when(context, option.starts_at, texts_language(context, update))
-            ),
-        )
-        return
     await query.answer()
+    option = await domain.option_at(context.session, meeting_id, position)
+    if option is None or option.starts_at is None:
+        await query.answer()
+        return
+    await query.edit_message_reply_markup(None)
+    await flow.choose(context, meeting_id, option.starts_at)
+    await reply(
+        update,
+        _("Done: the volunteer meeting is {when}. I have told the group.").format(
+            when=flow.when(context, option.starts_at, texts_language(context, update))
+        ),
+    )
 
 
 async def on_poll_answer(update: Update, context: PeerContext) -> None:
@@ -358,7 +360,12 @@ async def show_settings(update: Update, context: PeerContext, _: Translate) -> N
         ),
     ]
     buttons = [
-        [InlineKeyboardButton(_(SETTING_LABELS[key]), callback_data=f"meeting:settings:edit:{key}")]
+        [
+            InlineKeyboardButton(
+                _(SETTING_LABELS[key]),
+                callback_data=BUTTONS.encode(MeetingAction.EDIT_SETTING, key),
+            )
+        ]
         for key in domain.SETTING_KEYS
     ]
     await reply(update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons))
@@ -478,11 +485,14 @@ def register(application: Application, services: Services) -> None:
     application.add_handler(CommandHandler("setmeeting", set_meeting))
     application.add_handler(CommandHandler("poll", any_poll))
     application.add_handler(CommandHandler("meetingsettings", meeting_settings))
-    application.add_handler(CallbackQueryHandler(on_callback, pattern=r"^meeting:"))
+    application.add_handler(CallbackQueryHandler(BUTTONS.dispatch, pattern=BUTTONS.pattern))
     application.add_handler(PollAnswerHandler(on_poll_answer))
     application.add_handler(
         MessageHandler(filters.ChatType.PRIVATE & filters.TEXT, typed_setting), group=SETTING_GROUP
     )
     add_section(
-        services, Section(N_("Volunteer meeting"), "meeting:settings", coordinator_only=True)
+        services,
+        Section(
+            N_("Volunteer meeting"), BUTTONS.encode(MeetingAction.SETTINGS), coordinator_only=True
+        ),
     )

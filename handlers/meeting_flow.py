@@ -33,6 +33,7 @@ from bot.domain import meeting_dates as dates
 from bot.domain import people
 from bot.i18n import N_, Translate, format_when
 from handlers.delivery import Delivery, Outcome, send_private, send_to_group
+from handlers.meeting_buttons import BUTTONS, MeetingAction
 from storage.models import Person
 from storage.models.meeting import GroupPoll, Meeting
 
@@ -401,7 +402,7 @@ async def _ask_coordinator_to_choose(
             [
                 InlineKeyboardButton(
                     when(context, c.starts_at, language),
-                    callback_data=f"meeting:choose:{meeting_id}:{c.position}",
+                    callback_data=BUTTONS.encode(MeetingAction.CHOOSE, meeting_id, c.position),
                 )
             ]
             for c in counts

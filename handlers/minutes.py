@@ -15,7 +15,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +38,7 @@ from bot.domain import meeting as meetings
 from bot.domain import minutes as domain
 from bot.domain import people
 from bot.i18n import N_, Translate, format_day
+from handlers.callbacks import FLAG, ID, ButtonHandler, Callbacks, Parser, Who
 from handlers.common import (
     CommandInfo,
     coordinator_only,
@@ -122,12 +126,20 @@ def checklist_markup(
         [
             InlineKeyboardButton(
                 f"{TICKED if present else UNTICKED} {name}",
-                callback_data=f"minutes:t:{meeting_id}:{person_id}:{int(present)}",
+                callback_data=BUTTONS.encode(
+                    MinutesAction.TICK, meeting_id, person_id, int(present)
+                ),
             )
         ]
         for person_id, name, present in rows
     ]
-    buttons.append([InlineKeyboardButton(_("Done"), callback_data=f"minutes:done:{meeting_id}")])
+    buttons.append(
+        [
+            InlineKeyboardButton(
+                _("Done"), callback_data=BUTTONS.encode(MinutesAction.DONE, meeting_id)
+            )
+        ]
+    )
     return InlineKeyboardMarkup(buttons)
 
 
@@ -194,11 +206,11 @@ def marks_in(message: Message) -> list[tuple[int, str, bool]]:
     markup = message.reply_markup
     for row in markup.inline_keyboard if markup else ():
         for button in row:
-            data = str(button.callback_data or "")
-            if data.startswith("minutes:t:"):
-                person_id, ticked = data.split(":")[3:5]
+            decoded = BUTTONS.decode(str(button.callback_data or ""))
+            if decoded is not None and decoded[0] is MinutesAction.TICK:
+                _meeting_id, person_id, ticked = decoded[1]
                 name = button.text.split(" ", 1)[1] if " " in button.text else button.text
-                rows.append((int(person_id), name, ticked == "1"))
+                rows.append((person_id, name, bool(ticked)))
     return rows
 
 
@@ -396,8 +408,12 @@ async def take_draft(
         reply_markup=InlineKeyboardMarkup(
             [
                 [
-                    InlineKeyboardButton(_("Send"), callback_data=f"minutes:send:{draft.id}"),
-                    InlineKeyboardButton(_("Cancel"), callback_data=f"minutes:cancel:{draft.id}"),
+                    InlineKeyboardButton(
+                        _("Send"), callback_data=BUTTONS.encode(MinutesAction.SEND, draft.id)
+                    ),
+                    InlineKeyboardButton(
+                        _("Cancel"), callback_data=BUTTONS.encode(MinutesAction.CANCEL, draft.id)
+                    ),
                 ]
             ]
         ),
@@ -551,7 +567,8 @@ async def render_report(
             [
                 [
                     InlineKeyboardButton(
-                        _("Send now anyway"), callback_data=f"minutes:paused:{minutes_id}"
+                        _("Send now anyway"),
+                        callback_data=BUTTONS.encode(MinutesAction.SEND_PAUSED, minutes_id),
                     )
                 ]
             ]
@@ -600,33 +617,69 @@ async def refresh_report(
 # Buttons -------------------------------------------------------------------------------------
 
 
-async def on_button(update: Update, context: PeerContext) -> None:
-    """minutes:t|done (checklist), minutes:send|cancel (draft), minutes:paused (report)."""
+class MinutesAction(StrEnum):
+    TICK = "t"  # meeting id, person id, ticked now (0/1)
+    DONE = "done"
+    SEND = "send"
+    CANCEL = "cancel"
+    SEND_PAUSED = "paused"
+
+
+BUTTONS: Callbacks[MinutesAction] = Callbacks("minutes", MinutesAction)
+
+
+def _coordinator_button(
+    action: MinutesAction, *args: Parser
+) -> Callable[[ButtonHandler], ButtonHandler]:
+    """Every minutes button is the coordinator's; each answers the tap first."""
+
+    def register(handler: ButtonHandler) -> ButtonHandler:
+        async def answered(update: Update, context: PeerContext, *values: Any) -> None:
+            assert update.callback_query is not None
+            await update.callback_query.answer()
+            await handler(update, context, *values)
+
+        BUTTONS.route(action, *args, who=Who.COORDINATOR)(answered)
+        return handler
+
+    return register
+
+
+@_coordinator_button(MinutesAction.TICK, ID, ID, FLAG)
+async def on_tick(
+    update: Update, context: PeerContext, meeting_id: int, person_id: int, _: int
+) -> None:
+    await toggle(update, context, meeting_id, person_id)
+
+
+@_coordinator_button(MinutesAction.DONE, ID)
+async def on_done(update: Update, context: PeerContext, meeting_id: int) -> None:
+    await save_checklist(update, context, meeting_id)
+
+
+@_coordinator_button(MinutesAction.SEND, ID)
+async def on_send(update: Update, context: PeerContext, minutes_id: int) -> None:
+    await confirm(update, context, minutes_id)
+
+
+@_coordinator_button(MinutesAction.CANCEL, ID)
+async def on_cancel(update: Update, context: PeerContext, minutes_id: int) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
-    _ = texts_for(context, update)
-    if not is_coordinator(context, update):
-        await query.answer(_("Sorry, only the coordinator can use that command."))
-        return
-    await query.answer()
-    parts = query.data.split(":")
-    action, ids = parts[1], [int(p) for p in parts[2:] if p.isdigit()]
-    if action == "t" and len(ids) >= 2:
-        await toggle(update, context, ids[0], ids[1])
-    elif action == "done" and ids:
-        await save_checklist(update, context, ids[0])
-    elif action == "send" and ids:
-        await confirm(update, context, ids[0])
-    elif action == "cancel" and ids:
-        async with context.services.db.transaction() as session:
-            dropped = await domain.drop_draft(session, ids[0])
-        if dropped:
-            await query.edit_message_text(_("All right, the minutes were not sent."))
-    elif action == "paused" and ids:
-        async with context.services.db.transaction() as session:
-            await domain.send_paused_now(session, ids[0])
-        await deliver_pending(context, ids[0])
-        await refresh_report(context, ids[0])
+    assert query is not None
+    async with context.services.db.transaction() as session:
+        dropped = await domain.drop_draft(session, minutes_id)
+    if dropped:
+        await query.edit_message_text(
+            texts_for(context, update)("All right, the minutes were not sent.")
+        )
+
+
+@_coordinator_button(MinutesAction.SEND_PAUSED, ID)
+async def on_send_paused(update: Update, context: PeerContext, minutes_id: int) -> None:
+    async with context.services.db.transaction() as session:
+        await domain.send_paused_now(session, minutes_id)
+    await deliver_pending(context, minutes_id)
+    await refresh_report(context, minutes_id)
 
 
 async def confirm(update: Update, context: PeerContext, minutes_id: int) -> None:
@@ -743,6 +796,6 @@ def register(application: Application, services: Services) -> None:
     )
     application.add_handler(CommandHandler("attendance", attendance_command))
     application.add_handler(CommandHandler("referat", referat_command))
-    application.add_handler(CallbackQueryHandler(on_button, pattern=r"^minutes:"))
+    application.add_handler(CallbackQueryHandler(BUTTONS.dispatch, pattern=BUTTONS.pattern))
     services.on("person_started", on_person_started)
     services.on("pause_ended", on_pause_ended)

@@ -32,6 +32,7 @@ from bot.domain import pause as pauses
 from bot.domain import people
 from bot.domain.matches import PersonMatch, matches_for_person
 from bot.i18n import N_, Translate, format_day, format_when
+from handlers.callbacks import ID, Who, choice
 from handlers.common import (
     NOT_REGISTERED,
     CommandInfo,
@@ -44,6 +45,7 @@ from handlers.common import (
     texts_for,
 )
 from handlers.delivery import send_private, send_to_person
+from handlers.pause_buttons import BUTTONS, PauseAction
 from handlers.start import register_from_private_chat
 from storage.models import Pause, Person
 
@@ -67,6 +69,11 @@ LENGTH_LABELS = {
     pauses.Length.THREE_MONTHS: N_("3 months"),
     pauses.Length.OPEN: N_("I don't know yet"),
 }
+# Button arguments.
+DATE = "date"  # "Choose a date": the length is typed
+COVER_YES, COVER_SELF = "yes", "self"
+NO_NOTE = "none"
+LENGTHS = [length.value for length in pauses.Length]
 DEFAULT_CRISIS_HELP = N_("Livslinien 70 201 201 (open day and night). In acute danger, call 112.")
 
 
@@ -93,16 +100,21 @@ def date_example(context: PeerContext) -> str:
     return (today + timedelta(days=30)).strftime("%d-%m-%Y")
 
 
-def length_keyboard(_: Translate, prefix: str, *, with_date: bool = True) -> InlineKeyboardMarkup:
-    """The durations as buttons "<prefix>:<length>" (and "<prefix>:date" to type one)."""
+def length_keyboard(
+    _: Translate, action: PauseAction, *ids: object, with_date: bool = True
+) -> InlineKeyboardMarkup:
+    """The durations as buttons `action(*ids, length)` (and `action(*ids, "date")` to type
+    one)."""
 
     def button(length: pauses.Length) -> InlineKeyboardButton:
-        return InlineKeyboardButton(_(LENGTH_LABELS[length]), callback_data=f"{prefix}:{length}")
+        data = BUTTONS.encode(action, *ids, length.value)
+        return InlineKeyboardButton(_(LENGTH_LABELS[length]), callback_data=data)
 
     short = (pauses.Length.TWO_WEEKS, pauses.Length.ONE_MONTH, pauses.Length.THREE_MONTHS)
     rows = [[button(length) for length in short], [button(pauses.Length.OPEN)]]
     if with_date:
-        rows.append([InlineKeyboardButton(_("Choose a date"), callback_data=f"{prefix}:date")])
+        data = BUTTONS.encode(action, *ids, DATE)
+        rows.append([InlineKeyboardButton(_("Choose a date"), callback_data=data)])
     return InlineKeyboardMarkup(rows)
 
 
@@ -179,8 +191,16 @@ async def begin(update: Update, context: PeerContext, person: Person) -> None:
         context.user_data.pop(FLOW, None)
         keyboard = InlineKeyboardMarkup(
             [
-                [InlineKeyboardButton(_("A little longer"), callback_data="pause:more")],
-                [InlineKeyboardButton(_("Yes, I'm back"), callback_data="pause:back")],
+                [
+                    InlineKeyboardButton(
+                        _("A little longer"), callback_data=BUTTONS.encode(PauseAction.MORE)
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        _("Yes, I'm back"), callback_data=BUTTONS.encode(PauseAction.BACK)
+                    )
+                ],
             ]
         )
         await reply(
@@ -206,10 +226,10 @@ async def begin(update: Update, context: PeerContext, person: Person) -> None:
             crisis_help(context, _),
         ]
     )
-    keyboard = length_keyboard(_, "pause:len")
+    keyboard = length_keyboard(_, PauseAction.LENGTH)
     rows = [
         *keyboard.inline_keyboard,
-        [InlineKeyboardButton(_("Not now"), callback_data="pause:cancel")],
+        [InlineKeyboardButton(_("Not now"), callback_data=BUTTONS.encode(PauseAction.CANCEL))],
     ]
     await reply(update, text, reply_markup=InlineKeyboardMarkup(rows))
 
@@ -295,12 +315,14 @@ async def length_chosen(
             [
                 [
                     InlineKeyboardButton(
-                        _("Please find a temporary volunteer"), callback_data="pause:cover:yes"
+                        _("Please find a temporary volunteer"),
+                        callback_data=BUTTONS.encode(PauseAction.COVER, COVER_YES),
                     )
                 ],
                 [
                     InlineKeyboardButton(
-                        _("I'll tell my citizen myself"), callback_data="pause:cover:self"
+                        _("I'll tell my citizen myself"),
+                        callback_data=BUTTONS.encode(PauseAction.COVER, COVER_SELF),
                     )
                 ],
             ]
@@ -330,7 +352,13 @@ async def ask_for_note(update: Update, context: PeerContext, person: Person) -> 
             "They are passed on and not saved."
         ),
         reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("No message"), callback_data="pause:note:none")]]
+            [
+                [
+                    InlineKeyboardButton(
+                        _("No message"), callback_data=BUTTONS.encode(PauseAction.NOTE, NO_NOTE)
+                    )
+                ]
+            ]
         ),
     )
 
@@ -363,8 +391,12 @@ async def show_summary(update: Update, context: PeerContext, person: Person) -> 
     lines += ["", _("Shall I go ahead?")]
     keyboard = InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(_("Yes, start my pause"), callback_data="pause:ok")],
-            [InlineKeyboardButton(_("Not now"), callback_data="pause:cancel")],
+            [
+                InlineKeyboardButton(
+                    _("Yes, start my pause"), callback_data=BUTTONS.encode(PauseAction.CONFIRM)
+                )
+            ],
+            [InlineKeyboardButton(_("Not now"), callback_data=BUTTONS.encode(PauseAction.CANCEL))],
         ]
     )
     await reply(update, "\n".join(lines), reply_markup=keyboard)
@@ -657,78 +689,130 @@ async def typed(update: Update, context: PeerContext) -> None:
 # Buttons ---------------------------------------------------------------------------------------
 
 
-async def on_button(update: Update, context: PeerContext) -> None:
-    """Every "pause:..." button."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
-    parts = query.data.split(":")
-    action = parts[1] if len(parts) > 1 else ""
-    if action in ("cp", "cl", "cr"):
-        await coordinator_button(update, context, action, parts[2:])
-        return
+async def tapping_person(update: Update, context: PeerContext) -> Person | None:
+    """The registered volunteer who tapped a button of their own flow, or a kind pointer."""
     person = await current_person(context, update)
     if person is None or not person.started_bot:
         await reply(update, texts_for(context, update)(NOT_REGISTERED))
-        return
-    _ = context.texts(person.language)
-    flow = context.user_data.get(FLOW)
-    if action != "begin" and action not in ("back", "more", "talk"):
+        return None
+    return person
+
+
+async def answered(update: Update, *, keep_keyboard: bool = False) -> None:
+    """Acknowledge the tap; take the buttons off an answered question."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    if not keep_keyboard:
         await remove_keyboard(query.message)
-    if action == "begin":
+
+
+@BUTTONS.route(PauseAction.BEGIN)
+async def on_begin(update: Update, context: PeerContext) -> None:
+    await answered(update, keep_keyboard=True)
+    if person := await tapping_person(update, context):
         await begin(update, context, person)
-    elif action == "cancel":
+
+
+@BUTTONS.route(PauseAction.CANCEL)
+async def on_cancel(update: Update, context: PeerContext) -> None:
+    await answered(update)
+    if person := await tapping_person(update, context):
         context.user_data.pop(FLOW, None)
+        _ = context.texts(person.language)
         await reply(
             update,
             _("All right, nothing has changed. The door is always open: just write /pause."),
         )
-    elif action == "back":
-        await remove_keyboard(query.message)
+
+
+@BUTTONS.route(PauseAction.BACK)
+async def on_back(update: Update, context: PeerContext) -> None:
+    await answered(update)
+    if person := await tapping_person(update, context):
         await come_back(update, context, person)
-    elif action == "talk":
+
+
+@BUTTONS.route(PauseAction.TALK)
+async def on_talk(update: Update, context: PeerContext) -> None:
+    await answered(update, keep_keyboard=True)
+    if person := await tapping_person(update, context):
         await want_to_talk(update, context, person)
-    elif action == "more":
-        await remove_keyboard(query.message)
-        if (
-            await people.current_pause(context.session, person.id, context.services.clock.now())
-            is None
-        ):
-            await reply(update, _("You are not on a pause right now."))
-            return
-        context.user_data[FLOW] = {
-            "mode": "extend",
-            "step": "length",
-            "since": context.services.clock.now(),
-        }
-        await reply(
-            update,
-            _(
-                "Of course. Until when, roughly? You can also just write a date, e.g. {example}."
-            ).format(example=date_example(context)),
-            reply_markup=length_keyboard(_, "pause:len"),
-        )
-    elif flow is None:
-        # The bot restarted, or the flow was finished: start again kindly.
+
+
+@BUTTONS.route(PauseAction.MORE)
+async def on_more(update: Update, context: PeerContext) -> None:
+    await answered(update)
+    person = await tapping_person(update, context)
+    if person is None:
+        return
+    _ = context.texts(person.language)
+    now = context.services.clock.now()
+    if await people.current_pause(context.session, person.id, now) is None:
+        await reply(update, _("You are not on a pause right now."))
+        return
+    context.user_data[FLOW] = {"mode": "extend", "step": "length", "since": now}
+    await reply(
+        update,
+        _("Of course. Until when, roughly? You can also just write a date, e.g. {example}.").format(
+            example=date_example(context)
+        ),
+        reply_markup=length_keyboard(_, PauseAction.LENGTH),
+    )
+
+
+async def flow_of(update: Update, context: PeerContext, person: Person) -> dict | None:
+    """The running flow; without one (a restart, or finished) start again kindly."""
+    flow = context.user_data.get(FLOW)
+    if flow is None:
+        _ = context.texts(person.language)
         await reply(update, _("Sorry, I lost track of where we were. Let's start again."))
         await begin(update, context, person)
-    elif action == "len" and len(parts) == 3:
-        if parts[2] == "date":
-            flow["step"] = "date"
-            await ask_for_date(update, context, _)
-            return
-        today = pauses.local_day(context.services.clock.now(), context.services.tz)
-        await length_chosen(
-            update, context, person, pauses.planned_end(pauses.Length(parts[2]), today)
-        )
-    elif action == "cover" and len(parts) == 3:
-        flow["wants_cover"] = parts[2] == "yes"
-        flow["cover_asked"] = True
-        await ask_for_note(update, context, person)
-    elif action == "note":
-        flow.pop("note", None)
-        await show_summary(update, context, person)
-    elif action == "ok" and flow.get("step") == "confirm":
+    return flow
+
+
+@BUTTONS.route(PauseAction.LENGTH, choice(*LENGTHS, DATE))
+async def on_length(update: Update, context: PeerContext, length: str) -> None:
+    await answered(update)
+    person = await tapping_person(update, context)
+    if person is None or (flow := await flow_of(update, context, person)) is None:
+        return
+    if length == DATE:
+        flow["step"] = "date"
+        await ask_for_date(update, context, context.texts(person.language))
+        return
+    today = pauses.local_day(context.services.clock.now(), context.services.tz)
+    await length_chosen(update, context, person, pauses.planned_end(pauses.Length(length), today))
+
+
+@BUTTONS.route(PauseAction.COVER, choice(COVER_YES, COVER_SELF))
+async def on_cover(update: Update, context: PeerContext, answer: str) -> None:
+    await answered(update)
+    person = await tapping_person(update, context)
+    if person is None or (flow := await flow_of(update, context, person)) is None:
+        return
+    flow["wants_cover"] = answer == COVER_YES
+    flow["cover_asked"] = True
+    await ask_for_note(update, context, person)
+
+
+@BUTTONS.route(PauseAction.NOTE, choice(NO_NOTE))
+async def on_no_note(update: Update, context: PeerContext, _none: str) -> None:
+    await answered(update)
+    person = await tapping_person(update, context)
+    if person is None or (flow := await flow_of(update, context, person)) is None:
+        return
+    flow.pop("note", None)
+    await show_summary(update, context, person)
+
+
+@BUTTONS.route(PauseAction.CONFIRM)
+async def on_confirm(update: Update, context: PeerContext) -> None:
+    await answered(update)
+    person = await tapping_person(update, context)
+    if person is None or (flow := await flow_of(update, context, person)) is None:
+        return
+    if flow.get("step") == "confirm":
         await confirm(update, context, person)
 
 
@@ -744,10 +828,10 @@ async def resume_command(update: Update, context: PeerContext) -> None:
     await come_back(update, context, person)
 
 
-def _volunteer_buttons(candidates: list[Person], action: str) -> InlineKeyboardMarkup:
+def _volunteer_buttons(candidates: list[Person], action: PauseAction) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(p.first_name, callback_data=f"pause:{action}:{p.id}")]
+            [InlineKeyboardButton(p.first_name, callback_data=BUTTONS.encode(action, p.id))]
             for p in candidates
         ]
     )
@@ -873,7 +957,7 @@ async def pause_volunteer_command(update: Update, context: PeerContext) -> None:
                 "Who would you like to put on a pause? (Or write /pausevolunteer @name until "
                 "2027-01-15.)"
             ),
-            reply_markup=_volunteer_buttons(candidates, "cp"),
+            reply_markup=_volunteer_buttons(candidates, PauseAction.PICK),
         )
         return
     person = await volunteer_named(update, context, args[0])
@@ -925,7 +1009,7 @@ async def resume_volunteer_command(update: Update, context: PeerContext) -> None
         await reply(
             update,
             _("Whose pause would you like to end?"),
-            reply_markup=_volunteer_buttons([p for p, _pause in paused], "cr"),
+            reply_markup=_volunteer_buttons([p for p, _pause in paused], PauseAction.RESUME),
         )
         return
     person = await volunteer_named(update, context, args[0])
@@ -934,37 +1018,47 @@ async def resume_volunteer_command(update: Update, context: PeerContext) -> None
     await coordinator_resume(update, context, person)
 
 
-async def coordinator_button(
-    update: Update, context: PeerContext, action: str, rest: list[str]
-) -> None:
-    """The coordinator's list buttons: pick (cp), length (cl), resume (cr)."""
+async def picked_volunteer(update: Update, context: PeerContext, person_id: int) -> Person | None:
+    """The volunteer a coordinator's list button names, if still in the group."""
     query = update.callback_query
     assert query is not None
-    _ = texts_for(context, update)
-    if not context.services.settings.is_coordinator(update.effective_user.id):  # type: ignore[union-attr]
-        await reply(update, _("Sorry, only the coordinator can use that command."))
-        return
+    await query.answer()
     await remove_keyboard(query.message)
-    try:
-        person = await context.session.get(Person, int(rest[0]))
-    except (IndexError, ValueError):
-        return
-    if person is None or person.group_id != context.services.group_id or not person.is_member:
+    person = await people.member_by_id(context.session, context.services.group_id, person_id)
+    if person is None:
+        _ = texts_for(context, update)
         await reply(update, _("I can't find that volunteer in the group any more."))
+    return person
+
+
+@BUTTONS.route(PauseAction.PICK, ID, who=Who.COORDINATOR)
+async def on_pick(update: Update, context: PeerContext, person_id: int) -> None:
+    """The coordinator picked whom to pause: ask for how long."""
+    if (person := await picked_volunteer(update, context, person_id)) is None:
         return
-    if action == "cp":
-        await reply(
-            update,
-            _("For how long should {name}'s pause be?").format(name=person.first_name),
-            reply_markup=length_keyboard(_, f"pause:cl:{person.id}", with_date=False),
-        )
-    elif action == "cl" and len(rest) == 2:
-        today = pauses.local_day(context.services.clock.now(), context.services.tz)
-        await coordinator_pause(
-            update, context, person, pauses.planned_end(pauses.Length(rest[1]), today)
-        )
-    elif action == "cr":
-        await coordinator_resume(update, context, person)
+    _ = texts_for(context, update)
+    await reply(
+        update,
+        _("For how long should {name}'s pause be?").format(name=person.first_name),
+        reply_markup=length_keyboard(_, PauseAction.PICK_LENGTH, person.id, with_date=False),
+    )
+
+
+@BUTTONS.route(PauseAction.PICK_LENGTH, ID, choice(*LENGTHS), who=Who.COORDINATOR)
+async def on_pick_length(update: Update, context: PeerContext, person_id: int, length: str) -> None:
+    if (person := await picked_volunteer(update, context, person_id)) is None:
+        return
+    today = pauses.local_day(context.services.clock.now(), context.services.tz)
+    await coordinator_pause(
+        update, context, person, pauses.planned_end(pauses.Length(length), today)
+    )
+
+
+@BUTTONS.route(PauseAction.RESUME, ID, who=Who.COORDINATOR)
+async def on_resume_picked(update: Update, context: PeerContext, person_id: int) -> None:
+    if (person := await picked_volunteer(update, context, person_id)) is None:
+        return
+    await coordinator_resume(update, context, person)
 
 
 # Keeping in touch (scheduler pass) -------------------------------------------------------------
@@ -1044,9 +1138,17 @@ def readiness_question(
     )
     keyboard = InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(_("Yes, I'm back"), callback_data="pause:back")],
-            [InlineKeyboardButton(_("A little longer"), callback_data="pause:more")],
-            [InlineKeyboardButton(_("Let's talk"), callback_data="pause:talk")],
+            [
+                InlineKeyboardButton(
+                    _("Yes, I'm back"), callback_data=BUTTONS.encode(PauseAction.BACK)
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    _("A little longer"), callback_data=BUTTONS.encode(PauseAction.MORE)
+                )
+            ],
+            [InlineKeyboardButton(_("Let's talk"), callback_data=BUTTONS.encode(PauseAction.TALK))],
         ]
     )
     return text, keyboard
@@ -1068,7 +1170,7 @@ def register(application: Application, services: Services) -> None:
     application.add_handler(CommandHandler("resume", resume_command))
     application.add_handler(CommandHandler("pausevolunteer", pause_volunteer_command))
     application.add_handler(CommandHandler("resumevolunteer", resume_volunteer_command))
-    application.add_handler(CallbackQueryHandler(on_button, pattern=r"^pause:"))
+    application.add_handler(CallbackQueryHandler(BUTTONS.dispatch, pattern=BUTTONS.pattern))
     application.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & AwaitingTyping(application), typed)
     )

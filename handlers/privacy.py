@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from enum import StrEnum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
@@ -13,6 +14,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import PeerContext, Services
 from bot.domain import people, retention, rights
 from bot.i18n import N_, Translate, texts
+from handlers.callbacks import ID, Callbacks
 from handlers.common import (
     CommandInfo,
     is_coordinator,
@@ -97,15 +99,28 @@ async def my_data(update: Update, context: PeerContext) -> None:
     log.info("data export for person %s: %s (%d bytes)", person.id, delivery.outcome, len(content))
 
 
+class PrivacyAction(StrEnum):
+    FORGET = "forget"
+    KEEP = "keep"
+
+
+BUTTONS: Callbacks[PrivacyAction] = Callbacks("privacy", PrivacyAction)
+
+
 def _confirm_keyboard(_: Translate, person_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(
-                    _("Yes, delete everything"), callback_data=f"privacy:forget:{person_id}"
+                    _("Yes, delete everything"),
+                    callback_data=BUTTONS.encode(PrivacyAction.FORGET, person_id),
                 )
             ],
-            [InlineKeyboardButton(_("No, keep it"), callback_data="privacy:keep")],
+            [
+                InlineKeyboardButton(
+                    _("No, keep it"), callback_data=BUTTONS.encode(PrivacyAction.KEEP)
+                )
+            ],
         ]
     )
 
@@ -132,18 +147,22 @@ async def forget_me(update: Update, context: PeerContext) -> None:
     await reply(update, question, reply_markup=_confirm_keyboard(_, person.id))
 
 
-async def on_button(update: Update, context: PeerContext) -> None:
+@BUTTONS.route(PrivacyAction.KEEP)
+async def on_keep(update: Update, context: PeerContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     await query.answer()
-    _ = texts_for(context, update)
-    parts = query.data.split(":")
-    if parts[1] == "keep":
-        await query.edit_message_text(_("Good, I have kept everything as it was."))
-        return
-    if parts[1] != "forget" or len(parts) != 3 or not parts[2].isdigit():
-        return
-    await _forget(update, context, int(parts[2]))
+    await query.edit_message_text(
+        texts_for(context, update)("Good, I have kept everything as it was.")
+    )
+
+
+@BUTTONS.route(PrivacyAction.FORGET, ID)
+async def on_forget(update: Update, context: PeerContext, person_id: int) -> None:
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    await _forget(update, context, person_id)
 
 
 async def _forget(update: Update, context: PeerContext, person_id: int) -> None:
@@ -236,4 +255,4 @@ async def run_due(context: PeerContext) -> None:
 def register(application: Application, services: Services) -> None:
     application.add_handler(CommandHandler("mydata", my_data))
     application.add_handler(CommandHandler("forgetme", forget_me))
-    application.add_handler(CallbackQueryHandler(on_button, pattern=r"^privacy:"))
+    application.add_handler(CallbackQueryHandler(BUTTONS.dispatch, pattern=BUTTONS.pattern))

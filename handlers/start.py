@@ -31,6 +31,7 @@ from handlers.common import (
     telegram_person,
     texts_for,
 )
+from handlers.pause_buttons import BUTTONS, PauseAction
 from storage.models import Person
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,13 @@ async def register_from_private_chat(update: Update, context: PeerContext) -> Pe
 def pause_button(_: Callable[[str], str]) -> InlineKeyboardMarkup:
     """Asking for a pause is always one tap away (handled by handlers/pause.py)."""
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(_("I need a pause"), callback_data="pause:begin")]]
+        [
+            [
+                InlineKeyboardButton(
+                    _("I need a pause"), callback_data=BUTTONS.encode(PauseAction.BEGIN)
+                )
+            ]
+        ]
     )
 
 

@@ -611,6 +611,35 @@ async def own_occurrence(
     return occurrence, match, [p for p in volunteers if p.id != person_id]
 
 
+async def changeable_occurrence(
+    session: AsyncSession, group_id: int, occurrence_id: int, person_id: int | None
+) -> tuple[MatchOccurrence, Match, list[Person]]:
+    """A meeting this person may move: one of their own, of a match. An activity's meetings
+    are everyone's, so only the coordinator (`person_id` None) moves them."""
+    occurrence, match, others = await own_occurrence(session, group_id, occurrence_id, person_id)
+    if person_id is not None and match.kind != "match":
+        raise MatchError("shared")
+    return occurrence, match, others
+
+
+async def changeable_match(
+    session: AsyncSession, group_id: int, match_id: int, person_id: int | None
+) -> Match:
+    """A running match whose rhythm this person may change (see `changeable_occurrence`)."""
+    match = await session.get(Match, match_id)
+    if match is None or match.group_id != group_id:
+        raise MatchError("not_found")
+    if match.ended_at is not None:
+        raise MatchError("ended")
+    if person_id is not None:
+        volunteers = await active_volunteers_of(session, match.id)
+        if person_id not in {p.id for p in volunteers}:
+            raise MatchError("not_yours")
+        if match.kind != "match":
+            raise MatchError("shared")
+    return match
+
+
 async def skip_for_person(
     session: AsyncSession, occurrence_id: int, person_id: int, now: datetime
 ) -> None:
@@ -662,7 +691,9 @@ async def move_occurrence(
     tz: ZoneInfo,
 ) -> Change:
     """One meeting at another date and time; its reminders follow it."""
-    occurrence, match, others = await own_occurrence(session, group_id, occurrence_id, person_id)
+    occurrence, match, others = await changeable_occurrence(
+        session, group_id, occurrence_id, person_id
+    )
     if occurrence.starts_at <= now:
         raise MatchError("passed")
     starts_at = local_to_utc(new_date, new_time, tz)
@@ -694,14 +725,7 @@ async def change_rhythm(
 ) -> Change:
     """A new weekday, time or rhythm from tomorrow on; meetings already changed by hand
     after that are replaced by the new rhythm."""
-    match = await session.get(Match, match_id)
-    if match is None or match.group_id != group_id:
-        raise MatchError("not_found")
-    if match.ended_at is not None:
-        raise MatchError("ended")
-    volunteers = await active_volunteers_of(session, match.id)
-    if person_id is not None and person_id not in {p.id for p in volunteers}:
-        raise MatchError("not_yours")
+    match = await changeable_match(session, group_id, match_id, person_id)
     if plan.rhythm not in (WEEKLY, BIWEEKLY) or plan.weekday is None or plan.at is None:
         raise MatchError("rhythm_incomplete")
     start = max(local_today(now, tz) + timedelta(days=1), plan.start or date.min)
@@ -718,6 +742,7 @@ async def change_rhythm(
     await session.flush()
     await plan_occurrences(session, group_id, now, tz, match_ids=[match.id])
     await arm_reminders(session, group_id, now, tz)
+    volunteers = await active_volunteers_of(session, match.id)
     return Change(match, None, [p for p in volunteers if p.id != person_id])
 
 

@@ -48,6 +48,14 @@ async def find_person(session: AsyncSession, group_id: int, user_id: int) -> Per
     )
 
 
+async def member_by_id(session: AsyncSession, group_id: int, person_id: int) -> Person | None:
+    """A current member of the group by row id (None for a stale or foreign id)."""
+    person = await session.get(Person, person_id)
+    if person is None or person.group_id != group_id or not person.is_member:
+        return None
+    return person
+
+
 async def find_by_username(session: AsyncSession, group_id: int, username: str) -> Person | None:
     name = username.removeprefix("@").lower()
     people = await session.scalars(

@@ -617,6 +617,19 @@ class FakeTelegram:
         data = [b.get("callback_data") for row in rows for b in row]
         if callback_data not in data:
             raise ValueError(f"no button with callback_data {callback_data!r}; buttons: {data}")
+        return self.forge_tap(tapper, message, callback_data)
+
+    def forge_tap(
+        self, user: FakeUser | int, message: SentMessage | JSON, callback_data: str
+    ) -> JSON:
+        """A modified client sends `callback_data` as if from a button on `message`, whether
+        or not the message has such a button (what an attacker can do); returns the query."""
+        tapper = self._user(user)
+        chat_id = message.chat_id if isinstance(message, SentMessage) else message["chat"]["id"]
+        mid = message.message_id if isinstance(message, SentMessage) else message["message_id"]
+        stored = self._chat_any(chat_id).messages.get(mid)
+        if stored is None or stored.deleted:
+            raise ValueError(f"message {mid} in chat {chat_id} does not exist (deleted?)")
         query_id = str(4_000_000_000_000_000 + self._next_counter())
         query: JSON = {
             "id": query_id,

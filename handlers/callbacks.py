@@ -1,0 +1,208 @@
+"""Typed button data: per feature one enum of actions, `encode`/`decode`, and one dispatch
+table that also checks who may tap and where.
+
+Button data is `<feature>:<action>[:<arg>...]`, at most 64 bytes (Telegram's limit). Anyone
+with a modified client can send any string, so `decode` accepts only what `encode` could
+have made: the known action with exactly its arguments, each of its type. Anything else is
+answered with a kind "this button is no longer valid", never the error path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+from typing import Any, Generic, TypeVar
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+
+from bot.context import PeerContext
+from bot.i18n import N_
+from handlers.common import language_of
+
+MAX_BYTES = 64
+# The largest id a database integer column holds; longer digit strings are not ids.
+MAX_ID = 2**63 - 1
+
+STALE = N_("This button is no longer valid. Please start again from the command.")
+NOT_YOURS = N_("This button is not for you.")
+ONLY_COORDINATOR = N_("Sorry, only the coordinator can use that command.")
+
+A = TypeVar("A", bound=StrEnum)
+Parser = Callable[[str], Any]
+
+
+class Where(Enum):
+    """Where a button may act."""
+
+    PRIVATE = "private"  # only in the private chat of the person tapping (shown to them)
+    ANYWHERE = "anywhere"  # group messages too; the handler checks the person itself
+
+
+class Who(Enum):
+    ANYONE = "anyone"
+    COORDINATOR = "coordinator"
+
+
+class Invalid(ValueError):
+    """An argument that `encode` could never have written."""
+
+
+def ID(raw: str) -> int:
+    """A row id: plain digits, positive, within a database integer."""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or raw.startswith("0"):
+        raise Invalid(raw)
+    value = int(raw)
+    if not 0 < value <= MAX_ID:
+        raise Invalid(raw)
+    return value
+
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,43}$")
+
+
+def TOKEN(raw: str) -> str:
+    """A confirmation token (see `bot.domain.confirmations`)."""
+    if not _TOKEN.match(raw):
+        raise Invalid(raw)
+    return raw
+
+
+def choice(*values: str) -> Parser:
+    """One of a few fixed words."""
+
+    def parse(raw: str) -> str:
+        if raw not in values:
+            raise Invalid(raw)
+        return raw
+
+    return parse
+
+
+def small_int(*values: int) -> Parser:
+    """One of a few fixed numbers (hours, counts)."""
+    allowed = {str(v): v for v in values}
+
+    def parse(raw: str) -> int:
+        if raw not in allowed:
+            raise Invalid(raw)
+        return allowed[raw]
+
+    return parse
+
+
+FLAG = small_int(0, 1)
+
+ButtonHandler = Callable[..., Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Route:
+    handler: ButtonHandler
+    args: tuple[Parser, ...]
+    where: Where
+    who: Who
+
+
+class Callbacks(Generic[A]):
+    """The buttons of one feature: `encode`, `decode` and the dispatch table."""
+
+    def __init__(self, prefix: str, actions: type[A]) -> None:
+        self.prefix = prefix
+        self.actions = actions
+        self.routes: dict[A, Route] = {}
+
+    @property
+    def pattern(self) -> str:
+        return rf"^{re.escape(self.prefix)}:"
+
+    def route(
+        self,
+        action: A,
+        *args: Parser,
+        where: Where = Where.PRIVATE,
+        who: Who = Who.ANYONE,
+    ) -> Callable[[ButtonHandler], ButtonHandler]:
+        """Register `handler(update, context, *decoded_args)` for `action`."""
+
+        def register(handler: ButtonHandler) -> ButtonHandler:
+            assert action not in self.routes, f"{self.prefix}:{action} routed twice"
+            self.routes[action] = Route(handler, args, where, who)
+            return handler
+
+        return register
+
+    def encode(self, action: A, *args: object) -> str:
+        data = ":".join([self.prefix, action.value, *(str(a) for a in args)])
+        if len(data.encode()) > MAX_BYTES:
+            raise ValueError(f"button data over {MAX_BYTES} bytes: {data[:20]}…")
+        return data
+
+    def decode(self, data: str | None) -> tuple[A, tuple[Any, ...]] | None:
+        """(action, typed args), or None for anything `encode` could not have made."""
+        if not data or len(data.encode()) > MAX_BYTES:
+            return None
+        prefix, *rest = data.split(":")
+        if prefix != self.prefix or not rest:
+            return None
+        try:
+            action = self.actions(rest[0])
+        except ValueError:
+            return None
+        route = self.routes.get(action)
+        raw_args = rest[1:]
+        if route is None or len(raw_args) != len(route.args):
+            return None
+        try:
+            return action, tuple(
+                parse(raw) for parse, raw in zip(route.args, raw_args, strict=True)
+            )
+        except Invalid:
+            return None
+
+    async def dispatch(self, update: Update, context: PeerContext) -> None:
+        """The one `CallbackQueryHandler` callback of the feature."""
+        query = update.callback_query
+        assert query is not None
+        decoded = self.decode(query.data)
+        if decoded is None:
+            await answer(update, context, STALE)
+            return
+        action, args = decoded
+        route = self.routes[action]
+        if route.where is Where.PRIVATE and not in_own_private_chat(update):
+            await answer(update, context, STALE)
+            return
+        if route.who is Who.COORDINATOR and not is_coordinator_tap(update, context):
+            await answer(update, context, ONLY_COORDINATOR)
+            return
+        await route.handler(update, context, *args)
+
+
+def in_own_private_chat(update: Update) -> bool:
+    """The button sits on a message in the private chat of the person who tapped it."""
+    query, user = update.callback_query, update.effective_user
+    message = query.message if query is not None else None
+    if message is None or user is None:
+        return False
+    chat = message.chat
+    return chat.type == ChatType.PRIVATE and chat.id == user.id
+
+
+def is_coordinator_tap(update: Update, context: PeerContext) -> bool:
+    user = update.effective_user
+    return user is not None and context.services.settings.is_coordinator(user.id)
+
+
+async def answer(update: Update, context: PeerContext, text: str) -> None:
+    """A short note on the tapper's screen only (never a message in the chat)."""
+    query = update.callback_query
+    assert query is not None
+    _ = context.texts(language_of(context, update.effective_user))
+    # An old query can't be answered any more; there is nothing else to do then.
+    with contextlib.suppress(TelegramError):
+        await query.answer(_(text))

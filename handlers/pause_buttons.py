@@ -1,0 +1,27 @@
+"""The pause feature's button data (its own module so `/start` can offer "I need a pause"
+without importing the whole feature)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from handlers.callbacks import Callbacks
+
+
+class PauseAction(StrEnum):
+    BEGIN = "begin"
+    CANCEL = "cancel"
+    BACK = "back"
+    TALK = "talk"
+    MORE = "more"
+    LENGTH = "len"
+    COVER = "cover"
+    NOTE = "note"
+    CONFIRM = "ok"
+    # The coordinator's side: pick a volunteer, a length for them, or end their pause.
+    PICK = "cp"
+    PICK_LENGTH = "cl"
+    RESUME = "cr"
+
+
+BUTTONS: Callbacks[PauseAction] = Callbacks("pause", PauseAction)

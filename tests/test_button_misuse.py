@@ -1,0 +1,210 @@
+"""Buttons tried as a careful attacker and a clumsy user would: hand-made callback data,
+buttons tapped where they were never sent, and a volunteer's forged move/rhythm data.
+
+Nothing reaches the error path, nothing is written, nothing is posted in the group."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import AsyncIterator
+from datetime import datetime, time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.domain import matches as match_rules
+from bot.i18n import texts
+from bot.sandbox import COPENHAGEN, GROUP_CHAT_ID, Cast, Sandbox, sandbox
+from handlers import broadcast, meeting_buttons, minutes, pause_buttons, privacy
+from handlers.callbacks import STALE, Callbacks
+from handlers.matches_common import BUTTONS as MATCH_BUTTONS
+from handlers.matches_common import REMINDER_BUTTONS
+from storage.models import Base, MatchOccurrence, Person
+
+START = datetime(2026, 11, 30, 9, 0, tzinfo=COPENHAGEN)
+FEATURES: list[Callbacks[Any]] = [
+    pause_buttons.BUTTONS,
+    privacy.BUTTONS,
+    MATCH_BUTTONS,
+    REMINDER_BUTTONS,
+    broadcast.BUTTONS,
+    minutes.BUTTONS,
+    meeting_buttons.BUTTONS,
+]
+# Written by every update (each is handled once); not a change anyone could notice.
+BOOKKEEPING = {"handled_updates"}
+
+
+@pytest.fixture
+async def box(tmp_path: Path) -> AsyncIterator[tuple[Sandbox, Cast]]:
+    async with sandbox(tmp_path / "peerbot.sqlite3", START) as running:
+        yield running
+        assert running[0].fake.spec_violations == []
+
+
+async def snapshot(box: Sandbox) -> dict[str, list[tuple]]:
+    """Every row of every table the features write (after the scheduler's pass, which
+    writes on its own: the retention run, the digest slot)."""
+    await box.run_due()
+    rows: dict[str, list[tuple]] = {}
+    async with box.services.db.transaction() as session:
+        for table in Base.metadata.sorted_tables:
+            if table.name in BOOKKEEPING:
+                continue
+            result = await session.execute(select(table))
+            rows[table.name] = sorted((tuple(map(repr, r)) for r in result), key=repr)
+    return rows
+
+
+def malformed(count: int) -> list[str]:
+    """`count` callback strings no `encode` could have written: wrong arity, wrong types,
+    unknown actions, ids too large for any column, and plain garbage."""
+    bad_values = ["abc", "-1", "0", "01", "1.5", "9" * 23, "١٢", " 1", "", "zzz", "%00", "😀"]
+    found: set[str] = set()
+    for feature in FEATURES:
+        found |= {
+            feature.prefix,
+            f"{feature.prefix}:",
+            f"{feature.prefix}::",
+            f"{feature.prefix}:nope",
+        }
+        for action, route in feature.routes.items():
+            base = f"{feature.prefix}:{action.value}"
+            good = ["1"] * len(route.args)
+            found.add(":".join([base, *good, "1"]))  # one argument too many
+            if route.args:
+                found.add(":".join([base, *good[:-1]]))  # one too few
+                for value in bad_values:
+                    for position in range(len(good)):
+                        args = list(good)
+                        args[position] = value
+                        found.add(":".join([base, *args]))
+    found |= {"", ":", "x" * 64, "pause:len:" + "2w" * 30, "privacy:forget:1:" + "9" * 40}
+    found = {
+        data
+        for data in found
+        if len(data.encode()) <= 64 and all(f.decode(data) is None for f in FEATURES)
+    }
+    return random.Random(14).sample(sorted(found), count)
+
+
+def error_records(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "handlers.errors"]
+
+
+async def test_a_hundred_malformed_buttons_change_nothing_and_never_fail(
+    box: tuple[Sandbox, Cast], caplog: pytest.LogCaptureFixture
+):
+    sandbox_, cast = box
+    mette, anna = cast.coordinator, cast.volunteers[0]
+    for user in (mette, anna):
+        await sandbox_.say(user, "/start")
+    await sandbox_.say(anna, "/pause", in_group=True)  # the bot answers in the group
+    group_message = sandbox_.fake.last_message_to(GROUP_CHAT_ID)
+    assert group_message is not None
+    targets = [
+        (mette, sandbox_.fake.last_message_to(mette.id)),
+        (anna, sandbox_.fake.last_message_to(anna.id)),
+        (anna, group_message),
+    ]
+    caplog.set_level(logging.ERROR)
+    before = await snapshot(sandbox_)
+    in_group = len(sandbox_.fake.messages_to(GROUP_CHAT_ID))
+    private = {u.id: len(sandbox_.fake.messages_to(u.id)) for u in (mette, anna)}
+    answers = len(sandbox_.fake.calls_to("answerCallbackQuery"))
+    data = malformed(100)
+    for number, callback_data in enumerate(data):
+        user, message = targets[number % len(targets)]
+        await sandbox_.forge_tap(user, message, callback_data)
+    assert error_records(caplog) == []
+    assert await snapshot(sandbox_) == before
+    assert len(sandbox_.fake.messages_to(GROUP_CHAT_ID)) == in_group
+    assert {u.id: len(sandbox_.fake.messages_to(u.id)) for u in (mette, anna)} == private
+    calls = sandbox_.fake.calls_to("answerCallbackQuery")[answers:]
+    assert len(calls) == len(data), "every tap gets its kind answer"
+    stale = texts("da")(STALE)
+    assert all(c.params.get("text") == stale for c in calls)
+
+
+async def test_forged_pause_buttons_on_a_group_message_post_nothing_in_the_group(
+    box: tuple[Sandbox, Cast],
+):
+    sandbox_, cast = box
+    anna = cast.volunteers[0]
+    await sandbox_.say(anna, "/start")
+    await sandbox_.say(anna, "/pause", in_group=True)
+    group_message = sandbox_.fake.last_message_to(GROUP_CHAT_ID)
+    assert group_message is not None
+    in_group = len(sandbox_.fake.messages_to(GROUP_CHAT_ID))
+    before = await snapshot(sandbox_)
+    for data in (
+        "pause:begin",
+        "pause:len:2w",
+        "pause:note:none",
+        "pause:ok",
+        "pause:back",
+        "pause:more",
+        "pause:talk",
+        "pause:cancel",
+        "pause:cover:yes",
+    ):
+        await sandbox_.forge_tap(anna, group_message, data)
+    assert len(sandbox_.fake.messages_to(GROUP_CHAT_ID)) == in_group
+    assert await snapshot(sandbox_) == before
+
+
+async def activity_with(sandbox_: Sandbox, *users: Any) -> tuple[int, int]:
+    """A weekly activity (Tuesdays 10:00) with these volunteers: (match id, next occurrence)."""
+    async with sandbox_.services.db.transaction() as session:
+        ids = [
+            (await session.scalar(select(Person.id).where(Person.telegram_user_id == u.id)))
+            for u in users
+        ]
+        match = await match_rules.create_match(
+            session,
+            sandbox_.services.group_id,
+            kind="activity",
+            label="Recovery-café",
+            volunteer_ids=[i for i in ids if i is not None],
+            plan=match_rules.Plan(rhythm="weekly", weekday=1, at=time(10, 0)),
+            place=None,
+            now=sandbox_.services.clock.now(),
+            tz=sandbox_.services.tz,
+        )
+        occurrence = await session.scalar(
+            select(MatchOccurrence.id)
+            .where(MatchOccurrence.match_id == match.id)
+            .order_by(MatchOccurrence.starts_at)
+        )
+        assert occurrence is not None
+        return match.id, occurrence
+
+
+async def test_a_volunteer_cannot_move_an_activity_or_change_its_rhythm(
+    box: tuple[Sandbox, Cast],
+):
+    sandbox_, cast = box
+    anna, bo = cast.volunteers[0], cast.volunteers[1]
+    for user in (anna, bo):
+        await sandbox_.say(user, "/start")
+    match_id, occurrence_id = await activity_with(sandbox_, anna, bo)
+    await sandbox_.say(anna, "/meetings")
+    menu = sandbox_.fake.last_message_to(anna.id)
+    assert menu is not None
+    offered = [b["callback_data"] for b in menu.buttons]
+    assert not any(d.startswith(("matches:mv:", "matches:rh:")) for d in offered)
+    before = await snapshot(sandbox_)
+    bo_before = len(sandbox_.fake.messages_to(bo.id))
+
+    await sandbox_.forge_tap(anna, menu, f"matches:mv:{occurrence_id}")
+    assert "koordinatoren" in sandbox_.last_text_to(anna.id)
+    await sandbox_.say(anna, "10.12 14:00")
+    await sandbox_.forge_tap(anna, menu, f"matches:rh:{match_id}")
+    await sandbox_.forge_tap(anna, menu, f"matches:rw:{match_id}:w")
+    await sandbox_.say(anna, "fre 18:00")
+
+    assert await snapshot(sandbox_) == before
+    assert len(sandbox_.fake.messages_to(bo.id)) == bo_before, "nobody was told of a change"
