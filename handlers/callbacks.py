@@ -21,6 +21,8 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 
 from bot.context import PeerContext
+from bot.domain import confirmations
+from bot.domain.confirmations import Refusal
 from bot.i18n import N_
 from handlers.common import language_of
 
@@ -31,6 +33,21 @@ MAX_ID = 2**63 - 1
 STALE = N_("This button is no longer valid. Please start again from the command.")
 NOT_YOURS = N_("This button is not for you.")
 ONLY_COORDINATOR = N_("Sorry, only the coordinator can use that command.")
+REFUSALS = {
+    Refusal.UNKNOWN: N_(
+        "There is nothing left to do here: this is about someone or something no longer here."
+    ),
+    Refusal.USED: N_("That has already been done; this button is used up."),
+    Refusal.EXPIRED: N_(
+        "This question is more than a day old, so I have done nothing. Please ask again with "
+        "the command."
+    ),
+    Refusal.SUPERSEDED: N_(
+        "You asked again later, so I have done nothing with this older question. Please use "
+        "the newest one."
+    ),
+    Refusal.NOT_YOURS: NOT_YOURS,
+}
 
 A = TypeVar("A", bound=StrEnum)
 Parser = Callable[[str], Any]
@@ -206,3 +223,30 @@ async def answer(update: Update, context: PeerContext, text: str) -> None:
     # An old query can't be answered any more; there is nothing else to do then.
     with contextlib.suppress(TelegramError):
         await query.answer(_(text))
+
+
+async def take_confirmation(
+    update: Update, context: PeerContext, token: str, *kinds: confirmations.Kind
+) -> confirmations.Pending | None:
+    """The pending action behind a confirmation button, used up now; or None after telling
+    the tapper kindly why it does nothing (the buttons go, so it can't be tapped again)."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None and query.message is not None
+    services = context.services
+    taken = await confirmations.take(
+        context.session,
+        services.group_id,
+        token,
+        kinds,
+        actor_user_id=user.id,
+        chat_id=query.message.chat.id,
+        now=services.clock.now(),
+    )
+    if isinstance(taken, confirmations.Pending):
+        return taken
+    _ = context.texts(language_of(context, user))
+    with contextlib.suppress(TelegramError):
+        await query.answer()
+    with contextlib.suppress(TelegramError):  # the message may be too old to edit
+        await query.edit_message_text(_(REFUSALS[taken]))
+    return None

@@ -28,11 +28,11 @@ from telegram.ext import (
 from telegram.ext.filters import MessageFilter
 
 from bot.context import PeerContext, Services
+from bot.domain import confirmations, people
 from bot.domain import pause as pauses
-from bot.domain import people
 from bot.domain.matches import PersonMatch, matches_for_person
 from bot.i18n import N_, Translate, format_day, format_when
-from handlers.callbacks import ID, Who, choice
+from handlers.callbacks import TOKEN, Who, choice, take_confirmation
 from handlers.common import (
     NOT_REGISTERED,
     CommandInfo,
@@ -828,13 +828,54 @@ async def resume_command(update: Update, context: PeerContext) -> None:
     await come_back(update, context, person)
 
 
-def _volunteer_buttons(candidates: list[Person], action: PauseAction) -> InlineKeyboardMarkup:
+async def _volunteer_buttons(
+    update: Update, context: PeerContext, candidates: list[Person], action: PauseAction
+) -> InlineKeyboardMarkup:
+    """One button per volunteer, each with its own single-use token naming exactly them
+    (a newer list replaces this one)."""
+    kind = _KINDS[action]
+    tokens = await _offer(update, context, kind, [p.id for p in candidates], supersede=True)
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(p.first_name, callback_data=BUTTONS.encode(action, p.id))]
-            for p in candidates
+            [InlineKeyboardButton(p.first_name, callback_data=BUTTONS.encode(action, token))]
+            for p, token in zip(candidates, tokens, strict=True)
         ]
     )
+
+
+_KINDS = {
+    PauseAction.PICK: confirmations.Kind.PAUSE_SOMEONE,
+    PauseAction.PICK_LENGTH: confirmations.Kind.PAUSE_SOMEONE,
+    PauseAction.RESUME: confirmations.Kind.RESUME_SOMEONE,
+}
+
+
+async def _offer(
+    update: Update,
+    context: PeerContext,
+    kind: confirmations.Kind,
+    person_ids: list[int],
+    *,
+    supersede: bool,
+) -> list[str]:
+    services = context.services
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    now = services.clock.now()
+    if supersede:
+        await confirmations.supersede(context.session, services.group_id, (kind,), user.id, now)
+    return [
+        await confirmations.offer(
+            context.session,
+            services.group_id,
+            kind,
+            actor_user_id=user.id,
+            chat_id=chat.id,
+            now=now,
+            person_id=person_id,
+        )
+        for person_id in person_ids
+    ]
 
 
 def volunteer_paused_text(context: PeerContext, person: Person, pause: Pause) -> str:
@@ -874,6 +915,15 @@ async def coordinator_pause(
     """The coordinator pauses a volunteer (after a talk): both are told."""
     services = context.services
     _ = texts_for(context, update)
+    if person.is_coordinator or services.settings.is_coordinator(person.telegram_user_id):
+        await reply(
+            update,
+            _(
+                "{name} is a coordinator, and /pausevolunteer is for volunteers. A coordinator "
+                "who needs a break arranges it with the association."
+            ).format(name=person.first_name),
+        )
+        return
     now = services.clock.now()
     matches = await matches_for_person(context.session, services.group_id, person.id, now)
     try:
@@ -957,7 +1007,7 @@ async def pause_volunteer_command(update: Update, context: PeerContext) -> None:
                 "Who would you like to put on a pause? (Or write /pausevolunteer @name until "
                 "2027-01-15.)"
             ),
-            reply_markup=_volunteer_buttons(candidates, PauseAction.PICK),
+            reply_markup=await _volunteer_buttons(update, context, candidates, PauseAction.PICK),
         )
         return
     person = await volunteer_named(update, context, args[0])
@@ -1009,7 +1059,9 @@ async def resume_volunteer_command(update: Update, context: PeerContext) -> None
         await reply(
             update,
             _("Whose pause would you like to end?"),
-            reply_markup=_volunteer_buttons([p for p, _pause in paused], PauseAction.RESUME),
+            reply_markup=await _volunteer_buttons(
+                update, context, [p for p, _pause in paused], PauseAction.RESUME
+            ),
         )
         return
     person = await volunteer_named(update, context, args[0])
@@ -1018,35 +1070,46 @@ async def resume_volunteer_command(update: Update, context: PeerContext) -> None
     await coordinator_resume(update, context, person)
 
 
-async def picked_volunteer(update: Update, context: PeerContext, person_id: int) -> Person | None:
-    """The volunteer a coordinator's list button names, if still in the group."""
+async def picked_volunteer(
+    update: Update, context: PeerContext, token: str, kind: confirmations.Kind
+) -> Person | None:
+    """The volunteer a coordinator's list button names (its token used up now), if still in
+    the group; None after a kind word."""
+    pending = await take_confirmation(update, context, token, kind)
+    if pending is None or pending.subject_person_id is None:
+        return None
     query = update.callback_query
     assert query is not None
     await query.answer()
     await remove_keyboard(query.message)
-    person = await people.member_by_id(context.session, context.services.group_id, person_id)
+    person = await people.member_by_id(
+        context.session, context.services.group_id, pending.subject_person_id
+    )
     if person is None:
         _ = texts_for(context, update)
         await reply(update, _("I can't find that volunteer in the group any more."))
     return person
 
 
-@BUTTONS.route(PauseAction.PICK, ID, who=Who.COORDINATOR)
-async def on_pick(update: Update, context: PeerContext, person_id: int) -> None:
+@BUTTONS.route(PauseAction.PICK, TOKEN, who=Who.COORDINATOR)
+async def on_pick(update: Update, context: PeerContext, token: str) -> None:
     """The coordinator picked whom to pause: ask for how long."""
-    if (person := await picked_volunteer(update, context, person_id)) is None:
+    kind = confirmations.Kind.PAUSE_SOMEONE
+    if (person := await picked_volunteer(update, context, token, kind)) is None:
         return
     _ = texts_for(context, update)
+    [length_token] = await _offer(update, context, kind, [person.id], supersede=False)
     await reply(
         update,
         _("For how long should {name}'s pause be?").format(name=person.first_name),
-        reply_markup=length_keyboard(_, PauseAction.PICK_LENGTH, person.id, with_date=False),
+        reply_markup=length_keyboard(_, PauseAction.PICK_LENGTH, length_token, with_date=False),
     )
 
 
-@BUTTONS.route(PauseAction.PICK_LENGTH, ID, choice(*LENGTHS), who=Who.COORDINATOR)
-async def on_pick_length(update: Update, context: PeerContext, person_id: int, length: str) -> None:
-    if (person := await picked_volunteer(update, context, person_id)) is None:
+@BUTTONS.route(PauseAction.PICK_LENGTH, TOKEN, choice(*LENGTHS), who=Who.COORDINATOR)
+async def on_pick_length(update: Update, context: PeerContext, token: str, length: str) -> None:
+    kind = confirmations.Kind.PAUSE_SOMEONE
+    if (person := await picked_volunteer(update, context, token, kind)) is None:
         return
     today = pauses.local_day(context.services.clock.now(), context.services.tz)
     await coordinator_pause(
@@ -1054,9 +1117,10 @@ async def on_pick_length(update: Update, context: PeerContext, person_id: int, l
     )
 
 
-@BUTTONS.route(PauseAction.RESUME, ID, who=Who.COORDINATOR)
-async def on_resume_picked(update: Update, context: PeerContext, person_id: int) -> None:
-    if (person := await picked_volunteer(update, context, person_id)) is None:
+@BUTTONS.route(PauseAction.RESUME, TOKEN, who=Who.COORDINATOR)
+async def on_resume_picked(update: Update, context: PeerContext, token: str) -> None:
+    kind = confirmations.Kind.RESUME_SOMEONE
+    if (person := await picked_volunteer(update, context, token, kind)) is None:
         return
     await coordinator_resume(update, context, person)
 

@@ -12,9 +12,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import PeerContext, Services
-from bot.domain import people, retention, rights
+from bot.domain import confirmations, people, retention, rights
 from bot.i18n import N_, Translate, texts
-from handlers.callbacks import ID, Callbacks
+from handlers.callbacks import TOKEN, Callbacks, take_confirmation
 from handlers.common import (
     CommandInfo,
     is_coordinator,
@@ -107,13 +107,13 @@ class PrivacyAction(StrEnum):
 BUTTONS: Callbacks[PrivacyAction] = Callbacks("privacy", PrivacyAction)
 
 
-def _confirm_keyboard(_: Translate, person_id: int) -> InlineKeyboardMarkup:
+def _confirm_keyboard(_: Translate, token: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(
                     _("Yes, delete everything"),
-                    callback_data=BUTTONS.encode(PrivacyAction.FORGET, person_id),
+                    callback_data=BUTTONS.encode(PrivacyAction.FORGET, token),
                 )
             ],
             [
@@ -144,7 +144,22 @@ async def forget_me(update: Update, context: PeerContext) -> None:
             "told that a volunteer asked to be forgotten, without your name, so your matches "
             "can get a new volunteer. You stay in the Telegram group until you leave it."
         )
-    await reply(update, question, reply_markup=_confirm_keyboard(_, person.id))
+    services = context.services
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    now = services.clock.now()
+    kind = confirmations.Kind.FORGET
+    await confirmations.supersede(context.session, services.group_id, (kind,), user.id, now)
+    token = await confirmations.offer(
+        context.session,
+        services.group_id,
+        kind,
+        actor_user_id=user.id,
+        chat_id=chat.id,
+        now=now,
+        person_id=person.id,
+    )
+    await reply(update, question, reply_markup=_confirm_keyboard(_, token))
 
 
 @BUTTONS.route(PrivacyAction.KEEP)
@@ -157,12 +172,15 @@ async def on_keep(update: Update, context: PeerContext) -> None:
     )
 
 
-@BUTTONS.route(PrivacyAction.FORGET, ID)
-async def on_forget(update: Update, context: PeerContext, person_id: int) -> None:
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    await _forget(update, context, person_id)
+@BUTTONS.route(PrivacyAction.FORGET, TOKEN)
+async def on_forget(update: Update, context: PeerContext, token: str) -> None:
+    """ "Yes, delete everything": acts on exactly the person the question named."""
+    pending = await take_confirmation(update, context, token, confirmations.Kind.FORGET)
+    if pending is None:
+        return
+    assert update.callback_query is not None and pending.subject_person_id is not None
+    await update.callback_query.answer()
+    await _forget(update, context, pending.subject_person_id)
 
 
 async def _forget(update: Update, context: PeerContext, person_id: int) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import confirmations
 from storage.models import Group, Pause, Person
 
 
@@ -76,7 +77,9 @@ async def record_member(
     name, username and language they have on Telegram now."""
     person = await find_person(session, group_id, who.user_id)
     if person is None:
+        # Never an id someone forgotten had: an old button must not find the newcomer.
         person = Person(
+            id=await confirmations.next_person_id(session),
             group_id=group_id,
             telegram_user_id=who.user_id,
             first_name=who.first_name[:64],

@@ -84,6 +84,9 @@ RULES: list[RetentionRule] = [
 # (deleted with them): their own settings.
 KEPT_WHILE_IN_GROUP = {
     "reminder_preferences",  # a volunteer's own reminder lead times
+    # A confirmation button's pending action (bot.domain.confirmations): pruned itself a week
+    # after it expired, and gone with the person it concerns.
+    "pending_actions",
 }
 
 

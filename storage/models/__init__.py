@@ -3,6 +3,7 @@ registers every table on `Base.metadata` (Alembic and the tests rely on that).""
 
 from storage.base import Base
 from storage.models import broadcast as broadcast  # registers its tables
+from storage.models import confirmations as confirmations
 from storage.models import meeting as meeting
 from storage.models import minutes as minutes
 from storage.models import privacy as privacy

@@ -1,0 +1,153 @@
+"""Confirmations behind buttons: a pending action with a random, single-use token.
+
+A confirmation button ("Yes, delete everything", "Bo" in the coordinator's pause list)
+carries only the token. The stored row says what it is about (the exact person, or a
+match), who was shown it and in which chat. Taking it marks it used in the same step, so a
+second tap, a tap after 24 hours, one superseded by a newer question or one about someone
+since forgotten acts on nobody, and the handler can say which kindly.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum, StrEnum
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Person
+from storage.models.confirmations import IdCounter, PendingAction
+
+LIFETIME = timedelta(hours=24)
+# Used and expired rows are kept a little while, so a late tap can be told what happened.
+KEPT_FOR = timedelta(days=7)
+
+
+class Kind(StrEnum):
+    FORGET = "forget"
+    PAUSE_SOMEONE = "pause_someone"
+    RESUME_SOMEONE = "resume_someone"
+    END_MATCH = "end_match"
+
+
+class Refusal(Enum):
+    """Why a token acts on nobody."""
+
+    UNKNOWN = "unknown"  # never made, or its person was forgotten
+    USED = "used"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+    NOT_YOURS = "not_yours"  # shown to someone else, or in another chat
+
+
+@dataclass(frozen=True)
+class Pending:
+    kind: Kind
+    subject_person_id: int | None
+    subject_id: int | None
+
+
+async def offer(
+    session: AsyncSession,
+    group_id: int,
+    kind: Kind,
+    *,
+    actor_user_id: int,
+    chat_id: int,
+    now: datetime,
+    person_id: int | None = None,
+    subject_id: int | None = None,
+) -> str:
+    """A new token for one button. Call `supersede` first when a new question replaces the
+    earlier ones (one question may offer several buttons)."""
+    token = secrets.token_urlsafe(16)
+    session.add(
+        PendingAction(
+            group_id=group_id,
+            token=token,
+            kind=kind.value,
+            actor_user_id=actor_user_id,
+            chat_id=chat_id,
+            subject_person_id=person_id,
+            subject_id=subject_id,
+            created_at=now,
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def supersede(
+    session: AsyncSession, group_id: int, kinds: tuple[Kind, ...], actor_user_id: int, now: datetime
+) -> None:
+    """A newer question of these kinds replaces the open ones this person was shown; old
+    rows past keeping are pruned on the way."""
+    await session.execute(
+        update(PendingAction)
+        .where(
+            PendingAction.group_id == group_id,
+            PendingAction.actor_user_id == actor_user_id,
+            PendingAction.kind.in_([k.value for k in kinds]),
+            PendingAction.used_at.is_(None),
+            PendingAction.superseded_at.is_(None),
+        )
+        .values(superseded_at=now)
+    )
+    await session.execute(
+        delete(PendingAction).where(PendingAction.created_at < now - LIFETIME - KEPT_FOR)
+    )
+
+
+async def take(
+    session: AsyncSession,
+    group_id: int,
+    token: str,
+    kinds: tuple[Kind, ...],
+    *,
+    actor_user_id: int,
+    chat_id: int,
+    now: datetime,
+) -> Pending | Refusal:
+    """The action behind `token`, marked used; or why it acts on nobody."""
+    row = await session.scalar(
+        select(PendingAction).where(
+            PendingAction.token == token, PendingAction.group_id == group_id
+        )
+    )
+    if row is None or row.kind not in {k.value for k in kinds}:
+        return Refusal.UNKNOWN
+    if row.actor_user_id != actor_user_id or row.chat_id != chat_id:
+        return Refusal.NOT_YOURS
+    if row.used_at is not None:
+        return Refusal.USED
+    if row.superseded_at is not None:
+        return Refusal.SUPERSEDED
+    if now - row.created_at >= LIFETIME:
+        return Refusal.EXPIRED
+    # Conditional, so two taps racing each other can't both take it.
+    taken = await session.execute(
+        update(PendingAction)
+        .where(PendingAction.id == row.id, PendingAction.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        return Refusal.USED
+    return Pending(Kind(row.kind), row.subject_person_id, row.subject_id)
+
+
+async def next_person_id(session: AsyncSession) -> int | None:
+    """An id no person ever had, on SQLite (which would reuse a deleted highest id); None
+    elsewhere, where the database's sequence already never reuses one."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return None
+    counter = await session.get(IdCounter, "people")
+    highest = await session.scalar(select(func.max(Person.id))) or 0
+    next_id = max(highest, counter.last_id if counter else 0) + 1
+    if counter is None:
+        session.add(IdCounter(table_name="people", last_id=next_id))
+    else:
+        counter.last_id = next_id
+    return next_id
