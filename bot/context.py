@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import CallbackContext, ExtBot
 
@@ -71,6 +72,13 @@ class PeerContext(CallbackContext[ExtBot, dict, dict, dict]):
         if session is None:
             raise RuntimeError("no transaction: only updates get one; jobs open their own")
         return session
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once the update's transaction is saved (never if it rolls back),
+        e.g. to start sending what it just queued."""
+        event.listen(
+            self.session.sync_session, "after_commit", lambda _session: callback(), once=True
+        )
 
     def texts(self, language: str | None = None) -> Translate:
         return texts(language or self.services.settings.language)

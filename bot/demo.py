@@ -138,7 +138,7 @@ class Demo:
     async def advance_to(self, moment: datetime) -> None:
         self.flush()
         self.out("")
-        self.out(f"  ⏰ {format_when(moment, COPENHAGEN, 'da')}")
+        self.out(f"  ⏰ {format_when(moment, COPENHAGEN, 'da', now=moment)}")
         await self.box.advance_to(moment)
         self.flush()
 

@@ -70,15 +70,27 @@ def pick_language(telegram_language: str | None, default: str) -> str:
     return default
 
 
-def format_when(moment: datetime, tz: object, language: str) -> str:
-    """A date and time written the local way: "tirsdag 9. december kl. 17.00"."""
+def format_when(moment: datetime, tz: object, language: str, *, now: datetime) -> str:
+    """A date and time written the local way: "tirsdag 9. december kl. 17.00" (with the
+    year when it is not this year's, "tirsdag 9. december 2062 kl. 17.00")."""
     local = moment.astimezone(tz)  # type: ignore[arg-type]
-    pattern = "EEEE d. MMMM 'kl.' HH.mm" if language == "da" else "EEEE d MMMM 'at' HH:mm"
+    year = " y" if _other_year(local, now, tz) else ""
+    if language == "da":
+        pattern = f"EEEE d. MMMM{year} 'kl.' HH.mm"
+    else:
+        pattern = f"EEEE d MMMM{year} 'at' HH:mm"
     return format_datetime(local, pattern, locale=Locale.parse(language))
 
 
-def format_day(moment: datetime, tz: object, language: str) -> str:
-    """A date written the local way: "tirsdag 9. december"."""
+def format_day(moment: datetime, tz: object, language: str, *, now: datetime) -> str:
+    """A date written the local way: "tirsdag 9. december" (with the year when it is not
+    this year's)."""
     local = moment.astimezone(tz)  # type: ignore[arg-type]
-    pattern = "EEEE d. MMMM" if language == "da" else "EEEE d MMMM"
+    year = " y" if _other_year(local, now, tz) else ""
+    pattern = f"EEEE d. MMMM{year}" if language == "da" else f"EEEE d MMMM{year}"
     return format_datetime(local, pattern, locale=Locale.parse(language))
+
+
+def _other_year(local: datetime, now: datetime, tz: object) -> bool:
+    """A date outside the current year is always shown with its year."""
+    return local.year != now.astimezone(tz).year  # type: ignore[arg-type]

@@ -23,9 +23,8 @@ import contextlib
 import logging
 import time
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -48,7 +47,7 @@ from telegram.ext import (
 
 from bot.context import PeerContext, Services
 from bot.domain import broadcast as broadcasts
-from bot.domain import people
+from bot.domain import people, rows
 from bot.i18n import N_, Translate
 from bot.ratelimit import PeerRateLimiter, Priority
 from handlers.callbacks import ID, Callbacks, Parser, Who, choice
@@ -60,7 +59,9 @@ from handlers.common import (
     texts_for,
 )
 from handlers.delivery import Outcome, classify_forbidden, send_to_group
-from storage.models.broadcast import Broadcast
+
+if TYPE_CHECKING:
+    from storage.models.broadcast import Broadcast
 
 log = logging.getLogger(__name__)
 
@@ -391,7 +392,7 @@ class Reporter:
             self.last = time.monotonic()
             services = self.context.services
             async with services.db.transaction() as session:
-                draft = await session.get_one(Broadcast, self.broadcast_id)
+                draft = await rows.broadcast(session, self.broadcast_id)
                 report = await broadcasts.progress(session, self.broadcast_id)
                 coordinator = await people.find_person(session, services.group_id, draft.created_by)
             if draft.report_message_id is None:
@@ -430,10 +431,10 @@ def _start_after_commit(context: PeerContext, broadcast_id: int) -> None:
     """Start the sender once the update's transaction (with the delivery rows) is saved."""
     application = context.application
 
-    def _committed(_session: Any) -> None:
+    def _committed() -> None:
         start_sender(application, broadcast_id)
 
-    event.listen(context.session.sync_session, "after_commit", _committed, once=True)
+    context.after_commit(_committed)
 
 
 def start_sender(application: Application, broadcast_id: int) -> None:

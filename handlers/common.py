@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
@@ -15,7 +15,9 @@ from bot.context import PeerContext
 from bot.domain import people
 from bot.i18n import N_, Translate, pick_language
 from handlers.delivery import follow_migration
-from storage.models import Person
+
+if TYPE_CHECKING:
+    from storage.models import Person
 
 Handler = Callable[[Update, PeerContext], Awaitable[None]]
 

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import Bot, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
@@ -15,7 +15,9 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from bot.context import PeerContext
 from bot.domain import people
 from bot.ratelimit import retry_seconds
-from storage.models import Person
+
+if TYPE_CHECKING:
+    from storage.models import Person
 
 log = logging.getLogger(__name__)
 

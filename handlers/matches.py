@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime, time
+from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
@@ -45,7 +46,9 @@ from handlers.matches_common import (
     when,
 )
 from handlers.settings import Section, add_section
-from storage.models import Match, Pause, Person
+
+if TYPE_CHECKING:
+    from storage.models import Match, Pause, Person
 
 log = logging.getLogger(__name__)
 
@@ -508,7 +511,8 @@ async def send_digest(context: PeerContext) -> None:
             lines += [
                 "• "
                 + _("{name}, without a match since {day}").format(
-                    name=p.first_name, day=format_day(since, services.tz, language)
+                    name=p.first_name,
+                    day=format_day(since, services.tz, language, now=services.clock.now()),
                 )
                 for p, since in result.waiting
             ]

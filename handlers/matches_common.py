@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from babel import Locale
 from babel.dates import format_date
@@ -18,7 +19,9 @@ from bot.domain.schedule import BIWEEKLY, WEEKLY, local_today
 from bot.i18n import Translate, format_when
 from handlers.callbacks import Callbacks
 from handlers.delivery import send_private
-from storage.models import Match, MatchOccurrence
+
+if TYPE_CHECKING:
+    from storage.models import Match, MatchOccurrence
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +164,7 @@ def short_day(day: date, language: str) -> str:
 
 
 def when(context: PeerContext, moment: datetime, language: str) -> str:
-    return format_when(moment, context.services.tz, language)
+    return format_when(moment, context.services.tz, language, now=context.services.clock.now())
 
 
 def occurrence_line(

@@ -7,6 +7,7 @@ import logging
 import shlex
 from dataclasses import dataclass, field
 from datetime import date, time
+from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
@@ -29,7 +30,9 @@ from handlers.matches_common import (
     today,
     when,
 )
-from storage.models import Match, Person
+
+if TYPE_CHECKING:
+    from storage.models import Match, Person
 
 log = logging.getLogger(__name__)
 

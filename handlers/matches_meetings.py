@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
@@ -34,7 +34,9 @@ from handlers.matches_common import (
     today,
     when,
 )
-from storage.models import Match, Person
+
+if TYPE_CHECKING:
+    from storage.models import Match, Person
 
 log = logging.getLogger(__name__)
 

@@ -54,7 +54,14 @@ COMMANDS = [
 ]
 
 DATES_EXAMPLE = "/meetingpoll 2026-12-09 17:00, 2026-12-10 16:30"
-SETMEETING_EXAMPLE = "/setmeeting 2026-12-09 17:00"
+
+
+def setmeeting_example(context: PeerContext) -> str:
+    """A correct example whatever the date: a week from today at 17:00."""
+    today = context.services.clock.now().astimezone(context.services.tz).date()
+    return f"/setmeeting {today + timedelta(days=7):%Y-%m-%d} 17:00"
+
+
 POLL_EXAMPLE = "/poll Hvilket kursus ønsker I jer? | Førstehjælp | Konflikthåndtering"
 
 # user_data key: the coordinator tapped a setting and its new value comes next. The
@@ -202,12 +209,20 @@ async def set_meeting(update: Update, context: PeerContext) -> None:
         await reply(
             update,
             _("Please write the date and time like this: {example}").format(
-                example=SETMEETING_EXAMPLE
+                example=setmeeting_example(context)
             ),
         )
         return
-    if starts_at <= services.clock.now():
-        await reply(update, _("That time has already passed. Please choose one ahead."))
+    now = services.clock.now()
+    if not dates.within_allowed_days(starts_at, now, services.tz):
+        # Nothing is written before this check: a half-made meeting would later be "moved".
+        _first, last = dates.allowed_days(now, services.tz)
+        await reply(
+            update,
+            _("Please choose a time from now until {last}, for example {example}.").format(
+                last=last.strftime("%Y-%m-%d"), example=setmeeting_example(context)
+            ),
+        )
         return
     await flow.choose(context, None, starts_at)
     await reply(

@@ -13,10 +13,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from babel.dates import format_date
 from icalendar import Calendar, Event
-from sqlalchemy.exc import IntegrityError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import (
     BadRequest,
@@ -30,12 +30,14 @@ from telegram.error import (
 from bot.context import PeerContext
 from bot.domain import meeting as domain
 from bot.domain import meeting_dates as dates
-from bot.domain import people
+from bot.domain import people, rows
 from bot.i18n import N_, Translate, format_when
 from handlers.delivery import Delivery, Outcome, send_private, send_to_group
 from handlers.meeting_buttons import BUTTONS, MeetingAction
-from storage.models import Person
-from storage.models.meeting import GroupPoll, Meeting
+
+if TYPE_CHECKING:
+    from storage.models import Person
+    from storage.models.meeting import Meeting
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,7 @@ def coordinators(context: PeerContext) -> tuple[int, ...]:
 
 
 def when(context: PeerContext, moment: datetime, language: str) -> str:
-    return format_when(moment, context.services.tz, language)
+    return format_when(moment, context.services.tz, language, now=context.services.clock.now())
 
 
 def month_name(year: int, month: int, language: str) -> str:
@@ -147,7 +149,7 @@ async def open_poll(
                 now,
                 schedule_key=schedule_key,
             )
-    except IntegrityError:
+    except rows.AlreadyClaimed:
         return None
     _ = context.texts()
     language = services.settings.language
@@ -234,7 +236,7 @@ async def _no_candidates(
                 session, services.group_id, [], now, "", now, schedule_key=key
             )
             meeting.status = domain.CLOSED
-    except IntegrityError:
+    except rows.AlreadyClaimed:
         return
     await tell_coordinators(
         context,
@@ -257,7 +259,7 @@ async def nudge(context: PeerContext, meeting_id: int) -> None:
     services = context.services
     now = services.clock.now()
     async with services.db.transaction() as session:
-        meeting = await session.get_one(Meeting, meeting_id)
+        meeting = await rows.meeting(session, meeting_id)
         if meeting.nudged_at is not None or meeting.status != domain.OPEN:
             return
         waiting = await domain.nudge_recipients(session, meeting, now, coordinators(context))
@@ -276,7 +278,7 @@ async def nudge(context: PeerContext, meeting_id: int) -> None:
                 mine = await domain.claim_nudge_recipient(
                     session, services.group_id, meeting_id, person.id, now, known_unreachable
                 )
-        except IntegrityError:
+        except rows.AlreadyClaimed:
             mine = False  # another pass claimed them a moment ago
         if not mine or known_unreachable:
             continue
@@ -305,7 +307,7 @@ async def nudge(context: PeerContext, meeting_id: int) -> None:
     async with services.db.transaction() as session:
         if not await domain.claim_nudge(session, meeting_id, now):
             return
-        meeting = await session.get_one(Meeting, meeting_id)
+        meeting = await rows.meeting(session, meeting_id)
         unreachable = await domain.unreachable_nudge_recipients(
             session, meeting, now, coordinators(context)
         )
@@ -361,7 +363,7 @@ async def close(context: PeerContext, meeting_id: int) -> bool:
     async with services.db.transaction() as session:
         if not await domain.claim_close(session, meeting_id, now):
             return False
-        meeting = await session.get_one(Meeting, meeting_id)
+        meeting = await rows.meeting(session, meeting_id)
     await stop_poll(context, meeting)
     async with services.db.transaction() as session:
         counted = {
@@ -431,7 +433,7 @@ async def decide(context: PeerContext, meeting_id: int, starts_at: datetime) -> 
     now = services.clock.now()
     async with services.db.transaction() as session:
         config = await load_config(context, session)
-        meeting = await session.get_one(Meeting, meeting_id)
+        meeting = await rows.meeting(session, meeting_id)
         if not meeting.place:
             meeting.place = config.place
         old_yes: list[Person] = []
@@ -550,7 +552,7 @@ async def choose(
     now = services.clock.now()
     async with services.db.transaction() as session:
         meeting = (
-            await session.get(Meeting, meeting_id)
+            await rows.find_meeting(session, meeting_id)
             if meeting_id is not None
             else await domain.latest_meeting(session, services.group_id)
         )
@@ -585,7 +587,7 @@ async def remind(context: PeerContext, reminder_id: int, due_at: datetime) -> No
     late = now - due_at > grace
     async with services.db.transaction() as session:
         reminder = await session.get_one(domain.MeetingReminder, reminder_id)
-        meeting = await session.get_one(Meeting, reminder.meeting_id)
+        meeting = await rows.meeting(session, reminder.meeting_id)
         if reminder.done_at is not None:
             return
         if late or meeting.starts_at is None or meeting.starts_at <= now:
@@ -635,7 +637,7 @@ async def close_group_poll(context: PeerContext, poll_row_id: int) -> bool:
     async with services.db.transaction() as session:
         if not await domain.claim_group_poll(session, poll_row_id, services.clock.now()):
             return False
-        row = await session.get_one(GroupPoll, poll_row_id)
+        row = await rows.group_poll(session, poll_row_id)
     try:
         poll = await send_to_group(context, "stop_poll", message_id=row.message_id)
     except TelegramError as error:

@@ -18,10 +18,8 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
@@ -37,6 +35,7 @@ from bot.context import PeerContext, Services
 from bot.domain import meeting as meetings
 from bot.domain import minutes as domain
 from bot.domain import people
+from bot.domain import rows as stored
 from bot.i18n import N_, Translate, format_day
 from handlers.callbacks import FLAG, ID, ButtonHandler, Callbacks, Parser, Who
 from handlers.common import (
@@ -56,9 +55,13 @@ from handlers.delivery import (
     send_document_private,
     send_private,
 )
-from storage.models import Person
-from storage.models.meeting import Meeting
-from storage.models.minutes import Minutes
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from storage.models import Person
+    from storage.models.meeting import Meeting
+    from storage.models.minutes import Minutes
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +95,9 @@ def session_of(context: PeerContext) -> AsyncSession | None:
 
 def day(context: PeerContext, meeting: Meeting, language: str) -> str:
     assert meeting.starts_at is not None
-    return format_day(meeting.starts_at, context.services.tz, language)
+    return format_day(
+        meeting.starts_at, context.services.tz, language, now=context.services.clock.now()
+    )
 
 
 async def language_of_user(session: AsyncSession, context: PeerContext, user_id: int) -> str:
@@ -147,7 +152,7 @@ async def send_checklist(context: PeerContext, meeting_id: int, user_id: int) ->
     """The attendance checklist, in private to one coordinator."""
     services = context.services
     async with services.db.transaction() as session:
-        meeting = await session.get_one(Meeting, meeting_id)
+        meeting = await stored.meeting(session, meeting_id)
         rows, saved = await domain.checklist(session, meeting, services.clock.now())
         language = await language_of_user(session, context, user_id)
     _ = context.texts(language)
@@ -175,7 +180,7 @@ async def checklists_due(context: PeerContext) -> None:
                 return
             meeting_id = meeting.id
             outcome = await domain.claim_checklist(session, meeting, now)
-    except IntegrityError:
+    except stored.AlreadyClaimed:
         return  # another pass claimed it
     if outcome != "sent":
         log.info("attendance checklist for meeting %s found too late; skipped", meeting_id)
@@ -235,7 +240,7 @@ async def save_checklist(update: Update, context: PeerContext, meeting_id: int) 
     services = context.services
     rows = marks_in(query.message)
     async with services.db.transaction() as session:
-        meeting = await session.get_one(Meeting, meeting_id)
+        meeting = await stored.meeting(session, meeting_id)
         await domain.save_attendance(
             session, meeting, {pid: present for pid, _n, present in rows}, services.clock.now()
         )
@@ -324,7 +329,7 @@ async def awaited_minutes(update: Update, context: PeerContext) -> None:
         context.user_data.pop(AWAITING, None)  # a command: the coordinator moved on
         return
     context.user_data.pop(AWAITING, None)
-    meeting = await context.session.get(Meeting, meeting_id)
+    meeting = await stored.find_meeting(context.session, meeting_id)
     if meeting is None:
         return
     try:
@@ -465,7 +470,11 @@ def missed_you_line(context: PeerContext, copy: Copy) -> str:
     return _(
         "We missed you at the volunteer meeting {date}. Here are the minutes, so you are "
         "up to date."
-    ).format(date=format_day(copy.starts_at, context.services.tz, copy.language))
+    ).format(
+        date=format_day(
+            copy.starts_at, context.services.tz, copy.language, now=context.services.clock.now()
+        )
+    )
 
 
 async def record(session: AsyncSession, copy: Copy, delivery: Delivery, now: datetime) -> None:
@@ -473,7 +482,7 @@ async def record(session: AsyncSession, copy: Copy, delivery: Delivery, now: dat
         await domain.record_sent(session, copy.delivery_id, now)
     elif delivery.outcome in (Outcome.NOT_STARTED, Outcome.BLOCKED):
         await domain.record_unreachable(session, copy.delivery_id)
-        person = await session.get_one(Person, copy.person_id)
+        person = await stored.person(session, copy.person_id)
         remember_outcome(person, delivery)
     else:
         await domain.record_failure(session, copy.delivery_id)
@@ -556,8 +565,8 @@ def report_text(_: Translate, when: str, seen: domain.Report) -> str:
 async def render_report(
     context: PeerContext, session: AsyncSession, minutes_id: int
 ) -> tuple[Minutes, str, InlineKeyboardMarkup | None]:
-    minutes = await session.get_one(Minutes, minutes_id)
-    meeting = await session.get_one(Meeting, minutes.meeting_id)
+    minutes = await stored.minutes(session, minutes_id)
+    meeting = await stored.meeting(session, minutes.meeting_id)
     seen = await domain.report(session, minutes_id)
     language = await language_of_user(session, context, minutes.author_user_id)
     _ = context.texts(language)
@@ -747,7 +756,7 @@ async def referat_command(update: Update, context: PeerContext) -> None:
     if minutes is None or person is None:
         await reply(update, _("There are no minutes yet."))
         return
-    meeting = await session.get_one(Meeting, minutes.meeting_id)
+    meeting = await stored.meeting(session, minutes.meeting_id)
     copy = Copy(
         delivery_id=0,
         minutes_id=minutes.id,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -28,7 +28,7 @@ from telegram.ext import (
 from telegram.ext.filters import MessageFilter
 
 from bot.context import PeerContext, Services
-from bot.domain import confirmations, people
+from bot.domain import confirmations, people, rows
 from bot.domain import pause as pauses
 from bot.domain.matches import PersonMatch, matches_for_person
 from bot.i18n import N_, Translate, format_day, format_when
@@ -47,7 +47,9 @@ from handlers.common import (
 from handlers.delivery import send_private, send_to_person
 from handlers.pause_buttons import BUTTONS, PauseAction
 from handlers.start import register_from_private_chat
-from storage.models import Pause, Person
+
+if TYPE_CHECKING:
+    from storage.models import Pause, Person
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +124,7 @@ def until_text(context: PeerContext, until: datetime | None, language: str) -> s
     _ = context.texts(language)
     if until is None:
         return _("no end date yet")
-    return format_day(until, context.services.tz, language)
+    return format_day(until, context.services.tz, language, now=context.services.clock.now())
 
 
 def day_text(context: PeerContext, day: date | None, language: str) -> str:
@@ -161,7 +163,8 @@ def affected_lines(context: PeerContext, matches: list[PersonMatch], language: s
     for match in matches:
         if match.next_starts:
             when = ", ".join(
-                format_when(s, context.services.tz, language) for s in match.next_starts
+                format_when(s, context.services.tz, language, now=context.services.clock.now())
+                for s in match.next_starts
             )
         else:
             when = _("no meetings planned in the coming weeks")
@@ -1153,7 +1156,7 @@ async def run_due(context: PeerContext) -> None:
             )
             if pause is None:
                 continue
-            person = await session.get_one(Person, pause.person_id)
+            person = await rows.person(session, pause.person_id)
             if not person.is_member:
                 continue
             started = pause.started_at
@@ -1164,7 +1167,10 @@ async def run_due(context: PeerContext) -> None:
                 return _(
                     "A gentle reminder: {name} has been on a pause since {since}. Perhaps it is "
                     "a good time to check in and hear how things are?"
-                ).format(name=person.first_name, since=format_day(started, services.tz, language))
+                ).format(
+                    name=person.first_name,
+                    since=format_day(started, services.tz, language, now=now),
+                )
 
             await tell_coordinators(context, session, render)
             log.info("check-in reminder sent for pause %s", pause_id)
@@ -1175,7 +1181,7 @@ async def run_due(context: PeerContext) -> None:
             )
             if pause is None:
                 continue
-            person = await session.get_one(Person, pause.person_id)
+            person = await rows.person(session, pause.person_id)
             if not person.is_member or not person.reachable:
                 continue
             text, markup = readiness_question(context, person, pause)

@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import logging
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import PeerContext, Services
-from bot.domain import confirmations, people, retention, rights
+from bot.domain import confirmations, people, retention, rights, rows
 from bot.i18n import N_, Translate, texts
 from handlers.callbacks import TOKEN, Callbacks, take_confirmation
 from handlers.common import (
@@ -23,7 +24,9 @@ from handlers.common import (
     texts_for,
 )
 from handlers.delivery import send_document_private, send_private
-from storage.models import Person
+
+if TYPE_CHECKING:
+    from storage.models import Person
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +191,7 @@ async def _forget(update: Update, context: PeerContext, person_id: int) -> None:
     assert query is not None and update.effective_user is not None
     _ = texts_for(context, update)
     services = context.services
-    person = await context.session.get(Person, person_id)
+    person = await rows.find_person(context.session, person_id)
     by_coordinator = is_coordinator(context, update)
     own = person is not None and person.telegram_user_id == update.effective_user.id
     if person is None or person.group_id != services.group_id:

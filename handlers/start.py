@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from telegram import (
     BotCommand,
@@ -32,7 +33,9 @@ from handlers.common import (
     texts_for,
 )
 from handlers.pause_buttons import BUTTONS, PauseAction
-from storage.models import Person
+
+if TYPE_CHECKING:
+    from storage.models import Person
 
 log = logging.getLogger(__name__)
 

@@ -208,3 +208,85 @@ async def test_a_volunteer_cannot_move_an_activity_or_change_its_rhythm(
 
     assert await snapshot(sandbox_) == before
     assert len(sandbox_.fake.messages_to(bo.id)) == bo_before, "nobody was told of a change"
+
+
+# Commands -----------------------------------------------------------------------------------
+
+# Free text is these commands' content (a broadcast, the minutes, a poll question), so
+# there is no malformed argument to them; everything else is tried.
+CONTENT_COMMANDS = {"broadcast", "minutes", "poll"}
+# Commands whose arguments a volunteer's message takes another way than the coordinator's.
+VOLUNTEER_PATHS = {"mydata", "forgetme", "pause", "resume", "meetings", "pausevolunteer"}
+GARBAGE = [
+    "9" * 23,
+    "-1",
+    "0",
+    "@",
+    "@nobody_at_all",
+    "@" + "x" * 80,
+    "9999-12-31 23:30",
+    "0001-01-01 00:00",
+    "2026-02-30 10:00",
+    "2062-12-09 17:00",
+    "2026-11-29 10:00",
+    "31.02",
+    "32/13",
+    "99:99",
+    "tue 25:00",
+    "until",
+    "until 9999-12-31",
+    "until 0001-01-01",
+    '"',
+    "“”",
+    "K.L.",
+    "Karen_Larsen weekly tue 10:00",
+    "'; DROP TABLE people; --",
+    "\u200b",
+    "١٢٣",
+    "😀",
+    "x" * 300,
+    "a b c d e f g h i j k l m n o p",
+    "--help",
+    "slots",
+    "slots 99",
+    "leads -5",
+]
+
+
+def malformed_arguments(count: int = 50) -> list[str]:
+    """`count` arguments no command understands: huge and negative numbers, impossible and
+    far dates, unknown names, stray quotes, other scripts, and pairs of these."""
+    rng = random.Random(1414)
+    found = list(GARBAGE)
+    while len(found) < count:
+        pair = f"{rng.choice(GARBAGE)} {rng.choice(GARBAGE)}"
+        if pair not in found:
+            found.append(pair)
+    return found[:count]
+
+
+async def test_fifty_malformed_arguments_per_command_change_nothing_and_never_fail(
+    box: tuple[Sandbox, Cast], caplog: pytest.LogCaptureFixture
+):
+    sandbox_, cast = box
+    mette, anna = cast.coordinator, cast.volunteers[0]
+    for user in (mette, anna):
+        await sandbox_.say(user, "/start")
+    commands = sorted(
+        {c.name for c in sandbox_.app.bot_data["commands"]} - CONTENT_COMMANDS  # type: ignore[union-attr]
+    )
+    assert {"setmeeting", "mydata", "forgetme", "pausevolunteer", "match"} <= set(commands)
+    caplog.set_level(logging.ERROR)
+    before = await snapshot(sandbox_)
+    in_group = len(sandbox_.fake.messages_to(GROUP_CHAT_ID))
+    arguments = malformed_arguments()
+    for command in commands:
+        # The coordinator reaches every branch; a volunteer those of their own commands.
+        users = (mette, anna) if command in VOLUNTEER_PATHS else (mette,)
+        for user in users:
+            for argument in arguments:
+                sandbox_.fake.send_text(user, user.id, f"/{command} {argument}")
+            await sandbox_.settle(timeout=60)
+            assert error_records(caplog) == [], f"/{command}"
+    assert await snapshot(sandbox_) == before
+    assert len(sandbox_.fake.messages_to(GROUP_CHAT_ID)) == in_group

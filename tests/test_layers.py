@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -40,3 +41,63 @@ def test_storage_never_commits():
         if re.search(r"session\.commit\(", path.read_text())
     ]
     assert offenders == []
+
+
+# The import graph ------------------------------------------------------------------------
+
+# Where `bot` may import `handlers`: the one place the application is put together.
+COMPOSITION_ROOT = "bot/app.py"
+
+
+def runtime_imports(path: Path) -> list[str]:
+    """Modules `path` imports when it runs: everywhere (functions included) except under
+    `if TYPE_CHECKING:`, whose imports exist only for the type checker."""
+    tree = ast.parse(path.read_text(), str(path))
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped |= {id(child) for stmt in node.body for child in ast.walk(stmt)}
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module)
+    return found
+
+
+def importing(folders: tuple[str, ...], prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(
+        f"{path.relative_to(ROOT)}: {module}"
+        for path in python_files(*folders)
+        for module in runtime_imports(path)
+        if module.split(".")[0] in prefixes
+    )
+
+
+def test_handlers_reach_the_database_only_through_the_domain():
+    """No `sqlalchemy` or `storage` import in handlers/ when they run: SQL and its errors
+    belong to bot/domain/, and a handler gets rows only from the domain's functions."""
+    assert importing(("handlers",), ("sqlalchemy", "storage")) == []
+
+
+def test_only_the_composition_root_imports_handlers():
+    offenders = [
+        line
+        for line in importing(("bot",), ("handlers",))
+        if not line.startswith(COMPOSITION_ROOT + ":")
+    ]
+    assert offenders == []
+
+
+def test_the_import_check_sees_what_it_must(tmp_path: Path):
+    """The check itself: a runtime import is caught, a TYPE_CHECKING one is not."""
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from storage.models import Person\n"
+        "def f():\n    from sqlalchemy import select\n"
+    )
+    assert runtime_imports(sample) == ["typing", "sqlalchemy"]

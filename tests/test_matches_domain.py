@@ -74,6 +74,9 @@ def test_a_time_skipped_by_the_spring_change_moves_an_hour_on():
 
 def test_full_names_are_refused_as_citizen_labels():
     assert matches.looks_like_full_name("Karen Larsen")
+    spellings = ("karen larsen", "KAREN LARSEN", "Karen_Larsen", "Karen-Larsen", "karen.larsen")
+    for spelling in spellings:
+        assert matches.looks_like_full_name(spelling), spelling
     assert not matches.looks_like_full_name("K.L.")
     assert not matches.looks_like_full_name("Søren")
     with pytest.raises(matches.MatchError, match="label_full_name"):

@@ -65,5 +65,9 @@ def test_dates_are_written_the_danish_way():
 
     cph = ZoneInfo("Europe/Copenhagen")
     moment = datetime(2026, 12, 8, 17, 0, tzinfo=cph)
-    assert format_when(moment, cph, "da") == "tirsdag 8. december kl. 17.00"
-    assert format_when(moment, cph, "en") == "Tuesday 8 December at 17:00"
+    assert format_when(moment, cph, "da", now=moment) == "tirsdag 8. december kl. 17.00"
+    assert format_when(moment, cph, "en", now=moment) == "Tuesday 8 December at 17:00"
+    # Outside the current year, always with the year.
+    later = moment.replace(year=2062)
+    assert format_when(later, cph, "da", now=moment) == "fredag 8. december 2062 kl. 17.00"
+    assert format_when(later, cph, "en", now=moment) == "Friday 8 December 2062 at 17:00"

@@ -5,6 +5,7 @@ left to the handlers (these functions return data)."""
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -111,9 +112,11 @@ async def matches_for_person(
 
 
 def looks_like_full_name(label: str) -> bool:
-    """Two or more capitalised words of two+ letters ("Karen Larsen") look like a name."""
-    words = [w for w in label.replace(".", " ").split() if len(w) >= 2]
-    return sum(1 for w in words if w[0].isupper() and w[1:].islower()) >= 2
+    """Two or more words of two+ letters look like a name, whatever the case and whatever
+    separates them ("Karen Larsen", "karen larsen", "KAREN_LARSEN"); initials ("K.L.") and
+    one nickname don't."""
+    words = [w for w in re.split(r"[\W\d_]+", label) if len(w) >= 2]
+    return len(words) >= 2
 
 
 def check_label(label: str, kind: str) -> str:

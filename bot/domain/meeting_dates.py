@@ -142,9 +142,32 @@ def parse_dates(text: str, tz: ZoneInfo) -> list[datetime]:
         match = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})\s+(\d{1,2}[:.]\d{2})", part)
         if not match:
             raise ValueError(f"not a date and time: {part!r}")
-        day = date(int(match[1]), int(match[2]), int(match[3]))
-        moments.append(local_moment(day, parse_time(match[4]), tz))
+        try:
+            day = date(int(match[1]), int(match[2]), int(match[3]))
+            moments.append(local_moment(day, parse_time(match[4]), tz))
+        except OverflowError as error:  # year 1 or 9999: no UTC moment exists for it
+            raise ValueError(f"no such moment: {part!r}") from error
     return sorted(set(moments))
+
+
+# How far ahead a typed date may be: further is a typing mistake, not a plan.
+YEARS_AHEAD = 2
+
+
+def allowed_days(now: datetime, tz: ZoneInfo) -> tuple[date, date]:
+    """The first and last day a typed meeting date may fall on: today up to two years on."""
+    today = now.astimezone(tz).date()
+    try:
+        last = today.replace(year=today.year + YEARS_AHEAD)
+    except ValueError:  # 29 February
+        last = today.replace(year=today.year + YEARS_AHEAD, day=28)
+    return today, last
+
+
+def within_allowed_days(moment: datetime, now: datetime, tz: ZoneInfo) -> bool:
+    """Ahead of now and at most two years on (see `allowed_days`)."""
+    _first, last = allowed_days(now, tz)
+    return now < moment and moment.astimezone(tz).date() <= last
 
 
 # Local time -> UTC --------------------------------------------------------------------------

@@ -186,8 +186,12 @@ async def find_person_for_coordinator(
     """A person named by the coordinator as @username or Telegram id, also after they left
     the group (their right to a copy or deletion does not end when they leave)."""
     text = reference.strip()
-    if text.lstrip("-").isdigit():
-        return await people.find_person(session, group_id, int(text))
+    if text.lstrip("-").isascii() and text.lstrip("-").isdigit():
+        user_id = int(text)
+        # Telegram ids fit 52 bits; anything longer is nobody (and no database integer).
+        if abs(user_id) >= 2**53:
+            return None
+        return await people.find_person(session, group_id, user_id)
     name = text.removeprefix("@").lower()
     if not name:
         return None
