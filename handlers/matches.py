@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import datetime, time
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
@@ -470,14 +470,6 @@ async def run_due(context: PeerContext) -> None:
     await send_digest(context)
 
 
-def _digest_time(value: str) -> time:
-    hours, _sep, minutes = value.partition(":")
-    try:
-        return time(int(hours), int(minutes or 0))
-    except ValueError:
-        return time(9, 0)
-
-
 async def send_digest(context: PeerContext) -> None:
     services = context.services
     settings = services.settings
@@ -488,7 +480,7 @@ async def send_digest(context: PeerContext) -> None:
             services.group_id,
             now,
             settings.digest_weekday % 7,
-            _digest_time(settings.digest_time),
+            matches.digest_time(settings.digest_time),
             services.tz,
         )
         if not due:

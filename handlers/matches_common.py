@@ -14,7 +14,7 @@ from babel.dates import format_date
 
 from bot.context import PeerContext
 from bot.domain import people
-from bot.domain.matches import UpcomingMeeting
+from bot.domain.matches import CANCELLED, MOVED, UpcomingMeeting
 from bot.domain.schedule import BIWEEKLY, WEEKLY, local_today
 from bot.i18n import Translate, format_when
 from handlers.callbacks import Callbacks
@@ -174,9 +174,9 @@ def occurrence_line(
     language: str,
 ) -> str:
     text = when(context, occurrence.starts_at, language)
-    if occurrence.status == "cancelled":
+    if occurrence.status == CANCELLED:
         text += " " + _("(cancelled)")
-    elif occurrence.status == "moved":
+    elif occurrence.status == MOVED:
         text += " " + _("(moved)")
     return text
 

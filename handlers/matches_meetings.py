@@ -245,7 +245,9 @@ async def on_cancel_confirmed(
         return
     assert change.occurrence is not None
     starts = change.occurrence.starts_at
-    told = await _tell_others(context, change.others, change.match, person, "cancelled", starts)
+    told = await _tell_others(
+        context, change.others, change.match, person, matches.ChangeKind.CANCELLED, starts
+    )
     lines = [
         _("The meeting {when} is cancelled. Thank you for letting us know.").format(
             when=when(context, starts, person.language)
@@ -283,7 +285,9 @@ async def _not_coming_to_activity(
         context.session, services.group_id, occurrence_id, person.id
     )
     await matches.skip_for_person(context.session, occurrence_id, person.id, services.clock.now())
-    told = await _tell_others(context, others, match, person, "not_coming", occurrence.starts_at)
+    told = await _tell_others(
+        context, others, match, person, matches.ChangeKind.NOT_COMING, occurrence.starts_at
+    )
     text = _("Thank you for saying so. Take care.")
     if told:
         text += " " + _("I have told {names}.").format(names=names(told, _))
@@ -295,7 +299,7 @@ async def _tell_others(
     others: list[Person],
     match: Match,
     actor: Person,
-    what: str,
+    what: matches.ChangeKind,
     starts,
     new_starts=None,
 ) -> list[str]:
@@ -304,14 +308,14 @@ async def _tell_others(
     for other in others:
         _ = context.texts(other.language)
         moment = when(context, starts, other.language)
-        if what == "cancelled":
+        if what is matches.ChangeKind.CANCELLED:
             text = _(
                 "{name} can't come to the meeting with {label} {when}, "
                 "so it is cancelled this time."
             )
-        elif what == "not_coming":
+        elif what is matches.ChangeKind.NOT_COMING:
             text = _("{name} can't come to {label} {when}.")
-        elif what == "moved":
+        elif what is matches.ChangeKind.MOVED:
             text = _("{name} has moved the meeting with {label} from {when} to {new}.")
         else:
             text = _("{name} has changed the meetings with {label}: from now on {rhythm}.")
@@ -392,7 +396,7 @@ async def meetings_command(update: Update, context: PeerContext) -> None:
         seen_matches.setdefault(match.id, match)
         line = f"• {match.label}: {occurrence_line(context, occurrence, _, language)}"
         lines.append(line)
-        if occurrence.status == "cancelled":
+        if occurrence.status == matches.CANCELLED:
             continue
         short = _short(context, occurrence, language)
         if match.kind == "activity":
@@ -546,7 +550,13 @@ async def meetings_text(update: Update, context: PeerContext, text: str) -> bool
             assert change.occurrence is not None
             new_starts = change.occurrence.starts_at
             told = await _tell_others(
-                context, change.others, change.match, person, "moved", old_starts, new_starts
+                context,
+                change.others,
+                change.match,
+                person,
+                matches.ChangeKind.MOVED,
+                old_starts,
+                new_starts,
             )
             answer = _("Done: the meeting with {label} is now {when}.").format(
                 label=change.match.label, when=when(context, new_starts, person.language)
@@ -560,7 +570,9 @@ async def meetings_text(update: Update, context: PeerContext, text: str) -> bool
             change = await matches.change_rhythm(
                 context.session, services.group_id, pending[1], person.id, plan, now, services.tz
             )
-            told = await _tell_others(context, change.others, change.match, person, "rhythm", now)
+            told = await _tell_others(
+                context, change.others, change.match, person, matches.ChangeKind.RHYTHM, now
+            )
             first = await matches.next_occurrences(context.session, change.match.id, now, limit=1)
             answer = _("Done: you now meet {label} {rhythm}.").format(
                 label=change.match.label, rhythm=rhythm_text(change.match, _, person.language)

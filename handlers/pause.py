@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
@@ -170,16 +169,6 @@ def affected_lines(context: PeerContext, matches: list[PersonMatch], language: s
             when = _("no meetings planned in the coming weeks")
         lines.append(f"• {match.label}: {when}")
     return lines
-
-
-def affected_horizon(now: datetime, until: datetime | None, tz: ZoneInfo) -> timedelta:
-    """The meetings a pause touches: those up to the end of its planned last day (it does
-    not end by itself that morning), at most four weeks ahead."""
-    four_weeks = timedelta(weeks=4)
-    if until is None:
-        return four_weeks
-    day_after = datetime.combine(until.astimezone(tz).date() + timedelta(days=1), time(0), tz)
-    return max(min(day_after - now, four_weeks), timedelta(0))
 
 
 # Starting the flow ---------------------------------------------------------------------------
@@ -491,7 +480,7 @@ async def confirm(update: Update, context: PeerContext, person: Person) -> None:
         services.group_id,
         person.id,
         now,
-        horizon=affected_horizon(now, pause.until, services.tz),
+        horizon=pauses.affected_horizon(now, pause.until, services.tz),
     )
     delivered = await tell_coordinators(
         context, context.session, coordinator_notice(context, person, pause, matches, note)
@@ -936,7 +925,7 @@ async def coordinator_pause(
             person.id,
             now,
             until_day=until_day,
-            wants_cover=any(m.kind == "match" for m in matches),
+            wants_cover=pauses.cover_wanted(matches),
             rhythm=rhythm(services),
             tz=services.tz,
         )
@@ -948,7 +937,7 @@ async def coordinator_pause(
         services.group_id,
         person.id,
         now,
-        horizon=affected_horizon(now, pause.until, services.tz),
+        horizon=pauses.affected_horizon(now, pause.until, services.tz),
     )
     told = await send_to_person(context, person, volunteer_paused_text(context, person, pause))
     language = language_of(context, update.effective_user)

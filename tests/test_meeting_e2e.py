@@ -114,10 +114,10 @@ async def test_the_monthly_poll_from_opening_to_reminders(group: Group):
     assert "januar" in poll["question"]
     assert poll["is_anonymous"] is False and poll["allows_multiple_answers"] is True
     assert [o["text"] for o in poll["options"]] == [
-        "tirsdag 5. januar kl. 17.00",
-        "onsdag 13. januar kl. 17.00",
-        "onsdag 20. januar kl. 17.00",
-        "torsdag 28. januar kl. 16.30",
+        "tirsdag 5. januar 2027 kl. 17.00",
+        "onsdag 13. januar 2027 kl. 17.00",
+        "onsdag 20. januar 2027 kl. 17.00",
+        "torsdag 28. januar 2027 kl. 16.30",
         "Jeg kan ikke nogen af dagene",
     ]
 
@@ -156,7 +156,7 @@ async def test_the_monthly_poll_from_opening_to_reminders(group: Group):
     ]
     [decision] = documents(box)
     caption = decision.text
-    assert "onsdag 13. januar kl. 17.00" in caption
+    assert "onsdag 13. januar 2027 kl. 17.00" in caption
     assert "Antal, der kan komme indtil videre: 2" in caption
     assert "Anna" not in caption and "Bo" not in caption  # a count, not names
     assert decision.document["file_name"] == "frivilligmoede.ics"
@@ -177,7 +177,7 @@ async def test_the_monthly_poll_from_opening_to_reminders(group: Group):
         reminders = box.texts_to(person.id)[counts[person.id] :]
         assert len(reminders) == 2, person.first_name
     assert "påmindelse" in box.last_text_to(anna.id)
-    assert "onsdag 13. januar kl. 17.00" in box.last_text_to(anna.id)
+    assert "onsdag 13. januar kl. 17.00" in box.last_text_to(anna.id)  # 2027 by now
     assert box.texts_to(dennis.id)[counts[dennis.id] :] == []  # paused
     assert box.fake.messages_to(frida.id) == []  # said she can't (and never started the bot)
     assert len(documents(box)) == 1 and len(polls(box)) == 1
@@ -298,7 +298,15 @@ async def test_commands_are_for_the_coordinator_and_bad_dates_get_a_kind_answer(
     await box.say(mette, "/meetingpoll 9/12 kl 17")
     assert "/meetingpoll 2026-12-09 17:00, 2026-12-10 16:30" in box.last_text_to(mette.id)
     await box.say(mette, "/setmeeting i morgen")
-    assert "/setmeeting 2026-12-09 17:00" in box.last_text_to(mette.id)
+    assert "/setmeeting 2026-12-07 17:00" in box.last_text_to(mette.id)  # a week on
+    # Far ahead or impossible: refused with the allowed range, and nothing is written (a
+    # half-made meeting would later be announced as "moved").
+    for typed in ("9999-12-31 23:30", "2062-12-09 17:00", "0001-01-01 00:00"):
+        await box.say(mette, f"/setmeeting {typed}")
+        answer = box.last_text_to(mette.id)
+        assert "2028-11-30" in answer or "/setmeeting 2026-12-07 17:00" in answer, typed
+    async with box.services.db.transaction() as session:
+        assert list(await session.scalars(select(Meeting))) == []
     await box.say(mette, "/closepoll")
     assert "ingen åben afstemning" in box.last_text_to(mette.id)
     await box.say(mette, "/meetingpoll", in_group=True)

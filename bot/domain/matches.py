@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, update
@@ -42,6 +43,17 @@ log = logging.getLogger(__name__)
 
 HORIZON = timedelta(weeks=8)
 PLANNED, MOVED, CANCELLED = "planned", "moved", "cancelled"
+
+
+class ChangeKind(StrEnum):
+    """What a volunteer changed, for the others on the match."""
+
+    CANCELLED = "cancelled"
+    NOT_COMING = "not_coming"
+    MOVED = "moved"
+    RHYTHM = "rhythm"
+
+
 LIVE_STATUSES = (PLANNED, MOVED)
 REGULAR, TEMPORARY = "regular", "temporary"
 PENDING, SENT, SKIPPED = "pending", "sent", "skipped"
@@ -1024,6 +1036,15 @@ async def end_covers_for_pause(
 
 
 # The coordinator's weekly digest ----------------------------------------------------------
+
+
+def digest_time(value: str | time) -> time:
+    """The configured time of the weekly digest. A bad value is an error, never a silent
+    09:00 (bot/config.py checks it before the bot starts)."""
+    if isinstance(value, time):
+        return value
+    hours, _sep, minutes = value.partition(":")
+    return time(int(hours), int(minutes or 0))
 
 
 def next_digest_slot(after: datetime, weekday: int, at: time, tz: ZoneInfo) -> datetime:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
+
+from bot.domain.localtime import local_to_utc
 
 # English and Danish weekday abbreviations (Monday = 0), as people type them.
 WEEKDAYS = {
@@ -173,9 +175,7 @@ def within_allowed_days(moment: datetime, now: datetime, tz: ZoneInfo) -> bool:
 # Local time -> UTC --------------------------------------------------------------------------
 
 
-def local_moment(day: date, at: time, tz: ZoneInfo) -> datetime:
-    """`at` o'clock local on `day`, as an aware UTC datetime."""
-    return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
+local_moment = local_to_utc  # the meeting rules' name for it
 
 
 def month_key(year: int, month: int) -> str:

@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.localtime import local_to_utc, local_today
 from bot.domain.people import active_pause_filter, current_pause
 from storage.models import Pause, Person
+
+if TYPE_CHECKING:
+    from bot.domain.matches import PersonMatch
 
 # Due things about a pause happen at this local time of day (a gentle morning hour).
 LOCAL_HOUR = time(10, 0)
@@ -102,13 +108,12 @@ def parse_end_date(text: str, today: date) -> date | DateProblem:
     return chosen
 
 
-def local_day(now: datetime, tz: ZoneInfo) -> date:
-    return now.astimezone(tz).date()
+local_day = local_today  # the pause rules' name for it
 
 
 def at_local_hour(day: date, tz: ZoneInfo) -> datetime:
     """LOCAL_HOUR on a local date, as a UTC instant (right across daylight saving)."""
-    return datetime.combine(day, LOCAL_HOUR, tzinfo=tz).astimezone(UTC)
+    return local_to_utc(day, LOCAL_HOUR, tz)
 
 
 def _after(now: datetime, span: timedelta, tz: ZoneInfo) -> datetime:
@@ -251,3 +256,19 @@ async def claim_question(
     pause.ask_at = _after(now, rhythm.open_ended_ask_after, tz)
     await session.flush()
     return pause
+
+
+def affected_horizon(now: datetime, until: datetime | None, tz: ZoneInfo) -> timedelta:
+    """The meetings a pause touches: those up to the end of its planned last day (it does
+    not end by itself that morning), at most four weeks ahead."""
+    four_weeks = timedelta(weeks=4)
+    if until is None:
+        return four_weeks
+    day_after = datetime.combine(until.astimezone(tz).date() + timedelta(days=1), time(0), tz)
+    return max(min(day_after - now, four_weeks), timedelta(0))
+
+
+def cover_wanted(matches: Sequence[PersonMatch]) -> bool:
+    """When the coordinator sets a pause, a temporary volunteer is wanted for every citizen
+    the volunteer meets (an activity goes on without them)."""
+    return any(m.kind == "match" for m in matches)

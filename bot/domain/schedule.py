@@ -5,8 +5,10 @@ never by adding days to a UTC instant, so an 18:00 meeting stays at 18:00 across
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from bot.domain.localtime import local_to_utc, local_today  # noqa: F401 (re-exported)
 
 WEEKLY = "weekly"
 BIWEEKLY = "biweekly"
@@ -16,17 +18,6 @@ RHYTHMS = (WEEKLY, BIWEEKLY, DATES)
 DAY_BEFORE = "day_before"
 HOURS_BEFORE = "hours_before"
 LEADS = (DAY_BEFORE, HOURS_BEFORE)
-
-
-def local_to_utc(day: date, at: time, tz: ZoneInfo) -> datetime:
-    """The UTC instant of a local wall-clock time. A time skipped by the spring DST change
-    (02:30 on the last Sunday of March) becomes the same wall-clock time an hour later."""
-    local = datetime.combine(day, at, tzinfo=tz)
-    # Round-trip to detect a non-existent local time and move it forward.
-    back = local.astimezone(UTC).astimezone(tz)
-    if back.replace(tzinfo=None) != local.replace(tzinfo=None):
-        local = datetime.combine(day, at, tzinfo=tz) + timedelta(hours=1)
-    return local.astimezone(UTC)
 
 
 def first_on_or_after(start: date, weekday: int) -> date:
@@ -73,7 +64,3 @@ def reminder_due(
     if lead == DAY_BEFORE:
         return local_to_utc(local_date - timedelta(days=1), time(day_before_hour, 0), tz)
     return starts_at - timedelta(hours=hours_before)
-
-
-def local_today(now: datetime, tz: ZoneInfo) -> date:
-    return now.astimezone(tz).date()
