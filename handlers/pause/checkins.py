@@ -1,0 +1,125 @@
+"""Keeping in touch (the scheduler pass): check-in reminders to the coordinator and the
+"are you ready?" question to the volunteer; abandoned flows are forgotten."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.ext import (
+    Application,
+)
+
+from bot.context import PeerContext
+from bot.domain import pause as pauses
+from bot.domain import rows
+from bot.i18n import Translate, format_day
+from handlers.delivery import send_to_person
+from handlers.pause_buttons import BUTTONS, PauseAction
+
+if TYPE_CHECKING:
+    from storage.models import Pause, Person
+
+from handlers.pause.common import (
+    FLOW,
+    FLOW_LIFETIME,
+    rhythm,
+    tell_coordinators,
+)
+
+log = logging.getLogger(__name__)
+
+
+def forget_unfinished_flows(application: Application, now: datetime) -> None:
+    """A flow left half-way may hold a typed message: don't keep it in memory for long."""
+    for data in list(application.user_data.values()):
+        flow = data.get(FLOW)
+        if flow is not None and now - flow.get("since", now) > FLOW_LIFETIME:
+            data.pop(FLOW, None)
+
+
+async def run_due(context: PeerContext) -> None:
+    """Remind the coordinator to check in, and ask paused volunteers whether they are ready.
+    Each item is claimed (its due time moved on) in its own transaction together with the
+    send, so a restart never repeats one; a late pass sends once, not once per missed cycle."""
+    services = context.services
+    now = services.clock.now()
+    forget_unfinished_flows(context.application, now)
+    async with services.db.transaction() as session:
+        checkins = await pauses.due_checkins(session, services.group_id, now)
+        questions = await pauses.due_questions(session, services.group_id, now)
+    for pause_id in checkins:
+        async with services.db.transaction() as session:
+            pause = await pauses.claim_checkin(
+                session, pause_id, now, rhythm=rhythm(services), tz=services.tz
+            )
+            if pause is None:
+                continue
+            person = await rows.person(session, pause.person_id)
+            if not person.is_member:
+                continue
+            started = pause.started_at
+
+            def render(
+                _: Translate, language: str, person: Person = person, started: datetime = started
+            ) -> str:
+                return _(
+                    "A gentle reminder: {name} has been on a pause since {since}. Perhaps it is "
+                    "a good time to check in and hear how things are?"
+                ).format(
+                    name=person.first_name,
+                    since=format_day(started, services.tz, language, now=now),
+                )
+
+            await tell_coordinators(context, session, render)
+            log.info("check-in reminder sent for pause %s", pause_id)
+    for pause_id in questions:
+        async with services.db.transaction() as session:
+            pause = await pauses.claim_question(
+                session, pause_id, now, rhythm=rhythm(services), tz=services.tz
+            )
+            if pause is None:
+                continue
+            person = await rows.person(session, pause.person_id)
+            if not person.is_member or not person.reachable:
+                continue
+            text, markup = readiness_question(context, person, pause)
+            await send_to_person(context, person, text, reply_markup=markup)
+            log.info("readiness question sent for pause %s", pause_id)
+
+
+def readiness_question(
+    context: PeerContext, person: Person, pause: Pause
+) -> tuple[str, InlineKeyboardMarkup]:
+    _ = context.texts(person.language)
+    if pause.until is not None and pause.until <= context.services.clock.now():
+        opening = _("Hi {name}. How are you? Your pause was planned until today.")
+    else:
+        opening = _("Hi {name}. How are you? It has been a while since your pause began.")
+    text = "\n".join(
+        [
+            opening.format(name=person.first_name),
+            _(
+                "Are you ready to come back, or would you like a little longer? There is no "
+                "hurry, and both are completely fine."
+            ),
+        ]
+    )
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    _("Yes, I'm back"), callback_data=BUTTONS.encode(PauseAction.BACK)
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    _("A little longer"), callback_data=BUTTONS.encode(PauseAction.MORE)
+                )
+            ],
+            [InlineKeyboardButton(_("Let's talk"), callback_data=BUTTONS.encode(PauseAction.TALK))],
+        ]
+    )
+    return text, keyboard

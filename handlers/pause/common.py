@@ -1,0 +1,269 @@
+"""What the pause feature's parts share: settings, texts and renderings, keyboards, telling
+the coordinators, and the end of a pause."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram.error import TelegramError
+
+from bot.context import PeerContext, Services
+from bot.domain import pause as pauses
+from bot.domain import people
+from bot.domain.matches import PersonMatch
+from bot.i18n import N_, Translate, format_day, format_when
+from handlers.common import (
+    CommandInfo,
+)
+from handlers.delivery import send_private
+from handlers.pause_buttons import BUTTONS, PauseAction
+
+if TYPE_CHECKING:
+    from storage.models import Pause, Person
+
+
+log = logging.getLogger(__name__)
+
+
+COMMANDS = [
+    CommandInfo("pause", N_("Take a pause (privately, no reason needed)"), "volunteer"),
+    CommandInfo("resume", N_("Come back from your pause"), "volunteer"),
+    CommandInfo("pausevolunteer", N_("Put a volunteer on a pause"), "coordinator"),
+    CommandInfo("resumevolunteer", N_("End a volunteer's pause"), "coordinator"),
+]
+
+
+FLOW = "pause_flow"
+
+
+# An unfinished flow (and any message typed in it) is forgotten after this long.
+FLOW_LIFETIME = timedelta(hours=2)
+
+
+# Steps of the flow that wait for something typed (a date, or the message).
+TYPED_STEPS = {"length", "date", "note"}
+
+
+LENGTH_LABELS = {
+    pauses.Length.TWO_WEEKS: N_("2 weeks"),
+    pauses.Length.ONE_MONTH: N_("1 month"),
+    pauses.Length.THREE_MONTHS: N_("3 months"),
+    pauses.Length.OPEN: N_("I don't know yet"),
+}
+
+
+# Button arguments.
+DATE = "date"  # "Choose a date": the length is typed
+
+
+COVER_YES = "yes"
+
+
+COVER_SELF = "self"
+
+
+NO_NOTE = "none"
+
+
+LENGTHS = [length.value for length in pauses.Length]
+
+
+DEFAULT_CRISIS_HELP = N_("Livslinien 70 201 201 (open day and night). In acute danger, call 112.")
+
+
+def rhythm(services: Services) -> pauses.Rhythm:
+    settings = services.settings
+    return pauses.Rhythm(
+        checkin_every=timedelta(weeks=settings.pause_checkin_weeks),
+        open_ended_ask_after=timedelta(weeks=settings.pause_open_ended_ask_weeks),
+    )
+
+
+def crisis_help(context: PeerContext, _: Translate) -> str:
+    configured = context.services.settings.crisis_help_text.strip()
+    return _("If things feel very hard right now, you can get help at once: {help}").format(
+        help=configured or _(DEFAULT_CRISIS_HELP)
+    )
+
+
+def date_example(context: PeerContext) -> str:
+    today = pauses.local_day(context.services.clock.now(), context.services.tz)
+    return (today + timedelta(days=30)).strftime("%d-%m-%Y")
+
+
+def length_keyboard(
+    _: Translate, action: PauseAction, *ids: object, with_date: bool = True
+) -> InlineKeyboardMarkup:
+    """The durations as buttons `action(*ids, length)` (and `action(*ids, "date")` to type
+    one)."""
+
+    def button(length: pauses.Length) -> InlineKeyboardButton:
+        data = BUTTONS.encode(action, *ids, length.value)
+        return InlineKeyboardButton(_(LENGTH_LABELS[length]), callback_data=data)
+
+    short = (pauses.Length.TWO_WEEKS, pauses.Length.ONE_MONTH, pauses.Length.THREE_MONTHS)
+    rows = [[button(length) for length in short], [button(pauses.Length.OPEN)]]
+    if with_date:
+        data = BUTTONS.encode(action, *ids, DATE)
+        rows.append([InlineKeyboardButton(_("Choose a date"), callback_data=data)])
+    return InlineKeyboardMarkup(rows)
+
+
+def until_text(context: PeerContext, until: datetime | None, language: str) -> str:
+    _ = context.texts(language)
+    if until is None:
+        return _("no end date yet")
+    return format_day(until, context.services.tz, language, now=context.services.clock.now())
+
+
+def day_text(context: PeerContext, day: date | None, language: str) -> str:
+    if day is None:
+        return context.texts(language)("no end date yet")
+    return until_text(context, pauses.at_local_hour(day, context.services.tz), language)
+
+
+async def coordinator_language(context: PeerContext, session: Any, user_id: int) -> str:
+    person = await people.find_person(session, context.services.group_id, user_id)
+    return person.language if person is not None else context.services.settings.language
+
+
+async def tell_coordinators(context: PeerContext, session: Any, render: Any, **kwargs: Any) -> int:
+    """Send each coordinator their own-language text from `render(_, language)`; returns how
+    many got it."""
+    delivered = 0
+    for user_id in context.services.settings.coordinator_ids:
+        language = await coordinator_language(context, session, user_id)
+        text = render(context.texts(language), language)
+        delivery = await send_private(context.bot, user_id, text, **kwargs)
+        delivered += delivery.sent
+    return delivered
+
+
+async def remove_keyboard(message: Message | Any) -> None:
+    """Take the buttons off a message that has been answered (a second tap would confuse)."""
+    if isinstance(message, Message) and message.reply_markup is not None:
+        with contextlib.suppress(TelegramError):
+            await message.edit_reply_markup(reply_markup=None)
+
+
+def affected_lines(context: PeerContext, matches: list[PersonMatch], language: str) -> list[str]:
+    _ = context.texts(language)
+    lines = []
+    for match in matches:
+        if match.next_starts:
+            when = ", ".join(
+                format_when(s, context.services.tz, language, now=context.services.clock.now())
+                for s in match.next_starts
+            )
+        else:
+            when = _("no meetings planned in the coming weeks")
+        lines.append(f"• {match.label}: {when}")
+    return lines
+
+
+def coordinator_notice(
+    context: PeerContext,
+    person: Person,
+    pause: Pause,
+    matches: list[PersonMatch],
+    note: str | None,
+    *,
+    by_coordinator: bool = False,
+) -> Any:
+    """Renders the coordinator's one message about a new pause, in their language."""
+
+    def render(_: Translate, language: str) -> str:
+        name = person.first_name
+        if by_coordinator:
+            head = _("{name} is now on a pause, as you set it.").format(name=name)
+        else:
+            head = _("{name} has asked for a pause, starting today.").format(name=name)
+        lines = [head]
+        if pause.until is None:
+            lines.append(_('Planned until: no end date yet ("I don\'t know yet").'))
+        else:
+            lines.append(
+                _("Planned until: {until}.").format(
+                    until=until_text(context, pause.until, language)
+                )
+            )
+        lines.append("")
+        if matches:
+            lines.append(_("Matches and meetings affected:"))
+            lines += affected_lines(context, matches, language)
+            if any(m.kind == "match" for m in matches):
+                if pause.wants_cover:
+                    lines.append(
+                        _("{name} would like you to find a temporary volunteer.").format(name=name)
+                    )
+                else:
+                    lines.append(_("{name} will tell their citizen themselves.").format(name=name))
+        else:
+            lines.append(_("{name} has no matches right now.").format(name=name))
+        if not by_coordinator:
+            lines.append("")
+            if note:
+                lines.append(_("Message from {name}:").format(name=name))
+                lines.append(note)
+            else:
+                lines.append(_("No message from {name}.").format(name=name))
+        lines += [
+            "",
+            _("I will remind you every {weeks} weeks to check in with {name}.").format(
+                weeks=context.services.settings.pause_checkin_weeks, name=name
+            ),
+        ]
+        return "\n".join(lines)
+
+    return render
+
+
+async def announce_end(
+    context: PeerContext, person: Person, pause: Pause, *, by_coordinator: bool
+) -> None:
+    services = context.services
+    if not by_coordinator:
+
+        def render(_: Translate, language: str) -> str:
+            return _("{name} is back from the pause and ready again.").format(
+                name=person.first_name
+            )
+
+        await tell_coordinators(context, context.session, render)
+    log.info("pause %s ended for person %s", pause.id, person.id)
+    await services.emit("pause_ended", context, person=person, pause=pause)
+
+
+def volunteer_paused_text(context: PeerContext, person: Person, pause: Pause) -> str:
+    """What a volunteer reads when the coordinator has paused them."""
+    _ = context.texts(person.language)
+    if pause.until is None:
+        when = _(
+            "When you are ready, just write /resume. Otherwise I will ask you gently in a few "
+            "weeks how you are."
+        )
+    else:
+        when = _(
+            "When you are ready, just write /resume. Otherwise I will ask you gently on {day}."
+        ).format(day=until_text(context, pause.until, person.language))
+    return "\n".join(
+        [
+            _(
+                "Hi {name}. The coordinator has put you on a pause, as you talked about. Take "
+                "good care of yourself."
+            ).format(name=person.first_name),
+            _("While you are on a pause, I won't send you reminders."),
+            when,
+        ]
+    )
+
+
+def couldnt_tell(context: PeerContext, person: Person, language: str) -> str:
+    return context.texts(language)(
+        "I couldn't write to {name} privately (they haven't started me, or have blocked me), "
+        "so please tell them yourself."
+    ).format(name=person.first_name)

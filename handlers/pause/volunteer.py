@@ -1,0 +1,587 @@
+"""The volunteer's private `/pause` flow: a small state machine in `user_data[FLOW]`
+(memory only) driven by buttons and, where asked, a typed date or message; `/resume`,
+"a little longer" and "let's talk". The message to the coordinator is passed on and
+never stored."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import TYPE_CHECKING
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import (
+    Application,
+)
+from telegram.ext.filters import MessageFilter
+
+from bot.context import PeerContext
+from bot.domain import pause as pauses
+from bot.domain import people
+from bot.domain.matches import matches_for_person
+from bot.i18n import Translate
+from handlers.callbacks import choice
+from handlers.common import (
+    NOT_REGISTERED,
+    current_person,
+    private_only,
+    reply,
+    texts_for,
+)
+from handlers.delivery import send_private
+from handlers.pause_buttons import BUTTONS, PauseAction
+from handlers.start import register_from_private_chat
+
+if TYPE_CHECKING:
+    from storage.models import Person
+
+from handlers.pause.common import (
+    COVER_SELF,
+    COVER_YES,
+    DATE,
+    FLOW,
+    LENGTHS,
+    NO_NOTE,
+    TYPED_STEPS,
+    announce_end,
+    coordinator_notice,
+    crisis_help,
+    date_example,
+    day_text,
+    length_keyboard,
+    remove_keyboard,
+    rhythm,
+    tell_coordinators,
+    until_text,
+)
+
+log = logging.getLogger(__name__)
+
+
+async def begin(update: Update, context: PeerContext, person: Person) -> None:
+    """First step: warm words, the crisis help, and how long."""
+    _ = context.texts(person.language)
+    now = context.services.clock.now()
+    running = await people.current_pause(context.session, person.id, now)
+    if running is not None:
+        context.user_data.pop(FLOW, None)
+        keyboard = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("A little longer"), callback_data=BUTTONS.encode(PauseAction.MORE)
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        _("Yes, I'm back"), callback_data=BUTTONS.encode(PauseAction.BACK)
+                    )
+                ],
+            ]
+        )
+        await reply(
+            update,
+            _(
+                "You are already on a pause ({until}). Would you like to change the date, "
+                "or are you ready to come back? Both are completely fine."
+            ).format(until=until_text(context, running.until, person.language)),
+            reply_markup=keyboard,
+        )
+        return
+    context.user_data[FLOW] = {"mode": "new", "step": "length", "since": now}
+    text = "\n\n".join(
+        [
+            _(
+                "It is completely all right to take a pause. You don't need to explain "
+                "anything, and your place in the group is here when you are ready."
+            ),
+            _(
+                "For how long, roughly? You can always change it later. You can also just "
+                "write a date, e.g. {example}."
+            ).format(example=date_example(context)),
+            crisis_help(context, _),
+        ]
+    )
+    keyboard = length_keyboard(_, PauseAction.LENGTH)
+    rows = [
+        *keyboard.inline_keyboard,
+        [InlineKeyboardButton(_("Not now"), callback_data=BUTTONS.encode(PauseAction.CANCEL))],
+    ]
+    await reply(update, text, reply_markup=InlineKeyboardMarkup(rows))
+
+
+@private_only
+async def pause_command(update: Update, context: PeerContext) -> None:
+    """`/pause` in private (the group variant is `pause_in_group`)."""
+    person = await current_person(context, update)
+    if person is None or not person.started_bot:
+        person = await register_from_private_chat(update, context)
+        if person is None:
+            return
+    await begin(update, context, person)
+
+
+async def start_pause_link(update: Update, context: PeerContext) -> None:
+    """`/start pause` from the deep link: register like /start, then open the flow."""
+    person = await register_from_private_chat(update, context)
+    if person is not None:
+        await begin(update, context, person)
+
+
+async def ask_for_date(update: Update, context: PeerContext, _: Translate) -> None:
+    await reply(
+        update,
+        _("Which date are you thinking of? Write it like {example} (day-month-year).").format(
+            example=date_example(context)
+        ),
+    )
+
+
+async def length_chosen(
+    update: Update, context: PeerContext, person: Person, until_day: date | None
+) -> None:
+    """A duration is known: go on (new pause) or apply it (a little longer)."""
+    flow = context.user_data.get(FLOW) or {}
+    if flow.get("mode") == "extend":
+        await extend(update, context, person, until_day)
+        return
+    flow["until"] = until_day.isoformat() if until_day else None
+    _ = context.texts(person.language)
+    now = context.services.clock.now()
+    matches = await matches_for_person(context.session, context.services.group_id, person.id, now)
+    citizens = [m.label for m in matches if m.kind == "match"]
+    if citizens:
+        flow["step"] = "cover"
+        keyboard = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("Please find a temporary volunteer"),
+                        callback_data=BUTTONS.encode(PauseAction.COVER, COVER_YES),
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        _("I'll tell my citizen myself"),
+                        callback_data=BUTTONS.encode(PauseAction.COVER, COVER_SELF),
+                    )
+                ],
+            ]
+        )
+        await reply(
+            update,
+            _(
+                "You are matched with: {citizens}. While you are on a pause, should the "
+                "coordinator find a temporary volunteer, or would you rather tell your "
+                "citizen yourself?"
+            ).format(citizens=", ".join(citizens)),
+            reply_markup=keyboard,
+        )
+        return
+    flow["wants_cover"] = False
+    await ask_for_note(update, context, person)
+
+
+async def ask_for_note(update: Update, context: PeerContext, person: Person) -> None:
+    flow = context.user_data.get(FLOW) or {}
+    flow["step"] = "note"
+    _ = context.texts(person.language)
+    await reply(
+        update,
+        _(
+            "Would you like to send a few words to the coordinator? Just write them here. "
+            "They are passed on and not saved."
+        ),
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("No message"), callback_data=BUTTONS.encode(PauseAction.NOTE, NO_NOTE)
+                    )
+                ]
+            ]
+        ),
+    )
+
+
+async def show_summary(update: Update, context: PeerContext, person: Person) -> None:
+    flow = context.user_data.get(FLOW) or {}
+    flow["step"] = "confirm"
+    _ = context.texts(person.language)
+    until_day = date.fromisoformat(flow["until"]) if flow.get("until") else None
+    lines = [_("Here is what I will do:")]
+    if until_day is None:
+        lines.append("• " + _("A pause from today, with no end date yet."))
+    else:
+        lines.append(
+            "• "
+            + _("A pause from today until {until}.").format(
+                until=day_text(context, until_day, person.language)
+            )
+        )
+    if flow.get("cover_asked"):
+        if flow.get("wants_cover"):
+            lines.append("• " + _("The coordinator finds a temporary volunteer for your citizen."))
+        else:
+            lines.append("• " + _("You tell your citizen yourself."))
+    note = flow.get("note")
+    if note:
+        lines.append("• " + _("Your message to the coordinator: «{message}»").format(message=note))
+    else:
+        lines.append("• " + _("No message to the coordinator."))
+    lines += ["", _("Shall I go ahead?")]
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    _("Yes, start my pause"), callback_data=BUTTONS.encode(PauseAction.CONFIRM)
+                )
+            ],
+            [InlineKeyboardButton(_("Not now"), callback_data=BUTTONS.encode(PauseAction.CANCEL))],
+        ]
+    )
+    await reply(update, "\n".join(lines), reply_markup=keyboard)
+
+
+async def confirm(update: Update, context: PeerContext, person: Person) -> None:
+    """Start the pause, tell the coordinator once, and forget the message."""
+    flow = context.user_data.pop(FLOW, None) or {}
+    note = flow.pop("note", None)
+    until_day = date.fromisoformat(flow["until"]) if flow.get("until") else None
+    wants_cover = bool(flow.get("wants_cover"))
+    flow.clear()
+    services = context.services
+    now = services.clock.now()
+    _ = context.texts(person.language)
+    try:
+        pause = await pauses.start_pause(
+            context.session,
+            services.group_id,
+            person.id,
+            now,
+            until_day=until_day,
+            wants_cover=wants_cover,
+            rhythm=rhythm(services),
+            tz=services.tz,
+        )
+    except pauses.AlreadyPaused:
+        await reply(update, _("You are already on a pause. Take good care of yourself."))
+        return
+    matches = await matches_for_person(
+        context.session,
+        services.group_id,
+        person.id,
+        now,
+        horizon=pauses.affected_horizon(now, pause.until, services.tz),
+    )
+    delivered = await tell_coordinators(
+        context, context.session, coordinator_notice(context, person, pause, matches, note)
+    )
+    del note  # passed on; nothing keeps it
+    log.info("pause %s started for person %s", pause.id, person.id)
+    await services.emit("pause_started", context, person=person, pause=pause)
+    lines = [_("Your pause has started. Take good care of yourself.")]
+    lines.append(
+        _("I have told the coordinator.")
+        if delivered
+        else _(
+            "I couldn't reach the coordinator in private just now, so please tell them "
+            "yourself when it suits you."
+        )
+    )
+    lines.append(_("While you are on a pause, I won't send you reminders."))
+    if pause.until is None:
+        lines.append(
+            _(
+                "When you are ready, just write /resume. Otherwise I will ask you gently in a few "
+                "weeks how you are."
+            )
+        )
+    else:
+        lines.append(
+            _(
+                "When you are ready, just write /resume. Otherwise I will ask you gently on {day}."
+            ).format(day=until_text(context, pause.until, person.language))
+        )
+    lines += ["", crisis_help(context, _)]
+    # With retries and never raising: the coordinator has been told, so a 502 here must not
+    # roll the pause back (a second confirmation told the coordinator twice).
+    delivery = await send_private(context.bot, person.telegram_user_id, "\n".join(lines))
+    if not delivery.sent:
+        log.warning("pause %s: the confirmation did not reach the volunteer", pause.id)
+
+
+async def extend(
+    update: Update, context: PeerContext, person: Person, until_day: date | None
+) -> None:
+    """ "A little longer": a new planned date, and the coordinator is told."""
+    context.user_data.pop(FLOW, None)
+    services = context.services
+    _ = context.texts(person.language)
+    try:
+        pause = await pauses.extend_pause(
+            context.session,
+            person.id,
+            services.clock.now(),
+            until_day=until_day,
+            rhythm=rhythm(services),
+            tz=services.tz,
+        )
+    except pauses.NotPaused:
+        await reply(update, _("You are not on a pause right now."))
+        return
+
+    def render(_: Translate, language: str) -> str:
+        if pause.until is None:
+            return _("{name} would like a little longer pause, with no end date yet.").format(
+                name=person.first_name
+            )
+        return _("{name} would like a little longer pause, now until {until}.").format(
+            name=person.first_name, until=until_text(context, pause.until, language)
+        )
+
+    await tell_coordinators(context, context.session, render)
+    if pause.until is None:
+        text = _(
+            "That is completely fine. Your pause goes on, and I will ask you again in a few weeks."
+        )
+    else:
+        text = _("That is completely fine. Your pause now runs until {until}.").format(
+            until=until_text(context, pause.until, person.language)
+        )
+    await reply(update, text)
+
+
+async def come_back(update: Update, context: PeerContext, person: Person) -> None:
+    """End the pause (from /resume or "Yes, I'm back")."""
+    context.user_data.pop(FLOW, None)
+    services = context.services
+    _ = context.texts(person.language)
+    try:
+        pause = await pauses.end_pause(context.session, person.id, services.clock.now())
+    except pauses.NotPaused:
+        await reply(update, _("You are not on a pause right now."))
+        return
+    await reply(
+        update,
+        _(
+            "Welcome back, {name}! It is good to have you here again. I have told the "
+            "coordinator, and your reminders start again."
+        ).format(name=person.first_name),
+    )
+    # After the welcome: listeners may write to them too (e.g. minutes that waited).
+    await announce_end(context, person, pause, by_coordinator=False)
+
+
+async def want_to_talk(update: Update, context: PeerContext, person: Person) -> None:
+    _ = context.texts(person.language)
+
+    def render(_: Translate, language: str) -> str:
+        return _(
+            "{name} would like to talk with you about the pause. Perhaps give them a call "
+            "or write to them?"
+        ).format(name=person.first_name)
+
+    await tell_coordinators(context, context.session, render)
+    await reply(
+        update,
+        _(
+            "I have told the coordinator that you would like to talk. They will get in touch "
+            "with you."
+        ),
+    )
+
+
+class AwaitingTyping(MessageFilter):
+    """Private texts from someone whose pause flow waits for a date or a message."""
+
+    def __init__(self, application: Application) -> None:
+        super().__init__(name="AwaitingPauseTyping")
+        self.application = application
+
+    def filter(self, message: Message) -> bool:
+        user = message.from_user
+        if user is None or message.chat.type != "private":
+            return False
+        flow = (self.application.user_data.get(user.id) or {}).get(FLOW)
+        return bool(flow) and flow.get("step") in TYPED_STEPS
+
+
+async def typed(update: Update, context: PeerContext) -> None:
+    message = update.effective_message
+    person = await current_person(context, update)
+    flow = context.user_data.get(FLOW)
+    if message is None or not message.text or flow is None:
+        return
+    if person is None:
+        context.user_data.pop(FLOW, None)
+        return
+    _ = context.texts(person.language)
+    if flow["step"] == "note":
+        flow["note"] = message.text.strip()[:3000]
+        await show_summary(update, context, person)
+        return
+    today = pauses.local_day(context.services.clock.now(), context.services.tz)
+    parsed = pauses.parse_end_date(message.text, today)
+    example = date_example(context)
+    if parsed is pauses.DateProblem.UNREADABLE:
+        await reply(
+            update,
+            _("I couldn't read that as a date, no problem. Please write it like {example}.").format(
+                example=example
+            ),
+        )
+    elif parsed is pauses.DateProblem.NOT_IN_FUTURE:
+        await reply(
+            update,
+            _("That date is not after today. Please write a later date, e.g. {example}.").format(
+                example=example
+            ),
+        )
+    elif parsed is pauses.DateProblem.TOO_FAR:
+        await reply(
+            update,
+            _(
+                "Let's choose a date within the next two years, e.g. {example}. You can always "
+                "make the pause longer later."
+            ).format(example=example),
+        )
+    else:
+        assert isinstance(parsed, date)
+        await length_chosen(update, context, person, parsed)
+
+
+async def tapping_person(update: Update, context: PeerContext) -> Person | None:
+    """The registered volunteer who tapped a button of their own flow, or a kind pointer."""
+    person = await current_person(context, update)
+    if person is None or not person.started_bot:
+        await reply(update, texts_for(context, update)(NOT_REGISTERED))
+        return None
+    return person
+
+
+async def answered(update: Update, *, keep_keyboard: bool = False) -> None:
+    """Acknowledge the tap; take the buttons off an answered question."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    if not keep_keyboard:
+        await remove_keyboard(query.message)
+
+
+@BUTTONS.route(PauseAction.BEGIN)
+async def on_begin(update: Update, context: PeerContext) -> None:
+    await answered(update, keep_keyboard=True)
+    if person := await tapping_person(update, context):
+        await begin(update, context, person)
+
+
+@BUTTONS.route(PauseAction.CANCEL)
+async def on_cancel(update: Update, context: PeerContext) -> None:
+    await answered(update)
+    if person := await tapping_person(update, context):
+        context.user_data.pop(FLOW, None)
+        _ = context.texts(person.language)
+        await reply(
+            update,
+            _("All right, nothing has changed. The door is always open: just write /pause."),
+        )
+
+
+@BUTTONS.route(PauseAction.BACK)
+async def on_back(update: Update, context: PeerContext) -> None:
+    await answered(update)
+    if person := await tapping_person(update, context):
+        await come_back(update, context, person)
+
+
+@BUTTONS.route(PauseAction.TALK)
+async def on_talk(update: Update, context: PeerContext) -> None:
+    await answered(update, keep_keyboard=True)
+    if person := await tapping_person(update, context):
+        await want_to_talk(update, context, person)
+
+
+@BUTTONS.route(PauseAction.MORE)
+async def on_more(update: Update, context: PeerContext) -> None:
+    await answered(update)
+    person = await tapping_person(update, context)
+    if person is None:
+        return
+    _ = context.texts(person.language)
+    now = context.services.clock.now()
+    if await people.current_pause(context.session, person.id, now) is None:
+        await reply(update, _("You are not on a pause right now."))
+        return
+    context.user_data[FLOW] = {"mode": "extend", "step": "length", "since": now}
+    await reply(
+        update,
+        _("Of course. Until when, roughly? You can also just write a date, e.g. {example}.").format(
+            example=date_example(context)
+        ),
+        reply_markup=length_keyboard(_, PauseAction.LENGTH),
+    )
+
+
+async def flow_of(update: Update, context: PeerContext, person: Person) -> dict | None:
+    """The running flow; without one (a restart, or finished) start again kindly."""
+    flow = context.user_data.get(FLOW)
+    if flow is None:
+        _ = context.texts(person.language)
+        await reply(update, _("Sorry, I lost track of where we were. Let's start again."))
+        await begin(update, context, person)
+    return flow
+
+
+@BUTTONS.route(PauseAction.LENGTH, choice(*LENGTHS, DATE))
+async def on_length(update: Update, context: PeerContext, length: str) -> None:
+    await answered(update)
+    person = await tapping_person(update, context)
+    if person is None or (flow := await flow_of(update, context, person)) is None:
+        return
+    if length == DATE:
+        flow["step"] = "date"
+        await ask_for_date(update, context, context.texts(person.language))
+        return
+    today = pauses.local_day(context.services.clock.now(), context.services.tz)
+    await length_chosen(update, context, person, pauses.planned_end(pauses.Length(length), today))
+
+
+@BUTTONS.route(PauseAction.COVER, choice(COVER_YES, COVER_SELF))
+async def on_cover(update: Update, context: PeerContext, answer: str) -> None:
+    await answered(update)
+    person = await tapping_person(update, context)
+    if person is None or (flow := await flow_of(update, context, person)) is None:
+        return
+    flow["wants_cover"] = answer == COVER_YES
+    flow["cover_asked"] = True
+    await ask_for_note(update, context, person)
+
+
+@BUTTONS.route(PauseAction.NOTE, choice(NO_NOTE))
+async def on_no_note(update: Update, context: PeerContext, _none: str) -> None:
+    await answered(update)
+    person = await tapping_person(update, context)
+    if person is None or (flow := await flow_of(update, context, person)) is None:
+        return
+    flow.pop("note", None)
+    await show_summary(update, context, person)
+
+
+@BUTTONS.route(PauseAction.CONFIRM)
+async def on_confirm(update: Update, context: PeerContext) -> None:
+    await answered(update)
+    person = await tapping_person(update, context)
+    if person is None or (flow := await flow_of(update, context, person)) is None:
+        return
+    if flow.get("step") == "confirm":
+        await confirm(update, context, person)
+
+
+@private_only
+async def resume_command(update: Update, context: PeerContext) -> None:
+    person = await current_person(context, update)
+    if person is None or not person.started_bot:
+        await reply(update, texts_for(context, update)(NOT_REGISTERED))
+        return
+    await come_back(update, context, person)
