@@ -542,7 +542,7 @@ async def meetings_text(update: Update, context: PeerContext, text: str) -> bool
             if moment is None:
                 await reply(update, _("I didn't catch that. For example: 10.12 14:00"))
                 return True
-            occurrence = await context.session.get(matches.MatchOccurrence, pending[1])
+            occurrence = await matches.find_occurrence(context.session, pending[1])
             old_starts = occurrence.starts_at if occurrence else None
             change = await matches.move_occurrence(
                 context.session, services.group_id, pending[1], person.id, *moment, now, services.tz

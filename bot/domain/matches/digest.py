@@ -1,0 +1,138 @@
+"""The coordinator's weekly digest: when it is due and what it says."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain import people
+from bot.domain.matches.core import (
+    CANCELLED,
+)
+from bot.domain.schedule import (
+    local_to_utc,
+    local_today,
+)
+from storage.models import (
+    Match,
+    MatchDigest,
+    MatchOccurrence,
+    MatchVolunteer,
+    Person,
+)
+
+log = logging.getLogger(__name__)
+
+
+def digest_time(value: str | time) -> time:
+    """The configured time of the weekly digest. A bad value is an error, never a silent
+    09:00 (bot/config.py checks it before the bot starts)."""
+    if isinstance(value, time):
+        return value
+    hours, _sep, minutes = value.partition(":")
+    return time(int(hours), int(minutes or 0))
+
+
+def next_digest_slot(after: datetime, weekday: int, at: time, tz: ZoneInfo) -> datetime:
+    day = local_today(after, tz)
+    for offset in range(8):
+        candidate_day = day + timedelta(days=offset)
+        if candidate_day.weekday() == weekday:
+            candidate = local_to_utc(candidate_day, at, tz)
+            if candidate > after:
+                return candidate
+    return local_to_utc(day + timedelta(days=7), at, tz)  # pragma: no cover
+
+
+async def claim_digest(
+    session: AsyncSession, group_id: int, now: datetime, weekday: int, at: time, tz: ZoneInfo
+) -> bool:
+    """True once per week when the digest is due (the row moves on to next week first)."""
+    row = await session.scalar(select(MatchDigest).where(MatchDigest.group_id == group_id))
+    if row is None:
+        session.add(
+            MatchDigest(group_id=group_id, next_due_at=next_digest_slot(now, weekday, at, tz))
+        )
+        await session.flush()
+        return False
+    if now < row.next_due_at:
+        return False
+    row.next_due_at, row.last_sent_at = next_digest_slot(now, weekday, at, tz), now
+    return True
+
+
+@dataclass(frozen=True)
+class Digest:
+    waiting: list[tuple[Person, datetime]]  # volunteers without a match, and since when
+    cancelled_in_a_row: list[tuple[Match, int]]
+
+    @property
+    def empty(self) -> bool:
+        return not self.waiting and not self.cancelled_in_a_row
+
+
+async def digest(
+    session: AsyncSession,
+    group_id: int,
+    now: datetime,
+    *,
+    unmatched_weeks: int,
+    cancelled_streak: int,
+    coordinator_user_ids: Iterable[int] = (),
+) -> Digest:
+    """Who has waited long without a match (not counting paused people), and which
+    matches have had several cancelled meetings in a row."""
+    coordinators = set(coordinator_user_ids)
+    paused = await people.paused_person_ids(session, group_id, now)
+    on_match = set(
+        await session.scalars(
+            select(MatchVolunteer.person_id)
+            .join(Match, Match.id == MatchVolunteer.match_id)
+            .where(
+                Match.group_id == group_id,
+                Match.ended_at.is_(None),
+                MatchVolunteer.ended_at.is_(None),
+            )
+        )
+    )
+    last_on: dict[int, datetime] = dict(
+        (pid, when)
+        for pid, when in await session.execute(
+            select(MatchVolunteer.person_id, func.max(MatchVolunteer.ended_at))
+            .where(MatchVolunteer.group_id == group_id)
+            .group_by(MatchVolunteer.person_id)
+        )
+        if when is not None
+    )
+    waiting = []
+    for person in await people.members(session, group_id):
+        if person.telegram_user_id in coordinators or person.id in paused or person.id in on_match:
+            continue
+        since = max(person.joined_at, last_on.get(person.id, person.joined_at))
+        if now - since >= timedelta(weeks=unmatched_weeks):
+            waiting.append((person, since))
+    streaks = []
+    for match in await session.scalars(
+        select(Match).where(Match.group_id == group_id, Match.ended_at.is_(None))
+    ):
+        # The latest meetings that took place or were due, and those already cancelled
+        # ahead: a run of cancellations at the top is a streak.
+        recent = await session.scalars(
+            select(MatchOccurrence.status)
+            .where(
+                MatchOccurrence.match_id == match.id,
+                (MatchOccurrence.starts_at <= now) | (MatchOccurrence.status == CANCELLED),
+            )
+            .order_by(MatchOccurrence.starts_at.desc())
+            .limit(cancelled_streak)
+        )
+        statuses = list(recent)
+        if len(statuses) == cancelled_streak and all(s == CANCELLED for s in statuses):
+            streaks.append((match, cancelled_streak))
+    return Digest(sorted(waiting, key=lambda w: w[1]), streaks)
