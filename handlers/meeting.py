@@ -53,7 +53,13 @@ COMMANDS = [
     CommandInfo("meetingsettings", N_("Change a meeting setting"), "coordinator"),
 ]
 
-DATES_EXAMPLE = "/meetingpoll 2026-12-09 17:00, 2026-12-10 16:30"
+
+
+def meetingpoll_example(context: PeerContext) -> str:
+    """A correct example whatever the date: a week and eight days from today."""
+    today = context.services.clock.now().astimezone(context.services.tz).date()
+    first, second = today + timedelta(days=7), today + timedelta(days=8)
+    return f"/meetingpoll {first:%Y-%m-%d} 17:00, {second:%Y-%m-%d} 16:30"
 
 
 def setmeeting_example(context: PeerContext) -> str:
@@ -127,13 +133,22 @@ async def meeting_poll(update: Update, context: PeerContext) -> None:
             await reply(
                 update,
                 _("I couldn't read those dates. Please write them like this: {example}").format(
-                    example=DATES_EXAMPLE
+                    example=meetingpoll_example(context)
                 ),
             )
             return
         if any(c <= now for c in candidates):
             await reply(
                 update, _("One of the dates has already passed. Please choose dates ahead.")
+            )
+            return
+        if not all(dates.within_allowed_days(c, now, tz) for c in candidates):
+            _first, last = dates.allowed_days(now, tz)
+            await reply(
+                update,
+                _("Please choose a time from now until {last}, for example {example}.").format(
+                    last=last.strftime("%Y-%m-%d"), example=meetingpoll_example(context)
+                ),
             )
             return
         if len(candidates) > dates.MAX_CANDIDATES:
@@ -159,7 +174,7 @@ async def meeting_poll(update: Update, context: PeerContext) -> None:
                 _(
                     "I found no free dates next month with the current settings. You can name "
                     "dates yourself: {example}"
-                ).format(example=DATES_EXAMPLE),
+                ).format(example=meetingpoll_example(context)),
             )
             return
     meeting = await flow.open_poll(context, candidates, closes_at, config.place)
