@@ -2,8 +2,9 @@
 meeting. Plain async functions over a session; `now` is always a parameter, and texts are
 left to the handlers (these functions return data).
 
-A package: `core` (creating, labels, errors), `occurrences` (a volunteer's own meetings),
-`reminders` (planning, arming, sending, preferences), `covers` (overview, covers, endings),
+A package: `core` (creating, labels, errors, planning and arming), `occurrences` (a
+volunteer's own meetings), `reminders` (sending, preferences), `covers` (overview, covers,
+endings),
 `digest` (the weekly digest). Everything is re-exported here.
 """
 

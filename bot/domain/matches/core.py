@@ -1,5 +1,6 @@
 """Matches and activities: the rules for creating them, the labels, errors and what the
-pause feature reads."""
+pause feature reads; planning their meetings ahead and arming the reminders (set-based:
+thousands of matches per pass)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Planning meetings ahead and arming their reminders (set-based: thousands of matches per
-pass), sending them exactly once, and each volunteer's reminder preferences."""
+"""Sending the armed reminders exactly once, and each volunteer's reminder preferences."""
 
 from __future__ import annotations
 
