@@ -45,6 +45,7 @@ from bench.common import (
     start_process,
 )
 from bot.app import build_application
+from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.fake_telegram import FakeTelegram
 from bot.sandbox import GROUP_CHAT_ID
@@ -395,9 +396,12 @@ def populate(fake: FakeTelegram, volunteers: int) -> None:
         fake.set_member(GROUP_CHAT_ID, user.id, "member")
 
 
-async def scheduling_passes(fake: FakeTelegram, database: Path) -> tuple[float, float, int]:
-    """Seconds of the first and of a usual `Scheduler.run_due`, and messages they sent."""
-    application = build_application(settings_for(fake, database))
+async def scheduling_passes(
+    fake: FakeTelegram, database: Path, clock: Clock
+) -> tuple[float, float, int]:
+    """Seconds of the first and of a usual `Scheduler.run_due` at `clock`'s time (the one
+    the rows were seeded around), and messages they sent."""
+    application = build_application(settings_for(fake, database), clock=clock)
     await application.initialize()
     try:
         assert application.post_init is not None
@@ -433,7 +437,9 @@ async def run(volunteers: int = 10_000, matches: int = 5_000, samples: int = 20)
     # The bot is stopped while it still sends the long /matches overview; the fake's HTTP
     # server would print each connection that closes mid-request.
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
-    now = datetime.now(UTC)
+    # The real clock: the bot started as a process below reads it too.
+    clock = SystemClock()
+    now = clock.now()
     with tempfile.TemporaryDirectory(prefix="peerbot-scale-") as name:
         folder = Path(name)
         database = folder / "scale.sqlite3"
@@ -452,7 +458,7 @@ async def run(volunteers: int = 10_000, matches: int = 5_000, samples: int = 20)
 
         async with FakeTelegram() as fake:
             populate(fake, volunteers)
-            first, usual, sent = await scheduling_passes(fake, database)
+            first, usual, sent = await scheduling_passes(fake, database, clock)
         figures["first_pass_seconds"] = round(first, 2)
         figures["usual_pass_seconds"] = round(usual, 3)
         figures["pass_messages"] = sent

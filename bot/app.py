@@ -9,7 +9,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock
 from bot.config import Settings
 from bot.context import PeerContext, Services, current_session
 from bot.domain import people, updates
@@ -89,16 +89,18 @@ def file_url_for(base_url: str) -> str:
 def build_application(
     settings: Settings,
     *,
-    clock: Clock | None = None,
+    clock: Clock,
     database: Database | None = None,
     rate_limiter: Any = None,
 ) -> Application:
-    """Build the Application with PeerBot's handlers, services and start/stop hooks."""
+    """Build the Application with PeerBot's handlers, services and start/stop hooks. The
+    clock is the caller's choice (the runner's, a test's): never a default, so no path
+    mixes a test's clock with the wall clock."""
     from handlers import register_all  # handlers import bot.*, so import them late
 
     services = Services(
         settings=settings,
-        clock=clock or SystemClock(),
+        clock=clock,
         db=database or Database(settings.database_url),
         scheduler=Scheduler(),
     )

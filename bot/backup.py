@@ -21,7 +21,6 @@ from pathlib import Path
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
-from bot.clock import SystemClock
 from bot.domain import instance, updates
 from storage.db import Database
 from storage.migrate import upgrade
@@ -191,11 +190,14 @@ async def _refuse_if_running(database_url: str, now: datetime) -> None:
         )
 
 
-async def restore(database_url: str, file: str | Path, *, now: datetime | None = None) -> None:
-    """Replace the database's contents with a backup. Refuses while a bot is running."""
+async def restore(database_url: str, file: str | Path, *, now: datetime) -> None:
+    """Replace the database's contents with a backup. Refuses while a bot is running.
+
+    `now` comes from the caller's clock: the lease it compares with was written in that
+    clock's time, which in tests and the demo is not the wall clock."""
     url = _parse(database_url)
     backup_file = await asyncio.to_thread(_existing_backup, file)
-    await _refuse_if_running(database_url, now or SystemClock().now())
+    await _refuse_if_running(database_url, now)
     work = _restore_sqlite if url.get_backend_name() == "sqlite" else _restore_postgres
     await asyncio.to_thread(work, url, backup_file)
     database = Database(database_url)

@@ -93,10 +93,12 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     from bot.backup import BackupError, restore
+    from bot.clock import clock_from_environment
 
     settings = _settings_or_exit()
     try:
-        asyncio.run(restore(settings.database_url, args.file))
+        now = clock_from_environment().now()
+        asyncio.run(restore(settings.database_url, args.file, now=now))
     except BackupError as error:
         print(error, file=sys.stderr)
         return 2

@@ -92,7 +92,7 @@ def webhook_path(settings: Settings) -> str:
 @contextlib.asynccontextmanager
 async def running_bot(
     settings: Settings,
-    clock: Clock | None = None,
+    clock: Clock,
     *,
     poll_timeout: int = 1,
     webhook: bool = False,
@@ -102,7 +102,7 @@ async def running_bot(
     current event loop."""
     database = await prepare_database(settings)
     try:
-        holder = await take_lease(database, clock or SystemClock())
+        holder = await take_lease(database, clock)
     except BaseException:
         await database.dispose()
         raise

@@ -102,14 +102,14 @@ def reminder_keyboard(_: Translate, delivery_id: int, occurrence_id: int) -> Inl
 
 
 # One at a time: a reminder is claimed (committed) just before it is sent, so a crash or
-# SIGKILL can lose at most the one in flight; with batches, every claimed but unsent one in
-# the batch was lost (found by tests/test_simulated_month.py).
+# SIGKILL leaves at most the one in flight to send again; with batches, a whole batch was
+# claimed but unsent (found by tests/test_simulated_month.py).
 CLAIM_BATCH = 1
 
 
 async def send_reminders(context: PeerContext) -> None:
-    """Claim what is due one by one (committed before sending, so a restart never sends one
-    twice and a crash loses at most the one being sent), then send it."""
+    """Claim what is due one by one (committed before sending), send it, record Telegram's
+    answer; a reminder a crash cut off between claim and answer is sent again."""
     services = context.services
     now = services.clock.now()
     grace = timedelta(minutes=services.settings.reminder_grace_minutes)

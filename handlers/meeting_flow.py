@@ -254,8 +254,10 @@ async def _no_candidates(
 async def nudge(context: PeerContext, meeting_id: int) -> None:
     """One gentle private nudge to each active volunteer who hasn't answered; those the
     bot can't write to are listed for the coordinator once, when the round is complete.
-    Each volunteer is claimed just before their message, so a restart continues an
-    interrupted round (nobody twice) and a crash loses at most the one message in flight."""
+    Each volunteer is claimed just before their message and the outcome recorded once
+    Telegram answered, so a restart continues an interrupted round and sends again the one
+    message a crash may have cut off (passes never overlap: a claim without an outcome
+    found here was left by a process that died)."""
     services = context.services
     now = services.clock.now()
     async with services.db.transaction() as session:
@@ -269,19 +271,22 @@ async def nudge(context: PeerContext, meeting_id: int) -> None:
     link = poll_link(meeting)
     sent = 0
     for person in sorted(waiting, key=lambda p: p.id):
+        if person.id in claimed and claimed[person.id] is not None:
+            continue
         if person.id in claimed:
-            continue
-        # Someone who never started the bot is claimed without a message.
-        known_unreachable = None if person.reachable else domain.NUDGE_UNREACHABLE
-        try:
-            async with services.db.transaction() as session:
-                mine = await domain.claim_nudge_recipient(
-                    session, services.group_id, meeting_id, person.id, now, known_unreachable
-                )
-        except rows.AlreadyClaimed:
-            mine = False  # another pass claimed them a moment ago
-        if not mine or known_unreachable:
-            continue
+            log.info("meeting %s: a nudge cut off by a stop goes out again", meeting_id)
+        else:
+            # Someone who never started the bot is claimed without a message.
+            known_unreachable = None if person.reachable else domain.NUDGE_UNREACHABLE
+            try:
+                async with services.db.transaction() as session:
+                    mine = await domain.claim_nudge_recipient(
+                        session, services.group_id, meeting_id, person.id, now, known_unreachable
+                    )
+            except rows.AlreadyClaimed:
+                mine = False  # claimed by a pass that overlapped this one after all
+            if not mine or known_unreachable:
+                continue
         _ = context.texts(person.language)
         text = _(
             "Hi {name}. The poll about the volunteer meeting closes tomorrow. If you like, "
@@ -579,8 +584,9 @@ async def choose(
 
 async def remind(context: PeerContext, reminder_id: int, due_at: datetime) -> None:
     """One reminder round: to those who said yes or didn't answer; late ones are skipped.
-    Each recipient is claimed just before their message (the round's cursor), so a restart
-    continues the round and a crash loses at most the one message in flight."""
+    Each recipient is claimed just before their message and recorded once Telegram
+    answered (the round's cursor), so a restart continues the round and sends again the
+    one message a crash may have cut off."""
     services = context.services
     now = services.clock.now()
     grace = timedelta(minutes=services.settings.reminder_grace_minutes)
@@ -596,17 +602,21 @@ async def remind(context: PeerContext, reminder_id: int, due_at: datetime) -> No
             return
         cursor = domain.round_cursor(reminder)
         recipients = await domain.reminder_recipients(session, meeting, now, coordinators(context))
-    if cursor:
+    if cursor.person_id:
         log.info("meeting reminder %s: continuing an interrupted round", reminder_id)
+        if not cursor.answered:
+            log.info("meeting reminder %s: sending again what a stop cut off", reminder_id)
     sent = 0
     for person in sorted(recipients, key=lambda p: p.id):
-        if person.id <= cursor or not person.reachable:
+        done_with = person.id < cursor.person_id or (
+            person.id == cursor.person_id and cursor.answered
+        )
+        if done_with or not person.reachable:
             continue
         async with services.db.transaction() as session:
             claimed = await domain.claim_reminder_recipient(session, reminder_id, cursor, person.id)
         if not claimed:
-            return  # another pass has this round
-        cursor = person.id
+            return  # the round moved on without this pass
         _ = context.texts(person.language)
         lines = [
             _("A little reminder: the volunteer meeting is on {when}.").format(
@@ -622,6 +632,9 @@ async def remind(context: PeerContext, reminder_id: int, due_at: datetime) -> No
             )
         )
         delivery = await send_and_remember(context, person, "\n".join(lines))
+        async with services.db.transaction() as session:
+            await domain.record_reminder_recipient(session, reminder_id, person.id)
+        cursor = domain.RoundCursor(person.id, answered=True)
         sent += delivery.sent
     async with services.db.transaction() as session:
         await domain.claim_reminder(session, reminder_id, now, "sent")

@@ -4,6 +4,7 @@ up while it runs, wipe it, restore, and find everything again (SQLite and Postgr
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,9 @@ from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Person
 from tests.postgres import create_database
+
+# Any moment: nothing runs on these databases, so no lease can be live whatever the time.
+MOMENT = datetime(2031, 5, 17, 12, 0, tzinfo=UTC)
 
 
 async def fill_through_the_bot(box: Sandbox, cast) -> None:
@@ -39,11 +43,12 @@ async def round_trip(tmp_path: Path, database_url: str, wipe) -> None:
         await backup(database_url, backup_file)  # online, while the bot runs
         # A restore now would be overwritten by the running bot: refused.
         with pytest.raises(BackupError, match="running on this database"):
-            await restore(database_url, backup_file)
+            await restore(database_url, backup_file, now=box.clock.now())
+        stopped_at = box.clock.now()
     assert backup_file.stat().st_size > 0
     await wipe()
     assert await names(database_url) == set()
-    await restore(database_url, backup_file)
+    await restore(database_url, backup_file, now=stopped_at)
     assert await names(database_url) == {"Mette", "Anna", "Camilla"}
     # The restored database serves again: the bot starts (the copied lease was cleared)
     # and still knows Anna and Camilla.
@@ -92,9 +97,9 @@ async def test_restore_refuses_what_is_not_a_peerbot_backup(tmp_path: Path):
     bogus.write_text("not a database")
     url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}"
     with pytest.raises(BackupError, match=r"not an SQLite database|not a PeerBot backup"):
-        await restore(url, bogus)
+        await restore(url, bogus, now=MOMENT)
     with pytest.raises(BackupError, match="no backup"):
-        await restore(url, tmp_path / "missing.backup")
+        await restore(url, tmp_path / "missing.backup", now=MOMENT)
 
 
 def test_backup_and_restore_from_the_command_line(tmp_path: Path):

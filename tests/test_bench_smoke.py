@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bench import latency, run, scale
 from bench.common import ROOT, percentile
+from bot.clock import FakeClock
 from bot.fake_telegram import FakeTelegram
 from storage.db import Database
 from storage.migrate import upgrade
@@ -37,13 +38,14 @@ async def test_scale_seeds_the_real_models_and_runs_a_scheduling_pass(tmp_path: 
     database = tmp_path / "scale.sqlite3"
     db = Database(f"sqlite+aiosqlite:///{database}")
     await upgrade(db.engine)
-    counts = await scale.seed(db, volunteers=30, matches=10, now=datetime.now(UTC))
+    clock = FakeClock(datetime(2027, 3, 1, 9, 0, tzinfo=UTC))
+    counts = await scale.seed(db, volunteers=30, matches=10, now=clock.now())
     await db.dispose()
     assert counts["people"] == 31 and counts["matches"] == 10
     assert counts["match_occurrences"] > 10 * 50  # a year of weekly meetings
     async with FakeTelegram() as fake:
         scale.populate(fake, 30)
-        first, usual, _sent = await scale.scheduling_passes(fake, database)
+        first, usual, _sent = await scale.scheduling_passes(fake, database, clock)
     assert first > 0 and usual > 0
 
 

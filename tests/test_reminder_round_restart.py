@@ -1,6 +1,8 @@
 """A meeting reminder round interrupted by a crash continues after the restart: each
-recipient is claimed just before their message, so at most the one in flight is lost
-(found by tests/test_simulated_month.py: a SIGKILL mid-round lost the rest of the round)."""
+recipient is claimed just before their message and recorded once Telegram answered, so the
+rest of the round goes out and the one message a crash may have cut off is sent again
+(found by tests/test_simulated_month.py: a SIGKILL mid-round lost the rest of the round,
+and under CPU load, a SIGKILL between a claim and the send lost that reminder)."""
 
 from __future__ import annotations
 
@@ -17,11 +19,10 @@ from storage.models.meeting import MeetingReminder
 REMINDER = "En lille påmindelse: frivilligmødet er onsdag 9. december kl. 17.00."
 
 
-async def test_an_interrupted_round_continues_after_the_last_claimed_recipient(
-    group: tuple[Sandbox, Cast],
-):
-    box, cast = group
-    anna, bo, camilla, dennis = cast.volunteers
+async def interrupted_round(box: Sandbox, cast: Cast, *, answered: bool) -> int:
+    """A decided meeting (Anna said no) whose first reminder round a killed bot left with
+    Bo claimed: his message in flight, or (`answered`) already answered by Telegram."""
+    anna, bo, _camilla, _dennis = cast.volunteers
     async with box.services.db.transaction() as session:
         for user in [cast.coordinator, *cast.volunteers]:
             user.started = True
@@ -34,14 +35,47 @@ async def test_an_interrupted_round_continues_after_the_last_claimed_recipient(
     await box.vote(anna, poll["id"], [1])  # the 10th: no reminder for the 9th
     await box.vote(bo, poll["id"], [0])
     await box.say(cast.coordinator, "/closepoll")
-
-    # A bot was killed mid-round, right after claiming Bo (the first by person id) and
-    # before Telegram got his message: the round's cursor says so.
     async with box.services.db.transaction() as session:
         bo_id = await session.scalar(select(Person.id).where(Person.telegram_user_id == bo.id))
         first = await session.scalar(select(MeetingReminder).order_by(MeetingReminder.due_at))
         assert first is not None and bo_id is not None
-        assert await domain.claim_reminder_recipient(session, first.id, 0, bo_id)
+        nobody = domain.RoundCursor(0, answered=True)
+        assert await domain.claim_reminder_recipient(session, first.id, nobody, bo_id)
+        if answered:
+            await domain.record_reminder_recipient(session, first.id, bo_id)
+        return first.id
+
+
+async def test_a_round_cut_off_mid_send_sends_that_one_again_and_the_rest(
+    group: tuple[Sandbox, Cast],
+):
+    box, cast = group
+    anna, bo, camilla, dennis = cast.volunteers
+    # Killed right after claiming Bo (the first by person id), before Telegram answered:
+    # his reminder may never have left, so it goes out again, then the rest of the round.
+    reminder_id = await interrupted_round(box, cast, answered=False)
+    await box.restart_bot()
+    await box.advance_to(datetime(2026, 12, 8, 10, 0, tzinfo=COPENHAGEN))
+
+    def reminded(user) -> int:
+        return sum(REMINDER in t for t in box.texts_to(user.id))
+
+    assert [reminded(p) for p in (anna, bo, camilla, dennis)] == [0, 1, 1, 1]
+    await box.restart_bot()
+    await box.advance_to(datetime(2026, 12, 8, 10, 30, tzinfo=COPENHAGEN))
+    assert [reminded(p) for p in (anna, bo, camilla, dennis)] == [0, 1, 1, 1]
+    async with box.services.db.transaction() as session:
+        row = await session.get_one(MeetingReminder, reminder_id)
+        assert row.done_at is not None and row.outcome == "sent"
+
+
+async def test_a_round_cut_off_after_an_answered_send_continues_after_it(
+    group: tuple[Sandbox, Cast],
+):
+    box, cast = group
+    anna, bo, camilla, dennis = cast.volunteers
+    # Telegram had answered for Bo before the kill: he is not reminded twice.
+    await interrupted_round(box, cast, answered=True)
     await box.restart_bot()
     await box.advance_to(datetime(2026, 12, 8, 10, 0, tzinfo=COPENHAGEN))
 
@@ -49,9 +83,3 @@ async def test_an_interrupted_round_continues_after_the_last_claimed_recipient(
         return sum(REMINDER in t for t in box.texts_to(user.id))
 
     assert [reminded(p) for p in (anna, bo, camilla, dennis)] == [0, 0, 1, 1]
-    await box.restart_bot()
-    await box.advance_to(datetime(2026, 12, 8, 10, 30, tzinfo=COPENHAGEN))
-    assert [reminded(p) for p in (anna, bo, camilla, dennis)] == [0, 0, 1, 1]
-    async with box.services.db.transaction() as session:
-        row = await session.get_one(MeetingReminder, first.id)
-        assert row.done_at is not None and row.outcome == "sent"

@@ -544,23 +544,44 @@ async def claim_reminder(
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-# While a round is being sent, `outcome` holds "to:<person id>": the last recipient claimed
-# (recipients go in person-id order). A restart continues after it, so a crash loses at most
-# the one message in flight instead of the rest of the round.
-ROUND_CURSOR = "to:"
+# While a round is being sent, `outcome` holds its cursor: "to:<person id>" for the last
+# recipient claimed, whose message may be in flight, then "past:<person id>" once Telegram
+# answered (recipients go in person-id order). Passes never overlap, so a pass that finds
+# "to:" left behind knows the process that claimed it died mid-send: it sends that one
+# again (at-least-once: a missed reminder can cost a meeting, a repeat costs a second look)
+# and continues the round after it.
+IN_FLIGHT, ANSWERED = "to:", "past:"
 
 
-def round_cursor(reminder: MeetingReminder) -> int:
-    """The id of the last recipient claimed in this round (0: none yet)."""
+@dataclass(frozen=True)
+class RoundCursor:
+    """Where an interrupted reminder round stands."""
+
+    person_id: int  # the last recipient claimed (0: none yet)
+    answered: bool  # Telegram answered for them (False: maybe never sent)
+
+
+def round_cursor(reminder: MeetingReminder) -> RoundCursor:
     outcome = reminder.outcome or ""
-    return int(outcome.removeprefix(ROUND_CURSOR)) if outcome.startswith(ROUND_CURSOR) else 0
+    for prefix, answered in ((IN_FLIGHT, False), (ANSWERED, True)):
+        if outcome.startswith(prefix):
+            return RoundCursor(int(outcome.removeprefix(prefix)), answered)
+    return RoundCursor(0, True)
+
+
+def _cursor_value(cursor: RoundCursor) -> str | None:
+    if cursor.person_id == 0:
+        return None
+    return f"{ANSWERED if cursor.answered else IN_FLIGHT}{cursor.person_id}"
 
 
 async def claim_reminder_recipient(
-    session: AsyncSession, reminder_id: int, previous: int, person_id: int
+    session: AsyncSession, reminder_id: int, previous: RoundCursor, person_id: int
 ) -> bool:
-    """Claim one recipient of a round (committed by the caller before sending)."""
-    expected = None if previous == 0 else f"{ROUND_CURSOR}{previous}"
+    """Claim one recipient of a round (committed by the caller before sending); the round
+    must still stand where the caller saw it. Claiming the in-flight recipient again is how
+    a resend after a crash is taken."""
+    expected = _cursor_value(previous)
     result = await session.execute(
         update(MeetingReminder)
         .where(
@@ -570,9 +591,23 @@ async def claim_reminder_recipient(
             if expected is None
             else MeetingReminder.outcome == expected,
         )
-        .values(outcome=f"{ROUND_CURSOR}{person_id}")
+        .values(outcome=f"{IN_FLIGHT}{person_id}")
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def record_reminder_recipient(
+    session: AsyncSession, reminder_id: int, person_id: int
+) -> None:
+    """Telegram answered for this recipient (sent, or refused for good): never again."""
+    await session.execute(
+        update(MeetingReminder)
+        .where(
+            MeetingReminder.id == reminder_id,
+            MeetingReminder.outcome == f"{IN_FLIGHT}{person_id}",
+        )
+        .values(outcome=f"{ANSWERED}{person_id}")
+    )
 
 
 async def latest_meeting(session: AsyncSession, group_id: int) -> Meeting | None:

@@ -522,6 +522,12 @@ class FakeTelegram(HttpSide, ChatMethods, MessageMethods, PeopleHelpers):
         await self.wait_for(lambda _c: len(self._sent.get(chat_id, [])) > count, timeout)
         return self._sent[chat_id][count]
 
+    def is_idle(self, quiet: float = 0.2) -> bool:
+        """Every queued update was confirmed, no request is being handled and none arrived
+        for `quiet` seconds (the bot has nothing left to do that Telegram can see)."""
+        idle_for = time.monotonic() - self._last_activity
+        return not self._queue and self._inflight == 0 and idle_for >= quiet
+
     async def wait_until_idle(
         self,
         timeout: float = 5.0,  # noqa: ASYNC109
@@ -534,7 +540,7 @@ class FakeTelegram(HttpSide, ChatMethods, MessageMethods, PeopleHelpers):
         while True:
             event = self._changed
             idle_for = time.monotonic() - self._last_activity
-            if not self._queue and self._inflight == 0 and idle_for >= quiet:
+            if self.is_idle(quiet):
                 return
             remaining = deadline - loop.time()
             if remaining <= 0:

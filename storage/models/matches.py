@@ -104,7 +104,8 @@ class ReminderDelivery(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     lead: Mapped[str] = mapped_column(String(16))  # "day_before" | "hours_before"
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    state: Mapped[str] = mapped_column(String(16))  # "pending" | "sent" | "skipped"
+    # "pending" | "sending" (claimed, in flight) | "sent" (Telegram answered) | "skipped"
+    state: Mapped[str] = mapped_column(String(16))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     skipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Why it was skipped, or how sending went ("sent", "not_started", "failed", ...).

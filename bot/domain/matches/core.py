@@ -60,6 +60,10 @@ REGULAR, TEMPORARY = "regular", "temporary"
 
 
 PENDING, SENT, SKIPPED = "pending", "sent", "skipped"
+# Claimed, message in flight. Reminder passes never overlap, so a pass that finds one left
+# behind knows the process that claimed it died mid-send: it is due again (at-least-once).
+SENDING = "sending"
+DUE_STATES = (PENDING, SENDING)
 
 
 MAX_LABEL = 20

@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import people
 from bot.domain.matches.core import (
+    DUE_STATES,
     LIVE_STATUSES,
     PENDING,
+    SENDING,
     SENT,
     SKIPPED,
     _chunks,
@@ -56,9 +58,10 @@ async def claim_due_reminders(
     *,
     limit: int | None = None,
 ) -> list[DueReminder]:
-    """Claim the reminders due by `now`, oldest first, at most `limit`: marked sent in this
-    transaction, so a restart never sends one twice (one lost in a crash between claim and
-    send is not sent again: never twice beats late). Skipped, and logged by id: reminders
+    """Claim the reminders due by `now`, oldest first, at most `limit`: marked as in flight
+    in this transaction, and sent once the caller records Telegram's answer. One a crash
+    left in flight is claimed again: a missed reminder can cost a citizen a meeting, a
+    repeated one costs a second look (at-least-once). Skipped, and logged by id: reminders
     for cancelled meetings, ended matches, volunteers who left it, left the group or are
     paused, meetings that have started, and reminders later than `grace`."""
     rows = (
@@ -68,7 +71,7 @@ async def claim_due_reminders(
             .join(Match, Match.id == MatchOccurrence.match_id)
             .where(
                 ReminderDelivery.group_id == group_id,
-                ReminderDelivery.state == PENDING,
+                ReminderDelivery.state.in_(DUE_STATES),
                 ReminderDelivery.due_at <= now,
             )
             .order_by(ReminderDelivery.due_at, ReminderDelivery.id)
@@ -116,7 +119,9 @@ async def claim_due_reminders(
                 reason,
             )
             continue
-        delivery.state, delivery.sent_at = SENT, now
+        if delivery.state == SENDING:
+            log.info("reminder %s was cut off by a stop; sending it again", delivery.id)
+        delivery.state, delivery.sent_at = SENDING, now
         person = on_match[delivery.person_id]
         others = tuple(
             p.first_name for p in on_match.values() if p.id != person.id and p.id not in paused
@@ -143,7 +148,7 @@ async def any_due_reminder(session: AsyncSession, group_id: int, now: datetime) 
         select(ReminderDelivery.id)
         .where(
             ReminderDelivery.group_id == group_id,
-            ReminderDelivery.state == PENDING,
+            ReminderDelivery.state.in_(DUE_STATES),
             ReminderDelivery.due_at <= now,
         )
         .limit(1)
@@ -152,9 +157,10 @@ async def any_due_reminder(session: AsyncSession, group_id: int, now: datetime) 
 
 
 async def record_reminder_outcome(session: AsyncSession, delivery_id: int, outcome: str) -> None:
+    """Telegram answered (sent, or refused for good): the reminder is done."""
     delivery = await session.get(ReminderDelivery, delivery_id)
     if delivery is not None:
-        delivery.outcome = outcome
+        delivery.state, delivery.outcome = SENT, outcome
 
 
 async def acknowledge(
