@@ -56,6 +56,9 @@ class Sandbox:
             running_bot(self.settings, self.clock, rate_limiter=sandbox_rate_limiter())
         )
         self._delivered_before_start = self._updates_delivered()
+        # The JobQueue's catch-up pass at start runs 0.1 s later; on a busy machine it
+        # could otherwise land in the middle of the test's next step.
+        await asyncio.wait_for(self.services.scheduler.wait_for_rounds(1), timeout=60)
         await self.settle()
         return self.app
 

@@ -26,6 +26,8 @@ class Scheduler:
     def __init__(self) -> None:
         self._passes: list[tuple[str, DuePass]] = []
         self._lock = asyncio.Lock()
+        self._rounds_done = 0
+        self._round_finished = asyncio.Event()
 
     def add(self, name: str, due_pass: DuePass) -> None:
         self._passes.append((name, due_pass))
@@ -43,6 +45,15 @@ class Scheduler:
                     await due_pass(context)
                 except Exception:
                     log.exception("scheduled pass %s failed; it will run again next time", name)
+            self._rounds_done += 1
+            self._round_finished.set()
+
+    async def wait_for_rounds(self, count: int) -> None:
+        """Until `count` rounds of passes have finished since start (the catch-up round at
+        start is the first): tests wait for it, so it can't land inside their next step."""
+        while self._rounds_done < count:
+            self._round_finished.clear()
+            await self._round_finished.wait()
 
     def arm(self, application: Application, interval: float) -> None:
         """Arm the JobQueue. APScheduler would silently drop a run more than 1 s late, so

@@ -176,6 +176,13 @@ async def test_claim_sends_once_skips_late_and_paused(db: Database):
     async with db.transaction() as session:
         claimed = await matches.claim_due_reminders(session, group_id, day_before, grace)
     assert [(c.person.id, c.lead) for c in claimed] == [(anna, DAY_BEFORE)]
+    # The bot died before Telegram answered: the next pass claims that reminder again.
+    async with db.transaction() as session:
+        again = await matches.claim_due_reminders(session, group_id, day_before, grace)
+    assert [c.delivery_id for c in again] == [claimed[0].delivery_id]
+    async with db.transaction() as session:
+        await matches.record_reminder_outcome(session, again[0].delivery_id, "sent")
+    # Telegram answered: never again.
     async with db.transaction() as session:
         assert await matches.claim_due_reminders(session, group_id, day_before, grace) == []
     # Found after the meeting began: skipped, never sent.
@@ -374,6 +381,8 @@ async def test_claims_come_in_batches_until_nothing_is_due(db: Database):
             if not claimed and not await matches.any_due_reminder(session, group_id, evening):
                 break
             sizes.append(len(claimed))
+            for due in claimed:  # Telegram answered, as the sender records it
+                await matches.record_reminder_outcome(session, due.delivery_id, "sent")
     assert sizes == [2, 1]
 
 
