@@ -17,11 +17,11 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from telegram.ext.filters import MessageFilter
 
 from bot.context import PeerContext, Services, current_session
-from bot.domain import matches, people
+from bot.domain import confirmations, matches, people
 from bot.domain.schedule import BIWEEKLY, DATES, WEEKLY
 from bot.i18n import N_, Translate, format_day
 from handlers import matches_create, matches_meetings
-from handlers.callbacks import ID, Parser, Who, choice
+from handlers.callbacks import ID, TOKEN, Parser, Who, choice, take_confirmation
 from handlers.common import (
     CommandInfo,
     coordinator_only,
@@ -235,10 +235,26 @@ async def endmatch_command(update: Update, context: PeerContext) -> None:
             update, _("There are no matches or activities yet. Make one with /match or /activity.")
         )
         return
-    rows = [
-        [InlineKeyboardButton(m.label, callback_data=BUTTONS.encode(MatchAction.END, m.id))]
-        for m in found
-    ]
+    # Each button carries a single-use token naming exactly its match (a newer list replaces
+    # this one), never the match's row id.
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    now, kind = services.clock.now(), confirmations.Kind.END_MATCH
+    await confirmations.supersede(context.session, services.group_id, (kind,), user.id, now)
+    rows = []
+    for m in found:
+        token = await confirmations.offer(
+            context.session,
+            services.group_id,
+            kind,
+            actor_user_id=user.id,
+            chat_id=chat.id,
+            now=now,
+            subject_id=m.id,
+        )
+        rows.append(
+            [InlineKeyboardButton(m.label, callback_data=BUTTONS.encode(MatchAction.END, token))]
+        )
     await reply(update, _("Which one has ended?"), reply_markup=InlineKeyboardMarkup(rows))
 
 
@@ -565,11 +581,15 @@ async def on_citizen_not_told(update: Update, context: PeerContext, occurrence_i
     await matches_meetings.on_cancel_confirmed(update, context, occurrence_id, citizen_knows=False)
 
 
-@BUTTONS.route(MatchAction.END, ID, who=Who.COORDINATOR)
-async def on_end(update: Update, context: PeerContext, match_id: int) -> None:
+@BUTTONS.route(MatchAction.END, TOKEN, who=Who.COORDINATOR)
+async def on_end(update: Update, context: PeerContext, token: str) -> None:
+    """The coordinator picked the match that has ended (its token used up now)."""
+    pending = await take_confirmation(update, context, token, confirmations.Kind.END_MATCH)
+    if pending is None or pending.subject_id is None:
+        return
     assert update.callback_query is not None
     await update.callback_query.answer()
-    await _end(update, context, match_id)
+    await _end(update, context, pending.subject_id)
 
 
 @BUTTONS.route(MatchAction.COVER_MATCH, ID, who=Who.COORDINATOR)

@@ -177,3 +177,23 @@ async def test_a_coordinator_cannot_be_put_on_a_pause(group: tuple[Sandbox, Cast
     assert "koordinator" in box.last_text_to(mette.id)
     async with box.services.db.transaction() as session:
         assert list(await session.scalars(select(Pause))) == []
+
+
+async def test_ending_a_match_takes_its_token_once_and_never_a_row_id(
+    group: tuple[Sandbox, Cast],
+):
+    box, cast = group
+    mette, anna = cast.coordinator, cast.volunteers[0]
+    for user in (mette, anna):
+        await box.say(user, "/start")
+    await box.say(mette, '/match @anna "K.L." weekly tue 10:00')
+    await box.say(mette, "/endmatch")
+    picker = box.fake.last_message_to(mette.id)
+    await box.forge_tap(mette, picker, "matches:end:1")  # the old form: a row id
+    assert "slut" not in box.last_text_to(anna.id)
+    token = data_of(picker, "K.L.")
+    await box.tap(mette, picker, token)
+    assert "slut" in box.last_text_to(anna.id)
+    told = len(box.fake.messages_to(anna.id))
+    await box.forge_tap(mette, picker, token)  # a second tap
+    assert len(box.fake.messages_to(anna.id)) == told
