@@ -3,7 +3,8 @@
 Message ids are English; `bot/locale/da/LC_MESSAGES/*.po` holds the Danish (the default
 language), one file per feature so features can be written side by side. English needs no
 catalogue: the ids are the English texts. Mark texts with `_()` (or `N_()` where the text
-is translated later), then look them up with `texts(language)`.
+is translated later), then look them up with `texts(language)`; where a number meets a noun,
+use `ngettext(language, singular, plural, count)`. The words to use are in GLOSSARY.md.
 """
 
 from __future__ import annotations
@@ -59,6 +60,12 @@ def texts(language: str) -> Translate:
 
 def plural(language: str) -> Callable[[str, str, int], str]:
     return translations(language).ngettext
+
+
+def ngettext(language: str, singular: str, plural: str, count: int) -> str:
+    """The form of a text that fits `count` ("1 time" / "2 timer"), in `language`. Use it
+    wherever a number meets a noun; the catalogue entry has `msgid_plural` and `msgstr[n]`."""
+    return translations(language).ngettext(singular, plural, count)
 
 
 def pick_language(telegram_language: str | None, default: str) -> str:

@@ -48,7 +48,7 @@ from telegram.ext import (
 from bot.context import PeerContext, Services
 from bot.domain import broadcast as broadcasts
 from bot.domain import people, rows
-from bot.i18n import N_, Translate
+from bot.i18n import N_, Translate, ngettext
 from bot.ratelimit import PeerRateLimiter, Priority
 from handlers.callbacks import ID, Callbacks, Parser, Who, choice
 from handlers.common import (
@@ -56,6 +56,7 @@ from handlers.common import (
     coordinator_only,
     is_coordinator,
     private_only,
+    reply_language,
     texts_for,
 )
 from handlers.delivery import Outcome, classify_forbidden, send_to_group
@@ -212,7 +213,7 @@ async def on_callback(
         return
     if action == "retry":
         count = await broadcasts.requeue_failed(context.session, services.group_id, draft.id, now)
-        await query.answer(_("Trying again…") if count else _("There is nothing to try again."))
+        await query.answer(_("Sending again…") if count else _("There is nothing to send again."))
         if count:
             report = await broadcasts.progress(context.session, draft.id)
             await _edit(query, report_text(_, report))  # the button goes while it tries
@@ -251,12 +252,12 @@ async def on_callback(
             )
         else:
             draft.important = False
-            await _ask_confirmation(query, context, draft, _)
+            await _ask_confirmation(query, context, draft, _, reply_language(context, update))
         return
     if action == "imp" and draft.audience is not None:
         await query.answer()
         draft.important = value == "1"
-        await _ask_confirmation(query, context, draft, _)
+        await _ask_confirmation(query, context, draft, _, reply_language(context, update))
         return
     if action == "send" and draft.audience is not None:
         if not await broadcasts.confirm(context.session, services.group_id, draft.id, now):
@@ -278,7 +279,7 @@ _route(BroadcastAction.SEND)
 
 
 async def _ask_confirmation(
-    query: Any, context: PeerContext, draft: Broadcast, _: Translate
+    query: Any, context: PeerContext, draft: Broadcast, _: Translate, language: str
 ) -> None:
     services = context.services
     found = await broadcasts.recipients(
@@ -288,22 +289,42 @@ async def _ask_confirmation(
     if broadcasts.reaches_group(draft):
         lines.append("• " + _("in the group"))
     if broadcasts.reaches_volunteers(draft):
-        lines.append("• " + _("privately to {count} volunteers").format(count=len(found.reachable)))
+        count = len(found.reachable)
+        lines.append(
+            "• "
+            + ngettext(
+                language, "privately to {count} volunteer", "privately to {count} volunteers", count
+            ).format(count=count)
+        )
         if found.not_started:
+            count = len(found.not_started)
             lines.append(
                 "• "
-                + _("{count} haven't started a chat with me yet, so I can't reach them").format(
-                    count=len(found.not_started)
-                )
+                + ngettext(
+                    language,
+                    "{count} hasn't started a chat with me yet, so I can't reach them",
+                    "{count} haven't started a chat with me yet, so I can't reach them",
+                    count,
+                ).format(count=count)
             )
         if found.blocked:
-            lines.append("• " + _("{count} have blocked me").format(count=len(found.blocked)))
-        if found.paused_skipped:
+            count = len(found.blocked)
             lines.append(
                 "• "
-                + _("{count} on a pause won't get it, as it is not marked important").format(
-                    count=found.paused_skipped
-                )
+                + ngettext(
+                    language, "{count} has blocked me", "{count} have blocked me", count
+                ).format(count=count)
+            )
+        if found.paused_skipped:
+            count = found.paused_skipped
+            lines.append(
+                "• "
+                + ngettext(
+                    language,
+                    "{count} on a pause won't get it, as it is not marked important",
+                    "{count} on a pause won't get it, as it is not marked important",
+                    count,
+                ).format(count=count)
             )
     await _edit(
         query,
@@ -342,15 +363,13 @@ def report_text(_: Translate, report: broadcasts.Progress) -> str:
         )
         if report.not_started:
             lines.append(
-                _("Can't be reached (haven't started a chat with me): {count}").format(
-                    count=report.not_started
-                )
+                _("Haven't started a chat with me yet: {count}").format(count=report.not_started)
             )
         if report.blocked:
             lines.append(_("Have blocked me: {count}").format(count=report.blocked))
         if report.failed:
             lines.append(
-                _("Not delivered, can be tried again: {count}").format(count=report.failed)
+                _("Not delivered yet, can be sent again: {count}").format(count=report.failed)
             )
         if report.waiting:
             lines.append(_("Still on the way: {count}").format(count=report.waiting))
@@ -366,7 +385,7 @@ def _retry_markup(_: Translate, broadcast_id: int) -> InlineKeyboardMarkup:
         [
             [
                 _button(
-                    _("Try the failed ones again"),
+                    _("Send again to those who didn't get it"),
                     BUTTONS.encode(BroadcastAction.RETRY, broadcast_id),
                 )
             ]

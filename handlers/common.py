@@ -42,9 +42,17 @@ def language_of(context: PeerContext, user: User | None) -> str:
     return pick_language(user.language_code if user else None, default)
 
 
+def reply_language(context: PeerContext, update: Update) -> str:
+    """The language of a reply: in private the sender's; in the group always the group's,
+    so nobody is singled out by an answer in another language."""
+    if is_private(update) or update.effective_chat is None:
+        return language_of(context, update.effective_user)
+    return context.services.settings.language
+
+
 def texts_for(context: PeerContext, update: Update) -> Translate:
-    """The translate function for whoever sent this update."""
-    return context.texts(language_of(context, update.effective_user))
+    """The translate function for a reply to this update (see `reply_language`)."""
+    return context.texts(reply_language(context, update))
 
 
 def telegram_person(context: PeerContext, user: User) -> people.TelegramPerson:

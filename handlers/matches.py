@@ -19,15 +19,15 @@ from telegram.ext.filters import MessageFilter
 from bot.context import PeerContext, Services, current_session
 from bot.domain import confirmations, matches, people
 from bot.domain.schedule import BIWEEKLY, DATES, WEEKLY
-from bot.i18n import N_, Translate, format_day
+from bot.i18n import N_, Translate, format_day, ngettext
 from handlers import matches_create, matches_meetings
 from handlers.callbacks import ID, TOKEN, Parser, Who, choice, take_confirmation
 from handlers.common import (
     CommandInfo,
     coordinator_only,
-    language_of,
     private_only,
     reply,
+    reply_language,
     texts_for,
 )
 from handlers.delivery import send_document_private, send_to_person
@@ -128,7 +128,9 @@ def overview_text(
 
 
 def _title(match: Match, _: Translate) -> str:
-    return match.label if match.kind == "match" else f"{match.label} ({_('activity')})"
+    if match.kind == "match":
+        return match.label
+    return match.label + " (" + _("activity") + ")"
 
 
 def overview_summary(views: list[matches.MatchView], _: Translate) -> str:
@@ -169,7 +171,7 @@ async def matches_command(update: Update, context: PeerContext) -> None:
     _ = texts_for(context, update)
     services = context.services
     now = services.clock.now()
-    language = language_of(context, update.effective_user)
+    language = reply_language(context, update)
     views = await matches.overview(context.session, services.group_id, now, next_count=0)
     summary_sent = len(views) > INLINE_MATCHES
     if summary_sent:  # before the meetings are read: what needs action comes first
@@ -196,7 +198,12 @@ async def _send_overview_document(
         context.bot,
         update.effective_chat.id,
         document=InputFile(text.encode("utf-8"), filename=_("matches.txt")),
-        caption=_("All {count} matches and activities.").format(count=count),
+        caption=ngettext(
+            reply_language(context, update),
+            "{count} match or activity in all.",
+            "All {count} matches and activities.",
+            count,
+        ).format(count=count),
     )
     log.info(
         "matches overview of %d as a document (%d bytes): %s", count, len(text), delivery.outcome
@@ -321,7 +328,7 @@ async def cover_command(update: Update, context: PeerContext) -> None:
             )
             return
         if len(found) > 1:  # two citizens with the same label: let the coordinator choose
-            language = language_of(context, update.effective_user)
+            language = reply_language(context, update)
             rows = [
                 [
                     InlineKeyboardButton(
@@ -417,12 +424,12 @@ async def _cover(update: Update, context: PeerContext, match_id: int, person_id:
     upcoming = await matches.next_occurrences(context.session, match.id, now, limit=3)
     text_for_volunteer = _cover_text(context, match, volunteer, [o.starts_at for o in upcoming])
     told = (await send_to_person(context, volunteer, text_for_volunteer)).sent
-    text = _("{name} now covers {label} until {paused} is back from the pause.").format(
-        name=volunteer.first_name, label=match.label, paused=cover.paused.first_name
-    )
+    text = _(
+        "{name} now has the meetings with {label} until {paused} is back from the pause."
+    ).format(name=volunteer.first_name, label=match.label, paused=cover.paused.first_name)
     if not told:
         text += "\n" + _(
-            "{name} has not started me yet, so I could not tell them. "
+            "{name} hasn't started a chat with me yet, so I could not tell them. "
             "Please ask them to send me /start."
         ).format(name=volunteer.first_name)
     await reply(update, text)
@@ -446,8 +453,8 @@ async def on_pause_ended(context: PeerContext, person: Person, pause: Pause, **_
 def _cover_ended_text(context: PeerContext, match: Match, volunteer: Person) -> str:
     _ = context.texts(volunteer.language)
     return _(
-        "Thank you for covering the meetings with {label}. The regular volunteer is back, "
-        "so your cover ends here."
+        "Thank you for taking the meetings with {label}. The regular volunteer is back, "
+        "so your time as a temporary volunteer ends here."
     ).format(label=match.label)
 
 
@@ -462,9 +469,9 @@ async def _end_covers(context: PeerContext, session, pause_id: int) -> None:
         def build(
             _: Translate, language: str, match: Match = match, volunteer: Person = volunteer
         ) -> str:
-            return _("The pause is over, so {name}'s cover for {label} has ended.").format(
-                name=volunteer.first_name, label=match.label
-            )
+            return _(
+                "The pause is over, so {name} no longer has the meetings with {label}."
+            ).format(name=volunteer.first_name, label=match.label)
 
         await tell_coordinators(context, session, build)
         log.info(
@@ -527,7 +534,10 @@ async def send_digest(context: PeerContext) -> None:
         if result.cancelled_in_a_row:
             lines += ["", _("The last meetings were cancelled several times in a row:")]
             lines += [
-                "• " + _("{label}: {count} times").format(label=m.label, count=n)
+                "• "
+                + ngettext(language, "{label}: {count} time", "{label}: {count} times", n).format(
+                    label=m.label, count=n
+                )
                 for m, n in result.cancelled_in_a_row
             ]
         lines += ["", _("See everything with /matches.")]

@@ -16,6 +16,7 @@ from bot.context import PeerContext
 from bot.domain import people
 from bot.domain.matches import CANCELLED, MOVED, UpcomingMeeting
 from bot.domain.schedule import BIWEEKLY, WEEKLY, local_today
+from bot.domain.typed_dates import example_day, parse_clock, parse_day
 from bot.i18n import Translate, format_when
 from handlers.callbacks import Callbacks
 from handlers.delivery import send_private
@@ -85,35 +86,17 @@ def parse_weekday(text: str) -> int | None:
 
 def parse_time(text: str) -> time | None:
     """ "10:00", "10.00", "kl. 10", "10" -> 10:00."""
-    text = text.strip().lower().removeprefix("kl.").removeprefix("kl").strip()
-    for sep in (":", "."):
-        if sep in text:
-            hours, _, minutes = text.partition(sep)
-            break
-    else:
-        hours, minutes = text, "0"
-    if not (hours.isdigit() and minutes.isdigit()):
-        return None
-    h, m = int(hours), int(minutes)
-    return time(h, m) if 0 <= h < 24 and 0 <= m < 60 else None
+    return parse_clock(text)
 
 
 def parse_date(text: str, today: date) -> date | None:
     """ "2026-12-09", "9.12.2026", "9/12", "9.12" (the next such date from today)."""
-    text = text.strip().rstrip(".")
-    try:
-        if "-" in text:
-            return date.fromisoformat(text)
-        parts = text.replace("/", ".").split(".")
-        if len(parts) == 3:
-            year = int(parts[2])
-            return date(year + 2000 if year < 100 else year, int(parts[1]), int(parts[0]))
-        if len(parts) == 2:
-            day = date(today.year, int(parts[1]), int(parts[0]))
-            return day if day >= today else date(today.year + 1, day.month, day.day)
-    except ValueError:
-        return None
-    return None
+    return parse_day(text, today)
+
+
+def example_moment(day: date) -> str:
+    """A date and time a week or so after `day`, as people may type it: 9.12.2026 10.00."""
+    return f"{example_day(day + timedelta(days=8))} 10.00"
 
 
 def parse_date_and_time(text: str, today: date) -> tuple[date, time] | None:

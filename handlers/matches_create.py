@@ -4,9 +4,10 @@ such as `/match @anna "K.L." weekly tue 10:00`."""
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, time, timedelta
 from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -14,12 +15,15 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from bot.context import PeerContext
 from bot.domain import matches, people
 from bot.domain.schedule import BIWEEKLY, DATES, WEEKLY
-from bot.i18n import N_, Translate
+from bot.domain.typed_dates import example_day
+from bot.i18n import N_, Translate, ngettext
 from handlers.common import coordinator_only, private_only, reply, texts_for
 from handlers.delivery import send_to_person
 from handlers.matches_common import (
     BUTTONS,
     MatchAction,
+    clock,
+    example_moment,
     names,
     parse_date,
     parse_date_and_time,
@@ -32,14 +36,21 @@ from handlers.matches_common import (
 )
 
 if TYPE_CHECKING:
-    from storage.models import Match, Person
+    from storage.models import Match, Person, ReminderPreference
 
 log = logging.getLogger(__name__)
 
 FLOW = "matches_flow"
 
-MATCH_EXAMPLE = '/match @anna "K.L." weekly tue 10:00'
-ACTIVITY_EXAMPLE = '/activity "Recovery-café" biweekly thu 14:00 until 2027-03-31 @anna @bo'
+MATCH_EXAMPLE = N_('/match @anna "K.L." weekly tue 10:00')
+ACTIVITY_EXAMPLE = N_('/activity "Recovery-café" biweekly thu 14:00 until {day} @anna @bo')
+
+
+def example(_: Translate, kind: str, day: date) -> str:
+    """A one-line example in the reader's language; the end date some months from `day`."""
+    if kind == "match":
+        return _(MATCH_EXAMPLE)
+    return _(ACTIVITY_EXAMPLE).format(day=example_day(day + timedelta(days=120)))
 
 WHY_A_LABEL = N_(
     "What shall we call the citizen here? Please use initials or a nickname, never a full "
@@ -63,7 +74,7 @@ ERRORS = {
     ),
     "rhythm_incomplete": N_(
         "Please tell me when you meet: weekly or biweekly with a weekday and a time (like "
-        "weekly tue 10:00), or once with a date and a time (like once 9.12 10:00)."
+        "weekly tue 10:00), or once with a date and a time (like once {day} 10:00)."
     ),
     "rhythm_unknown": N_("I didn't understand the rhythm: use weekly, biweekly or once."),
     "date_in_past": N_("That date and time has already passed. Please choose a later one."),
@@ -119,9 +130,22 @@ RHYTHM_WORDS = {
 }
 
 
+# Danish phrases of more than one word, read as the one word the parser knows.
+PHRASES = (
+    (re.compile(r"\bhver\s+anden(\s+uge)?\b", re.IGNORECASE), "hveranden"),
+    (re.compile(r"\bhver\s+uge\b", re.IGNORECASE), "ugentlig"),
+    (re.compile(r"\ben\s+gang\b", re.IGNORECASE), "engang"),
+    (re.compile(r"\btil\s+og\s+med\b", re.IGNORECASE), "til"),
+)
+
+
 def parse_line(text: str, kind: str, day: date) -> Request:
-    """Read `@anna @bo "K.L." weekly tue 10:00 place "Café X" from 1.12 until 31.3`."""
-    text = text.replace("“", '"').replace("”", '"').replace("„", '"')
+    """Read `@anna @bo "K.L." weekly tue 10:00 place "Café X" from 1.12 until 31.3` (or in
+    Danish: `»K.L.« hver anden tirsdag 10.00 fra 1.12 til og med 31.3.2027`)."""
+    for quote in ("“", "”", "„", "»", "«"):
+        text = text.replace(quote, '"')
+    for phrase, word in PHRASES:
+        text = phrase.sub(word, text)
     try:
         words = shlex.split(text)
     except ValueError as error:
@@ -178,10 +202,11 @@ def parse_line(text: str, kind: str, day: date) -> Request:
     return request
 
 
-def error_text(_: Translate, code: str, kind: str, **details: str) -> str:
-    example = MATCH_EXAMPLE if kind == "match" else ACTIVITY_EXAMPLE
-    message = _(ERRORS.get(code, ERRORS["rhythm_incomplete"])).format(**details)
-    return message + "\n\n" + _("For example:") + f"\n{example}"
+def error_text(_: Translate, code: str, kind: str, day: date, **details: str) -> str:
+    message = _(ERRORS.get(code, ERRORS["rhythm_incomplete"])).format(
+        day=example_day(day + timedelta(days=8)), **details
+    )
+    return message + "\n\n" + _("For example:") + f"\n{example(_, kind, day)}"
 
 
 # Creating and telling the volunteers -------------------------------------------------------
@@ -205,14 +230,15 @@ async def create_and_announce(update: Update, context: PeerContext, request: Req
             tz=services.tz,
         )
     except matches.MatchError as error:
-        await reply(update, error_text(_, error.code, request.kind))
+        await reply(update, error_text(_, error.code, request.kind, today(context)))
         return False
     volunteers = await matches.active_volunteers_of(context.session, match.id)
     first = await matches.next_occurrences(context.session, match.id, now, limit=3)
     not_told = []
     for person in volunteers:
         others = [p.first_name for p in volunteers if p.id != person.id]
-        text = announcement(context, match, person, others, [o.starts_at for o in first])
+        pref = await matches.preference(context.session, services.group_id, person.id)
+        text = announcement(context, match, person, others, [o.starts_at for o in first], pref)
         if not (await send_to_person(context, person, text)).sent:
             not_told.append(person.first_name)
     lines = [
@@ -231,7 +257,7 @@ async def create_and_announce(update: Update, context: PeerContext, request: Req
     for name in not_told:
         lines.append(
             _(
-                "{name} has not started me yet, so I could not tell them. "
+                "{name} hasn't started a chat with me yet, so I could not tell them. "
                 "Please ask them to send me /start."
             ).format(name=name)
         )
@@ -241,13 +267,18 @@ async def create_and_announce(update: Update, context: PeerContext, request: Req
 
 
 def _lang(context: PeerContext, update: Update) -> str:
-    from handlers.common import language_of
+    from handlers.common import reply_language
 
-    return language_of(context, update.effective_user)
+    return reply_language(context, update)
 
 
 def announcement(
-    context: PeerContext, match: Match, person: Person, others: list[str], starts: list
+    context: PeerContext,
+    match: Match,
+    person: Person,
+    others: list[str],
+    starts: list,
+    pref: ReminderPreference,
 ) -> str:
     _ = context.texts(person.language)
     language = person.language
@@ -267,14 +298,30 @@ def announcement(
     if starts:
         lines += ["", _("The first meetings:")]
         lines += [f"• {when(context, s, language)}" for s in starts]
-    lines += [
-        "",
-        _(
-            "I will remind you the day before at 18.00 and 2 hours before; you can change "
-            "that under /settings. See, move or cancel your meetings with /meetings."
-        ),
-    ]
+    lines += ["", reminder_promise(pref, _, language)]
     return "\n".join(lines)
+
+
+def reminder_promise(pref: ReminderPreference, _: Translate, language: str) -> str:
+    """What the volunteer's own reminder settings promise (see /settings)."""
+    parts = []
+    if pref.day_before:
+        parts.append(
+            _("the day before at {time}").format(time=clock(time(pref.day_before_hour), language))
+        )
+    if pref.hours_before:
+        parts.append(
+            ngettext(
+                language, "{count} hour before", "{count} hours before", pref.hours_before_count
+            ).format(count=pref.hours_before_count)
+        )
+    if parts:
+        first = _("I will remind you {when}; you can change that under /settings.").format(
+            when=names(parts, _)
+        )
+    else:
+        first = _("Your meeting reminders are turned off; you can turn them on under /settings.")
+    return first + " " + _("See, move or cancel your meetings with /meetings.")
 
 
 async def resolve_people(context: PeerContext, usernames: list[str]) -> list[int]:
@@ -298,7 +345,7 @@ async def _one_line(update: Update, context: PeerContext, kind: str) -> None:
         request = parse_line(rest, kind, today(context))
         request.person_ids = await resolve_people(context, request.usernames)
     except ParseError as error:
-        await reply(update, error_text(_, error.code, kind, **error.details))
+        await reply(update, error_text(_, error.code, kind, today(context), **error.details))
         return
     await create_and_announce(update, context, request)
 
@@ -369,7 +416,7 @@ async def start_flow(update: Update, context: PeerContext, kind: str) -> None:
         else _("Who will run the activity? Choose one to four, then tap Next.")
     )
     hint = _("(Or next time in one line, for example: {example})").format(
-        example=MATCH_EXAMPLE if kind == "match" else ACTIVITY_EXAMPLE
+        example=example(_, kind, today(context))
     )
     await reply(update, f"{question}\n{hint}", reply_markup=_pick_keyboard(candidates, [], _))
 
@@ -430,7 +477,12 @@ async def flow_callback(update: Update, context: PeerContext, action: str, value
         request.rhythm = value
         request.step = "when"
         if value == DATES:
-            await reply(update, _("Which date and time? For example: 9.12 10:00"))
+            await reply(
+                update,
+                _("Which date and time? For example: {example}").format(
+                    example=example_moment(today(context))
+                ),
+            )
         else:
             await reply(update, _("Which weekday and time? For example: tue 10:00"))
     elif action == "gp" and request.step == "place":
@@ -468,7 +520,12 @@ async def flow_text(update: Update, context: PeerContext, text: str) -> bool:
         if request.rhythm == DATES:
             moment = parse_date_and_time(text, today(context))
             if moment is None:
-                await reply(update, _("I didn't catch that. For example: 9.12 10:00"))
+                await reply(
+                    update,
+                    _("I didn't catch that. For example: {example}").format(
+                        example=example_moment(today(context))
+                    ),
+                )
                 return True
             request.dates = [moment]
         else:
@@ -497,7 +554,12 @@ async def flow_text(update: Update, context: PeerContext, text: str) -> bool:
     elif request.step in ("start", "end"):
         day = parse_date(text, today(context))
         if day is None:
-            await reply(update, _("I didn't catch that date. For example: 1.12"))
+            await reply(
+                update,
+                _("I didn't catch that date. For example: {example}").format(
+                    example=example_day(today(context) + timedelta(days=7))
+                ),
+            )
             return True
         if request.step == "start":
             request.start = day
@@ -516,7 +578,9 @@ async def _after_place(update: Update, context: PeerContext, request: Request) -
     request.step = "start"
     await reply(
         update,
-        _("From which date? Write a date (for example 1.12), or tap the button."),
+        _("From which date? Write a date (for example {example}), or tap the button.").format(
+            example=example_day(today(context) + timedelta(days=7))
+        ),
         reply_markup=InlineKeyboardMarkup(
             [
                 [
@@ -537,7 +601,10 @@ async def _after_start(update: Update, context: PeerContext, request: Request) -
     request.step = "end"
     await reply(
         update,
-        _("Does it run for a season? Write the last date (for example 31.3), or tap the button."),
+        _(
+            "Does the activity have an end date? Write the last date (for example {example}), "
+            "or tap the button."
+        ).format(example=example_day(today(context) + timedelta(days=120))),
         reply_markup=InlineKeyboardMarkup(
             [
                 [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -13,9 +13,16 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from bot.context import PeerContext
 from bot.domain import matches, people
 from bot.domain.schedule import BIWEEKLY, WEEKLY
-from bot.i18n import N_, Translate
+from bot.i18n import N_, Translate, ngettext
 from handlers.callbacks import small_int
-from handlers.common import current_person, private_only, reply, texts_for, volunteer_only
+from handlers.common import (
+    current_person,
+    private_only,
+    reply,
+    reply_language,
+    texts_for,
+    volunteer_only,
+)
 from handlers.delivery import send_to_person
 from handlers.matches_common import (
     BUTTONS,
@@ -25,6 +32,7 @@ from handlers.matches_common import (
     MatchAction,
     ReminderAction,
     clock,
+    example_moment,
     names,
     occurrence_line,
     parse_date_and_time,
@@ -471,7 +479,9 @@ async def on_move_asked(update: Update, context: PeerContext, occurrence_id: int
     context.user_data[PENDING_INPUT] = ("move", occurrence_id)  # type: ignore[index]
     await reply(
         update,
-        _("When should the meeting be instead? Write a date and a time, for example: 10.12 14:00"),
+        _(
+            "When should the meeting be instead? Write a date and a time, for example: {example}"
+        ).format(example=example_moment(today(context))),
     )
 
 
@@ -540,7 +550,12 @@ async def meetings_text(update: Update, context: PeerContext, text: str) -> bool
         if pending[0] == "move":
             moment = parse_date_and_time(text, today(context))
             if moment is None:
-                await reply(update, _("I didn't catch that. For example: 10.12 14:00"))
+                await reply(
+                    update,
+                    _("I didn't catch that. For example: {example}").format(
+                        example=example_moment(today(context))
+                    ),
+                )
                 return True
             occurrence = await matches.find_occurrence(context.session, pending[1])
             old_starts = occurrence.starts_at if occurrence else None
@@ -599,19 +614,23 @@ DAY_HOURS = (16, 17, 18, 19, 20)
 HOUR_COUNTS = (1, 2, 3, 4)
 
 
-def _settings_view(pref, _: Translate) -> tuple[str, InlineKeyboardMarkup]:
+def _settings_view(pref, _: Translate, language: str) -> tuple[str, InlineKeyboardMarkup]:
     on, off = _("on"), _("off")
     text = "\n".join(
         [
             _("Your meeting reminders:"),
             "• "
-            + _("The day before at {hour}.00: {state}").format(
-                hour=pref.day_before_hour, state=on if pref.day_before else off
+            + _("The day before at {time}: {state}").format(
+                time=clock(time(pref.day_before_hour), language),
+                state=on if pref.day_before else off,
             ),
             "• "
-            + _("{count} hours before: {state}").format(
-                count=pref.hours_before_count, state=on if pref.hours_before else off
-            ),
+            + ngettext(
+                language,
+                "{count} hour before: {state}",
+                "{count} hours before: {state}",
+                pref.hours_before_count,
+            ).format(count=pref.hours_before_count, state=on if pref.hours_before else off),
         ]
     )
     rows = [
@@ -625,7 +644,7 @@ def _settings_view(pref, _: Translate) -> tuple[str, InlineKeyboardMarkup]:
         ],
         [
             InlineKeyboardButton(
-                ("✓ " if h == pref.day_before_hour else "") + f"{h}.00",
+                ("✓ " if h == pref.day_before_hour else "") + clock(time(h), language),
                 callback_data=REMINDER_BUTTONS.encode(ReminderAction.DAY_HOUR, h),
             )
             for h in DAY_HOURS
@@ -640,7 +659,8 @@ def _settings_view(pref, _: Translate) -> tuple[str, InlineKeyboardMarkup]:
         ],
         [
             InlineKeyboardButton(
-                ("✓ " if n == pref.hours_before_count else "") + _("{count} h").format(count=n),
+                ("✓ " if n == pref.hours_before_count else "")
+                + ngettext(language, "{count} hour", "{count} hours", n).format(count=n),
                 callback_data=REMINDER_BUTTONS.encode(ReminderAction.HOUR_COUNT, n),
             )
             for n in HOUR_COUNTS
@@ -671,7 +691,7 @@ async def _reminder_change(
         services.tz,
         **change(pref),
     )
-    text, keyboard = _settings_view(pref, _)
+    text, keyboard = _settings_view(pref, _, reply_language(context, update))
     await query.edit_message_text(text, reply_markup=keyboard)
 
 
@@ -686,7 +706,7 @@ async def on_reminder_settings(update: Update, context: PeerContext) -> None:
         return
     _ = texts_for(context, update)
     pref = await matches.preference(context.session, context.services.group_id, person.id)
-    text, keyboard = _settings_view(pref, _)
+    text, keyboard = _settings_view(pref, _, reply_language(context, update))
     await reply(update, text, reply_markup=keyboard)
 
 

@@ -25,7 +25,7 @@ from bot.context import PeerContext, Services
 from bot.domain import meeting as domain
 from bot.domain import meeting_dates as dates
 from bot.domain import people
-from bot.i18n import N_, Translate
+from bot.i18n import N_, Translate, ngettext
 from handlers import meeting_flow as flow
 from handlers.callbacks import ID, Who, choice, small_int
 from handlers.common import (
@@ -33,13 +33,14 @@ from handlers.common import (
     coordinator_only,
     is_coordinator,
     is_group_member,
-    language_of,
     private_only,
     reply,
+    reply_language,
     telegram_person,
     texts_for,
 )
 from handlers.delivery import send_to_group
+from handlers.matches_common import clock, weekday_name
 from handlers.meeting_buttons import BUTTONS, MeetingAction
 from handlers.settings import Section, add_section
 
@@ -53,22 +54,7 @@ COMMANDS = [
     CommandInfo("meetingsettings", N_("Change a meeting setting"), "coordinator"),
 ]
 
-
-
-def meetingpoll_example(context: PeerContext) -> str:
-    """A correct example whatever the date: a week and eight days from today."""
-    today = context.services.clock.now().astimezone(context.services.tz).date()
-    first, second = today + timedelta(days=7), today + timedelta(days=8)
-    return f"/meetingpoll {first:%Y-%m-%d} 17:00, {second:%Y-%m-%d} 16:30"
-
-
-def setmeeting_example(context: PeerContext) -> str:
-    """A correct example whatever the date: a week from today at 17:00."""
-    today = context.services.clock.now().astimezone(context.services.tz).date()
-    return f"/setmeeting {today + timedelta(days=7):%Y-%m-%d} 17:00"
-
-
-POLL_EXAMPLE = "/poll Hvilket kursus ønsker I jer? | Førstehjælp | Konflikthåndtering"
+POLL_EXAMPLE = N_("/poll Which course would you like? | First aid | Handling conflicts")
 
 # user_data key: the coordinator tapped a setting and its new value comes next. The
 # handler runs in its own early group so it sees the text before other features' flows.
@@ -93,14 +79,76 @@ SETTING_LABELS = {
     "days": N_("Days the poll stays open"),
     "reminders": N_("Reminders (1d@10:00 = the day before at 10:00, 2h = two hours before)"),
 }
+# What the coordinator may type, in their language (the parsers read both).
 SETTING_EXAMPLES = {
-    "slots": "tue 17:00, wed 17:00, thu 16:30",
-    "place": "Frivilligcentret, Stationsvej 3",
-    "count": "4",
-    "opens": "15 10:00",
-    "days": "5",
-    "reminders": "1d@10:00, 2h",
+    "da": {
+        "slots": "tir 17.00, ons 17.00, tor 16.30",
+        "place": "Frivilligcentret, Stationsvej 3",
+        "count": "4",
+        "opens": "15 10.00",
+        "days": "5",
+        "reminders": "1d@10.00, 2t",
+    },
+    "en": {
+        "slots": "tue 17:00, wed 17:00, thu 16:30",
+        "place": "Volunteer centre, Station Road 3",
+        "count": "4",
+        "opens": "15 10:00",
+        "days": "5",
+        "reminders": "1d@10:00, 2h",
+    },
 }
+
+
+def setting_example(key: str, language: str) -> str:
+    return SETTING_EXAMPLES.get(language, SETTING_EXAMPLES["en"])[key]
+
+
+def shown_setting(key: str, stored: str, _: Translate, language: str) -> str:
+    """A stored setting the way people read it: "tirsdag kl. 17.00, onsdag kl. 17.00"."""
+    if not stored:
+        return "–"
+    try:
+        if key == "slots":
+            return ", ".join(
+                _("{weekday} at {time}").format(
+                    weekday=weekday_name(s.weekday, language), time=clock(s.at, language)
+                )
+                for s in dates.parse_slots(stored)
+            )
+        if key == "opens":
+            opening = dates.parse_poll_opening(stored)
+            return _("day {day} of the month before, at {time}").format(
+                day=opening.day, time=clock(opening.at, language)
+            )
+        if key == "reminders":
+            return ", ".join(lead_text(lead, _, language) for lead in dates.parse_leads(stored))
+    except ValueError:
+        return stored
+    return stored
+
+
+def lead_text(lead: dates.Lead, _: Translate, language: str) -> str:
+    if lead.at is not None:
+        if lead.days == 1:
+            return _("the day before at {time}").format(time=clock(lead.at, language))
+        return ngettext(
+            language, "{count} day before at {time}", "{count} days before at {time}", lead.days
+        ).format(count=lead.days, time=clock(lead.at, language))
+    minutes = int(lead.before.total_seconds() // 60)
+    if minutes % (24 * 60) == 0:
+        count = minutes // (24 * 60)
+        return ngettext(language, "{count} day before", "{count} days before", count).format(
+            count=count
+        )
+    if minutes % 60 == 0:
+        count = minutes // 60
+        return ngettext(language, "{count} hour before", "{count} hours before", count).format(
+            count=count
+        )
+    return ngettext(language, "{count} minute before", "{count} minutes before", minutes).format(
+        count=minutes
+    )
 
 
 def _args_text(update: Update) -> str:
@@ -128,12 +176,12 @@ async def meeting_poll(update: Update, context: PeerContext) -> None:
     named = _args_text(update)
     if named:
         try:
-            candidates = dates.parse_dates(named, tz)
+            candidates = dates.parse_dates(named, tz, now.astimezone(tz).date())
         except ValueError:
             await reply(
                 update,
                 _("I couldn't read those dates. Please write them like this: {example}").format(
-                    example=meetingpoll_example(context)
+                    example=flow.dates_example(context, reply_language(context, update))
                 ),
             )
             return
@@ -147,7 +195,8 @@ async def meeting_poll(update: Update, context: PeerContext) -> None:
             await reply(
                 update,
                 _("Please choose a time from now until {last}, for example {example}.").format(
-                    last=last.strftime("%Y-%m-%d"), example=meetingpoll_example(context)
+                    last=last.strftime("%Y-%m-%d"),
+                    example=flow.dates_example(context, reply_language(context, update)),
                 ),
             )
             return
@@ -174,7 +223,7 @@ async def meeting_poll(update: Update, context: PeerContext) -> None:
                 _(
                     "I found no free dates next month with the current settings. You can name "
                     "dates yourself: {example}"
-                ).format(example=meetingpoll_example(context)),
+                ).format(example=flow.dates_example(context, reply_language(context, update))),
             )
             return
     meeting = await flow.open_poll(context, candidates, closes_at, config.place)
@@ -190,7 +239,7 @@ async def meeting_poll(update: Update, context: PeerContext) -> None:
 
 
 def texts_language(context: PeerContext, update: Update) -> str:
-    return language_of(context, update.effective_user)
+    return reply_language(context, update)
 
 
 @private_only
@@ -215,16 +264,17 @@ async def close_poll(update: Update, context: PeerContext) -> None:
 @private_only
 @coordinator_only
 async def set_meeting(update: Update, context: PeerContext) -> None:
-    """`/setmeeting 2026-12-09 17:00`: fix or move the meeting; everyone concerned is told."""
+    """`/setmeeting 9.12.2026 17.00`: fix or move the meeting; everyone concerned is told."""
     _ = texts_for(context, update)
     services = context.services
     try:
-        [starts_at] = dates.parse_dates(_args_text(update), services.tz)
+        today = services.clock.now().astimezone(services.tz).date()
+        [starts_at] = dates.parse_dates(_args_text(update), services.tz, today)
     except ValueError:
         await reply(
             update,
             _("Please write the date and time like this: {example}").format(
-                example=setmeeting_example(context)
+                example=flow.setmeeting_example(context, reply_language(context, update))
             ),
         )
         return
@@ -235,7 +285,8 @@ async def set_meeting(update: Update, context: PeerContext) -> None:
         await reply(
             update,
             _("Please choose a time from now until {last}, for example {example}.").format(
-                last=last.strftime("%Y-%m-%d"), example=setmeeting_example(context)
+                last=last.strftime("%Y-%m-%d"),
+                example=flow.setmeeting_example(context, reply_language(context, update)),
             ),
         )
         return
@@ -333,7 +384,7 @@ async def any_poll(update: Update, context: PeerContext) -> None:
             _(
                 "Please write the poll like this: {example} (2 to 12 options; write anonymous "
                 "first for an anonymous poll)."
-            ).format(example=POLL_EXAMPLE),
+            ).format(example=_(POLL_EXAMPLE)),
         )
         return
     if any(len(o) > 100 for o in options):
@@ -379,14 +430,14 @@ async def show_settings(update: Update, context: PeerContext, _: Translate) -> N
     )
     lines = [_("Volunteer meeting settings:"), ""]
     for key in domain.SETTING_KEYS:
-        shown = values[key] or "–"
+        shown = shown_setting(key, values[key], _, language)
         name = DANISH_KEYS[key] if language == "da" else key
         lines.append(f"• {_(SETTING_LABELS[key])} ({name}): {shown}")
     lines += [
         "",
         _("Tap a setting to change it, or send for example: {example}").format(
             example=f"/meetingsettings {DANISH_KEYS['place'] if language == 'da' else 'place'} "
-            f"{SETTING_EXAMPLES['place']}"
+            f"{setting_example('place', language)}"
         ),
     ]
     buttons = [
@@ -403,6 +454,7 @@ async def show_settings(update: Update, context: PeerContext, _: Translate) -> N
 
 async def ask_for_setting(update: Update, context: PeerContext, _: Translate, key: str) -> None:
     """ "Send me the new value": the next text the coordinator sends is the value."""
+    language = texts_language(context, update)
     values = await domain.setting_values(
         context.session, context.services.group_id, flow.setting_defaults(context)
     )
@@ -411,7 +463,9 @@ async def ask_for_setting(update: Update, context: PeerContext, _: Translate, ke
     await reply(
         update,
         _("Send me the new value for {setting} (now: {value}). For example: {example}").format(
-            setting=_(SETTING_LABELS[key]), value=values[key] or "–", example=SETTING_EXAMPLES[key]
+            setting=_(SETTING_LABELS[key]),
+            value=shown_setting(key, values[key], _, language),
+            example=setting_example(key, language),
         ),
     )
 
@@ -434,25 +488,26 @@ async def save_setting(
     update: Update, context: PeerContext, key: str, value: str, *, retry: bool = False
 ) -> None:
     _ = texts_for(context, update)
+    language = texts_language(context, update)
     try:
         stored = await domain.change_setting(context.session, context.services.group_id, key, value)
     except ValueError:
         if retry and context.user_data is not None:
             context.user_data[PENDING_SETTING] = key  # let them try again
             text = _("I couldn't use that value. An example of what works: {example}").format(
-                example=SETTING_EXAMPLES[key]
+                example=setting_example(key, language)
             )
         else:
-            name = DANISH_KEYS[key] if texts_language(context, update) == "da" else key
+            name = DANISH_KEYS[key] if language == "da" else key
             text = _("I couldn't use that value. An example of what works: {example}").format(
-                example=f"/meetingsettings {name} {SETTING_EXAMPLES[key]}"
+                example=f"/meetingsettings {name} {setting_example(key, language)}"
             )
         await reply(update, text)
         return
     await reply(
         update,
         _("Saved: {setting} is now {value}.").format(
-            setting=_(SETTING_LABELS[key]), value=stored or "–"
+            setting=_(SETTING_LABELS[key]), value=shown_setting(key, stored, _, language)
         ),
     )
 

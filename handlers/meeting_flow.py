@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from babel.dates import format_date
@@ -31,7 +31,8 @@ from bot.context import PeerContext
 from bot.domain import meeting as domain
 from bot.domain import meeting_dates as dates
 from bot.domain import people, rows
-from bot.i18n import N_, Translate, format_when
+from bot.domain.typed_dates import example_clock, example_day
+from bot.i18n import N_, Translate, format_when, ngettext
 from handlers.delivery import Delivery, Outcome, send_private, send_to_group
 from handlers.meeting_buttons import BUTTONS, MeetingAction
 
@@ -46,6 +47,29 @@ GROUP_ATTEMPTS = 4
 
 ICS_FILENAME = "frivilligmoede.ics"
 MEETING_TITLE = N_("Volunteer meeting")
+
+
+def _example_days(context: PeerContext) -> tuple[date, date]:
+    """Two days a week or so ahead of today (the app's clock), for examples."""
+    services = context.services
+    today = services.clock.now().astimezone(services.tz).date()
+    first = today + timedelta(days=8)
+    return first, first + timedelta(days=1)
+
+
+def setmeeting_example(context: PeerContext, language: str) -> str:
+    """`/setmeeting 9.12.2026 17.00`, dated from today."""
+    first, _second = _example_days(context)
+    return f"/setmeeting {example_day(first)} {example_clock(time(17), language)}"
+
+
+def dates_example(context: PeerContext, language: str) -> str:
+    """`/meetingpoll 9.12.2026 17.00, 10.12.2026 16.30`, dated from today."""
+    first, second = _example_days(context)
+    return (
+        f"/meetingpoll {example_day(first)} {example_clock(time(17), language)}, "
+        f"{example_day(second)} {example_clock(time(16, 30), language)}"
+    )
 
 
 def setting_defaults(context: PeerContext) -> dict[str, str]:
@@ -156,7 +180,7 @@ async def open_poll(
     first = candidates[0].astimezone(services.tz)
     question = _(
         "When can you come to the volunteer meeting in {month}? Tick every day that suits "
-        "you (answers until {day})."
+        "you (answers until {day}). The others in the group can see what you answer."
     ).format(
         month=month_name(first.year, first.month, language),
         day=when(context, closes_at, language),
@@ -242,9 +266,10 @@ async def _no_candidates(
         context,
         lambda _, language: _(
             "I found no free dates for the volunteer meeting in {month} with the current "
-            "settings. You can name dates yourself: /meetingpoll 2026-12-09 17:00, "
-            "2026-12-10 16:30"
-        ).format(month=month_name(year, month, language)),
+            "settings. You can name dates yourself: {example}"
+        ).format(
+            month=month_name(year, month, language), example=dates_example(context, language)
+        ),
     )
 
 
@@ -323,7 +348,8 @@ async def nudge(context: PeerContext, meeting_id: int) -> None:
             context,
             lambda _, language: _(
                 "These volunteers haven't answered the meeting poll yet, and I can't write "
-                "to them privately (they haven't started me): {names}. Perhaps a word from you?"
+                "to them privately (they haven't started a chat with me yet): {names}. "
+                "Perhaps you could give them a nudge?"
             ).format(names=names),
         )
 
@@ -392,16 +418,15 @@ async def _ask_coordinator_to_choose(
         context,
         "send_message",
         text=_(
-            "Thank you for your answers! None of the days suited anyone this time. The "
-            "coordinator will find a date and let you know."
+            "No date got a yes this time. The coordinator will find a date and let you know."
         ),
     )
 
-    def render(_: Translate) -> str:
+    def render(_: Translate, language: str) -> str:
         return _(
             "No date in the meeting poll got a yes. Choose one of the dates below, or any "
-            "other date like this: /setmeeting 2026-12-09 17:00"
-        )
+            "other date like this: {example}"
+        ).format(example=setmeeting_example(context, language))
 
     for user_id in coordinators(context):
         language = await coordinator_language(context, user_id)
@@ -417,7 +442,7 @@ async def _ask_coordinator_to_choose(
         await send_private(
             context.bot,
             user_id,
-            render(context.texts(language)),
+            render(context.texts(language), language),
             reply_markup=InlineKeyboardMarkup(buttons) if buttons else None,
         )
 
@@ -493,8 +518,15 @@ async def _announce(context: PeerContext, decided: Decided, duration: timedelta)
         lines = [_("The volunteer meeting will be on {when}.").format(when=moment)]
     if meeting.place:
         lines.append(_("Place: {place}").format(place=meeting.place))
-    if not decided.moved:
-        lines.append(_("People who can come so far: {count}").format(count=decided.coming))
+    if not decided.moved and decided.coming:
+        lines.append(
+            ngettext(
+                language,
+                "So far {count} person can come.",
+                "So far {count} people can come.",
+                decided.coming,
+            ).format(count=decided.coming)
+        )
     lines.append(_("The calendar invitation is attached. Welcome!"))
     ics = calendar_invitation(context, meeting, duration, language)
     await retry_in_group(
@@ -657,11 +689,15 @@ async def close_group_poll(context: PeerContext, poll_row_id: int) -> bool:
         log.warning("group poll %s: stopPoll refused: %s", poll_row_id, type(error).__name__)
         return True
 
+    count = poll.total_voter_count
+
     def render(_: Translate, language: str) -> str:
         lines = [
             _('Result of your poll "{question}":').format(question=row.question),
             *(f"• {option.text}: {option.voter_count}" for option in poll.options),
-            _("{count} answered.").format(count=poll.total_voter_count),
+            ngettext(
+                language, "{count} person answered.", "{count} people answered.", count
+            ).format(count=count),
         ]
         return "\n".join(lines)
 

@@ -36,15 +36,15 @@ from bot.domain import meeting as meetings
 from bot.domain import minutes as domain
 from bot.domain import people
 from bot.domain import rows as stored
-from bot.i18n import N_, Translate, format_day
+from bot.i18n import N_, Translate, format_day, ngettext
 from handlers.callbacks import FLAG, ID, ButtonHandler, Callbacks, Parser, Who
 from handlers.common import (
     CommandInfo,
     coordinator_only,
     is_coordinator,
-    language_of,
     private_only,
     reply,
+    reply_language,
     texts_for,
     volunteer_only,
 )
@@ -260,7 +260,7 @@ async def save_checklist(update: Update, context: PeerContext, meeting_id: int) 
 
 
 def texts_language(context: PeerContext, update: Update) -> str:
-    return language_of(context, update.effective_user)
+    return reply_language(context, update)
 
 
 # Taking the minutes --------------------------------------------------------------------------
@@ -396,17 +396,25 @@ async def take_draft(
     not_started = [p.first_name for p in found.active if not p.reachable]
     if not_started:
         lines.append(
-            _("I can't write to {names} yet; they get them when they next send me /start.").format(
-                names=names(not_started)
-            )
+            ngettext(
+                language,
+                "{names} hasn't started a chat with me yet and gets the minutes after sending "
+                "me /start.",
+                "{names} haven't started a chat with me yet and get the minutes after sending "
+                "me /start.",
+                len(not_started),
+            ).format(names=names(not_started))
         )
     if found.paused:
         lines.append(
-            _("{names} is on a pause and gets them when back.").format(
-                names=names([p.first_name for p in found.paused])
-            )
+            ngettext(
+                language,
+                "{names} is on a pause and gets the minutes when the pause is over.",
+                "{names} are on a pause and get the minutes when the pause is over.",
+                len(found.paused),
+            ).format(names=names([p.first_name for p in found.paused]))
         )
-    lines += ["", _("Those who came get nothing. Shall I send them?")]
+    lines += ["", _("Those who came don't get them. Shall I send the minutes?")]
     await reply(
         update,
         "\n".join(lines),
@@ -468,13 +476,11 @@ async def send_minutes(context: PeerContext, copy: Copy, kind_line: str) -> Deli
 def missed_you_line(context: PeerContext, copy: Copy) -> str:
     _ = context.texts(copy.language)
     return _(
-        "We missed you at the volunteer meeting {date}. Here are the minutes, so you are "
-        "up to date."
-    ).format(
-        date=format_day(
+        "Here are the minutes of the volunteer meeting {date}, so you also know what we "
+        "talked about."
+    ).format(date=format_day(
             copy.starts_at, context.services.tz, copy.language, now=context.services.clock.now()
-        )
-    )
+        ))
 
 
 async def record(session: AsyncSession, copy: Copy, delivery: Delivery, now: datetime) -> None:
@@ -548,14 +554,16 @@ def report_text(_: Translate, when: str, seen: domain.Report) -> str:
         lines.append(_("Everyone came, so there was nobody to send them to."))
     lines.append(_("Sent: {count}").format(count=len(seen.sent)))
     if seen.in_progress:
-        lines.append(_("Being sent: {count}").format(count=seen.in_progress))
+        lines.append(_("On the way: {count}").format(count=seen.in_progress))
     if seen.unreachable:
         lines.append(
-            _("Waiting until they send me /start: {names}").format(names=names(seen.unreachable))
+            _("Waiting until they start a chat with me: {names}").format(
+                names=names(seen.unreachable)
+            )
         )
     if seen.paused:
         lines.append(
-            _("Waiting until they are back from a pause: {names}").format(names=names(seen.paused))
+            _("Waiting until their pause is over: {names}").format(names=names(seen.paused))
         )
     if seen.failed:
         lines.append(_("Could not be sent: {names}").format(names=names(seen.failed)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -14,13 +15,14 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import PeerContext, Services
 from bot.domain import confirmations, people, retention, rights, rows
-from bot.i18n import N_, Translate, texts
+from bot.i18n import N_, Translate, format_day, texts
 from handlers.callbacks import TOKEN, Callbacks, take_confirmation
 from handlers.common import (
     CommandInfo,
     is_coordinator,
     private_only,
     reply,
+    reply_language,
     texts_for,
 )
 from handlers.delivery import send_document_private, send_private
@@ -44,10 +46,64 @@ COMMANDS = [
 ]
 
 ABOUT_EXPORT = N_(
-    "This is everything PeerBot stores about you: your own row ('person') and, table by "
-    "table, every row that points at you. Dates are in UTC. Citizens appear only as the "
-    "label the coordinator chose."
+    "This is everything PeerBot has stored about you, in full, for machines; the message "
+    "before this file says the same in plain words. \"person\" is you, and \"tables\" holds, "
+    "part by part, everything that is about you. Times are in UTC (Danish time minus 1 hour, "
+    "in summer minus 2). Citizens appear only as the label the coordinator chose."
 )
+# What each part of the export is, in plain words (GDPR art. 12). A part not named here
+# (a new feature) is still listed, by its technical name.
+EXPORT_PARTS = {
+    "attendance": N_("Whether you came to volunteer meetings (the coordinator's checklist)"),
+    "broadcast_deliveries": N_("Messages from the coordinator to everyone that were sent to you"),
+    "match_occurrences": N_("Meetings with a citizen that you moved or cancelled"),
+    "match_volunteers": N_("Your places in matches and activities"),
+    "meeting_answers": N_("Your answers in the date polls for the volunteer meeting"),
+    "meeting_nudges": N_("Reminders to answer a date poll"),
+    "minutes_deliveries": N_("Minutes of volunteer meetings that were sent to you"),
+    "pauses": N_("Your pauses"),
+    "reminder_deliveries": N_("Reminders of your meetings that were sent to you"),
+    "reminder_preferences": N_("Your settings for meeting reminders"),
+}
+
+
+def readable_export(data: dict, _: Translate, language: str, tz: object) -> str:
+    """The export in plain words: who you are to PeerBot, and how much of each part there is."""
+    person = data["person"]
+    username = f" (@{person['username']})" if person.get("username") else ""
+    lines = [
+        _("What I have stored about you, in plain words:"),
+        "",
+        _("You: {name}{username}, language {language}, in the group since {day}.").format(
+            name=person.get("first_name") or "–",
+            username=username,
+            language=person.get("language") or "–",
+            day=_day(person.get("joined_at"), tz, language),
+        ),
+    ]
+    for table, entries in sorted(data["tables"].items()):
+        if entries:
+            label = _(EXPORT_PARTS[table]) if table in EXPORT_PARTS else table
+            lines.append(f"• {label}: {len(entries)}")
+    lines += [
+        "",
+        _("The file {file} holds all of it in full.").format(
+            file=EXPORT_FILENAME
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def _day(value: str | None, tz: object, language: str) -> str:
+    if not value:
+        return "–"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return format_day(moment, tz, language)
 
 
 async def _subject(update: Update, context: PeerContext) -> tuple[Person | None, bool]:
@@ -85,6 +141,11 @@ async def my_data(update: Update, context: PeerContext) -> None:
     _ = texts_for(context, update)
     services = context.services
     data = await rights.export_person(context.session, person.id, services.clock.now())
+    language = reply_language(context, update)
+    assert update.effective_chat is not None
+    await send_private(
+        context.bot, update.effective_chat.id, readable_export(data, _, language, services.tz)
+    )
     data = {"about": _(ABOUT_EXPORT), **data}
     content = json.dumps(data, ensure_ascii=False, indent=2).encode()
     caption = (
@@ -137,8 +198,8 @@ async def forget_me(update: Update, context: PeerContext) -> None:
     _ = texts_for(context, update)
     if on_behalf:
         question = _(
-            "Delete everything I store about {name}? This cannot be undone. Their matches stay "
-            "with the citizens; I will tell you which ones need a new volunteer."
+            "Delete everything I store about {name}? This cannot be undone. The citizens keep "
+            "their matches; I will tell you which ones need a new volunteer."
         ).format(name=person.first_name)
     else:
         question = _(
@@ -264,8 +325,8 @@ async def run_due(context: PeerContext) -> None:
             text = "\n".join(
                 [
                     _(
-                        "Someone who left the group some time ago has now been deleted, as "
-                        "the privacy rules say."
+                        "The data about someone who left the group some time ago has now been "
+                        "deleted, as the privacy rules require."
                     ),
                     _uncovered_text(_, report.uncovered_labels, told=False),
                 ]

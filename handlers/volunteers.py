@@ -42,7 +42,7 @@ async def list_volunteers(update: Update, context: PeerContext) -> None:
         if person.blocked_bot:
             notes.append(_("has blocked me"))
         elif not person.started_bot:
-            notes.append(_("has not started me yet"))
+            notes.append(_("hasn't started a chat with me yet"))
         suffix = f" ({', '.join(notes)})" if notes else ""
         lines.append(f"• {person.first_name}{suffix}")
     await reply(update, "\n".join(lines))

@@ -155,7 +155,7 @@ async def test_everyone_reachable_gets_exactly_one_copy_with_limits_and_errors_o
     assert any(c.status == 429 for c in box.fake.calls), "the limits were not reached"
     assert "Gruppen: sendt" in report
     assert f"Leveret privat: {len(reachable)} af {len(reachable) + 2}" in report
-    assert "Kan ikke nås (har ikke startet en chat med mig): 1" in report
+    assert "Har ikke startet en chat med mig endnu: 1" in report
     assert "Har blokeret mig: 1" in report
     assert control.buttons == []  # nothing to try again
     async with box.services.db.transaction() as session:
@@ -174,7 +174,7 @@ async def test_a_copy_whose_fate_is_unknown_is_not_resent_until_the_coordinator_
     box.fake.timeout_next("copyMessage", delay=0.2, perform=False, chat_id=anna.id)  # dropped
     control = await broadcast(box, mette, "Husk julefrokosten", "volunteers", False)
     report = await finished(box, control)
-    assert "Ikke leveret, kan prøves igen: 1" in report
+    assert "Ikke kommet frem endnu, kan sendes igen: 1" in report
     assert copies_to(box, anna.id) == [] and len(copies_to(box, bo.id)) == 1
     await box.tap(mette, control, button(control, "broadcast:retry:"))
     await eventually(lambda: "prøves igen" not in control.text)
@@ -213,7 +213,7 @@ async def test_stopped_halfway_it_continues_after_a_restart_with_no_duplicates(
     report = await finished(box, control)
     counts = [len(copies_to(box, p.id)) for p in everyone]
     assert counts.count(1) == len(everyone) - 1 and counts.count(0) == 1 and max(counts) == 1
-    assert "Ikke leveret, kan prøves igen: 1" in report
+    assert "Ikke kommet frem endnu, kan sendes igen: 1" in report
     await box.tap(mette, control, button(control, "broadcast:retry:"))
     await eventually(lambda: "prøves igen" not in control.text)
     await finished(box, control)
@@ -255,7 +255,7 @@ async def test_a_document_is_previewed_and_copied_faithfully_and_cancel_sends_no
     prompt = box.fake.last_message_to(mette.id)
     assert "Hvad vil du gerne sende?" in prompt.text
     await box.tap(mette, prompt, button(prompt, "broadcast:cancel:"))
-    assert prompt.text == "Annulleret. Intet blev sendt."
+    assert prompt.text == "Annulleret. Der er ikke sendt noget."
     await box.say(mette, "Hej, er der nogen, der kan hjælpe på lørdag?")
     assert box.fake.calls_to("copyMessage") == []  # an ordinary message is not a broadcast
 

@@ -85,10 +85,10 @@ async def test_a_real_resume_ends_the_cover(group: tuple[Sandbox, Cast]):
     people_picker = box.fake.messages_to(mette.id)[-1]
     dennis_button = next(b for b in people_picker.buttons if b["text"] == "Dennis")
     await box.tap(mette, people_picker, dennis_button["callback_data"])
-    assert "Tak fordi du tager møderne med K.L." in box.last_text_to(dennis.id)
+    assert "Tak, fordi du tager møderne med K.L." in box.last_text_to(dennis.id)
     await box.say(anna, "/resume")
-    assert "afløser" in box.last_text_to(dennis.id)
-    assert any("Dennis er ikke længere afløser" in t for t in box.texts_to(mette.id))
+    assert "midlertidig frivillig" in box.last_text_to(dennis.id)
+    assert any("Dennis har ikke længere møderne med" in t for t in box.texts_to(mette.id))
     await box.advance_to(at(30, 18, 0, month=11))
     assert "Påmindelse" in box.last_text_to(anna.id)
     assert "Påmindelse" not in box.last_text_to(dennis.id)
@@ -220,18 +220,18 @@ async def test_a_long_overview_is_a_summary_and_one_document(group: tuple[Sandbo
     assert summary.document is None
     assert "Match og aktiviteter (101):" in summary.text
     assert "• Match: 91" in summary.text and "• Aktiviteter: 10" in summary.text
-    assert "• Har brug for en afløser: 1" in summary.text
+    assert "• Har brug for en midlertidig frivillig: 1" in summary.text
     assert "• Frivillige, der holder pause: 1" in summary.text
     assert "• K.L. – Anna" in summary.text  # the one that needs action is named
     assert "B07" not in summary.text  # the rest is only in the document
-    assert document.document is not None and document.document["file_name"] == "matcher.txt"
+    assert document.document is not None and document.document["file_name"] == "match-overblik.txt"
     assert "101" in document.text
     content = box.fake.files[document.document["file_id"]].content.decode("utf-8")
     for label in labels:
         assert f"• {label} – Bo" in content or f"• {label} (aktivitet) – Bo" in content
     assert "• K.L. – Anna (holder pause)" in content
     assert content.count("Næste: ") == 101  # every match with its next meetings
-    assert "Har brug for en afløser: ingen kan mødes lige nu" in content
+    assert "Har brug for en midlertidig frivillig: ingen kan mødes lige nu" in content
 
 
 async def test_a_usual_group_still_gets_the_overview_inline(group: tuple[Sandbox, Cast]):
@@ -265,7 +265,7 @@ async def test_fewer_matches_with_long_texts_also_come_as_a_document(group: tupl
     await box.say(mette, "/matches")
     summary, document = box.fake.messages_to(mette.id)[before:]
     assert "Match og aktiviteter (60):" in summary.text and summary.document is None
-    assert "• Har brug for en afløser: 0" in summary.text
+    assert "• Har brug for en midlertidig frivillig: 0" in summary.text
     content = box.fake.files[document.document["file_id"]].content.decode("utf-8")
     assert content.count("Næste: ") == 60 and content.count(place) == 60
 

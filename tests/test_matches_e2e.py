@@ -77,15 +77,15 @@ async def test_guided_flow_makes_a_match_and_refuses_a_full_name(group: tuple[Sa
     anna_button = next(b for b in picker.buttons if b["text"] == "Anna")
     await box.tap(mette, picker, anna_button["callback_data"])
     await box.tap(mette, picker, "matches:gnext")
-    assert "aldrig et fulde navn" in box.last_text_to(mette.id)
+    assert "aldrig et fuldt navn" in box.last_text_to(mette.id)
     await box.say(mette, "Karen Larsen")
-    assert "fulde navn" in box.last_text_to(mette.id)
+    assert "fuldt navn" in box.last_text_to(mette.id)
     await box.say(mette, "K.L.")
     await box.tap(mette, box.fake.messages_to(mette.id)[-1], "matches:gr:weekly")
     await box.say(mette, "tor 14:00")
     await box.tap(mette, box.fake.messages_to(mette.id)[-1], "matches:gp")
     await box.tap(mette, box.fake.messages_to(mette.id)[-1], "matches:gs")
-    assert "Færdig" in box.last_text_to(mette.id)
+    assert "Så er det på plads" in box.last_text_to(mette.id)
     assert "torsdag 3. december kl. 14.00" in box.last_text_to(anna.id)
     # The flow is over: other text goes to the rest of the bot again.
     await box.say(mette, "hej")
@@ -99,7 +99,7 @@ async def test_bad_one_liner_gets_a_kind_message_with_an_example(group: tuple[Sa
     await everyone_starts(box, cast)
     await box.say(cast.coordinator, '/match @anna "K.L." weekly someday 10:00')
     text = box.last_text_to(cast.coordinator.id)
-    assert "For eksempel" in text and '/match @anna "K.L." weekly tue 10:00' in text
+    assert "For eksempel" in text and '/match @anna »K.L.« ugentlig tirsdag 10.00' in text
     await box.say(cast.coordinator, '/match @nobody "K.L." weekly tue 10:00')
     assert "@nobody" in box.last_text_to(cast.coordinator.id)
     await box.say(cast.volunteers[0], '/match @anna "K.L." weekly tue 10:00')

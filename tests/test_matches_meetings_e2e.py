@@ -116,10 +116,10 @@ async def test_lead_times_are_changed_in_settings(group: tuple[Sandbox, Cast]):
     menu = box.fake.messages_to(anna.id)[-1]
     await box.tap(anna, menu, "reminders:settings")
     section = box.fake.messages_to(anna.id)[-1]
-    assert "Dagen før kl. 18.00: til" in section.text
+    assert "Dagen før kl. 18.00: slået til" in section.text
     await box.tap(anna, section, "reminders:dh:20")
     await box.tap(anna, section, "reminders:hrs")
-    assert "Dagen før kl. 20.00: til" in box.fake.messages_to(anna.id)[-1].text
+    assert "Dagen før kl. 20.00: slået til" in box.fake.messages_to(anna.id)[-1].text
     await box.advance_to(at(30, 18, 0, month=11))
     assert reminders_to(box, anna.id) == []
     await box.advance_to(at(30, 20, 0, month=11))

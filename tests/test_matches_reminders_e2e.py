@@ -124,7 +124,7 @@ async def test_activity_volunteers_are_reminded(group: tuple[Sandbox, Cast]):
     # In /meetings an activity's volunteer can say they can't come, not move it for all.
     await box.say(anna, "/meetings")
     labels = [b["text"] for b in box.fake.messages_to(anna.id)[-1].buttons]
-    assert labels[0] == "Kan ikke 17/12 14.00"
+    assert labels[0] == "Kan ikke komme 17/12 14.00"
     assert not any(t.startswith(("Flyt", "Skift rytme")) for t in labels)
 
 
@@ -148,7 +148,7 @@ async def test_paused_volunteer_gets_no_reminder_and_the_match_needs_cover(
     assert reminders_to(box, anna.id) == []
     await box.say(mette, "/matches")
     overview = box.last_text_to(mette.id)
-    assert "Anna (holder pause)" in overview and "afløser" in overview.lower()
+    assert "Anna (holder pause)" in overview and "midlertidig frivillig" in overview.lower()
 
     await box.say(mette, "/cover K.L. @dennis")
     assert "K.L." in box.last_text_to(dennis.id)

@@ -4,6 +4,7 @@ the real Application against the fake Bot API, time driven by the FakeClock."""
 from __future__ import annotations
 
 import functools
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -118,7 +119,7 @@ async def test_the_monthly_poll_from_opening_to_reminders(group: Group):
         "onsdag 13. januar 2027 kl. 17.00",
         "onsdag 20. januar 2027 kl. 17.00",
         "torsdag 28. januar 2027 kl. 16.30",
-        "Jeg kan ikke nogen af dagene",
+        "Ingen af dagene passer mig denne gang",
     ]
 
     # Votes: a changed vote, a retraction, a paused volunteer, someone new, a stranger.
@@ -157,14 +158,14 @@ async def test_the_monthly_poll_from_opening_to_reminders(group: Group):
     [decision] = documents(box)
     caption = decision.text
     assert "onsdag 13. januar 2027 kl. 17.00" in caption
-    assert "Antal, der kan komme indtil videre: 2" in caption
+    assert "Indtil videre kan 2 komme." in caption
     assert "Anna" not in caption and "Bo" not in caption  # a count, not names
     assert decision.document["file_name"] == "frivilligmoede.ics"
     ics = ics_of(box, decision)
     assert "DTSTART:20270113T160000Z" in ics and "SUMMARY:Frivilligmøde" in ics
     picture = box.last_text_to(mette.id)
     assert "Kan komme (2): Anna, Bo" in picture
-    assert "Kan ikke (1): Frida" in picture
+    assert "Kan ikke komme (1): Frida" in picture
     assert "Har ikke svaret (2): Camilla, Eva" in picture
     assert "Dennis" not in picture
 
@@ -232,7 +233,7 @@ async def test_a_tie_goes_to_the_earlier_date_and_the_coordinator_can_close_earl
     await box.say(cast.coordinator, "/closepoll")
     [decision] = documents(box)
     assert "onsdag 9. december kl. 17.00" in decision.text
-    assert "Antal, der kan komme indtil videre: 1" in decision.text
+    assert "Indtil videre kan 1 komme." in decision.text
     # Reminders go to those who said yes or didn't answer, not to Anna who can't that day.
     await box.advance_to(at(2026, 12, 8, 10, 0))
     assert "påmindelse" in box.last_text_to(bo.id)
@@ -250,7 +251,7 @@ async def test_no_date_works_then_the_coordinator_chooses_and_moves_it(group: Gr
     await box.vote(anna, poll_message.poll["id"], [2])
     await box.say(mette, "/closepoll")
     assert documents(box) == []
-    assert "Ingen af dagene passede" in box.last_text_to(GROUP_CHAT_ID)
+    assert "Ingen dato fik et ja denne gang" in box.last_text_to(GROUP_CHAT_ID)
     question = [m for m in box.fake.messages_to(mette.id) if "/setmeeting" in (m.text or "")][-1]
     assert "/setmeeting" in question.text
     choices = [b["callback_data"] for b in question.buttons]
@@ -296,15 +297,18 @@ async def test_commands_are_for_the_coordinator_and_bad_dates_get_a_kind_answer(
     await box.say(anna, "/meetingpoll")
     assert "kun koordinatoren" in box.last_text_to(anna.id)
     await box.say(mette, "/meetingpoll 9/12 kl 17")
-    assert "/meetingpoll 2026-12-07 17:00, 2026-12-08 16:30" in box.last_text_to(mette.id)
+    # The examples are Danish and dated from today (the app's clock), never a fixed date.
+    day = r"\d{1,2}\.\d{1,2}\.20\d\d"
+    example = rf"/meetingpoll {day} 17\.00, {day} 16\.30"
+    assert re.search(example, box.last_text_to(mette.id))
     await box.say(mette, "/setmeeting i morgen")
-    assert "/setmeeting 2026-12-07 17:00" in box.last_text_to(mette.id)  # a week on
+    assert re.search(rf"/setmeeting {day} 17\.00", box.last_text_to(mette.id))
     # Far ahead or impossible: refused with the allowed range, and nothing is written (a
     # half-made meeting would later be announced as "moved").
     for typed in ("9999-12-31 23:30", "2062-12-09 17:00", "0001-01-01 00:00"):
         await box.say(mette, f"/setmeeting {typed}")
         answer = box.last_text_to(mette.id)
-        assert "2028-11-30" in answer or "/setmeeting 2026-12-07 17:00" in answer, typed
+        assert "2028-11-30" in answer or re.search(rf"/setmeeting {day} 17\.00", answer), typed
     async with box.services.db.transaction() as session:
         assert list(await session.scalars(select(Meeting))) == []
     await box.say(mette, "/closepoll")
@@ -317,7 +321,7 @@ async def test_commands_are_for_the_coordinator_and_bad_dates_get_a_kind_answer(
     assert "december" in poll_message.poll["question"]
     assert len(poll_message.poll["options"]) == 5
     await box.say(mette, "/meetingpoll")
-    assert "allerede åben" in box.last_text_to(mette.id)
+    assert "allerede en åben" in box.last_text_to(mette.id)
 
 
 async def test_the_coordinators_own_poll_and_its_result(group: Group):
@@ -349,7 +353,8 @@ async def test_meeting_settings_are_shown_and_changed(group: Group):
     menu = box.fake.messages_to(mette.id)[-1]
     await box.tap(mette, menu, "meeting:settings")
     shown = box.last_text_to(mette.id)
-    assert "tue 17:00, wed 17:00, thu 16:30" in shown and "1d@10:00, 2h" in shown
+    assert "tirsdag kl. 17.00, onsdag kl. 17.00, torsdag kl. 16.30" in shown
+    assert "dagen før kl. 10.00" in shown and "2 timer før" in shown
     await box.say(mette, "/meetingsettings sted Frivilligcentret, Stationsvej 3")
     assert "Frivilligcentret, Stationsvej 3" in box.last_text_to(mette.id)
     await box.say(mette, "/meetingsettings antal 99")
@@ -361,16 +366,16 @@ async def test_meeting_settings_are_shown_and_changed(group: Group):
     await box.tap(mette, settings_view, "meeting:edit:slots")
     assert "Send mig den nye værdi for Mulige dage og tidspunkter" in box.last_text_to(mette.id)
     await box.say(mette, "hver onsdag")
-    assert "tue 17:00, wed 17:00, thu 16:30" in box.last_text_to(mette.id)  # the example
+    assert "tir 17.00, ons 17.00, tor 16.30" in box.last_text_to(mette.id)  # the example
     await box.say(mette, "ons 18:00")
-    assert box.last_text_to(mette.id) == "Gemt: Mulige dage og tidspunkter er nu wed 18:00."
+    assert box.last_text_to(mette.id) == "Gemt: Mulige dage og tidspunkter er nu onsdag kl. 18.00."
     await box.say(mette, "/meetingsettings antal 2")
     await box.say(mette, "/meetingpoll")
     [poll_message] = polls(box)
     assert [o["text"] for o in poll_message.poll["options"]] == [
         "onsdag 9. december kl. 18.00",
         "onsdag 30. december kl. 18.00",
-        "Jeg kan ikke nogen af dagene",
+        "Ingen af dagene passer mig denne gang",
     ]
     await box.say(cast.volunteers[0], "/meetingsettings antal 3")
     assert "kun koordinatoren" in box.last_text_to(cast.volunteers[0].id)

@@ -92,7 +92,7 @@ async def ask_for_pause(
         await box.tap(user, first, f"pause:len:{length}")
     else:
         await box.tap(user, first, "pause:len:date")
-        assert "dag-måned-år" in box.last_text_to(user.id)
+        assert "Skriv den fx sådan her" in box.last_text_to(user.id)
         await box.say(user, length)
     if cover is not None:
         await box.tap(user, last(box, user), f"pause:cover:{cover}")
@@ -101,7 +101,7 @@ async def ask_for_pause(
     else:
         await box.say(user, note)
     summary = last(box, user)
-    assert "Skal jeg gøre det?" in summary.text
+    assert "Skal jeg gå i gang?" in summary.text
     await box.tap(user, summary, "pause:ok")
 
 
@@ -134,7 +134,7 @@ def events(group: tuple[Sandbox, Cast]) -> list[tuple[str, str, int]]:
         ("2w", date(2026, 12, 14), "mandag 14. december"),
         ("1m", date(2026, 12, 30), "onsdag 30. december"),
         ("3m", date(2027, 2, 28), "søndag 28. februar"),
-        ("open", None, "ingen slutdato endnu"),
+        ("open", None, "uden slutdato"),
         ("15-01-2027", date(2027, 1, 15), "fredag 15. januar"),
         ("2027-01-15", date(2027, 1, 15), "fredag 15. januar"),
     ],
@@ -162,8 +162,8 @@ async def test_the_whole_private_flow_with_each_duration(
         assert pause.until == local(planned_day)  # 10:00 local on the chosen day
     assert await paused_ids(box) == {await person_id(box, anna)}
     done = box.last_text_to(anna.id)
-    assert "Din pause er begyndt" in done and "/resume" in done
-    assert "Livslinien 70 201 201" in done  # where to get help at once, shown gently
+    assert "Din pause er startet" in done and "/resume" in done
+    assert "Livslinien: 70 201 201" in done  # where to get help at once, shown gently
     [notice] = box.texts_to(mette.id)[coordinator_before:]
     assert "Anna har bedt om en pause" in notice and shown in notice
     assert box.fake.messages_to(GROUP_CHAT_ID) == []
@@ -179,7 +179,7 @@ async def test_the_pause_button_under_start_and_help_opens_the_flow(group: tuple
     await box.tap(anna, welcome, "pause:begin")
     opening = box.last_text_to(anna.id)
     assert "Det er helt i orden at holde pause" in opening
-    assert "Livslinien 70 201 201" in opening and "112" in opening
+    assert "Livslinien: 70 201 201" in opening and "112" in opening
     assert "hvorfor" not in opening.lower()  # no reason is ever asked for
     await box.say(anna, "/help")
     assert "pause:begin" in [b.get("callback_data") for b in last(box, anna).buttons]
@@ -194,9 +194,9 @@ async def test_a_bad_date_gets_a_kind_answer_with_an_example_and_is_asked_again(
     await box.say(anna, "/pause")
     await box.tap(anna, last(box, anna), "pause:len:date")
     await box.say(anna, "i næste uge")
-    assert "Skriv den gerne sådan her: 30-12-2026" in box.last_text_to(anna.id)
+    assert "Skriv den gerne sådan her: 30.12.2026" in box.last_text_to(anna.id)
     await box.say(anna, "31-02-2027")
-    assert "kunne ikke læse det som en dato" in box.last_text_to(anna.id)
+    assert "kunne jeg ikke læse som en dato" in box.last_text_to(anna.id)
     await box.say(anna, "01-11-2026")
     assert "ikke efter i dag" in box.last_text_to(anna.id)
     assert await pause_rows(box) == []
@@ -234,12 +234,12 @@ async def test_coordinator_message_holds_everything_and_the_group_gets_nothing(
     await box.tap(anna, last(box, anna), "pause:cover:yes")
     await box.say(anna, "Jeg ringer til dig i næste uge.")
     summary = box.last_text_to(anna.id)
-    assert "til mandag 14. december" in summary and "midlertidig frivillig" in summary
+    assert "til og med mandag 14. december" in summary and "midlertidig frivillig" in summary
     await box.tap(anna, last(box, anna), "pause:ok")
 
     [notice] = box.texts_to(mette.id)[coordinator_before:]
     assert "Anna har bedt om en pause" in notice
-    assert "Planlagt til: mandag 14. december" in notice
+    assert "Foreløbig til og med mandag 14. december" in notice
     assert "K.L." in notice
     # The meetings the pause touches: today, the 7th and (its last day) the 14th at 16:00.
     assert (
@@ -261,7 +261,7 @@ async def test_telling_the_citizen_themselves_is_passed_on(group: tuple[Sandbox,
     await weekly_match(box, "K.L.", anna)
     await ask_for_pause(box, anna, "open", cover="self")
     notice = box.last_text_to(mette.id)
-    assert "Anna fortæller det selv til sin borger" in notice
+    assert "Anna giver selv K.L. besked" in notice
     assert "Ingen besked fra Anna" in notice
     [pause] = await pause_rows(box)
     assert pause.wants_cover is False
@@ -361,7 +361,7 @@ async def test_end_date_question_and_checkins_come_at_the_right_time(
     assert box.texts_to(anna.id)[anna_before:] == []
     await box.advance_to(local(date(2026, 12, 14), 10, 0))
     [question] = box.fake.messages_to(anna.id)[anna_before:]
-    assert "Din pause var planlagt til i dag" in question.text
+    assert "Din pause var planlagt til at slutte i dag" in question.text
     assert [b["text"] for b in question.buttons] == [
         "Ja, jeg er tilbage",
         "Lidt længere",
@@ -378,8 +378,8 @@ async def test_end_date_question_and_checkins_come_at_the_right_time(
     # "Lidt længere": the same choices, then the new date; the coordinator is told.
     await box.tap(anna, question, "pause:more")
     await box.tap(anna, last(box, anna), "pause:len:2w")
-    assert "Din pause varer nu til mandag 28. december" in box.last_text_to(anna.id)
-    assert "Anna vil gerne holde lidt længere pause, nu til mandag 28. december" in (
+    assert "Din pause varer nu til og med mandag 28. december" in box.last_text_to(anna.id)
+    assert "Anna vil gerne holde lidt længere pause, nu til og med mandag 28. december" in (
         box.last_text_to(mette.id)
     )
     mette_before = len(box.texts_to(mette.id))
@@ -396,7 +396,7 @@ async def test_end_date_question_and_checkins_come_at_the_right_time(
     # On the new date the question comes again; "Lad os tale sammen" tells the coordinator.
     await box.advance_to(local(date(2026, 12, 28), 10, 0))
     question = last(box, anna)
-    assert "Din pause var planlagt til i dag" in question.text
+    assert "Din pause var planlagt til at slutte i dag" in question.text
     await box.tap(anna, question, "pause:talk")
     assert "Anna vil gerne tale med dig om sin pause" in box.last_text_to(mette.id)
     assert "kontakter dig" in box.last_text_to(anna.id)
@@ -503,9 +503,9 @@ async def test_coordinator_pauses_and_resumes_a_volunteer_by_name(
     await box.say(anna, "/start")
     await box.say(mette, "/pausevolunteer @anna until 2027-01-15")
     assert "Anna holder nu pause" in box.last_text_to(mette.id)
-    assert "Planlagt til: fredag 15. januar" in box.last_text_to(mette.id)
+    assert "Foreløbig til og med fredag 15. januar" in box.last_text_to(mette.id)
     told = box.last_text_to(anna.id)
-    assert "Koordinatoren har sat dig på pause" in told and "/resume" in told
+    assert "Din pause er nu registreret" in told and "/resume" in told
     [pause] = await pause_rows(box)
     assert pause.until == local(date(2027, 1, 15))
     await box.say(mette, "/pausevolunteer @anna")
@@ -513,7 +513,7 @@ async def test_coordinator_pauses_and_resumes_a_volunteer_by_name(
 
     await box.say(mette, "/resumevolunteer @anna")
     assert "Pausen for Anna er slut" in box.last_text_to(mette.id)
-    assert "Koordinatoren har afsluttet din pause" in box.last_text_to(anna.id)
+    assert "Din pause er slut, som du og koordinatoren har aftalt" in box.last_text_to(anna.id)
     assert await paused_ids(box) == set()
     assert [e[0] for e in events] == ["pause_started", "pause_ended"]
     await box.say(mette, "/pausevolunteer @nobody")
@@ -535,12 +535,12 @@ async def test_coordinator_pauses_and_resumes_with_buttons(group: tuple[Sandbox,
     lengths = last(box, mette)
     await box.tap(mette, lengths, button_data(lengths, "Jeg ved det ikke endnu"))
     assert "Anna holder nu pause" in box.last_text_to(mette.id)
-    assert "Koordinatoren har sat dig på pause" in box.last_text_to(anna.id)
+    assert "Din pause er nu registreret" in box.last_text_to(anna.id)
     await box.say(mette, "/resumevolunteer")
     chooser = last(box, mette)
     assert [b["text"] for b in chooser.buttons] == ["Anna"]
     await box.tap(mette, chooser, button_data(chooser, "Anna"))
-    assert "Koordinatoren har afsluttet din pause" in box.last_text_to(anna.id)
+    assert "Din pause er slut, som du og koordinatoren har aftalt" in box.last_text_to(anna.id)
     assert await paused_ids(box) == set()
 
 

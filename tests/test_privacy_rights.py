@@ -180,7 +180,7 @@ async def test_mydata_returns_every_table_and_forgetme_leaves_nothing(
     # /forgetme asks first; "no" keeps everything.
     await box.say(anna, "/forgetme")
     question = box.fake.messages_to(anna.id)[-1]
-    assert "sletter alt" in question.text and "uden dit navn" in question.text
+    assert "sletter alt" in question.text and "men ikke hvem" in question.text
     await box.tap(anna, question, "privacy:keep")
     async with services.db.transaction() as session:
         assert (await rights.count_references(session, anna_id))["people.id"] == 1
@@ -268,7 +268,7 @@ async def test_coordinator_exports_and_forgets_for_someone_who_phones(
     assert "Bo" in question.text
     data = next(b["callback_data"] for b in question.buttons if "forget" in b["callback_data"])
     await box.tap(coordinator, question, data)
-    assert "Intet match står uden frivillig" in box.last_text_to(coordinator.id)
+    assert "Intet match står uden en frivillig" in box.last_text_to(coordinator.id)
     async with box.services.db.transaction() as session:
         left = await session.scalars(select(Person.telegram_user_id))
         assert bo.id not in list(left)

@@ -714,7 +714,7 @@ async def attendance_flow(month: Month, mette: Any) -> None:
         lambda: fake.tap_button(mette, checklist, untick),
         lambda: any(b["text"] == "⬜ Camilla" for b in checklist.buttons),
     )
-    done = next(b["callback_data"] for b in checklist.buttons if b["text"] == "Færdig")
+    done = next(b["callback_data"] for b in checklist.buttons if b["text"] == "Gem")
     before = len(fake.messages_to(mette.id))
     await month.act(
         "attendance done",

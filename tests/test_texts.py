@@ -10,7 +10,7 @@ from babel.messages.pofile import read_po
 from bot.i18n import LOCALE_DIR, format_when, pick_language, texts
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYWORDS = {"_": None, "N_": None, "gettext": None}
+KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (2, 3)}
 
 
 def marked_texts() -> set[str]:
@@ -19,8 +19,8 @@ def marked_texts() -> set[str]:
         for _file, _line, message, _comments, _context in extract_from_dir(
             ROOT / folder, keywords=KEYWORDS, comment_tags=()
         ):
-            if isinstance(message, tuple):
-                found.update(m for m in message if m)
+            if isinstance(message, tuple):  # ngettext: (singular, plural), keyed by the first
+                found.add(message[0])
             elif message:
                 found.add(message)
     return found

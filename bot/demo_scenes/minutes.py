@@ -55,7 +55,7 @@ async def scene(demo: Demo) -> None:
         demo.narrate("Bo had said yes, but couldn't come after all: one tap corrects it.")
         await demo.tap(mette, checklist, ticked_bo["callback_data"])
     checklist = demo.last_message_to(mette.id)
-    done = next(b for b in checklist.buttons if b["text"] == "Færdig")
+    done = next(b for b in checklist.buttons if b["text"] == "Gem")
     await demo.tap(mette, checklist, done["callback_data"])
 
     demo.narrate("The coordinator sends the minutes; the bot shows who will get them first.")

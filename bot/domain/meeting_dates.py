@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
+from bot.domain import typed_dates
 from bot.domain.localtime import local_to_utc
 
 # English and Danish weekday abbreviations (Monday = 0), as people type them.
@@ -110,7 +111,8 @@ def parse_poll_opening(text: str) -> PollOpening:
 
 
 def parse_leads(text: str) -> list[Lead]:
-    """'1d@10:00, 2h' -> the day before at 10:00, and two hours before."""
+    """'1d@10:00, 2h' -> the day before at 10:00, and two hours before ('2t', Danish
+    "timer", is two hours too)."""
     leads = []
     for part in (p.strip().lower() for p in text.split(",")):
         if not part:
@@ -119,8 +121,9 @@ def parse_leads(text: str) -> list[Lead]:
             if int(match[1]) < 1:
                 raise ValueError(f"a day-before reminder needs at least 1 day: {part!r}")
             leads.append(Lead(days=int(match[1]), at=parse_time(match[2])))
-        elif match := re.fullmatch(r"(\d{1,4})([dhm])", part):
-            unit = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
+        elif match := re.fullmatch(r"(\d{1,4})([dhtm])", part):
+            hour = timedelta(hours=1)
+            unit = {"d": timedelta(days=1), "h": hour, "t": hour, "m": timedelta(minutes=1)}
             before = int(match[1]) * unit[match[2]]
             if before <= timedelta(0):
                 raise ValueError(f"not a lead time: {part!r}")
@@ -136,17 +139,22 @@ def parse_positive(text: str, *, maximum: int) -> int:
     return int(text)
 
 
-def parse_dates(text: str, tz: ZoneInfo) -> list[datetime]:
-    """'2026-12-09 17:00, 2026-12-10 16:30' -> UTC moments, in order; ValueError when a
-    part is not of that form."""
+def parse_dates(text: str, tz: ZoneInfo, today: date | None = None) -> list[datetime]:
+    """'9.12.2026 17:00, 10/12 16.30, 2026-12-11 17:00' -> UTC moments, in order; ValueError
+    when a part is not a date and a time (a date without a year needs `today`)."""
     moments = []
     for part in (p.strip() for p in text.split(",")):
-        match = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})\s+(\d{1,2}[:.]\d{2})", part)
-        if not match:
+        words = part.replace(" kl. ", " ").split()
+        if len(words) != 2:
             raise ValueError(f"not a date and time: {part!r}")
+        has_year = sum(words[0].rstrip(".").count(c) for c in "./-") >= 2
+        if today is None and not has_year:
+            raise ValueError(f"a date needs its year: {part!r}")
+        day = typed_dates.parse_day(words[0], today or date.min)
+        if day is None:
+            raise ValueError(f"not a date: {part!r}")
         try:
-            day = date(int(match[1]), int(match[2]), int(match[3]))
-            moments.append(local_moment(day, parse_time(match[4]), tz))
+            moments.append(local_moment(day, parse_time(words[1]), tz))
         except OverflowError as error:  # year 1 or 9999: no UTC moment exists for it
             raise ValueError(f"no such moment: {part!r}") from error
     return sorted(set(moments))

@@ -10,7 +10,6 @@ and no message text is ever stored.
 from __future__ import annotations
 
 import calendar
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.localtime import local_to_utc, local_today
 from bot.domain.people import active_pause_filter, current_pause
+from bot.domain.typed_dates import parse_day
 from storage.models import Pause, Person
 
 if TYPE_CHECKING:
@@ -75,10 +75,6 @@ def planned_end(length: Length, today: date) -> date | None:
     return None
 
 
-_DAY_FIRST = re.compile(r"^\s*(\d{1,2})[-./](\d{1,2})[-./](\d{4})\s*$")
-_YEAR_FIRST = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
-
-
 class DateProblem(StrEnum):
     UNREADABLE = "unreadable"
     NOT_IN_FUTURE = "not_in_future"
@@ -89,17 +85,10 @@ MAX_PLANNED_DAYS = 2 * 366
 
 
 def parse_end_date(text: str, today: date) -> date | DateProblem:
-    """A typed end date: DD-MM-YYYY (also with . or /) or YYYY-MM-DD, after today and
-    within two years."""
-    if match := _DAY_FIRST.match(text):
-        day, month, year = (int(g) for g in match.groups())
-    elif match := _YEAR_FIRST.match(text):
-        year, month, day = (int(g) for g in match.groups())
-    else:
-        return DateProblem.UNREADABLE
-    try:
-        chosen = date(year, month, day)
-    except ValueError:
+    """A typed end date (9.12, 9/12, 9.12.2027, 2027-12-09, see `typed_dates`), after today
+    and within two years."""
+    chosen = parse_day(text, today)
+    if chosen is None:
         return DateProblem.UNREADABLE
     if chosen <= today:
         return DateProblem.NOT_IN_FUTURE

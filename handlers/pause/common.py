@@ -15,7 +15,8 @@ from bot.context import PeerContext, Services
 from bot.domain import pause as pauses
 from bot.domain import people
 from bot.domain.matches import PersonMatch
-from bot.i18n import N_, Translate, format_day, format_when
+from bot.domain.typed_dates import example_day
+from bot.i18n import N_, Translate, format_day, format_when, ngettext
 from handlers.common import (
     CommandInfo,
 )
@@ -72,7 +73,9 @@ NO_NOTE = "none"
 LENGTHS = [length.value for length in pauses.Length]
 
 
-DEFAULT_CRISIS_HELP = N_("Livslinien 70 201 201 (open day and night). In acute danger, call 112.")
+# As far as we know Livslinien's published phone hours are every day 11-05; never say "open
+# day and night". The association can replace the whole text (CRISIS_HELP_TEXT).
+DEFAULT_CRISIS_HELP = N_("Livslinien: 70 201 201 (every day 11–05). In acute danger, call 112.")
 
 
 def rhythm(services: Services) -> pauses.Rhythm:
@@ -90,9 +93,21 @@ def crisis_help(context: PeerContext, _: Translate) -> str:
     )
 
 
+def citizens_text(labels: list[str], _: Translate) -> str:
+    """ "K.L." or "K.L. and M.N." (the labels the coordinator chose)."""
+    if len(labels) <= 1:
+        return "".join(labels)
+    return _("{names} and {last}").format(names=", ".join(labels[:-1]), last=labels[-1])
+
+
+def flow_citizens(flow: dict) -> list[str]:
+    return list(flow.get("citizens") or [])
+
+
 def date_example(context: PeerContext) -> str:
+    """A date a month from today (the app's clock), written the way people may type it."""
     today = pauses.local_day(context.services.clock.now(), context.services.tz)
-    return (today + timedelta(days=30)).strftime("%d-%m-%Y")
+    return example_day(today + timedelta(days=30))
 
 
 def length_keyboard(
@@ -184,10 +199,10 @@ def coordinator_notice(
             head = _("{name} has asked for a pause, starting today.").format(name=name)
         lines = [head]
         if pause.until is None:
-            lines.append(_('Planned until: no end date yet ("I don\'t know yet").'))
+            lines.append(_("For now with no end date."))
         else:
             lines.append(
-                _("Planned until: {until}.").format(
+                _("For now until and including {until}.").format(
                     until=until_text(context, pause.until, language)
                 )
             )
@@ -201,7 +216,14 @@ def coordinator_notice(
                         _("{name} would like you to find a temporary volunteer.").format(name=name)
                     )
                 else:
-                    lines.append(_("{name} will tell their citizen themselves.").format(name=name))
+                    lines.append(
+                        _("{name} will tell {citizens} themselves.").format(
+                            name=name,
+                            citizens=citizens_text(
+                                [m.label for m in matches if m.kind == "match"], _
+                            ),
+                        )
+                    )
         else:
             lines.append(_("{name} has no matches right now.").format(name=name))
         if not by_coordinator:
@@ -213,9 +235,12 @@ def coordinator_notice(
                 lines.append(_("No message from {name}.").format(name=name))
         lines += [
             "",
-            _("I will remind you every {weeks} weeks to check in with {name}.").format(
-                weeks=context.services.settings.pause_checkin_weeks, name=name
-            ),
+            ngettext(
+                language,
+                "I will remind you every week to check in with {name}.",
+                "I will remind you every {weeks} weeks to check in with {name}.",
+                context.services.settings.pause_checkin_weeks,
+            ).format(weeks=context.services.settings.pause_checkin_weeks, name=name),
         ]
         return "\n".join(lines)
 
@@ -243,18 +268,19 @@ def volunteer_paused_text(context: PeerContext, person: Person, pause: Pause) ->
     _ = context.texts(person.language)
     if pause.until is None:
         when = _(
-            "When you are ready, just write /resume. Otherwise I will ask you gently in a few "
-            "weeks how you are."
+            "When you are ready, just write /resume. Otherwise I will write to you in a few "
+            "weeks to hear how you are."
         )
     else:
         when = _(
-            "When you are ready, just write /resume. Otherwise I will ask you gently on {day}."
+            "When you are ready, just write /resume. Otherwise I will write to you on {day} to "
+            "hear how you are."
         ).format(day=until_text(context, pause.until, person.language))
     return "\n".join(
         [
             _(
-                "Hi {name}. The coordinator has put you on a pause, as you talked about. Take "
-                "good care of yourself."
+                "Hi {name}. Your pause is now registered, as you and the coordinator agreed. "
+                "Take good care of yourself."
             ).format(name=person.first_name),
             _("While you are on a pause, I won't send you reminders."),
             when,
@@ -264,6 +290,6 @@ def volunteer_paused_text(context: PeerContext, person: Person, pause: Pause) ->
 
 def couldnt_tell(context: PeerContext, person: Person, language: str) -> str:
     return context.texts(language)(
-        "I couldn't write to {name} privately (they haven't started me, or have blocked me), "
-        "so please tell them yourself."
+        "I couldn't write to {name} privately ({name} hasn't started a chat with me yet, or "
+        "has blocked me), so please tell {name} yourself."
     ).format(name=person.first_name)

@@ -151,7 +151,7 @@ async def coordinator_resume(update: Update, context: PeerContext, person: Perso
         await reply(update, _("{name} is not on a pause.").format(name=person.first_name))
         return
     welcome = context.texts(person.language)(
-        "Welcome back, {name}! The coordinator has ended your pause, as you talked about. "
+        "Welcome back, {name}! Your pause has ended, as you and the coordinator agreed. "
         "It is good to have you here again, and your reminders start again."
     ).format(name=person.first_name)
     told = await send_to_person(context, person, welcome)
@@ -187,9 +187,9 @@ async def pause_volunteer_command(update: Update, context: PeerContext) -> None:
         await reply(
             update,
             _(
-                "Who would you like to put on a pause? (Or write /pausevolunteer @name until "
-                "2027-01-15.)"
-            ),
+                "Whose pause would you like to register? (Or write /pausevolunteer @name until "
+                "{example}.)"
+            ).format(example=date_example(context)),
             reply_markup=await _volunteer_buttons(update, context, candidates, PauseAction.PICK),
         )
         return

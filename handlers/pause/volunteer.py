@@ -44,10 +44,12 @@ from handlers.pause.common import (
     NO_NOTE,
     TYPED_STEPS,
     announce_end,
+    citizens_text,
     coordinator_notice,
     crisis_help,
     date_example,
     day_text,
+    flow_citizens,
     length_keyboard,
     remove_keyboard,
     rhythm,
@@ -131,7 +133,7 @@ async def start_pause_link(update: Update, context: PeerContext) -> None:
 async def ask_for_date(update: Update, context: PeerContext, _: Translate) -> None:
     await reply(
         update,
-        _("Which date are you thinking of? Write it like {example} (day-month-year).").format(
+        _("Which date are you thinking of? Write it like {example}.").format(
             example=date_example(context)
         ),
     )
@@ -151,6 +153,7 @@ async def length_chosen(
     matches = await matches_for_person(context.session, context.services.group_id, person.id, now)
     citizens = [m.label for m in matches if m.kind == "match"]
     if citizens:
+        flow["citizens"] = citizens
         flow["step"] = "cover"
         keyboard = InlineKeyboardMarkup(
             [
@@ -162,7 +165,9 @@ async def length_chosen(
                 ],
                 [
                     InlineKeyboardButton(
-                        _("I'll tell my citizen myself"),
+                        _("I'll tell {citizens} myself").format(
+                            citizens=citizens_text(citizens, _)
+                        ),
                         callback_data=BUTTONS.encode(PauseAction.COVER, COVER_SELF),
                     )
                 ],
@@ -171,10 +176,9 @@ async def length_chosen(
         await reply(
             update,
             _(
-                "You are matched with: {citizens}. While you are on a pause, should the "
-                "coordinator find a temporary volunteer, or would you rather tell your "
-                "citizen yourself?"
-            ).format(citizens=", ".join(citizens)),
+                "Should the coordinator find a temporary volunteer for {citizens} while you are "
+                "on a pause, or would you rather tell {citizens} yourself?"
+            ).format(citizens=citizens_text(citizens, _)),
             reply_markup=keyboard,
         )
         return
@@ -209,7 +213,7 @@ async def show_summary(update: Update, context: PeerContext, person: Person) -> 
     flow["step"] = "confirm"
     _ = context.texts(person.language)
     until_day = date.fromisoformat(flow["until"]) if flow.get("until") else None
-    lines = [_("Here is what I will do:")]
+    lines = [_("Here is what I will do if you say yes:")]
     if until_day is None:
         lines.append("• " + _("A pause from today, with no end date yet."))
     else:
@@ -221,12 +225,22 @@ async def show_summary(update: Update, context: PeerContext, person: Person) -> 
         )
     if flow.get("cover_asked"):
         if flow.get("wants_cover"):
-            lines.append("• " + _("The coordinator finds a temporary volunteer for your citizen."))
+            lines.append(
+                "• "
+                + _("The coordinator finds a temporary volunteer for {citizens}.").format(
+                    citizens=citizens_text(flow_citizens(flow), _)
+                )
+            )
         else:
-            lines.append("• " + _("You tell your citizen yourself."))
+            lines.append(
+                "• "
+                + _("You tell {citizens} yourself.").format(
+                    citizens=citizens_text(flow_citizens(flow), _)
+                )
+            )
     note = flow.get("note")
     if note:
-        lines.append("• " + _("Your message to the coordinator: «{message}»").format(message=note))
+        lines.append("• " + _('Your message to the coordinator: "{message}"').format(message=note))
     else:
         lines.append("• " + _("No message to the coordinator."))
     lines += ["", _("Shall I go ahead?")]
@@ -285,22 +299,23 @@ async def confirm(update: Update, context: PeerContext, person: Person) -> None:
         _("I have told the coordinator.")
         if delivered
         else _(
-            "I couldn't reach the coordinator in private just now, so please tell them "
-            "yourself when it suits you."
+            "I couldn't reach the coordinator just now; if you feel up to it, you can tell "
+            "them yourself."
         )
     )
     lines.append(_("While you are on a pause, I won't send you reminders."))
     if pause.until is None:
         lines.append(
             _(
-                "When you are ready, just write /resume. Otherwise I will ask you gently in a few "
-                "weeks how you are."
+                "When you are ready, just write /resume. Otherwise I will write to you in a few "
+                "weeks to hear how you are."
             )
         )
     else:
         lines.append(
             _(
-                "When you are ready, just write /resume. Otherwise I will ask you gently on {day}."
+                "When you are ready, just write /resume. Otherwise I will write to you on {day} to "
+                "hear how you are."
             ).format(day=until_text(context, pause.until, person.language))
         )
     lines += ["", crisis_help(context, _)]
