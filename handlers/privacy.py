@@ -47,7 +47,7 @@ COMMANDS = [
 
 ABOUT_EXPORT = N_(
     "This is everything PeerBot has stored about you, in full, for machines; the message "
-    "before this file says the same in plain words. \"person\" is you, and \"tables\" holds, "
+    'before this file says the same in plain words. "person" is you, and "tables" holds, '
     "part by part, everything that is about you. Times are in UTC (Danish time minus 1 hour, "
     "in summer minus 2). Citizens appear only as the label the coordinator chose."
 )
@@ -67,7 +67,7 @@ EXPORT_PARTS = {
 }
 
 
-def readable_export(data: dict, _: Translate, language: str, tz: object) -> str:
+def readable_export(data: dict, _: Translate, language: str, tz: object, now: datetime) -> str:
     """The export in plain words: who you are to PeerBot, and how much of each part there is."""
     person = data["person"]
     username = f" (@{person['username']})" if person.get("username") else ""
@@ -78,7 +78,7 @@ def readable_export(data: dict, _: Translate, language: str, tz: object) -> str:
             name=person.get("first_name") or "–",
             username=username,
             language=person.get("language") or "–",
-            day=_day(person.get("joined_at"), tz, language),
+            day=_day(person.get("joined_at"), tz, language, now),
         ),
     ]
     for table, entries in sorted(data["tables"].items()):
@@ -87,14 +87,12 @@ def readable_export(data: dict, _: Translate, language: str, tz: object) -> str:
             lines.append(f"• {label}: {len(entries)}")
     lines += [
         "",
-        _("The file {file} holds all of it in full.").format(
-            file=EXPORT_FILENAME
-        ),
+        _("The file {file} holds all of it in full.").format(file=EXPORT_FILENAME),
     ]
     return "\n".join(lines)
 
 
-def _day(value: str | None, tz: object, language: str) -> str:
+def _day(value: str | None, tz: object, language: str, now: datetime) -> str:
     if not value:
         return "–"
     try:
@@ -103,7 +101,7 @@ def _day(value: str | None, tz: object, language: str) -> str:
         return value
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return format_day(moment, tz, language)
+    return format_day(moment, tz, language, now=now)
 
 
 async def _subject(update: Update, context: PeerContext) -> tuple[Person | None, bool]:
@@ -144,7 +142,9 @@ async def my_data(update: Update, context: PeerContext) -> None:
     language = reply_language(context, update)
     assert update.effective_chat is not None
     await send_private(
-        context.bot, update.effective_chat.id, readable_export(data, _, language, services.tz)
+        context.bot,
+        update.effective_chat.id,
+        readable_export(data, _, language, services.tz, services.clock.now()),
     )
     data = {"about": _(ABOUT_EXPORT), **data}
     content = json.dumps(data, ensure_ascii=False, indent=2).encode()
