@@ -126,7 +126,15 @@ def answered_query(query_id: str) -> Callable[[Call], bool]:
 
 def updates_delivered(fake: FakeTelegram) -> int:
     """Updates handed to the bot by getUpdates so far."""
-    return sum(len(c.result or []) for c in fake.calls if c.method == "getUpdates" and c.ok)
+    # Distinct ids: an update still being handled is fetched again (bot/updateloop.py).
+    return len(
+        {
+            u["update_id"]
+            for c in fake.calls
+            if c.method == "getUpdates" and c.ok
+            for u in c.result or []
+        }
+    )
 
 
 def bot_env(fake: FakeTelegram, **extra: str) -> dict[str, str]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from typing import Any
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
@@ -16,6 +18,7 @@ from bot.domain import people, updates
 from bot.logging_setup import ContentFreeLibraryLogs
 from bot.ratelimit import PeerRateLimiter
 from bot.scheduler import Scheduler
+from bot.updateloop import ConfirmAfterHandling, PeerUpdater, PerPersonProcessor
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -32,45 +35,148 @@ ALLOWED_UPDATES = [
 ]
 
 
-class ConfirmAfterHandling(asyncio.Queue):
-    """The update queue between PTB's Updater and the Application.
-
-    The Updater confirms a batch of updates to Telegram with its next getUpdates call (and
-    the webhook server answers Telegram once the update is queued). Returning from `put`
-    only when everything queued has been handled moves that confirmation after handling,
-    so a crash mid-update loses nothing: Telegram delivers the update again."""
-
-    async def put(self, item: object) -> None:
-        await super().put(item)
-        await self.join()
+# A database error while handling an update: tried again after these pauses (seconds).
+# SQLite's busy timeout (10 s, storage/db.py) comes on top of each try, so another process
+# may hold the write lock for about half a minute before the bot gives up.
+RETRY_PAUSES = (1.0, 2.0, 4.0)
+# Errors that mean "the database could not be used", not "this update is wrong".
+DATABASE_TROUBLE = (OperationalError, InterfaceError)
 
 
 class PeerApplication(Application):
-    """Opens one transaction per update, committed when every handler is done, and skips
-    an update Telegram delivers a second time."""
+    """Opens one transaction per update, committed when every handler is done; skips an
+    update Telegram delivers a second time; tries again when the database fails, and stops
+    the bot (exit non-zero, nothing confirmed) when it stays unusable."""
 
     # Updates fully handled (committed or rolled back); the sandbox waits on this count.
     updates_done = 0
 
     async def process_update(self, update: object) -> None:
+        queue = self.update_queue
+        try:
+            for pause in (*RETRY_PAUSES, None):
+                if self.bot_data.get("fatal"):
+                    return  # stopping: Telegram keeps the update
+                try:
+                    await self._process_once(update)
+                except DATABASE_TROUBLE as error:
+                    if pause is None:
+                        break
+                    log.warning(
+                        "the database failed while handling update %s (%s); trying again in %s s",
+                        _update_id(update),
+                        _reason(error),
+                        pause,
+                    )
+                    await asyncio.sleep(pause)
+                else:
+                    if isinstance(queue, ConfirmAfterHandling):
+                        queue.handled(update)
+                    return
+            await self._after_failures(update)
+        finally:
+            self.updates_done += 1
+
+    async def _process_once(self, update: object) -> None:
+        services: Services = self.bot_data["services"]
+        failures: list[BaseException] = []
+        async with services.db.transaction() as session:
+            update_id = _update_id(update)
+            if update_id is not None and await updates.handled_before(session, update_id):
+                log.info("update %s was handled before; skipping it", update_id)
+                return
+            token = current_session.set(session)
+            trouble = _handler_trouble.set(failures)
+            try:
+                await super().process_update(update)
+            finally:
+                current_session.reset(token)
+                _handler_trouble.reset(trouble)
+            if failures:
+                raise failures[0]  # rolls back; tried again by process_update
+            if update_id is not None:
+                # Written last: an SQLite transaction that writes first would hold the
+                # write lock through every Telegram call the handlers make.
+                updates.record_handled(session, update_id, services.clock.now())
+
+    async def process_error(
+        self,
+        update: object | None,
+        error: Exception,
+        job: Any = None,
+        coroutine: Any = None,
+    ) -> bool:
+        """A handler's database failure is not the handler's to answer: the whole update is
+        tried again (see process_update)."""
+        failures = _handler_trouble.get()
+        if failures is not None and job is None and isinstance(error, DATABASE_TROUBLE):
+            failures.append(error)
+            return True
+        return await super().process_error(update, error, job, coroutine)
+
+    async def _after_failures(self, update: object) -> None:
+        """Tried enough. If the database works for a plain write, this one update is what
+        fails: log it and go on. Otherwise the bot is deaf: stop it."""
         services: Services = self.bot_data["services"]
         try:
             async with services.db.transaction() as session:
-                update_id = update.update_id if isinstance(update, Update) else None
-                if update_id is not None and await updates.handled_before(session, update_id):
-                    log.info("update %s was handled before; skipping it", update_id)
-                    return
-                token = current_session.set(session)
-                try:
-                    await super().process_update(update)
-                finally:
-                    current_session.reset(token)
-                if update_id is not None:
-                    # Written last: an SQLite transaction that writes first would hold the
-                    # write lock through every Telegram call the handlers make.
-                    updates.record_handled(session, update_id, services.clock.now())
-        finally:
-            self.updates_done += 1
+                await updates.probe(session, services.clock.now())
+        except DATABASE_TROUBLE as error:
+            stop_deaf(self, f"update {_update_id(update)} could not be handled: {_reason(error)}")
+            return
+        log.error(
+            "update %s failed %s times although the database works; it is skipped",
+            _update_id(update),
+            len(RETRY_PAUSES) + 1,
+        )
+        if isinstance(self.update_queue, ConfirmAfterHandling):
+            self.update_queue.handled(update)
+
+
+# The handlers' database failures of the update being handled (see process_error).
+_handler_trouble: contextvars.ContextVar[list[BaseException] | None] = contextvars.ContextVar(
+    "handler_trouble", default=None
+)
+
+
+def _update_id(update: object) -> int | None:
+    return update.update_id if isinstance(update, Update) else None
+
+
+def _reason(error: BaseException) -> str:
+    """The kind of database failure, without the statement or its parameters."""
+    original = getattr(error, "orig", None) or error
+    return f"{type(original).__name__}: {str(original).splitlines()[0][:120]}"
+
+
+def stop_deaf(application: Application, reason: str) -> None:
+    """The database is unusable: say so loudly, stop taking (and confirming) updates,
+    stop the scheduler and the lease's renewal, and stop the process with a failure code
+    so a supervisor (systemd `Restart=on-failure`) starts it again."""
+    if application.bot_data.get("fatal"):
+        return
+    application.bot_data["fatal"] = reason
+    log.critical(
+        "PeerBot cannot use its database (%s). It stops now, without confirming the updates "
+        "it could not handle (Telegram keeps them), and exits with code %s so a supervisor "
+        "restarts it.",
+        reason,
+        EXIT_DATABASE_UNUSABLE,
+    )
+    if isinstance(application.update_queue, ConfirmAfterHandling):
+        application.update_queue.refuse()
+    if application.job_queue is not None and application.job_queue.scheduler.running:
+        application.job_queue.scheduler.pause()  # no lease renewal, no scheduler pass
+    if application.bot_data.get("in_process"):
+        updater = application.updater
+        if updater is not None and updater.running:
+            application.create_task(updater.stop())
+    else:
+        application.stop_running()
+
+
+# `peerbot run`'s exit code when it stopped because the database was unusable.
+EXIT_DATABASE_UNUSABLE = 4
 
 
 async def forget_old_updates(context: PeerContext) -> None:
@@ -108,6 +214,7 @@ def build_application(
         ApplicationBuilder()
         .application_class(PeerApplication)
         .update_queue(ConfirmAfterHandling())
+        .concurrent_updates(PerPersonProcessor())
         .token(settings.telegram_bot_token)
         .base_url(settings.telegram_base_url)
         .base_file_url(file_url_for(settings.telegram_base_url))
@@ -118,6 +225,8 @@ def build_application(
     # Telegram's flood limits, kept app-wide (bot/ratelimit.py) unless a test passes another.
     builder = builder.rate_limiter(rate_limiter if rate_limiter is not None else PeerRateLimiter())
     application = builder.build()
+    # Updates are confirmed only once handled (bot/updateloop.py).
+    application.updater = PeerUpdater(bot=application.bot, update_queue=application.update_queue)
     # Installed here, not only in `configure_logging`: tests and embedders log their own way.
     ContentFreeLibraryLogs.install()
     application.bot_data["services"] = services

@@ -59,7 +59,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.domain.instance import AnotherInstanceRunning
-    from bot.runner import run_polling, run_webhook
+    from bot.runner import DatabaseUnusable, run_polling, run_webhook
 
     settings = _settings_or_exit()
     problems = problems_for_running(settings)
@@ -75,6 +75,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except AnotherInstanceRunning as refusal:
         print(refusal, file=sys.stderr)
         return 3
+    except DatabaseUnusable as failure:
+        print(failure, file=sys.stderr)
+        return failure.exit_code
     return 0
 
 

@@ -7,13 +7,21 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlparse
 
+from sqlalchemy.engine import make_url
 from telegram.ext import Application
 
-from bot.app import ALLOWED_UPDATES, build_application
+from bot.app import (
+    ALLOWED_UPDATES,
+    DATABASE_TROUBLE,
+    EXIT_DATABASE_UNUSABLE,
+    build_application,
+    stop_deaf,
+)
 from bot.clock import FAKE_CLOCK_FILE_ENV, Clock, SystemClock, clock_from_environment
 from bot.config import Settings
 from bot.domain import instance
@@ -44,12 +52,19 @@ async def take_lease(database: Database, clock: Clock) -> str:
 
 
 def keep_lease(application: Application, holder: str) -> None:
-    """Renew the lease from a JobQueue job; release it when the application shuts down."""
+    """Renew the lease from a JobQueue job; release it when the application shuts down.
+    The same job (and a cheaper, more frequent one) checks that the database file is still
+    the one the bot started with."""
     application.bot_data["lease_holder"] = holder
+    services = application.bot_data["services"]
+    application.bot_data["database_file"] = database_file_identity(services.db.url)
     assert application.job_queue is not None
     every = instance.RENEW_EVERY.total_seconds()
     application.job_queue.run_repeating(
         _renew_lease, interval=every, first=every, name="instance_lease"
+    )
+    application.job_queue.run_repeating(
+        _check_database_file, interval=FILE_CHECK_EVERY, first=FILE_CHECK_EVERY, name="db_file"
     )
     stop_hook = application.post_shutdown
 
@@ -66,12 +81,65 @@ def keep_lease(application: Application, holder: str) -> None:
     application.post_shutdown = _release_then_stop
 
 
+# Seconds between checks that the SQLite file was not deleted or replaced (one stat call).
+FILE_CHECK_EVERY = 5.0
+# Renewals of the lease that may fail in a row before the bot counts the database as gone:
+# by then the lease is about to time out and another bot could take over.
+RENEWALS_MAY_FAIL = 2
+
+
+def database_file_identity(url: str) -> tuple[int, int] | None:
+    """(device, inode) of an SQLite database file; None for other databases."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    try:
+        stat = os.stat(parsed.database)
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino)
+
+
+def _database_file_problem(application: Application) -> str | None:
+    started_with = application.bot_data.get("database_file")
+    if started_with is None:
+        return None
+    url = application.bot_data["services"].db.url
+    now = database_file_identity(url)
+    if now is None:
+        return "the database file was deleted while the bot ran"
+    if now != started_with:
+        return "the database file was replaced while the bot ran"
+    return None
+
+
+async def _check_database_file(context: object) -> None:
+    application: Application = context.application  # type: ignore[attr-defined]
+    problem = _database_file_problem(application)
+    if problem:
+        stop_deaf(application, problem)
+
+
 async def _renew_lease(context: object) -> None:
     application: Application = context.application  # type: ignore[attr-defined]
     services = application.bot_data["services"]
     holder = application.bot_data["lease_holder"]
-    async with services.db.transaction() as session:
-        still_ours = await instance.renew(session, holder, services.clock.now())
+    problem = _database_file_problem(application)
+    if problem:
+        stop_deaf(application, problem)
+        return
+    try:
+        async with services.db.transaction() as session:
+            still_ours = await instance.renew(session, holder, services.clock.now())
+    except DATABASE_TROUBLE as error:
+        failed = application.bot_data.get("renewals_failed", 0) + 1
+        application.bot_data["renewals_failed"] = failed
+        if failed > RENEWALS_MAY_FAIL:
+            stop_deaf(application, f"the lease could not be renewed {failed} times")
+        else:
+            log.warning("the lease could not be renewed (%s)", type(error).__name__)
+        return
+    application.bot_data["renewals_failed"] = 0
     if not still_ours:
         # Another bot took over (this one was unreachable for longer than the timeout).
         log.error("another PeerBot took over this database; this one stops serving")
@@ -193,6 +261,19 @@ def run_polling(settings: Settings) -> None:
     keep_lease(application, holder)
     freeze_after_start(application)
     application.run_polling(allowed_updates=ALLOWED_UPDATES, bootstrap_retries=BOOTSTRAP_RETRIES)
+    _fail_if_deaf(application)
+
+
+class DatabaseUnusable(RuntimeError):
+    """The bot stopped because its database could not be used (exit code 4)."""
+
+    exit_code = EXIT_DATABASE_UNUSABLE
+
+
+def _fail_if_deaf(application: Application) -> None:
+    reason = application.bot_data.get("fatal")
+    if reason:
+        raise DatabaseUnusable(f"PeerBot stopped: {reason}. See the log above.")
 
 
 def run_webhook(settings: Settings) -> None:
@@ -214,3 +295,4 @@ def run_webhook(settings: Settings) -> None:
         allowed_updates=ALLOWED_UPDATES,
         bootstrap_retries=BOOTSTRAP_RETRIES,
     )
+    _fail_if_deaf(application)

@@ -63,7 +63,15 @@ class Sandbox:
         return self.app
 
     def _updates_delivered(self) -> int:
-        return sum(len(c.result or []) for c in self.fake.calls_to("getUpdates") if c.ok)
+        # Distinct ids: an update still being handled is fetched again (bot/updateloop.py).
+        return len(
+            {
+                u["update_id"]
+                for c in self.fake.calls_to("getUpdates")
+                if c.ok
+                for u in c.result or []
+            }
+        )
 
     async def settle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until the bot has fetched, handled and answered everything people did."""

@@ -39,3 +39,17 @@ async def forget_old(session: AsyncSession, now: datetime) -> int:
 async def forget_all(session: AsyncSession) -> None:
     """After a restore: the copied record says nothing about the updates to come."""
     await session.execute(delete(HandledUpdate))
+
+
+# Telegram's update ids are positive; this row is only ever written by `probe`.
+PROBE_ID = 0
+
+
+async def probe(session: AsyncSession, now: datetime) -> None:
+    """A real write, to tell "the database is unusable" from "this one update fails"."""
+    row = await session.get(HandledUpdate, PROBE_ID)
+    if row is None:
+        session.add(HandledUpdate(update_id=PROBE_ID, handled_at=now))
+    else:
+        row.handled_at = now
+    await session.flush()

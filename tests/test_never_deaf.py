@@ -1,0 +1,145 @@
+"""`peerbot run` as a real process when its SQLite database fails under it: locked by another
+process, made unwritable, deleted. It waits and tries again, or stops loudly with a failure
+exit code (for systemd's Restart=on-failure) without confirming what it could not handle;
+it never stays alive and deaf."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import resource
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from bot.fake_telegram import FakeTelegram
+from bot.sandbox import GROUP_CHAT_ID, Cast, populate
+
+ROOT = Path(__file__).resolve().parents[1]
+EXIT_DATABASE_UNUSABLE = 4
+
+
+class BotProcess:
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.output = b""
+
+    async def exit_code(self, timeout: float) -> int:  # noqa: ASYNC109
+        out, _ = await asyncio.wait_for(self.process.communicate(), timeout)
+        self.output += out
+        assert self.process.returncode is not None
+        return self.process.returncode
+
+    @property
+    def log(self) -> str:
+        return self.output.decode(errors="replace")
+
+
+@contextlib.asynccontextmanager
+async def peerbot_run(fake: FakeTelegram, cast: Cast, database: Path) -> AsyncIterator[BotProcess]:
+    """`python -m bot run` against the fake; stopped with SIGTERM if still running."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(ROOT),
+        "TELEGRAM_BOT_TOKEN": fake.token,
+        "TELEGRAM_BASE_URL": fake.base_url,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "GROUP_CHAT_ID": str(GROUP_CHAT_ID),
+        "COORDINATOR_IDS": str(cast.coordinator.id),
+    }
+    since = len(fake.calls)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=database.parent,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    bot = BotProcess(process)
+    try:
+        await fake.wait_for(lambda c: c.method == "getUpdates", timeout=60, since=since)
+        yield bot
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await bot.exit_code(30)
+
+
+async def started(fake: FakeTelegram, person, timeout: float = 30) -> str:  # noqa: ASYNC109
+    """`/start` from a person; their welcome."""
+    before = len(fake.messages_to(person.id))
+    fake.send_text(person, person.id, "/start")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while len(fake.messages_to(person.id)) == before:
+        assert loop.time() < deadline, "no answer to /start"
+        await asyncio.sleep(0.05)
+    return fake.messages_to(person.id)[before].text
+
+
+async def test_a_database_locked_for_15_seconds_is_waited_out(tmp_path: Path):
+    database = tmp_path / "locked.sqlite3"
+    async with FakeTelegram() as fake:
+        cast = populate(fake)
+        anna, bo = cast.volunteers[:2]
+        async with peerbot_run(fake, cast, database) as bot:
+            assert "Velkommen, Anna" in await started(fake, anna)
+            before = len(fake.messages_to(anna.id))
+            blocker = sqlite3.connect(database)
+            blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+            try:
+                # A read-only update: its only write is the record that it was handled.
+                fake.send_text(anna, anna.id, "hej")
+                await asyncio.sleep(15)
+            finally:
+                blocker.rollback()
+                blocker.close()
+            await fake.wait_for(lambda c: len(fake.messages_to(anna.id)) > before, timeout=30)
+            # Still listening afterwards, for everyone.
+            assert "Velkommen, Bo" in await started(fake, bo)
+            assert bot.process.returncode is None
+        assert "trying again" in bot.log
+        assert fake.pending_updates == []  # everything was handled and confirmed
+
+
+async def test_an_unwritable_database_stops_the_bot_loudly_and_telegram_keeps_the_update(
+    tmp_path: Path,
+):
+    database = tmp_path / "unwritable.sqlite3"
+    async with FakeTelegram() as fake:
+        cast = populate(fake)
+        anna, bo = cast.volunteers[:2]
+        async with peerbot_run(fake, cast, database) as bot:
+            assert "Velkommen, Anna" in await started(fake, anna)
+            # The disk refuses every write from now on (as a full or read-only disk does).
+            _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+            resource.prlimit(bot.process.pid, resource.RLIMIT_FSIZE, (1, hard))
+            fake.send_text(bo, bo.id, "/start")
+            assert await bot.exit_code(90) == EXIT_DATABASE_UNUSABLE, bot.log
+        assert "CRITICAL" in bot.log and "cannot use its database" in bot.log
+        # Bo's /start was never confirmed: Telegram still has it ...
+        assert [u["message"]["from"]["id"] for u in fake.pending_updates] == [bo.id]
+        # ... so the bot a supervisor starts again handles it (no lease stands in its way).
+        async with peerbot_run(fake, cast, database):
+            await fake.wait_for(lambda c: fake.pending_updates == [], timeout=30)
+        with sqlite3.connect(database) as check:
+            names = {r[0] for r in check.execute("SELECT first_name FROM people")}
+        assert "Bo" in names
+
+
+async def test_a_deleted_database_stops_the_bot_instead_of_losing_everything(tmp_path: Path):
+    database = tmp_path / "deleted.sqlite3"
+    async with FakeTelegram() as fake:
+        cast = populate(fake)
+        anna = cast.volunteers[0]
+        async with peerbot_run(fake, cast, database) as bot:
+            assert "Velkommen, Anna" in await started(fake, anna)
+            for suffix in ("", "-wal", "-shm"):
+                os.remove(f"{database}{suffix}")
+            assert await bot.exit_code(30) == EXIT_DATABASE_UNUSABLE, bot.log
+        assert "database file was deleted" in bot.log
