@@ -8,7 +8,7 @@ import os
 import sys
 
 from bot.config import Settings, load_settings, problems_for_running, problems_for_webhook
-from bot.logging_setup import configure_logging
+from bot.logging_setup import configure_logging, redacting_excepthook
 
 
 def _settings_or_exit(**overrides: object) -> Settings:
@@ -58,6 +58,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from telegram.error import InvalidToken
+
     from bot.domain.instance import AnotherInstanceRunning
     from bot.runner import DatabaseUnusable, run_polling, run_webhook
 
@@ -78,6 +80,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     except DatabaseUnusable as failure:
         print(failure, file=sys.stderr)
         return failure.exit_code
+    except InvalidToken:
+        print(
+            "Telegram refused TELEGRAM_BOT_TOKEN: it is wrong or was revoked. Copy it again "
+            "from @BotFather (/mybots -> API Token).",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 
@@ -116,6 +125,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Whatever escapes (a start-up failure included) is printed without the token.
+    sys.excepthook = redacting_excepthook
     parser = argparse.ArgumentParser(prog="peerbot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="serve the real group (long polling)")

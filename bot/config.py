@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import time
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,6 +15,12 @@ SUPPORTED_LANGUAGES = ("da", "en")
 TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
 # Telegram's alphabet for a webhook's secret_token.
 WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# A bot token exactly as @BotFather gives it: the bot's id, a colon, 35 characters.
+TOKEN_FORMAT = re.compile(r"[0-9]{5,20}:[A-Za-z0-9_-]{35}")
+# Telegram's ids are signed 64-bit numbers.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Local times typed as 9:00, 09:00 or 09.00.
+LOCAL_TIME = re.compile(r"([01]?[0-9]|2[0-3])[:.]([0-5][0-9])")
 
 
 class Settings(BaseSettings):
@@ -23,31 +31,31 @@ class Settings(BaseSettings):
     telegram_bot_token: str = Field(default="", repr=False)
     telegram_base_url: str = TELEGRAM_BASE_URL
     database_url: str = "sqlite+aiosqlite:///data/peerbot.sqlite3"
-    group_chat_id: int | None = None
+    group_chat_id: int | None = Field(default=None, ge=INT64_MIN, lt=0)
     coordinator_ids: Annotated[tuple[int, ...], NoDecode] = ()
     timezone: str = "Europe/Copenhagen"
     language: str = "da"
     # Where to get help at once; shown gently in the pause flow.
     crisis_help_text: str = ""
     # Seconds between passes of the scheduler that sends whatever is due.
-    scheduler_interval_seconds: float = 30.0
+    scheduler_interval_seconds: float = Field(default=30.0, ge=0.1, le=3600)
     # A reminder found late (the bot was down) is still sent within this grace.
-    reminder_grace_minutes: int = 120
-    minutes_retention_months: int = 12
+    reminder_grace_minutes: int = Field(default=120, ge=0, le=7 * 24 * 60)
+    minutes_retention_months: int = Field(default=12, ge=1, le=120)
     # Matches
     # The coordinator's weekly digest: volunteers without a match for this many weeks, and
     # matches whose last meetings were all cancelled (this many in a row).
-    unmatched_weeks: int = 6
-    cancelled_in_a_row: int = 3
+    unmatched_weeks: int = Field(default=6, ge=1, le=104)
+    cancelled_in_a_row: int = Field(default=3, ge=1, le=52)
     # When the digest is sent: weekday (0 = Monday) and local time HH:MM.
-    digest_weekday: int = 0
-    digest_time: str = "09:00"
+    digest_weekday: int = Field(default=0, ge=0, le=6)
+    digest_time: time = time(9, 0)
 
     # Pause
     # The coordinator is reminded to check in with a paused volunteer every this many weeks.
-    pause_checkin_weeks: int = Field(default=3, ge=1)
+    pause_checkin_weeks: int = Field(default=3, ge=1, le=52)
     # A pause without an end date: the volunteer is gently asked after this many weeks.
-    pause_open_ended_ask_weeks: int = Field(default=6, ge=1)
+    pause_open_ended_ask_weeks: int = Field(default=6, ge=1, le=52)
 
     # Monthly meeting: defaults the coordinator can change in /settings (handlers/meeting.py).
     meeting_candidate_slots: str = "tue 17:00, wed 17:00, thu 16:30"
@@ -56,7 +64,7 @@ class Settings(BaseSettings):
     meeting_poll_opens: str = "15 10:00"
     meeting_poll_days: int = Field(default=5, ge=1, le=28)
     meeting_reminders: str = "1d@10:00, 2h"
-    meeting_duration_minutes: int = Field(default=120, ge=15)
+    meeting_duration_minutes: int = Field(default=120, ge=15, le=24 * 60)
 
     @field_validator("meeting_candidate_slots", "meeting_poll_opens", "meeting_reminders")
     @classmethod
@@ -78,13 +86,13 @@ class Settings(BaseSettings):
     # Privacy and retention: how long things are kept before the daily job deletes them
     # (README, "Privatliv / Privacy"). Minutes use MINUTES_RETENTION_MONTHS above.
     # Poll answers and meeting attendance, in months.
-    retention_answers_months: int = Field(default=12, ge=1)
+    retention_answers_months: int = Field(default=12, ge=1, le=120)
     # Ended matches (and a volunteer's ended place on a match), in months after they ended.
-    retention_ended_matches_months: int = Field(default=6, ge=1)
+    retention_ended_matches_months: int = Field(default=6, ge=1, le=120)
     # Finished pauses, in months after they ended.
-    retention_pauses_months: int = Field(default=12, ge=1)
+    retention_pauses_months: int = Field(default=12, ge=1, le=120)
     # People who left the group: everything about them, in days after they left.
-    retention_left_days: int = Field(default=30, ge=1)
+    retention_left_days: int = Field(default=30, ge=1, le=3650)
 
     # Production: a webhook instead of long polling (`peerbot run --webhook`). Telegram
     # posts updates to WEBHOOK_URL (public https, usually a reverse proxy) which forwards
@@ -100,6 +108,39 @@ class Settings(BaseSettings):
     def _secret_token_alphabet(cls, value: str) -> str:
         if value and not WEBHOOK_SECRET_PATTERN.fullmatch(value):
             raise ValueError("must be 1-256 characters: A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_format(cls, value: str) -> str:
+        # Never echo the value: it is a secret (and the message goes to the terminal).
+        if value and not TOKEN_FORMAT.fullmatch(value):
+            hint = " (it has spaces)" if value != value.strip() or " " in value else ""
+            raise ValueError(
+                "does not look like a bot token from @BotFather: digits, a colon and 35 "
+                f"characters A-Z a-z 0-9 _ -{hint}"
+            )
+        return value
+
+    @field_validator("digest_time", mode="before")
+    @classmethod
+    def _local_time(cls, value: object) -> object:
+        if isinstance(value, str):
+            found = LOCAL_TIME.fullmatch(value.strip())
+            if found is None:
+                raise ValueError(f"must be a local time 00:00-23:59 (e.g. 09:00), not {value!r}")
+            return time(int(found.group(1)), int(found.group(2)))
+        return value
+
+    @field_validator("coordinator_ids")
+    @classmethod
+    def _user_ids(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        for user_id in value:
+            if not 0 < user_id <= INT64_MAX:
+                raise ValueError(
+                    f"{user_id} is not a person's Telegram user id (a positive number; "
+                    "group ids are negative)"
+                )
         return value
 
     @field_validator("coordinator_ids", mode="before")
@@ -154,15 +195,10 @@ class Settings(BaseSettings):
 def problems_for_running(settings: Settings) -> list[str]:
     """What stops `peerbot run` from serving a real group, one line each."""
     problems = []
-    token = settings.telegram_bot_token
-    if not token:
+    if not settings.telegram_bot_token:  # its format is checked as it is read
         problems.append("TELEGRAM_BOT_TOKEN is missing (get one from @BotFather)")
-    elif ":" not in token or not token.split(":", 1)[0].isdigit():
-        problems.append("TELEGRAM_BOT_TOKEN does not look like a bot token (<digits>:<letters>)")
     if settings.group_chat_id is None:
         problems.append("GROUP_CHAT_ID is missing (the volunteers' group id, a negative number)")
-    elif settings.group_chat_id >= 0:
-        problems.append("GROUP_CHAT_ID must be negative: group ids are (e.g. -1001234567890)")
     if not settings.coordinator_ids:
         problems.append("COORDINATOR_IDS is missing (comma-separated Telegram user ids)")
     if not settings.telegram_base_url.startswith(("http://", "https://")):
@@ -196,3 +232,8 @@ def load_settings(**overrides: object) -> tuple[Settings | None, list[str]]:
             message = err["msg"].removeprefix("Value error, ")
             lines.append(f"{key}: {message}")
         return None, lines
+    except UnicodeDecodeError as exc:
+        return None, [f".env: not UTF-8 text (byte {exc.start}); save it as UTF-8"]
+    except OSError as exc:
+        name = Path(exc.filename).name if exc.filename else ".env"
+        return None, [f"{name}: cannot be read ({exc.strerror or type(exc).__name__})"]

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import traceback
+from types import TracebackType
 
 # Bot API URLs carry the token (".../bot<token>/method"); scrub it wherever it shows up.
 TOKEN_PATTERN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
+
+
+def redact(text: str) -> str:
+    """The text with every bot token replaced by <token>."""
+    return TOKEN_PATTERN.sub("<token>", text)
 
 
 class RedactTokens(logging.Filter):
@@ -17,9 +25,24 @@ class RedactTokens(logging.Filter):
         return True
 
 
+class RedactingFormatter(logging.Formatter):
+    """Redacts the whole formatted line, tracebacks included: an exception's message (PTB's
+    InvalidToken quotes the token it was given) never passes through a filter."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def redacting_excepthook(
+    kind: type[BaseException], error: BaseException, trace: TracebackType | None
+) -> None:
+    """sys.excepthook: an uncaught exception (e.g. at start-up) is printed without tokens."""
+    sys.stderr.write(redact("".join(traceback.format_exception(kind, error, trace))))
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactTokens())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -503,7 +503,7 @@ async def send_digest(context: PeerContext) -> None:
             services.group_id,
             now,
             settings.digest_weekday % 7,
-            matches.digest_time(settings.digest_time),
+            settings.digest_time,
             services.tz,
         )
         if not due:

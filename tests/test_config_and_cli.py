@@ -44,7 +44,7 @@ def test_check_reports_missing_token_and_group(tmp_path: Path):
 
 def test_check_passes_a_good_configuration(tmp_path: Path):
     (tmp_path / ".env").write_text(
-        "TELEGRAM_BOT_TOKEN=123456:ABCdefGHIjklMNOpqrSTUvwxYZ\nGROUP_CHAT_ID=-100123\n"
+        "TELEGRAM_BOT_TOKEN=123456:ABCdefGHIjklMNOpqrSTUvwxYZ012345678\nGROUP_CHAT_ID=-100123\n"
         "COORDINATOR_IDS=42, 43\n"
     )
     result = run_cli(["check"], tmp_path)

@@ -82,7 +82,7 @@ def test_the_secret_must_use_telegrams_alphabet():
 
 
 GOOD_ENV = (
-    "TELEGRAM_BOT_TOKEN=123456:ABCdefGHIjklMNOpqrSTUvwxYZ\nGROUP_CHAT_ID=-100123\n"
+    "TELEGRAM_BOT_TOKEN=123456:ABCdefGHIjklMNOpqrSTUvwxYZ012345678\nGROUP_CHAT_ID=-100123\n"
     "COORDINATOR_IDS=42\n"
 )
 

@@ -69,7 +69,7 @@ class FakeTelegram(HttpSide, ChatMethods, MessageMethods, PeopleHelpers):
 
     def __init__(
         self,
-        token: str = "123456:TEST-TOKEN",
+        token: str = "123456:TEST-TOKEN-for-the-fake-Bot-API-srv",
         *,
         bot_id: int | None = None,
         bot_username: str = "peerbot_demo_bot",
