@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 # While an older update is still being handled, newer ones are fetched by asking again
 # from the oldest one (which keeps it unconfirmed) this often, or at once when one is done.
-REFETCH_EVERY = 0.1
+REFETCH_EVERY = 0.2
 # Updates handled at the same time (different people). Each holds a database connection.
 HANDLED_AT_ONCE = 8
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import ChatMigrated
+from telegram.error import ChatMigrated, TelegramError
 
 from bot.context import PeerContext
 from bot.domain import people
@@ -18,6 +20,8 @@ from handlers.delivery import follow_migration
 
 if TYPE_CHECKING:
     from storage.models import Person
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[Update, PeerContext], Awaitable[None]]
 
@@ -138,12 +142,44 @@ async def is_group_member(context: PeerContext, user_id: int) -> bool:
 
 
 async def current_person(context: PeerContext, update: Update) -> Person | None:
-    """The registered person behind this update, if they are still in the group."""
+    """The registered person behind this update, if they are still in the group (confirmed
+    with Telegram now and then: see `still_in_group`)."""
     user = update.effective_user
     if user is None:
         return None
     person = await people.find_person(context.session, context.services.group_id, user.id)
-    return person if person is not None and person.is_member else None
+    if person is None or not person.is_member:
+        return None
+    return person if await still_in_group(context, person) else None
+
+
+# How long Telegram's word that someone is in the group is trusted before asking again.
+MEMBERSHIP_FRESH = timedelta(minutes=5)
+
+
+async def still_in_group(context: PeerContext, person: Person) -> bool:
+    """Whether a person the database counts as a member still is one. A removal whose
+    chat_member update the bot missed is noticed here: the person is then treated as having
+    left (event `member_gone`, handled in handlers/membership.py)."""
+    services = context.services
+    if person.telegram_user_id in services.settings.coordinator_ids:
+        return True
+    now = services.clock.now()
+    checked: dict[int, datetime] = context.application.bot_data.setdefault("member_seen", {})
+    last = checked.get(person.telegram_user_id)
+    if last is not None and timedelta(0) <= now - last < MEMBERSHIP_FRESH:
+        return True
+    try:
+        inside = await is_group_member(context, person.telegram_user_id)
+    except TelegramError as error:  # Telegram unreachable: trust the database this time
+        log.info("membership not confirmed: %s", type(error).__name__)
+        return True
+    if inside:
+        checked[person.telegram_user_id] = now
+        return True
+    checked.pop(person.telegram_user_id, None)
+    await services.emit("member_gone", context, person=person)
+    return False
 
 
 def volunteer_only(handler: Handler) -> Handler:

@@ -17,9 +17,11 @@ from telegram.ext import (
 )
 
 from bot.context import PeerContext, Services
-from bot.domain import people
+from bot.domain import matches, people
+from bot.i18n import texts
 from handlers.common import MEMBER_STATUSES, telegram_person
-from handlers.delivery import follow_migration
+from handlers.delivery import follow_migration, send_private
+from storage.models import Person
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,36 @@ async def member_changed(update: Update, context: PeerContext) -> None:
             context.session, services.group_id, telegram_person(context, user), services.clock.now()
         )
     else:
-        await people.record_left(context.session, services.group_id, user.id, services.clock.now())
+        person = await people.find_person(context.session, services.group_id, user.id)
+        if person is not None:
+            await member_gone(context, person=person)
+
+
+async def member_gone(context: PeerContext, *, person: Person) -> None:
+    """Someone left the group (told by Telegram, or noticed at their next command): they
+    stop being a volunteer, their row goes after the retention period (RETENTION_LEFT_DAYS),
+    and the coordinators hear which of their matches now need a volunteer."""
+    services = context.services
+    now = services.clock.now()
+    if not person.is_member:
+        return
+    on = await matches.matches_for_person(context.session, services.group_id, person.id, now)
+    await people.record_left(context.session, services.group_id, person.telegram_user_id, now)
+    if not on:
+        return
+    labels = [m.label for m in on]
+    for coordinator_id in services.settings.coordinator_ids:
+        coordinator = await people.find_person(context.session, services.group_id, coordinator_id)
+        _ = texts(coordinator.language if coordinator else services.settings.language)
+        text = "\n".join(
+            [
+                _("{name} is no longer in the group.").format(name=person.first_name),
+                _("Matches that now need a volunteer ({count}): {labels}").format(
+                    count=len(labels), labels=", ".join(labels)
+                ),
+            ]
+        )
+        await send_private(context.bot, coordinator_id, text)
 
 
 async def group_migrated(update: Update, context: PeerContext) -> None:
@@ -92,6 +123,7 @@ async def group_migrated(update: Update, context: PeerContext) -> None:
 
 
 def register(application: Application, services: Services) -> None:
+    services.on("member_gone", member_gone)
     application.add_handler(TypeHandler(Update, guard_other_chats), group=-10)
     application.add_handler(
         ChatMemberHandler(member_changed, ChatMemberHandler.CHAT_MEMBER), group=-5

@@ -23,6 +23,7 @@ from handlers.common import (
     private_only,
     reply,
     reply_language,
+    still_in_group,
     texts_for,
 )
 from handlers.delivery import send_document_private, send_private
@@ -127,7 +128,16 @@ async def _subject(update: Update, context: PeerContext) -> tuple[Person | None,
     person = await people.find_person(context.session, services.group_id, user.id)
     if person is None:
         await reply(update, _("I don't store anything about you."))
+    elif person.is_member and not await still_in_group(context, person):
+        await reply(update, _(NO_LONGER_IN_GROUP))
+        return None, False
     return person, False
+
+
+NO_LONGER_IN_GROUP = N_(
+    "You are no longer in the volunteers' group, so I can't show you the group's things any "
+    "more. The coordinator can send you everything I store about you."
+)
 
 
 @private_only

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from telegram import (
@@ -59,7 +60,13 @@ async def register_from_private_chat(update: Update, context: PeerContext) -> Pe
     now = services.clock.now()
     coordinator = is_coordinator(context, update)
     if not coordinator and not await is_group_member(context, user.id):
+        known = await people.find_person(context.session, services.group_id, user.id)
+        if known is not None and known.is_member:
+            # Removed while the bot missed the update: they left, with the usual retention.
+            await services.emit("member_gone", context, person=known)
         await people.forget_non_member(context.session, services.group_id, user.id)
+        if not first_answer_in_a_while(context, user.id, now):
+            return None  # a stranger's flood gets one answer, then silence for a while
         _ = texts_for(context, update)
         await reply(
             update,
@@ -75,6 +82,25 @@ async def register_from_private_chat(update: Update, context: PeerContext) -> Pe
     )
     await services.emit("person_started", context, person=person)
     return person
+
+
+# A stranger (not in the group) gets one polite answer, then none for this long: a flood
+# of their messages then costs no sends (and no waiting on their chat's rate limit).
+STRANGER_QUIET = timedelta(minutes=10)
+
+
+def first_answer_in_a_while(context: PeerContext, user_id: int, now: datetime) -> bool:
+    """Whether a stranger's message is the first in STRANGER_QUIET (kept in memory only:
+    after a restart they simply get one more polite answer)."""
+    answered: dict[int, datetime] = context.application.bot_data.setdefault("strangers", {})
+    last = answered.get(user_id)
+    if last is not None and now - last < STRANGER_QUIET:
+        return False
+    if len(answered) > 1000:  # forget the old ones, so a crowd can't grow this forever
+        for old in [u for u, t in answered.items() if now - t >= STRANGER_QUIET]:
+            del answered[old]
+    answered[user_id] = now
+    return True
 
 
 def pause_button(_: Callable[[str], str]) -> InlineKeyboardMarkup:

@@ -114,9 +114,10 @@ async def record_left(session: AsyncSession, group_id: int, user_id: int, now: d
 
 async def forget_non_member(session: AsyncSession, group_id: int, user_id: int) -> None:
     """A non-member wrote to the bot: make sure nothing about them is kept. Someone who
-    left the group keeps their row until the retention period ends."""
+    left the group (or is still counted as a member: see `record_left`) keeps their row
+    until the retention period ends."""
     person = await find_person(session, group_id, user_id)
-    if person is not None and person.left_at is None:
+    if person is not None and person.left_at is None and not person.is_member:
         await session.delete(person)
 
 
