@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import ChatMigrated, TelegramError
+from telegram.error import BadRequest, ChatMigrated, TelegramError
 
 from bot.context import PeerContext
 from bot.domain import people
@@ -103,14 +103,29 @@ def private_only(handler: Handler) -> Handler:
         if is_private(update):
             await handler(update, context)
             return
-        _ = texts_for(context, update)
-        await reply(
-            update,
-            _("Let's talk about that in a private chat with me."),
-            reply_markup=private_chat_button(context, _("Open a private chat")),
-        )
+        await talk_privately_instead(update, context)
 
     return wrapper
+
+
+async def talk_privately_instead(update: Update, context: PeerContext) -> None:
+    """A private-only command typed in the group: removed when the bot may, and answered
+    with one neutral invitation, the same for every such command (`/pause`, `/mydata
+    @anna`, ...), so the answer never tells the group what was asked."""
+    message = update.effective_message
+    assert message is not None
+    _ = texts_for(context, update)
+    deleted = False
+    try:
+        deleted = await message.delete()
+    except BadRequest:
+        deleted = False  # too old, or the bot may not delete here
+    except TelegramError as error:
+        log.warning("could not delete a group message: %s", type(error).__name__)
+    text = _("Let's talk privately. Tap the button to open our private chat.")
+    if not deleted:
+        text += "\n" + _("You are welcome to delete your message here in the group.")
+    await reply(update, text, reply_markup=private_chat_button(context, _("Open a private chat")))
 
 
 def coordinator_only(handler: Handler) -> Handler:

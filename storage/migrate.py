@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,22 +33,52 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+# PostgreSQL advisory lock key held while migrating (any constant unique to PeerBot).
+MIGRATION_LOCK_KEY = 0x5EE7B07
+
+
 async def upgrade(engine: AsyncEngine) -> None:
-    """Apply every migration not yet applied (idempotent)."""
-    if await is_up_to_date(engine):
-        # Alembic (with Mako and Pygments) would stay loaded for the bot's whole life:
-        # about 15 MiB resident, for a check that found nothing to do.
+    """Apply every migration not yet applied (idempotent). Two starts racing on a new
+    database take turns: the second finds the schema done (and then meets the first one's
+    lease) instead of failing halfway through creating the same tables."""
+    async with _migration_lock(engine):
+        if await is_up_to_date(engine):
+            # Alembic (with Mako and Pygments) would stay loaded for the bot's whole life:
+            # about 15 MiB resident, for a check that found nothing to do.
+            return
+
+        def _upgrade(connection: Connection) -> None:
+            from alembic import command
+
+            config = alembic_config(str(engine.url.render_as_string(hide_password=False)))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "heads")  # features add independent branches
+
+        async with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                # Held to the end of this transaction; Alembic reads the version after it.
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+            await connection.run_sync(_upgrade)
+
+
+@contextlib.asynccontextmanager
+async def _migration_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """For an SQLite file: an exclusive lock on a file beside it (released by the kernel
+    if the process dies). PostgreSQL locks inside the migration's transaction instead."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
         return
-
-    def _upgrade(connection: Connection) -> None:
-        from alembic import command
-
-        config = alembic_config(str(engine.url.render_as_string(hide_password=False)))
-        config.attributes["connection"] = connection
-        command.upgrade(config, "heads")  # features add independent branches
-
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade)
+    lock_path = Path(f"{database}.migrating")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as lock_file:  # noqa: ASYNC230 (an empty file, once per start)
+        await asyncio.to_thread(fcntl.flock, lock_file.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
 
 
 def script_heads() -> set[str] | None:

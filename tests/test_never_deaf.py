@@ -143,3 +143,66 @@ async def test_a_deleted_database_stops_the_bot_instead_of_losing_everything(tmp
                 os.remove(f"{database}{suffix}")
             assert await bot.exit_code(30) == EXIT_DATABASE_UNUSABLE, bot.log
         assert "database file was deleted" in bot.log
+
+
+# `peerbot run` with everything imported, started the moment a file appears: the two
+# processes then reach the empty database within a millisecond of each other.
+RACER = """
+import os, sys, time
+import alembic.command, bot.runner
+from bot import cli
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.001)
+sys.exit(cli.main(["run"]))
+"""
+
+
+async def test_two_first_starts_racing_on_an_empty_database_end_in_the_one_line_refusal(
+    tmp_path: Path,
+):
+    async with FakeTelegram() as fake:
+        cast = populate(fake)
+        for round_ in range(4):
+            database = tmp_path / f"race{round_}.sqlite3"
+            go = tmp_path / f"go{round_}"
+            env = {
+                "PATH": os.environ.get("PATH", ""),
+                "PYTHONPATH": str(ROOT),
+                "TELEGRAM_BOT_TOKEN": fake.token,
+                "TELEGRAM_BASE_URL": fake.base_url,
+                "DATABASE_URL": f"sqlite:///{database}",
+                "GROUP_CHAT_ID": str(GROUP_CHAT_ID),
+                "COORDINATOR_IDS": str(cast.coordinator.id),
+            }
+            both = [
+                await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-c",
+                    RACER,
+                    str(go),
+                    cwd=tmp_path,
+                    env=env,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.STDOUT,
+                )
+                for _ in range(2)
+            ]
+            try:
+                await asyncio.sleep(4)  # both have imported everything and wait
+                go.touch()
+                done, _ = await asyncio.wait(
+                    [asyncio.ensure_future(p.communicate()) for p in both],
+                    timeout=90,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                [(output, _err)] = [d.result() for d in done]
+                loser = next(p for p in both if p.returncode is not None)
+                text = output.decode()
+                assert loser.returncode == 3, text
+                assert "Another PeerBot is running on this database" in text
+                assert "Traceback" not in text and len(text.strip().splitlines()) <= 3
+            finally:
+                for process in both:
+                    if process.returncode is None:
+                        process.terminate()
+                        await process.wait()

@@ -284,7 +284,8 @@ async def test_pause_in_the_group_is_deleted_and_answered_only_with_a_deep_link(
     [answer] = box.fake.messages_to(GROUP_CHAT_ID)
     assert answer.text == "Lad os tale privat. Tryk på knappen for at åbne vores private chat."
     assert answer.buttons == [
-        {"text": "Åbn en privat chat", "url": "https://t.me/peerbot_demo_bot?start=pause"}
+        # The same link as for every private-only command: nothing singles out a pause.
+        {"text": "Åbn en privat chat", "url": "https://t.me/peerbot_demo_bot"}
     ]
     assert await pause_rows(box) == []
 
@@ -302,7 +303,7 @@ async def test_pause_in_the_group_when_not_admin_asks_them_to_delete_it(
     assert "Lad os tale privat" in answer.text
     assert "Du må gerne slette din besked her i gruppen." in answer.text
     assert "pause" not in answer.text.lower()
-    assert answer.buttons[0]["url"] == box.fake.deep_link("pause")
+    assert answer.buttons[0]["url"] == "https://t.me/peerbot_demo_bot"
 
 
 async def test_the_deep_link_registers_and_opens_the_flow(group: tuple[Sandbox, Cast]):
