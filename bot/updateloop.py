@@ -138,6 +138,45 @@ class PeerUpdater(Updater):
             queue.wait_for_each = True
         return await super().start_webhook(*args, **kwargs)
 
+    async def _start_webhook(  # type: ignore[override]
+        self,
+        listen: str,
+        port: int,
+        url_path: str,
+        bootstrap_retries: int,
+        allowed_updates: Any,
+        *,
+        webhook_url: str | None = None,
+        ready: asyncio.Event | None = None,
+        max_connections: int = 40,
+        secret_token: str | None = None,
+        drop_pending_updates: bool | None = None,
+        **unsupported: Any,
+    ) -> None:
+        """PTB's webhook set-up with PeerBot's own server (bot/webhook.py)."""
+        from bot.webhook import WebhookServer
+
+        if any(v is not None for v in unsupported.values()):
+            raise ValueError(f"not supported by PeerBot's webhook: {sorted(unsupported)}")
+        server = WebhookServer(
+            self.bot,
+            self.update_queue,
+            listen=listen,
+            port=port,
+            path=url_path,
+            secret_token=secret_token,
+        )
+        self._httpd = server  # type: ignore[assignment]  # PTB's stop() shuts it down
+        await self._bootstrap(
+            max_retries=bootstrap_retries,
+            drop_pending_updates=drop_pending_updates,
+            webhook_url=webhook_url,
+            allowed_updates=allowed_updates,
+            max_connections=max_connections,
+            secret_token=secret_token,
+        )
+        await server.serve_forever(ready=ready)
+
 
 def person_of(update: object) -> Hashable | None:
     """Whose update this is: updates of one person are handled in order."""

@@ -4,6 +4,7 @@ configuration refuses a webhook without one."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from pathlib import Path
 
@@ -101,3 +102,63 @@ def test_check_notices_a_webhook_url_without_a_secret_even_without_the_flag(tmp_
     assert run_cli(["check"], tmp_path, {"WEBHOOK_SECRET": ""}).returncode == 2
     (tmp_path / ".env").write_text(GOOD_ENV + f"WEBHOOK_URL={PUBLIC_URL}\nWEBHOOK_SECRET=ok-1\n")
     assert run_cli(["check", "--webhook"], tmp_path).returncode == 0
+
+
+async def raw_post(port: int, headers: dict[str, str], body: bytes = b"") -> int:
+    """POST with the given headers and (part of) a body; the status line's code. The
+    Content-Length header may promise far more than is sent: a server that reads the body
+    before answering would never answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = "POST /telegram/hook HTTP/1.1\r\nHost: localhost\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in headers.items()
+    )
+    writer.write(head.encode() + b"\r\n" + body)
+    await writer.drain()
+    status = await asyncio.wait_for(reader.readline(), timeout=5)
+    writer.close()
+    return int(status.split()[1])
+
+
+async def test_the_webhook_checks_the_secret_before_the_body_and_caps_its_size(
+    tmp_path: Path, start_time, caplog: pytest.LogCaptureFixture
+):
+    async with FakeTelegram() as fake:
+        populate(fake)
+        port = free_port()
+        settings = sandbox_settings(
+            tmp_path / "hook.sqlite3",
+            fake,
+            webhook_url=PUBLIC_URL,
+            webhook_port=port,
+            webhook_secret=SECRET,
+        )
+        async with running_bot(settings, FakeClock(start_time), webhook=True) as app:
+            huge = {"Content-Type": "application/json", "Content-Length": str(90 * 1024 * 1024)}
+            # 90 MB announced, 1 KB sent: answered at once, without waiting for the rest.
+            assert await raw_post(port, huge, b"x" * 1024) == 403
+            assert await raw_post(port, {**huge, "X-Telegram-Bot-Api-Secret-Token": "no"}) == 403
+            with_secret = {**huge, "X-Telegram-Bot-Api-Secret-Token": SECRET}
+            assert await raw_post(port, with_secret, b"x" * 1024) == 413
+            # A body that says nothing of its length is cut off at 1 MB as well.
+            local = f"http://127.0.0.1:{port}/telegram/hook"
+            headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+
+            async def chunks():
+                for _ in range(3):
+                    yield b" " * (512 * 1024)
+
+            async with aiohttp.ClientSession() as http:
+                async with http.post(local, data=chunks(), headers=headers) as response:
+                    assert response.status == 413
+                # An update PTB cannot read: logged by its id, never its content.
+                caplog.set_level(logging.DEBUG)
+                broken = {
+                    "update_id": 777001,
+                    "message": {"message_id": 1, "text": "kanarie-hemmelig", "chat": "garbage"},
+                }
+                async with http.post(local, json=broken, headers=headers) as response:
+                    assert response.status == 200
+            logged = "\n".join(r.getMessage() for r in caplog.records)
+            assert "update 777001 could not be read" in logged
+            assert "kanarie-hemmelig" not in logged and "garbage" not in logged
+            assert app.updater is not None and app.updater.running
