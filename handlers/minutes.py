@@ -706,10 +706,11 @@ async def confirm(update: Update, context: PeerContext, minutes_id: int) -> None
     services = context.services
     async with services.db.transaction() as session:
         confirmed = await domain.confirm(session, minutes_id, services.clock.now())
+    with contextlib.suppress(BadRequest):
+        # Also on a second tap: the first removal may have been lost to a network fault.
+        await query.edit_message_reply_markup(None)
     if not confirmed:
         return  # a second tap, or cancelled
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(None)
     await post_report(context, minutes_id)
     await deliver_pending(context, minutes_id)
     await refresh_report(context, minutes_id)
