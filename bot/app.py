@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -13,7 +14,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.context import PeerContext, Services, current_session
+from bot.context import PeerContext, Services, after_commit_hooks, current_session
 from bot.domain import people, updates
 from bot.logging_setup import ContentFreeLibraryLogs
 from bot.ratelimit import PeerRateLimiter
@@ -78,8 +79,21 @@ class PeerApplication(Application):
             self.updates_done += 1
 
     async def _process_once(self, update: object) -> None:
-        services: Services = self.bot_data["services"]
         failures: list[BaseException] = []
+        hooks: list[Callable[[], Awaitable[None]]] = []
+        hooks_token = after_commit_hooks.set(hooks)
+        try:
+            await self._in_transaction(update, failures)
+        finally:
+            after_commit_hooks.reset(hooks_token)
+        for hook in hooks:
+            try:
+                await hook()
+            except Exception:  # the update's work is done; only the extra failed
+                log.exception("work after update %s's commit failed", _update_id(update))
+
+    async def _in_transaction(self, update: object, failures: list[BaseException]) -> None:
+        services: Services = self.bot_data["services"]
         async with services.db.transaction() as session:
             update_id = _update_id(update)
             if update_id is not None and await updates.handled_before(session, update_id):

@@ -26,6 +26,12 @@ current_session: contextvars.ContextVar[AsyncSession | None] = contextvars.Conte
 )
 
 
+# Work to do once the update's transaction committed (e.g. folding SQLite's write-ahead
+# log into the file after a deletion); set per update by `PeerApplication`.
+after_commit_hooks: contextvars.ContextVar[list[Callable[[], Awaitable[None]]] | None] = (
+    contextvars.ContextVar("after_commit_hooks", default=None)
+)
+
 Listener = Callable[..., Awaitable[None]]
 
 
@@ -79,6 +85,13 @@ class PeerContext(CallbackContext[ExtBot, dict, dict, dict]):
         event.listen(
             self.session.sync_session, "after_commit", lambda _session: callback(), once=True
         )
+
+    def after_commit_await(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Await `hook` once this update's transaction has committed (not if it fails)."""
+        hooks = after_commit_hooks.get()
+        if hooks is None:
+            raise RuntimeError("no transaction: only updates have one to wait for")
+        hooks.append(hook)
 
     def texts(self, language: str | None = None) -> Translate:
         return texts(language or self.services.settings.language)

@@ -275,6 +275,8 @@ async def _forget(update: Update, context: PeerContext, person_id: int) -> None:
         context.session, services.group_id, person_id, services.clock.now()
     )
     log.info("forgot person %s: %d rows deleted", person_id, forgotten.deleted_rows)
+    # Deleted rows linger in SQLite's write-ahead log until a checkpoint: fold it in now.
+    context.after_commit_await(services.db.checkpoint)
     if own:
         await query.edit_message_text(
             _(

@@ -56,5 +56,13 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
+    async def checkpoint(self) -> None:
+        """SQLite: fold the write-ahead log into the database file and empty it, so what was
+        just deleted leaves the disk now rather than at the next automatic checkpoint."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        async with self.engine.connect() as connection:
+            await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -232,6 +233,32 @@ async def test_forgotten_name_is_gone_from_the_sqlite_file_too(group: tuple[Sand
     await box.tap(dennis, question, data)
     content = await checkpointed_file(box)
     assert b"Dennis" not in content and b"dennis" not in content
+
+
+async def test_after_forgetme_the_name_leaves_the_write_ahead_log_at_once(
+    group: tuple[Sandbox, Cast],
+):
+    """Without waiting for a checkpoint or a clean stop: the -wal file is emptied too."""
+    box, cast = group
+    if not box.settings.database_url.startswith("sqlite"):
+        pytest.skip("about the SQLite files")
+    dennis = cast.volunteers[3]
+    await box.say(dennis, "/start")
+    path = box.settings.database_url.split("///", 1)[1]
+
+    def on_disk() -> bytes:
+        content = b""
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(FileNotFoundError), open(path + suffix, "rb") as handle:
+                content += handle.read()
+        return content
+
+    assert b"Dennis" in on_disk()  # the check below can fail
+    await box.say(dennis, "/forgetme")
+    question = box.fake.messages_to(dennis.id)[-1]
+    data = next(b["callback_data"] for b in question.buttons if "forget" in b["callback_data"])
+    await box.tap(dennis, question, data)
+    assert b"Dennis" not in on_disk() and b"dennis" not in on_disk()
 
 
 async def checkpointed_file(box: Sandbox) -> bytes:
