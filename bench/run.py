@@ -23,7 +23,7 @@ from typing import Any
 if __package__ in (None, ""):  # `python bench/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import broadcast, latency, scale
+from bench import broadcast, flood, latency, scale
 from bench.common import table
 
 TARGETS = {
@@ -63,7 +63,9 @@ def run_all(quick: bool = False) -> dict[str, Any]:
     results["side_by_side"] = latency.main(sizes)
     print("2. Broadcast", flush=True)
     results["broadcast"] = broadcast.main(recipients=100 if quick else 1000, baselines=True)
-    print("3. Scale", flush=True)
+    print("3. A flood of 40 messages beside a volunteer's /pause", flush=True)
+    results["flood"] = flood.main(samples=3 if quick else 5)
+    print("4. Scale", flush=True)
     results["scale"] = (
         scale.main(volunteers=1000, matches=500, samples=5) if quick else scale.main()
     )
@@ -186,6 +188,29 @@ def summary(results: dict[str, Any]) -> str:
                 f"A volunteer's `/help` during PeerBot's broadcast: answered in "
                 f"{during * 1000:.0f} ms ({before * 1000:.0f} ms before it started).",
             ]
+    f = results["flood"]
+    lines += [
+        "",
+        f"**Fair handling** (`peerbot run`; a volunteer's `/pause` while someone sends "
+        f"{flood.FLOOD} messages at once; target: delayed by less than "
+        f"{flood.PROMISED_SECONDS:.0f} s)",
+        "",
+        table(
+            [
+                ["no flood (median of samples)", f"{f['quiet_p50_s'] * 1000:.0f} ms", "", ""],
+                *[
+                    [
+                        f"a {who}'s flood",
+                        f"{f[f'{who}_flood_s'] * 1000:.0f} ms",
+                        f"+{(f[f'{who}_flood_s'] - f['quiet_p50_s']) * 1000:.0f} ms",
+                        _ok(f[f"{who}_flood_s"] - f["quiet_p50_s"] < flood.PROMISED_SECONDS),
+                    ]
+                    for who in ("stranger", "member")
+                ],
+            ],
+            ["", "answer to /pause", "delay", "met"],
+        ),
+    ]
     s = results["scale"]
     rows_total = sum(s["rows"].values())
     lines += [

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 REFETCH_EVERY = 0.2
 # Updates handled at the same time (different people). Each holds a database connection.
 HANDLED_AT_ONCE = 8
+# One person's updates waiting beyond this many are each held back a moment.
+SANE_BURST = 5
+SLOW_DOWN = 0.05
 
 
 class UpdateRefused(RuntimeError):
@@ -209,8 +212,13 @@ class PerPersonProcessor(BaseUpdateProcessor):
         lock, waiting = self._lanes.get(key, (asyncio.Lock(), 0))
         self._lanes[key] = (lock, waiting + 1)
         try:
-            async with lock, self._busy:
-                await coroutine
+            async with lock:
+                if self._lanes[key][1] > SANE_BURST:
+                    # This person sent many at once: slowed down, for themselves only, so
+                    # their burst doesn't take the event loop from everyone else.
+                    await asyncio.sleep(SLOW_DOWN)
+                async with self._busy:
+                    await coroutine
         finally:
             lock, waiting = self._lanes[key]
             if waiting <= 1:

@@ -89,12 +89,17 @@ async def register_from_private_chat(update: Update, context: PeerContext) -> Pe
 STRANGER_QUIET = timedelta(minutes=10)
 
 
+def answered_stranger_lately(context: PeerContext, user_id: int, now: datetime) -> bool:
+    """Whether this stranger got the polite answer less than STRANGER_QUIET ago."""
+    last = context.application.bot_data.get("strangers", {}).get(user_id)
+    return last is not None and timedelta(0) <= now - last < STRANGER_QUIET
+
+
 def first_answer_in_a_while(context: PeerContext, user_id: int, now: datetime) -> bool:
     """Whether a stranger's message is the first in STRANGER_QUIET (kept in memory only:
     after a restart they simply get one more polite answer)."""
     answered: dict[int, datetime] = context.application.bot_data.setdefault("strangers", {})
-    last = answered.get(user_id)
-    if last is not None and now - last < STRANGER_QUIET:
+    if answered_stranger_lately(context, user_id, now):
         return False
     if len(answered) > 1000:  # forget the old ones, so a crowd can't grow this forever
         for old in [u for u, t in answered.items() if now - t >= STRANGER_QUIET]:
@@ -184,6 +189,8 @@ async def anything_else(update: Update, context: PeerContext) -> None:
     if user is None:
         return
     services = context.services
+    if answered_stranger_lately(context, user.id, services.clock.now()):
+        return  # a flood costs nothing: no lookups, no answer (/start still asks Telegram)
     person = await people.find_person(context.session, services.group_id, user.id)
     if person is None or not person.is_member:
         if is_coordinator(context, update) or await is_group_member(context, user.id):
