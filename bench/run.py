@@ -188,8 +188,8 @@ def summary(results: dict[str, Any]) -> str:
                 f"A volunteer's `/help` during PeerBot's broadcast: answered in "
                 f"{during * 1000:.0f} ms ({before * 1000:.0f} ms before it started).",
             ]
-    f = results["flood"]
-    lines += [
+    f = results.get("flood") or {}
+    lines += [] if not f else [
         "",
         f"**Fair handling** (`peerbot run`; a volunteer's `/pause` while someone sends "
         f"{flood.FLOOD} messages at once; target: delayed by less than "

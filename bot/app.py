@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
@@ -39,9 +39,13 @@ ALLOWED_UPDATES = [
 # A database error while handling an update: tried again after these pauses (seconds).
 # SQLite's busy timeout (10 s, storage/db.py) comes on top of each try, so another process
 # may hold the write lock for about half a minute before the bot gives up.
-RETRY_PAUSES = (1.0, 2.0, 4.0)
+RETRY_PAUSES = (0.2, 1.0, 2.0, 4.0)
 # Errors that mean "the database could not be used", not "this update is wrong".
 DATABASE_TROUBLE = (OperationalError, InterfaceError)
+# Also tried again: two people's updates, handled side by side, can race for the same new
+# row (a unique key); the second try sees the first one's row. On the last try it goes to
+# the kind error answer like any other failure.
+RETRYABLE = (*DATABASE_TROUBLE, IntegrityError)
 
 
 class PeerApplication(Application):
@@ -59,8 +63,8 @@ class PeerApplication(Application):
                 if self.bot_data.get("fatal"):
                     return  # stopping: Telegram keeps the update
                 try:
-                    await self._process_once(update)
-                except DATABASE_TROUBLE as error:
+                    await self._process_once(update, last_try=pause is None)
+                except RETRYABLE as error:
                     if pause is None:
                         break
                     log.warning(
@@ -78,14 +82,16 @@ class PeerApplication(Application):
         finally:
             self.updates_done += 1
 
-    async def _process_once(self, update: object) -> None:
+    async def _process_once(self, update: object, *, last_try: bool) -> None:
         failures: list[BaseException] = []
+        trouble = _handler_trouble.set((failures, last_try))
         hooks: list[Callable[[], Awaitable[None]]] = []
         hooks_token = after_commit_hooks.set(hooks)
         try:
             await self._in_transaction(update, failures)
         finally:
             after_commit_hooks.reset(hooks_token)
+            _handler_trouble.reset(trouble)
         for hook in hooks:
             try:
                 await hook()
@@ -100,12 +106,10 @@ class PeerApplication(Application):
                 log.info("update %s was handled before; skipping it", update_id)
                 return
             token = current_session.set(session)
-            trouble = _handler_trouble.set(failures)
             try:
                 await super().process_update(update)
             finally:
                 current_session.reset(token)
-                _handler_trouble.reset(trouble)
             if failures:
                 raise failures[0]  # rolls back; tried again by process_update
             if update_id is not None:
@@ -122,10 +126,14 @@ class PeerApplication(Application):
     ) -> bool:
         """A handler's database failure is not the handler's to answer: the whole update is
         tried again (see process_update)."""
-        failures = _handler_trouble.get()
-        if failures is not None and job is None and isinstance(error, DATABASE_TROUBLE):
-            failures.append(error)
-            return True
+        trouble = _handler_trouble.get()
+        if trouble is not None and job is None:
+            failures, last_try = trouble
+            if isinstance(error, DATABASE_TROUBLE) or (
+                isinstance(error, RETRYABLE) and not last_try
+            ):
+                failures.append(error)
+                return True
         return await super().process_error(update, error, job, coroutine)
 
     async def _after_failures(self, update: object) -> None:
@@ -138,6 +146,8 @@ class PeerApplication(Application):
         except DATABASE_TROUBLE as error:
             stop_deaf(self, f"update {_update_id(update)} could not be handled: {_reason(error)}")
             return
+        except RETRYABLE:
+            pass  # the probe row raced another writer: the database itself works
         log.error(
             "update %s failed %s times although the database works; it is skipped",
             _update_id(update),
@@ -148,8 +158,8 @@ class PeerApplication(Application):
 
 
 # The handlers' database failures of the update being handled (see process_error).
-_handler_trouble: contextvars.ContextVar[list[BaseException] | None] = contextvars.ContextVar(
-    "handler_trouble", default=None
+_handler_trouble: contextvars.ContextVar[tuple[list[BaseException], bool] | None] = (
+    contextvars.ContextVar("handler_trouble", default=None)
 )
 
 

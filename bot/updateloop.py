@@ -26,8 +26,8 @@ from telegram.ext import BaseUpdateProcessor, Updater
 log = logging.getLogger(__name__)
 
 # While an older update is still being handled, newer ones are fetched by asking again
-# from the oldest one (which keeps it unconfirmed) this often, or at once when one is done.
-REFETCH_EVERY = 0.2
+# from the oldest one (which keeps it unconfirmed) this often.
+REFETCH_EVERY = 0.1
 # Updates handled at the same time (different people). Each holds a database connection.
 HANDLED_AT_ONCE = 8
 # One person's updates waiting beyond this many are each held back a moment.
@@ -115,12 +115,15 @@ class OffsetGuard:
             fresh = tuple(u for u in updates if offset is None or u.update_id >= offset)
             if fresh or queue.refused:
                 return fresh
-            remaining = deadline - loop.time()
-            if remaining <= 0:
+            if loop.time() >= deadline:
                 return ()
-            queue.changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(queue.changed.wait(), min(REFETCH_EVERY, remaining))
+            # Asking again costs Telegram's whole backlog each time (the same updates): at
+            # most every REFETCH_EVERY, sooner only once nothing is being handled any more.
+            until = min(loop.time() + REFETCH_EVERY, deadline)
+            while queue.in_flight and not queue.refused and loop.time() < until:
+                queue.changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(queue.changed.wait(), until - loop.time())
 
 
 class PeerUpdater(Updater):

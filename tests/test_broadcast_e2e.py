@@ -49,7 +49,9 @@ async def add_started_volunteers(box: Sandbox, count: int, first_id: int = 3000)
         users.append(user)
     for user in users:
         box.fake.send_text(user, user.id, "/start")
-    await box.fake.wait_until_idle(timeout=30)
+    # Until every /start was handled: handled side by side, they can wait for each other's
+    # database writes without any call to Telegram (the fake alone would look idle).
+    await box.settle(timeout=60)
     return users
 
 
