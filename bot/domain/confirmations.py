@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from enum import Enum, StrEnum
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Person
@@ -143,11 +144,17 @@ async def next_person_id(session: AsyncSession) -> int | None:
     bind = session.get_bind()
     if bind.dialect.name != "sqlite":
         return None
-    counter = await session.get(IdCounter, "people")
-    highest = await session.scalar(select(func.max(Person.id))) or 0
-    next_id = max(highest, counter.last_id if counter else 0) + 1
-    if counter is None:
-        session.add(IdCounter(table_name="people", last_id=next_id))
-    else:
-        counter.last_id = next_id
-    return next_id
+    # One conditional write, so two people's updates handled side by side never read the
+    # same counter and hand out the same id (a read, then a write, would race).
+    await session.execute(
+        sqlite_insert(IdCounter).values(table_name="people", last_id=0).on_conflict_do_nothing()
+    )
+    highest = select(func.coalesce(func.max(Person.id), 0)).scalar_subquery()
+    taken = await session.execute(
+        update(IdCounter)
+        .where(IdCounter.table_name == "people")
+        .values(last_id=func.max(IdCounter.last_id, highest) + 1)
+        .returning(IdCounter.last_id)
+        .execution_options(synchronize_session=False)
+    )
+    return int(taken.scalar_one())
