@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from telegram import ChatMemberUpdated, Update
 from telegram.constants import ChatMemberStatus, ChatType
@@ -21,7 +22,9 @@ from bot.domain import matches, people
 from bot.i18n import texts
 from handlers.common import MEMBER_STATUSES, telegram_person
 from handlers.delivery import follow_migration, send_private
-from storage.models import Person
+
+if TYPE_CHECKING:
+    from storage.models import Person
 
 log = logging.getLogger(__name__)
 
