@@ -54,7 +54,7 @@ def kind_of(message: Any) -> str | None:
         return "meeting reminder " + day_sent(message)
     if text.startswith("Hvem kom til frivilligmødet"):
         return "attendance checklist"
-    if text.startswith(("Vi savnede dig til frivilligmødet", "We missed you at the volunteer")):
+    if text.startswith(("Her er referatet fra frivilligmødet", "Here are the minutes of the vol")):
         return "minutes copy"
     if text.startswith(("Påmindelse: ", "Reminder: ")):
         label = "K.L." if "K.L." in text else "P.J." if "P.J." in text else "?"
@@ -65,7 +65,7 @@ def kind_of(message: Any) -> str | None:
         return "return notice"
     if text.startswith(("Velkommen tilbage, ", "Welcome back, ")):
         return "welcome back"
-    if text.startswith("Jeg er ikke sikker på, at afstemningen om mødet nåede frem"):
+    if text.startswith("Jeg er ikke sikker på, at afstemningen om frivilligmødet nåede frem"):
         return "poll uncertain"
     return None
 

@@ -641,7 +641,7 @@ async def pause_flow(month: Month, bo: Any, mette: Any) -> None:
 
     promised = False
     for attempt in range(1, 5):
-        if newest_text(fake, bo.id, "Din pause er begyndt", 0):
+        if newest_text(fake, bo.id, "Din pause er startet", 0):
             return  # it did begin; only the answer was late
         before = len(fake.messages_to(bo.id))
         if not await month.act(
@@ -673,7 +673,7 @@ async def pause_flow(month: Month, bo: Any, mette: Any) -> None:
                 if await month.act(
                     "Bo confirms the pause",
                     lambda m=summary: fake.tap_button(bo, m, "pause:ok"),
-                    lambda: newest_text(fake, bo.id, "Din pause er begyndt", 0),
+                    lambda: newest_text(fake, bo.id, "Din pause er startet", 0),
                     tries=1,
                 ):
                     return
