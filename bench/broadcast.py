@@ -4,9 +4,12 @@ Starts the fake Bot API with Telegram's flood limits enforced (30 messages a sec
 overall, 1 a second per private chat with a burst of 3, 20 a minute per group), registers
 1,000 members who started the bot, and lets the coordinator broadcast through the REAL
 application (`/broadcast` -> audience -> important -> Send). Prints the wall time, messages
-a second as a fraction of the 30/s ceiling, the 429s received, and messages lost and
-duplicated. For comparison, in the same run: python-telegram-bot's `AIORateLimiter` alone
-over `send_message`, and a plain `asyncio.gather` over `send_message` with no limiter.
+a second as a fraction of the 30/s ceiling, the 429s received (and those in the first
+second), the most attempts in any one second, and messages lost and duplicated. PeerBot
+runs twice: with a healthy Bot API, and with 5% of the copies answered by a 5xx (500 or
+502), which must cost neither speed nor copies. For comparison, in the same run:
+python-telegram-bot's `AIORateLimiter` alone over `send_message`, and a plain
+`asyncio.gather` over `send_message` with no limiter.
 
     /tmp/venv/bin/python -m bench.broadcast [--recipients 1000] [--skip-baselines]
 
@@ -50,6 +53,10 @@ class Result:
     lost: int
     duplicated: int
     too_many_requests: int
+    # 429s in the first second, and the most attempts Telegram saw in any one second.
+    early_too_many: int = 0
+    busiest_second: int = 0
+    server_errors: int = 0
     # An interactive answer (/help) before and during the broadcast, in seconds.
     reply_seconds: tuple[float, float] | None = None
 
@@ -65,7 +72,9 @@ class Result:
         return (
             f"{self.name:<34} {self.wall_seconds:7.1f} s  {self.per_second:5.1f} msg/s "
             f"({self.of_ceiling:6.1%} of 30/s)  429s: {self.too_many_requests:5d}  "
-            f"lost: {self.lost:4d}  duplicated: {self.duplicated:3d}"
+            f"lost: {self.lost:4d}  duplicated: {self.duplicated:3d}\n{'':34} "
+            f"429s in the first second: {self.early_too_many}  busiest second: "
+            f"{self.busiest_second} attempts  5xx answered: {self.server_errors}"
         ) + (
             f"\n{'':34} a volunteer's /help answered in {self.reply_seconds[0] * 1000:.0f} ms "
             f"before, {self.reply_seconds[1] * 1000:.0f} ms during the broadcast"
@@ -80,6 +89,11 @@ def _tally(fake: FakeTelegram, name: str, ids: list[int], method: str, started: 
     )
     oks = [c.time for c in fake.calls if c.method == method and c.ok]
     wall = (max(oks) - started) if oks else 0.0
+    attempts = sorted(c.time for c in fake.calls if c.method == method and c.time >= started)
+    busiest = max(
+        (sum(1 for t in attempts[i : i + 40] if t < start + 1) for i, start in enumerate(attempts)),
+        default=0,
+    )
     return Result(
         name=name,
         recipients=len(ids),
@@ -88,21 +102,29 @@ def _tally(fake: FakeTelegram, name: str, ids: list[int], method: str, started: 
         lost=sum(1 for i in ids if per_chat[i] == 0),
         duplicated=sum(per_chat[i] - 1 for i in ids if per_chat[i] > 1),
         too_many_requests=sum(1 for c in fake.calls if c.method == method and c.status == 429),
+        early_too_many=sum(
+            1
+            for c in fake.calls
+            if c.method == method and c.status == 429 and c.time < started + 1
+        ),
+        busiest_second=busiest,
+        server_errors=sum(1 for c in fake.calls if c.method == method and c.status >= 500),
     )
 
 
-async def through_peerbot(recipients: int) -> Result:
-    """The real application: `/broadcast`, the choices, Send; until the report says done."""
+async def through_peerbot(recipients: int, server_errors: float = 0.0) -> Result:
+    """The real application: `/broadcast`, the choices, Send; until the report says done.
+    With `server_errors`, that share of the copies is answered with a 500 or a 502."""
     # The production limiter, not the sandbox's (whose per-chat bursts are roomier).
     roomy = sandbox_module.sandbox_rate_limiter
     sandbox_module.sandbox_rate_limiter = PeerRateLimiter
     try:
-        return await _through_peerbot(recipients)
+        return await _through_peerbot(recipients, server_errors)
     finally:
         sandbox_module.sandbox_rate_limiter = roomy
 
 
-async def _through_peerbot(recipients: int) -> Result:
+async def _through_peerbot(recipients: int, server_errors: float) -> Result:
     with tempfile.TemporaryDirectory() as folder:
         async with sandbox(Path(folder) / "bench.sqlite3") as (box, cast):
             mette = cast.coordinator
@@ -127,6 +149,10 @@ async def _through_peerbot(recipients: int) -> Result:
             await box.tap(mette, control, _ends(control, ":0"))  # not important
             anna = cast.volunteers[0]
             quiet_reply = await _reply_time(box, anna)
+            if server_errors:
+                box.fake.set_fault_rate(
+                    server_errors, seed=13, kinds=("500", "502"), methods=frozenset({"copyMessage"})
+                )
             started = time.monotonic()
             box.fake.tap_button(mette, control, _starts(control, "broadcast:send:"))
             await asyncio.sleep(min(10.0, recipients / 60))  # well into the broadcast
@@ -136,7 +162,10 @@ async def _through_peerbot(recipients: int) -> Result:
                 if time.monotonic() - started > recipients:  # far beyond any sane pace
                     raise TimeoutError("the broadcast did not finish")
             await box.fake.wait_until_idle(timeout=30)
-            result = _tally(box.fake, "PeerBot (PeerRateLimiter)", ids, "copyMessage", started)
+            name = "PeerBot (PeerRateLimiter)" + (
+                f", {server_errors:.0%} 5xx" if server_errors else ""
+            )
+            result = _tally(box.fake, name, ids, "copyMessage", started)
             result.reply_seconds = (quiet_reply, busy_reply)
             return result
 
@@ -188,6 +217,8 @@ async def through_bare_bot(recipients: int, name: str, rate_limiter: Any) -> Res
 
 async def run(recipients: int = 1000, baselines: bool = True) -> list[Result]:
     results = [await through_peerbot(recipients)]
+    print(results[-1].line(), flush=True)
+    results.append(await through_peerbot(recipients, server_errors=0.05))
     print(results[-1].line(), flush=True)
     if baselines:
         results.append(

@@ -12,13 +12,17 @@ makes. Compared with python-telegram-bot's `AIORateLimiter`:
   an edit that is refused with 429 is retried below like any other call.
 - Per chat: a private chat gets about one message a second with a short burst, a group
   20 a minute. Messages to one chat go out one at a time, in order.
-- Overall: a token bucket of about 30 messages a second shared by every chat. Interactive
-  calls (the default) are served before bulk ones (`rate_limit_args=Priority.BULK`, used by
-  broadcasts), and bulk calls are held slightly under the ceiling, so a long broadcast
-  never makes an answer to a person wait for more than a moment.
-- 429 `retry_after` is honoured: the chat is paused for that long, the overall bucket is
-  drained, and the call is retried, at most `max_retries` times. Other errors (5xx,
-  time-outs) are the caller's to judge: only the caller knows whether a repeat is safe.
+- Overall: at most 30 messages in any one second, shared by every chat (a sliding window,
+  not a bucket with a burst: a bucket lets 30 + its burst through in the first second and
+  Telegram answers the excess with 429). Interactive calls (the default) are served before
+  bulk ones (`rate_limit_args=Priority.BULK`, used by broadcasts), and bulk calls are held
+  slightly under the ceiling, so a long broadcast never makes an answer to a person wait
+  for more than a moment.
+- A call Telegram answered with a server error (5xx) posted nothing, so it gives its slot
+  back: otherwise every failed attempt would lower the rate of the ones that succeed.
+- 429 `retry_after` is honoured: the chat is paused for that long and the call is retried,
+  at most `max_retries` times. Other errors (5xx, time-outs) are the caller's to judge:
+  only the caller knows whether a repeat is safe.
 
 Time comes from `now` and `sleep` (monotonic seconds), injectable for tests.
 """
@@ -26,16 +30,18 @@ Time comes from `now` and `sleep` (monotonic seconds), injectable for tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from telegram.error import RetryAfter
+from telegram.error import NetworkError, RetryAfter, TimedOut
 from telegram.ext import BaseRateLimiter
 
 log = logging.getLogger(__name__)
@@ -91,6 +97,32 @@ class TokenBucket:
         return self.tokens >= self.burst
 
 
+class SlidingWindow:
+    """At most `limit` events in any `span` seconds."""
+
+    def __init__(self, limit: int, span: float = 1.0) -> None:
+        self.limit = max(1, limit)
+        self.span = span
+        self.stamps: deque[float] = deque()
+
+    def wait_time(self, now: float) -> float:
+        cutoff = now - self.span
+        while self.stamps and self.stamps[0] <= cutoff:
+            self.stamps.popleft()
+        if len(self.stamps) < self.limit:
+            return 0.0
+        # Never zero when full (float rounding), so a waiter always sleeps and time moves.
+        return max(self.stamps[0] - cutoff, 1e-6)
+
+    def take(self, now: float) -> float:
+        self.stamps.append(now)
+        return now
+
+    def give_back(self, stamp: float) -> None:
+        with contextlib.suppress(ValueError):  # already slid out of the window
+            self.stamps.remove(stamp)
+
+
 @dataclass
 class _Chat:
     bucket: TokenBucket
@@ -108,6 +140,7 @@ class RateLimiterStats:
     throttled_calls: int = 0
     retry_afters: int = 0
     gave_up: int = 0
+    given_back: int = 0  # slots of calls answered with a server error
 
 
 class PeerRateLimiter(BaseRateLimiter[Priority]):
@@ -116,10 +149,8 @@ class PeerRateLimiter(BaseRateLimiter[Priority]):
     def __init__(
         self,
         *,
-        overall_per_second: float = 30.0,
-        overall_burst: float = 20.0,
+        overall_per_second: int = 30,
         bulk_share: float = 0.98,
-        bulk_burst: float = 5.0,
         private_per_second: float = 1.0,
         private_burst: float = 3.0,
         # A burst plus a minute's refill stays within 20 in any 60 seconds.
@@ -138,11 +169,11 @@ class PeerRateLimiter(BaseRateLimiter[Priority]):
         self.group_burst = group_burst
         self.max_retries = max_retries
         self.max_retry_after = max_retry_after
-        start = now()
-        self._overall = TokenBucket(overall_per_second, overall_burst, start)
-        # Bulk also needs a token here: it stays a little under the ceiling, so the overall
-        # bucket always refills a bit and interactive calls find a token waiting.
-        self._bulk = TokenBucket(overall_per_second * bulk_share, bulk_burst, start)
+        self._overall = SlidingWindow(overall_per_second)
+        # Bulk also needs room here: one message a second short of the ceiling, so
+        # interactive calls always find a slot within the second.
+        bulk_limit = max(1, overall_per_second - 1)
+        self._bulk = SlidingWindow(bulk_limit, bulk_limit / (overall_per_second * bulk_share))
         self._chats: dict[int | str, _Chat] = {}
         self._waiting: list[tuple[int, int]] = []  # heap of (priority, arrival) tickets
         self._arrivals = itertools.count()
@@ -174,13 +205,16 @@ class PeerRateLimiter(BaseRateLimiter[Priority]):
                     return await callback(*args, **kwargs)
                 chat = self._chat(chat_key)
                 async with chat.lock:
-                    await self._wait_turn(chat, priority)
+                    slot = await self._wait_turn(chat, priority)
                     try:
                         return await callback(*args, **kwargs)
                     except RetryAfter as error:
                         # Block the chat before releasing it, so no other call slips in.
                         chat.blocked_until = self._now() + retry_seconds(error)
-                        self._overall.drain(self._now())
+                        raise
+                    except NetworkError as error:
+                        if server_answered_with_error(error):
+                            self._give_back(chat, slot, priority)
                         raise
             except RetryAfter as error:
                 wait = retry_seconds(error)
@@ -228,18 +262,29 @@ class PeerRateLimiter(BaseRateLimiter[Priority]):
             if not chat.lock.locked() and chat.blocked_until <= now and chat.bucket.full(now):
                 del self._chats[key]
 
-    async def _wait_turn(self, chat: _Chat, priority: Priority) -> None:
-        """Wait until both the chat and the overall limit allow one more message."""
+    async def _wait_turn(self, chat: _Chat, priority: Priority) -> float:
+        """Wait until both the chat and the overall limit allow one more message; returns
+        the moment the overall slot was taken (to give it back)."""
         while (wait := chat.wait_time(self._now())) > 0:
             await self._sleep(wait)
-        await self._take_overall(priority)
+        slot = await self._take_overall(priority)
         # Only holders of the chat's lock send to it, so its bucket only grew meanwhile.
         chat.bucket.take(self._now())
         self.stats.throttled_calls += 1
+        return slot
+
+    def _give_back(self, chat: _Chat, slot: float, priority: Priority) -> None:
+        """Telegram posted nothing: the slot is free again for the next message."""
+        self._overall.give_back(slot)
+        if priority is Priority.BULK:
+            self._bulk.give_back(slot)
+        chat.bucket.tokens = min(chat.bucket.burst, chat.bucket.tokens + 1)
+        self.stats.given_back += 1
+        self._notify()
 
     # Overall, by priority ------------------------------------------------------------------
 
-    async def _take_overall(self, priority: Priority) -> None:
+    async def _take_overall(self, priority: Priority) -> float:
         ticket = (int(priority), next(self._arrivals))
         heapq.heappush(self._waiting, ticket)
         try:
@@ -257,7 +302,7 @@ class PeerRateLimiter(BaseRateLimiter[Priority]):
                     self._overall.take(now)
                     if priority is Priority.BULK:
                         self._bulk.take(now)
-                    return
+                    return now
                 await self._sleep(wait)
         finally:
             if ticket in self._waiting:  # cancelled while waiting
@@ -268,6 +313,12 @@ class PeerRateLimiter(BaseRateLimiter[Priority]):
     def _notify(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
+
+
+def server_answered_with_error(error: NetworkError) -> bool:
+    """True for a 5xx answer (PTB raises a plain NetworkError): Telegram posted nothing.
+    Not for a time-out or a broken connection, where the message may have gone out."""
+    return not isinstance(error, TimedOut) and not str(error).startswith("httpx.")
 
 
 def retry_seconds(error: RetryAfter) -> float:

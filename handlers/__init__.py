@@ -8,6 +8,7 @@ from telegram.ext import Application
 from bot.context import Services
 from handlers import (
     broadcast,
+    delivery,
     errors,
     matches,
     meeting,
@@ -34,6 +35,8 @@ FEATURES = [
     minutes,
     broadcast,
     start,
+    # Last: the outbox sender's pass sends what the passes above promised.
+    delivery,
 ]
 
 

@@ -73,7 +73,7 @@ CONCURRENCY = 12
 # Wait this long for Telegram's answer to a copy before calling its fate unknown.
 SEND_READ_TIMEOUT = 30.0
 # Telegram answered 5xx: it did not take the message, so it is safe to try again.
-SERVER_ERROR_ATTEMPTS = 3
+SERVER_ERROR_ATTEMPTS = 5
 REPORT_EVERY_SECONDS = 2.0
 # Runs before the features' typed-answer handlers, so the message being composed is not
 # taken for an answer to something else.
@@ -526,7 +526,9 @@ async def send_copy(context: PeerContext, claim: broadcasts.Claim) -> tuple[str,
         **_bulk(context),
     }
     to_group = claim.chat_id is None
-    delay = 0.5
+    # A 5xx costs no slot of the rate limiter (it gives it back), so the first retry goes
+    # at once: waiting would only hold a worker while the others keep the pace.
+    delay = 0.0
     for attempt in range(1, SERVER_ERROR_ATTEMPTS + 1):
         try:
             if to_group:
@@ -558,7 +560,7 @@ async def send_copy(context: PeerContext, claim: broadcasts.Claim) -> tuple[str,
             if attempt == SERVER_ERROR_ATTEMPTS:
                 break
             await asyncio.sleep(delay)
-            delay *= 2
+            delay = max(0.5, delay * 2)
         except NetworkError as error:
             text = str(error)
             never_sent = not text.startswith("httpx.") or "ConnectError" in text
@@ -567,7 +569,7 @@ async def send_copy(context: PeerContext, claim: broadcasts.Claim) -> tuple[str,
             if attempt == SERVER_ERROR_ATTEMPTS:
                 break
             await asyncio.sleep(delay)
-            delay *= 2
+            delay = max(0.5, delay * 2)
     return broadcasts.FAILED, None
 
 

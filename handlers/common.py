@@ -16,7 +16,7 @@ from telegram.error import BadRequest, ChatMigrated, TelegramError
 from bot.context import PeerContext
 from bot.domain import people
 from bot.i18n import N_, Translate, pick_language
-from handlers.delivery import follow_migration
+from handlers.delivery import follow_migration, send_in_parts
 
 if TYPE_CHECKING:
     from storage.models import Person
@@ -92,7 +92,7 @@ def private_chat_button(
 async def reply(update: Update, text: str, **kwargs: object) -> None:
     """Answer in the chat the update came from."""
     assert update.effective_chat is not None
-    await update.effective_chat.send_message(text, **kwargs)  # type: ignore[arg-type]
+    await send_in_parts(update.effective_chat.send_message, text, **kwargs)
 
 
 def private_only(handler: Handler) -> Handler:

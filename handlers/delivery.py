@@ -1,11 +1,18 @@
-"""Sending with Telegram's bad days in mind: who can't be reached, bounded retries, and a
-group whose id changed."""
+"""The one way out of the bot: the outbox sender, and sending with Telegram's bad days in
+mind (who can't be reached, bounded retries, long texts, a group whose id changed).
+
+The sender claims what the outbox (`bot/domain/outbox.py`) says is due, asks the feature
+that registered the item's kind whether it is still wanted and what it says, sends it and
+records Telegram's answer. It runs as a scheduler pass and whenever a feature kicks it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -13,16 +20,21 @@ from telegram import Bot, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
 from bot.context import PeerContext
-from bot.domain import people
+from bot.domain import outbox, people
 from bot.ratelimit import retry_seconds
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from storage.models import Person
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 4
 MAX_RETRY_AFTER_SECONDS = 60.0
+# Telegram's limits: longer texts are split here, for every feature, never refused.
+MAX_MESSAGE = 4096
+MAX_CAPTION = 1024
 
 
 class Outcome(StrEnum):
@@ -49,9 +61,49 @@ def classify_forbidden(error: Forbidden) -> Outcome:
     return Outcome.NOT_STARTED
 
 
+def split_text(text: str, size: int = MAX_MESSAGE) -> list[str]:
+    """Parts of at most `size` characters, cut at a line end (else a space, else anywhere),
+    so a long list arrives whole and readable."""
+    parts = []
+    while len(text) > size:
+        cut = text.rfind("\n", 0, size + 1)
+        if cut <= size // 2:
+            cut = text.rfind(" ", 0, size + 1)
+        if cut <= size // 2:
+            cut = size
+        parts.append(text[:cut])
+        text = text[cut + 1 :] if text[cut] in "\n " else text[cut:]
+    return [*parts, text]
+
+
+async def send_in_parts(send: Any, text: str, **kwargs: Any) -> Any:
+    """`send(text, **kwargs)` once per part; buttons go with the last part. Returns what the
+    last call returned."""
+    parts = split_text(text)
+    markup = kwargs.pop("reply_markup", None)
+    for part in parts[:-1]:
+        await send(part, **kwargs)
+    return await send(parts[-1], reply_markup=markup, **kwargs)
+
+
 async def send_private(bot: Bot, chat_id: int, text: str, **kwargs: Any) -> Delivery:
-    """Send a private message; retry what is worth retrying, a bounded number of times."""
-    return await _with_retries(bot.send_message, chat_id=chat_id, text=text, **kwargs)
+    """Send a private message (in parts if it is long); retry what is worth retrying, a
+    bounded number of times. Once the first part has arrived the text counts as sent (a
+    later failure is logged): sending it all again would repeat what arrived."""
+    parts = split_text(text)
+    markup = kwargs.pop("reply_markup", None)
+    delivery = Delivery(Outcome.FAILED)
+    for number, part in enumerate(parts, 1):
+        extra = {"reply_markup": markup} if number == len(parts) else {}
+        attempt = await _with_retries(
+            bot.send_message, chat_id=chat_id, text=part, **kwargs, **extra
+        )
+        if not attempt.sent:
+            if number > 1:
+                log.warning("part %d of %d of a long message was not sent", number, len(parts))
+            return attempt if number == 1 else delivery
+        delivery = attempt
+    return delivery
 
 
 async def _with_retries(method: Any, **kwargs: Any) -> Delivery:
@@ -97,6 +149,13 @@ async def send_to_person(
 
 
 async def send_document_private(bot: Bot, chat_id: int, **kwargs: Any) -> Delivery:
+    """A document; a caption over Telegram's 1,024 characters goes first as a message."""
+    caption = kwargs.get("caption")
+    if caption is not None and len(caption) > MAX_CAPTION:
+        protect = {k: v for k, v in kwargs.items() if k == "protect_content"}
+        delivery = await send_private(bot, chat_id, kwargs.pop("caption"), **protect)
+        if not delivery.sent:
+            return delivery
     return await _with_retries(bot.send_document, chat_id=chat_id, **kwargs)
 
 
@@ -120,3 +179,100 @@ async def follow_migration(context: PeerContext, new_chat_id: int) -> None:
         await people.migrate_group(session, services.group_id, new_chat_id)
     services.group_chat_id = new_chat_id
     log.info("group row %s was upgraded to a supergroup; following its new id", services.group_id)
+
+
+# The outbox sender ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What a feature says an outbox item is, rendered at the moment it is sent."""
+
+    chat_id: int
+    text: str
+    reply_markup: Any = None
+
+
+# A feature's renderer and "still wanted?" in one: None lets the item go unsent.
+Prepare = Callable[
+    [PeerContext, "AsyncSession", outbox.Claim, datetime], Awaitable[Outgoing | None]
+]
+# Told Telegram's answer, in the transaction that records it.
+After = Callable[[PeerContext, "AsyncSession", outbox.Claim, Outcome], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class OutboxKind:
+    prepare: Prepare
+    after: After | None = None
+
+
+KINDS = "outbox_kinds"
+TOKEN = "outbox_token"
+LOCK = "outbox_lock"
+
+
+def register_kind(
+    application: Any, kind: str, prepare: Prepare, after: After | None = None
+) -> None:
+    """A feature says how to send its kind of outbox item (in its `register()`)."""
+    application.bot_data.setdefault(KINDS, {})[kind] = OutboxKind(prepare, after)
+
+
+def process_token(application: Any) -> str:
+    """This process's mark on its claims: a claim with another mark was left by a bot that
+    is gone (one instance runs at a time), so it is taken over."""
+    token: str = application.bot_data.setdefault(TOKEN, uuid.uuid4().hex)
+    return token
+
+
+async def send_due(context: PeerContext, kinds: Collection[str] | None = None) -> int:
+    """Send what the outbox has due (of `kinds`, or every registered kind), one item at a
+    time: claimed and committed, sent, recorded. Returns how many were sent."""
+    application = context.application
+    registered: dict[str, OutboxKind] = application.bot_data.get(KINDS, {})
+    wanted = frozenset(kinds if kinds is not None else registered) & frozenset(registered)
+    if not wanted:
+        return 0
+    services = context.services
+    token = process_token(application)
+    lock: asyncio.Lock = application.bot_data.setdefault(LOCK, asyncio.Lock())
+    sent = 0
+    async with lock:  # a kick and the scheduler pass never send the same item side by side
+        while True:
+            now = services.clock.now()
+            async with services.db.transaction() as session:
+                claim = await outbox.claim_next(session, services.group_id, now, token, wanted)
+                if claim is None:
+                    break
+                kind = registered[claim.kind]
+                outgoing = await kind.prepare(context, session, claim, now)
+                if outgoing is None:
+                    await outbox.record(session, claim.item_id, outbox.NOT_WANTED, now)
+                    continue
+            if claim.retried:
+                log.info("outbox item %s: sent again, a stop left its claim", claim.item_id)
+            delivery = await send_private(
+                context.bot, outgoing.chat_id, outgoing.text, reply_markup=outgoing.reply_markup
+            )
+            async with services.db.transaction() as session:
+                await outbox.record(
+                    session, claim.item_id, delivery.outcome.value, services.clock.now()
+                )
+                if delivery.outcome in (Outcome.NOT_STARTED, Outcome.BLOCKED):
+                    await people.mark_unreachable(
+                        session, claim.person_id, blocked=delivery.outcome is Outcome.BLOCKED
+                    )
+                if kind.after is not None:
+                    await kind.after(context, session, claim, delivery.outcome)
+            sent += delivery.sent
+    return sent
+
+
+def register(application: Any, services: Any) -> None:
+    """The sender has no handlers; its scheduler pass is `run_due`."""
+
+
+async def run_due(context: PeerContext) -> None:
+    """Every registered kind: what is due, and what a stopped bot left claimed."""
+    await send_due(context)

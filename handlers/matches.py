@@ -123,8 +123,18 @@ def overview_text(
             upcoming = "; ".join(meeting(o) for o in view.next)
             lines.append("  " + _("Next: {meetings}").format(meetings=upcoming))
         if view.needs_cover:
-            lines.append("  " + _("Needs cover: nobody can meet right now. Use /cover."))
+            lines.append("  " + _needs_cover(view, _))
     return "\n".join(lines)
+
+
+def _needs_cover(view: matches.MatchView, _: Translate) -> str:
+    """Why a match needs cover: nobody can meet, or a paused volunteer asked for it."""
+    if not any(not v.paused for v in view.volunteers):
+        return _("Needs cover: nobody can meet right now. Use /cover.")
+    asking = ", ".join(v.first_name for v in view.volunteers if v.asks_cover)
+    return _("Needs cover: {names} asked for a temporary volunteer. Use /cover.").format(
+        names=asking
+    )
 
 
 def _title(match: Match, _: Translate) -> str:
@@ -540,15 +550,19 @@ async def send_digest(context: PeerContext) -> None:
                 )
                 for m, n in result.cancelled_in_a_row
             ]
+        if result.needs_cover:
+            lines += ["", _("These need a temporary volunteer:")]
+            lines += [f"• {_title(v.match, _)}: {_needs_cover(v, _)}" for v in result.needs_cover]
         lines += ["", _("See everything with /matches.")]
         return "\n".join(lines)
 
     async with services.db.transaction() as session:
         await tell_coordinators(context, session, build)
     log.info(
-        "digest sent: %s waiting, %s cancelled streak(s)",
+        "digest sent: %s waiting, %s cancelled streak(s), %s needing cover",
         len(result.waiting),
         len(result.cancelled_in_a_row),
+        len(result.needs_cover),
     )
 
 
@@ -653,3 +667,4 @@ def register(application: Application, services: Services) -> None:
         Section(N_("My meeting reminders"), REMINDER_BUTTONS.encode(ReminderAction.SETTINGS)),
     )
     services.on("pause_ended", on_pause_ended)
+

@@ -290,7 +290,7 @@ async def _not_coming_to_activity(
     _ = texts_for(context, update)
     services = context.services
     occurrence, match, others = await matches.own_occurrence(
-        context.session, services.group_id, occurrence_id, person.id
+        context.session, services.group_id, occurrence_id, person.id, services.clock.now()
     )
     await matches.skip_for_person(context.session, occurrence_id, person.id, services.clock.now())
     told = await _tell_others(

@@ -49,6 +49,7 @@ from handlers.common import (
     volunteer_only,
 )
 from handlers.delivery import (
+    MAX_MESSAGE,
     Delivery,
     Outcome,
     remember_outcome,
@@ -75,7 +76,6 @@ COMMANDS = [
 AWAITING = "minutes_awaiting"
 # application.bot_data key: this process's token on the copies it claims.
 TOKEN = "minutes_claim_token"
-MAX_TEXT = 4096
 MINUTES_CAPTION = filters.CaptionRegex(r"^/minutes(@\w+)?(\s|$)")
 
 TICKED, UNTICKED = "✅", "⬜"
@@ -439,17 +439,6 @@ async def take_draft(
 Copy = domain.CopyDetails
 
 
-def chunks(text: str, size: int = MAX_TEXT) -> list[str]:
-    """Telegram takes at most 4096 characters per message; split at line ends if we can."""
-    parts = []
-    while len(text) > size:
-        cut = text.rfind("\n", 0, size)
-        cut = cut if cut > size // 2 else size
-        parts.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    return [*parts, text]
-
-
 async def send_minutes(context: PeerContext, copy: Copy, kind_line: str) -> Delivery:
     """The minutes, protected: a document by its file id, or the text."""
     if copy.file_id is not None:
@@ -460,17 +449,8 @@ async def send_minutes(context: PeerContext, copy: Copy, kind_line: str) -> Deli
             caption=kind_line,
             protect_content=True,
         )
-    first: Delivery | None = None
-    for part in chunks(f"{kind_line}\n\n{copy.text or ''}"):
-        delivery = await send_private(
-            context.bot, copy.telegram_user_id, part, protect_content=True
-        )
-        if first is None:
-            first = delivery
-            if not delivery.sent:
-                break
-    assert first is not None
-    return first
+    text = f"{kind_line}\n\n{copy.text or ''}"
+    return await send_private(context.bot, copy.telegram_user_id, text, protect_content=True)
 
 
 def missed_you_line(context: PeerContext, copy: Copy) -> str:
@@ -547,7 +527,24 @@ async def deliver_pending(context: PeerContext, minutes_id: int | None = None) -
 # The coordinator's report ----------------------------------------------------------------------
 
 
-def report_text(_: Translate, when: str, seen: domain.Report) -> str:
+def report_text(_: Translate, when: str, seen: domain.Report, *, limit: int | None = None) -> str:
+    """The report; with `limit`, lists too long for it are shortened ("…and 120 more")."""
+    text = _report_text(_, when, seen, None)
+    shown = max(len(seen.unreachable), len(seen.paused), len(seen.failed))
+    while limit is not None and len(text) > limit and shown > 0:
+        shown //= 2
+        text = _report_text(_, when, seen, shown)
+    return text
+
+
+def _report_text(_: Translate, when: str, seen: domain.Report, shown: int | None) -> str:
+    def listed(people_list: list[str]) -> str:
+        if shown is None or len(people_list) <= shown:
+            return names(people_list)
+        return _("{names} and {count} more").format(
+            names=names(people_list[:shown]), count=len(people_list) - shown
+        )
+
     lines = [_("The minutes of the volunteer meeting {date}:").format(date=when)]
     total = len(seen.sent) + len(seen.unreachable) + len(seen.paused) + len(seen.failed)
     if total + seen.in_progress == 0:
@@ -558,21 +555,22 @@ def report_text(_: Translate, when: str, seen: domain.Report) -> str:
     if seen.unreachable:
         lines.append(
             _("Waiting until they start a chat with me: {names}").format(
-                names=names(seen.unreachable)
+                names=listed(seen.unreachable)
             )
         )
     if seen.paused:
         lines.append(
-            _("Waiting until their pause is over: {names}").format(names=names(seen.paused))
+            _("Waiting until their pause is over: {names}").format(names=listed(seen.paused))
         )
     if seen.failed:
-        lines.append(_("Could not be sent: {names}").format(names=names(seen.failed)))
+        lines.append(_("Could not be sent: {names}").format(names=listed(seen.failed)))
     return "\n".join(lines)
 
 
 async def render_report(
-    context: PeerContext, session: AsyncSession, minutes_id: int
+    context: PeerContext, session: AsyncSession, minutes_id: int, *, full: bool = False
 ) -> tuple[Minutes, str, InlineKeyboardMarkup | None]:
+    """The report as it fits one message (edited in place); `full`: every name."""
     minutes = await stored.minutes(session, minutes_id)
     meeting = await stored.meeting(session, minutes.meeting_id)
     seen = await domain.report(session, minutes_id)
@@ -590,14 +588,20 @@ async def render_report(
                 ]
             ]
         )
-    return minutes, report_text(_, day(context, meeting, language), seen), markup
+    limit = None if full else MAX_MESSAGE
+    return minutes, report_text(_, day(context, meeting, language), seen, limit=limit), markup
 
 
 async def post_report(context: PeerContext, minutes_id: int) -> None:
     """The report, once, to the coordinator who sent the minutes."""
     services = context.services
     async with services.db.transaction() as session:
+        minutes, whole, _markup = await render_report(context, session, minutes_id, full=True)
         minutes, text, markup = await render_report(context, session, minutes_id)
+    if whole != text:
+        # Every name once, in as many messages as it takes; the short report below is the
+        # one kept up to date.
+        await send_private(context.bot, minutes.author_user_id, whole)
     delivery = await send_private(context.bot, minutes.author_user_id, text, reply_markup=markup)
     if delivery.sent and delivery.message is not None:
         async with services.db.transaction() as session:

@@ -239,10 +239,13 @@ async def test_stale_drafts_go_and_retention_deletes_minutes_with_their_copies(
 
 
 def test_long_minutes_are_split_where_telegram_allows_at_line_ends():
-    from handlers.minutes import MAX_TEXT, chunks
+    from handlers.delivery import MAX_MESSAGE, split_text
 
     text = "\n".join(f"Punkt {n}: " + "x" * 90 for n in range(100))
-    parts = chunks(text)
-    assert len(parts) == 3 and all(len(p) <= MAX_TEXT for p in parts)
+    parts = split_text(text)
+    assert len(parts) == 3 and all(len(p) <= MAX_MESSAGE for p in parts)
     assert "\n".join(parts) == text  # nothing lost, each cut at a line end
-    assert chunks("kort") == ["kort"]
+    assert split_text("kort") == ["kort"]
+    # One endless line is cut at a space; nothing is lost but the space.
+    words = " ".join(["ord"] * 3000)
+    assert " ".join(split_text(words)) == words

@@ -78,6 +78,8 @@ RULES: list[RetentionRule] = [
     RetentionRule("minutes", "created_at", "minutes_retention_months"),
     # The coordinator's broadcasts, with the record of who received them.
     RetentionRule("broadcasts", "created_at", "retention_answers_months"),
+    # Promised messages once kept or let go (ids and state only): as long as answers.
+    RetentionRule("outbox", "done_at", "retention_answers_months"),
 ]
 
 # Tables that point at a person and are kept exactly as long as the person is in the group

@@ -236,8 +236,11 @@ class HttpSide:
             self._faults = [f for f in self._faults if f.count > 0]
             return fault
         rng = self._fault_rng
-        if method != "getUpdates" and self._fault_rate and rng.random() < self._fault_rate:
-            kind = self._fault_rng.choice(("500", "502", "hang", "drop"))
+        chosen = method != "getUpdates" and (
+            self._fault_methods is None or method in self._fault_methods
+        )
+        if chosen and self._fault_rate and rng.random() < self._fault_rate:
+            kind = self._fault_rng.choice(self._fault_kinds)
             if kind == "500":
                 return _Fault(method, "error", 1)
             if kind == "502":

@@ -124,6 +124,8 @@ class FakeTelegram(HttpSide, ChatMethods, MessageMethods, PeopleHelpers):
         self._faults: list[_Fault] = []
         self._fault_rate = 0.0
         self._fault_rng = random.Random(0)
+        self._fault_kinds: tuple[str, ...] = ("500", "502", "hang", "drop")
+        self._fault_methods: frozenset[str] | None = None
         self._rate_limits: RateLimits | None = None
         self._buckets: dict[Any, _Bucket] = {}
 
@@ -618,10 +620,20 @@ class FakeTelegram(HttpSide, ChatMethods, MessageMethods, PeopleHelpers):
             )
         )
 
-    def set_fault_rate(self, p: float, seed: int = 0) -> None:
-        """Each non-getUpdates call fails with probability `p`: 500, 502 or a hang."""
+    def set_fault_rate(
+        self,
+        p: float,
+        seed: int = 0,
+        *,
+        kinds: tuple[str, ...] = ("500", "502", "hang", "drop"),
+        methods: frozenset[str] | None = None,
+    ) -> None:
+        """Each non-getUpdates call (of `methods`, if given) fails with probability `p`, in
+        one of `kinds`: 500, 502, a hang after the effect, or a dropped connection."""
         self._fault_rate = p
         self._fault_rng = random.Random(seed)
+        self._fault_kinds = kinds
+        self._fault_methods = methods
 
     def clear_faults(self) -> None:
         self._faults.clear()

@@ -6,6 +6,7 @@ from storage.models import broadcast as broadcast  # registers its tables
 from storage.models import confirmations as confirmations
 from storage.models import meeting as meeting
 from storage.models import minutes as minutes
+from storage.models import outbox as outbox
 from storage.models import privacy as privacy
 from storage.models import updates as updates
 from storage.models.core import Group, Pause, Person

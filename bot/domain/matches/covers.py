@@ -42,6 +42,8 @@ class MatchVolunteerView:
     first_name: str
     role: str
     paused: bool
+    # On a pause, asked for a temporary volunteer, and none has been found for this match.
+    asks_cover: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,13 @@ class MatchView:
 
     @property
     def needs_cover(self) -> bool:
-        """No volunteer on it who is not on a pause (temporary covers count)."""
-        return not any(not v.paused for v in self.volunteers)
+        """No volunteer on it who is not on a pause (temporary covers count), or a paused
+        volunteer asked for a temporary volunteer and none has been found yet."""
+        return not any(not v.paused for v in self.volunteers) or self.asked_for_cover
+
+    @property
+    def asked_for_cover(self) -> bool:
+        return any(v.asks_cover for v in self.volunteers)
 
 
 async def overview(
@@ -83,16 +90,35 @@ async def overview(
     if not matches:
         return []
     paused = await people.paused_person_ids(session, group_id, now)
-    volunteers: dict[int, list[MatchVolunteerView]] = defaultdict(list)
-    for match_id, person_id, first_name, role in await session.execute(
-        select(MatchVolunteer.match_id, Person.id, Person.first_name, MatchVolunteer.role)
+    # Pauses whose volunteer asked for a temporary volunteer, and the matches that have one.
+    wanting: dict[int, int] = dict(
+        (person_id, pause_id)
+        for person_id, pause_id in await session.execute(
+            select(Pause.person_id, Pause.id).where(
+                Pause.group_id == group_id, people.active_pause_filter(now), Pause.wants_cover
+            )
+        )
+    )
+    rows = await session.execute(
+        select(
+            MatchVolunteer.match_id,
+            Person.id,
+            Person.first_name,
+            MatchVolunteer.role,
+            MatchVolunteer.until_pause_id,
+        )
         .join(Person, Person.id == MatchVolunteer.person_id)
         .join(Match, Match.id == MatchVolunteer.match_id)
         .where(*running, MatchVolunteer.ended_at.is_(None))
         .order_by(MatchVolunteer.id)
-    ):
+    )
+    found = list(rows)
+    covered = {(match_id, pause_id) for match_id, _, _, _, pause_id in found if pause_id}
+    volunteers: dict[int, list[MatchVolunteerView]] = defaultdict(list)
+    for match_id, person_id, first_name, role, _pause_id in found:
+        asks = person_id in wanting and (match_id, wanting[person_id]) not in covered
         volunteers[match_id].append(
-            MatchVolunteerView(person_id, first_name, role, person_id in paused)
+            MatchVolunteerView(person_id, first_name, role, person_id in paused, asks)
         )
     upcoming = await next_meetings(session, group_id, now, next_count) if next_count else {}
     return [MatchView(m, volunteers[m.id], upcoming.get(m.id, [])) for m in matches]

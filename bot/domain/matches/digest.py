@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ from bot.domain import people
 from bot.domain.matches.core import (
     CANCELLED,
 )
+from bot.domain.matches.covers import MatchView, overview
 from bot.domain.schedule import (
     local_to_utc,
     local_today,
@@ -71,10 +72,11 @@ async def claim_digest(
 class Digest:
     waiting: list[tuple[Person, datetime]]  # volunteers without a match, and since when
     cancelled_in_a_row: list[tuple[Match, int]]
+    needs_cover: list[MatchView] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not self.waiting and not self.cancelled_in_a_row
+        return not self.waiting and not self.cancelled_in_a_row and not self.needs_cover
 
 
 async def digest(
@@ -135,4 +137,5 @@ async def digest(
         statuses = list(recent)
         if len(statuses) == cancelled_streak and all(s == CANCELLED for s in statuses):
             streaks.append((match, cancelled_streak))
-    return Digest(sorted(waiting, key=lambda w: w[1]), streaks)
+    needing = [v for v in await overview(session, group_id, now, next_count=0) if v.needs_cover]
+    return Digest(sorted(waiting, key=lambda w: w[1]), streaks, needing)

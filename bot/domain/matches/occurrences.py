@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import people
 from bot.domain.matches.core import (
     CANCELLED,
     MOVED,
@@ -84,8 +85,14 @@ class Change:
 
 
 async def own_occurrence(
-    session: AsyncSession, group_id: int, occurrence_id: int, person_id: int | None
+    session: AsyncSession,
+    group_id: int,
+    occurrence_id: int,
+    person_id: int | None,
+    now: datetime | None = None,
 ) -> tuple[MatchOccurrence, Match, list[Person]]:
+    """A meeting of one of the person's matches, and the match's other volunteers; with
+    `now`, only those to tell about a change to it (not those on a pause)."""
     occurrence = await session.get(MatchOccurrence, occurrence_id)
     if occurrence is None or occurrence.group_id != group_id:
         raise MatchError("not_found")
@@ -95,15 +102,35 @@ async def own_occurrence(
     volunteers = await active_volunteers_of(session, match.id)
     if person_id is not None and person_id not in {p.id for p in volunteers}:
         raise MatchError("not_yours")
-    return occurrence, match, [p for p in volunteers if p.id != person_id]
+    others = [p for p in volunteers if p.id != person_id]
+    if now is not None:
+        others = await not_paused(session, group_id, others, now)
+    return occurrence, match, others
+
+
+async def not_paused(
+    session: AsyncSession, group_id: int, volunteers: list[Person], now: datetime
+) -> list[Person]:
+    """Pause means quiet: a change to a match's meetings is not told to someone on a pause.
+    Nothing is kept for later: when the pause ends, the reminders show the meetings as
+    they are then."""
+    paused = await people.paused_person_ids(session, group_id, now)
+    return [p for p in volunteers if p.id not in paused]
 
 
 async def changeable_occurrence(
-    session: AsyncSession, group_id: int, occurrence_id: int, person_id: int | None
+    session: AsyncSession,
+    group_id: int,
+    occurrence_id: int,
+    person_id: int | None,
+    now: datetime | None = None,
 ) -> tuple[MatchOccurrence, Match, list[Person]]:
     """A meeting this person may move: one of their own, of a match. An activity's meetings
-    are everyone's, so only the coordinator (`person_id` None) moves them."""
-    occurrence, match, others = await own_occurrence(session, group_id, occurrence_id, person_id)
+    are everyone's, so only the coordinator (`person_id` None) moves them. With `now`, the
+    others are only those to tell (see `own_occurrence`)."""
+    occurrence, match, others = await own_occurrence(
+        session, group_id, occurrence_id, person_id, now
+    )
     if person_id is not None and match.kind != "match":
         raise MatchError("shared")
     return occurrence, match, others
@@ -152,7 +179,9 @@ async def cancel_occurrence(
     citizen_informed: bool | None = None,
 ) -> Change:
     """ "Not this time": the meeting is cancelled and no reminder goes out for it."""
-    occurrence, match, others = await own_occurrence(session, group_id, occurrence_id, person_id)
+    occurrence, match, others = await own_occurrence(
+        session, group_id, occurrence_id, person_id, now
+    )
     if occurrence.starts_at <= now:
         raise MatchError("passed")
     if occurrence.status == CANCELLED:
@@ -179,7 +208,7 @@ async def move_occurrence(
 ) -> Change:
     """One meeting at another date and time; its reminders follow it."""
     occurrence, match, others = await changeable_occurrence(
-        session, group_id, occurrence_id, person_id
+        session, group_id, occurrence_id, person_id, now
     )
     if occurrence.starts_at <= now:
         raise MatchError("passed")
@@ -230,7 +259,8 @@ async def change_rhythm(
     await plan_occurrences(session, group_id, now, tz, match_ids=[match.id])
     await arm_reminders(session, group_id, now, tz)
     volunteers = await active_volunteers_of(session, match.id)
-    return Change(match, None, [p for p in volunteers if p.id != person_id])
+    others = [p for p in volunteers if p.id != person_id]
+    return Change(match, None, await not_paused(session, group_id, others, now))
 
 
 async def set_citizen_informed(
