@@ -21,7 +21,7 @@ async def scene(demo: Demo) -> None:
             await demo.say(person, "/start", show_reply=False)
 
     demo.narrate("The coordinator matches a citizen with Anna and Bo, in one line.")
-    await demo.say(mette, '/match @anna @bo_frivillig "K.L." weekly tue 10:00 place "Biblioteket"')
+    await demo.say(mette, '/match @anna @bo_frivillig "K.L." ugentlig tir 10:00 sted "Biblioteket"')
 
     box = demo.box
     services = box.services
