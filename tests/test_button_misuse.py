@@ -279,8 +279,7 @@ async def roomy_box(
         lambda: PeerRateLimiter(
             private_per_second=10_000.0,
             private_burst=10_000.0,
-            overall_per_second=10_000.0,
-            overall_burst=10_000.0,
+            overall_per_second=10_000,
         ),
     )
     async with sandbox(tmp_path / "peerbot.sqlite3", START) as running:
