@@ -137,7 +137,8 @@ def until_text(context: PeerContext, until: datetime | None, language: str) -> s
 
 def day_text(context: PeerContext, day: date | None, language: str) -> str:
     if day is None:
-        return context.texts(language)("no end date yet")
+        _ = context.texts(language)
+        return _("no end date yet")
     return until_text(context, pauses.at_local_hour(day, context.services.tz), language)
 
 
@@ -289,7 +290,8 @@ def volunteer_paused_text(context: PeerContext, person: Person, pause: Pause) ->
 
 
 def couldnt_tell(context: PeerContext, person: Person, language: str) -> str:
-    return context.texts(language)(
+    _ = context.texts(language)
+    return _(
         "I couldn't write to {name} privately ({name} hasn't started a chat with me yet, or "
         "has blocked me), so please tell {name} yourself."
     ).format(name=person.first_name)

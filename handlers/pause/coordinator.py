@@ -141,6 +141,15 @@ async def coordinator_pause(
     await services.emit("pause_started", context, person=person, pause=pause)
 
 
+def welcome_back_text(context: PeerContext, person: Person) -> str:
+    """In the volunteer's own language, not the coordinator's."""
+    _ = context.texts(person.language)
+    return _(
+        "Welcome back, {name}! Your pause has ended, as you and the coordinator agreed. "
+        "It is good to have you here again, and your reminders start again."
+    ).format(name=person.first_name)
+
+
 async def coordinator_resume(update: Update, context: PeerContext, person: Person) -> None:
     services = context.services
     language = language_of(context, update.effective_user)
@@ -150,10 +159,7 @@ async def coordinator_resume(update: Update, context: PeerContext, person: Perso
     except pauses.NotPaused:
         await reply(update, _("{name} is not on a pause.").format(name=person.first_name))
         return
-    welcome = context.texts(person.language)(
-        "Welcome back, {name}! Your pause has ended, as you and the coordinator agreed. "
-        "It is good to have you here again, and your reminders start again."
-    ).format(name=person.first_name)
+    welcome = welcome_back_text(context, person)
     told = await send_to_person(context, person, welcome)
     if told.sent:
         text = _("{name}'s pause has ended. I have told them, and their reminders start again.")
