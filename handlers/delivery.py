@@ -21,6 +21,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 
 from bot.context import PeerContext
 from bot.domain import outbox, people
+from bot.i18n import Translate
 from bot.ratelimit import retry_seconds
 
 if TYPE_CHECKING:
@@ -61,16 +62,32 @@ def classify_forbidden(error: Forbidden) -> Outcome:
     return Outcome.NOT_STARTED
 
 
+def utf16_len(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP is two)."""
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+
+
+def _fitting(text: str, size: int) -> int:
+    """How many characters of `text` fit in `size` UTF-16 code units."""
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > size:
+            return index
+    return len(text)
+
+
 def split_text(text: str, size: int = MAX_MESSAGE) -> list[str]:
-    """Parts of at most `size` characters, cut at a line end (else a space, else anywhere),
-    so a long list arrives whole and readable."""
+    """Parts of at most `size` UTF-16 code units (Telegram's measure), cut at a line end
+    (else a space, else anywhere), so a long list arrives whole and readable."""
     parts = []
-    while len(text) > size:
-        cut = text.rfind("\n", 0, size + 1)
-        if cut <= size // 2:
-            cut = text.rfind(" ", 0, size + 1)
-        if cut <= size // 2:
-            cut = size
+    while utf16_len(text) > size:
+        limit = _fitting(text, size)
+        cut = text.rfind("\n", 0, limit + 1)
+        if cut <= limit // 2:
+            cut = text.rfind(" ", 0, limit + 1)
+        if cut <= limit // 2:
+            cut = limit
         parts.append(text[:cut])
         text = text[cut + 1 :] if text[cut] in "\n " else text[cut:]
     return [*parts, text]
@@ -151,7 +168,7 @@ async def send_to_person(
 async def send_document_private(bot: Bot, chat_id: int, **kwargs: Any) -> Delivery:
     """A document; a caption over Telegram's 1,024 characters goes first as a message."""
     caption = kwargs.get("caption")
-    if caption is not None and len(caption) > MAX_CAPTION:
+    if caption is not None and utf16_len(caption) > MAX_CAPTION:
         protect = {k: v for k, v in kwargs.items() if k == "protect_content"}
         delivery = await send_private(bot, chat_id, kwargs.pop("caption"), **protect)
         if not delivery.sent:
@@ -179,6 +196,54 @@ async def follow_migration(context: PeerContext, new_chat_id: int) -> None:
         await people.migrate_group(session, services.group_id, new_chat_id)
     services.group_chat_id = new_chat_id
     log.info("group row %s was upgraded to a supergroup; following its new id", services.group_id)
+
+
+# Telling the coordinators -------------------------------------------------------------------
+
+# `render(_, language)`: the text in one coordinator's language.
+Render = Callable[[Translate, str], str]
+
+
+async def tell_coordinators(
+    context: PeerContext,
+    session: AsyncSession | None,
+    render: Render,
+    *,
+    skip: Collection[int] = (),
+    **kwargs: Any,
+) -> int:
+    """Tell every coordinator (but `skip`, Telegram user ids) now, each in their language, in
+    parts when long. Returns how many got it; one who can't be reached is logged (by id) and
+    remembered, so the caller can say so. Best effort: what must not be lost across a stop
+    is enqueued in the outbox instead (`bot.domain.outbox`, e.g. the pause notices).
+    `session`: the caller's transaction, or None to use short ones of its own."""
+    services = context.services
+    delivered = 0
+    for user_id in services.settings.coordinator_ids:
+        if user_id in skip:
+            continue
+        if session is None:
+            async with services.db.transaction() as own:
+                coordinator = await people.find_person(own, services.group_id, user_id)
+        else:
+            coordinator = await people.find_person(session, services.group_id, user_id)
+        language = coordinator.language if coordinator else services.settings.language
+        delivery = await send_private(
+            context.bot, user_id, render(context.texts(language), language), **kwargs
+        )
+        delivered += delivery.sent
+        if delivery.sent:
+            continue
+        log.warning("coordinator %s not reached: %s", user_id, delivery.outcome.value)
+        if coordinator is not None and delivery.outcome is not Outcome.FAILED:
+            if session is None:
+                async with services.db.transaction() as own:
+                    await people.mark_unreachable(
+                        own, coordinator.id, blocked=delivery.outcome is Outcome.BLOCKED
+                    )
+            else:
+                remember_outcome(coordinator, delivery)
+    return delivered
 
 
 # The outbox sender ---------------------------------------------------------------------------

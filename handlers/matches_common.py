@@ -4,7 +4,6 @@ rhythms and meetings the local way, and telling the coordinator."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -13,13 +12,14 @@ from babel import Locale
 from babel.dates import format_date
 
 from bot.context import PeerContext
-from bot.domain import people
 from bot.domain.matches import CANCELLED, MOVED, UpcomingMeeting
 from bot.domain.schedule import BIWEEKLY, WEEKLY, local_today
 from bot.domain.typed_dates import example_day, parse_clock, parse_day
 from bot.i18n import Translate, format_when
 from handlers.callbacks import Callbacks
-from handlers.delivery import send_private
+
+# One way to tell the coordinators, for the match handlers that import it from here.
+from handlers.delivery import tell_coordinators as tell_coordinators
 
 if TYPE_CHECKING:
     from storage.models import Match, MatchOccurrence
@@ -195,21 +195,3 @@ def split_long(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 
 def today(context: PeerContext) -> date:
     return local_today(context.services.clock.now(), context.services.tz)
-
-
-async def coordinator_language(context: PeerContext, session: object, user_id: int) -> str:
-    person = await people.find_person(session, context.services.group_id, user_id)  # type: ignore[arg-type]
-    return person.language if person else context.services.settings.language
-
-
-async def tell_coordinators(
-    context: PeerContext, session: object, build: Callable[[Translate, str], str], **kwargs: object
-) -> None:
-    """A private message to every coordinator, each in their own language."""
-    for user_id in context.services.settings.coordinator_ids:
-        language = await coordinator_language(context, session, user_id)
-        for chunk in split_long(build(context.texts(language), language)):
-            delivery = await send_private(context.bot, user_id, chunk, **kwargs)
-            if not delivery.sent:
-                log.info("coordinator %s not reached: %s", user_id, delivery.outcome)
-                break

@@ -15,7 +15,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import PeerContext, Services
 from bot.domain import confirmations, people, retention, rights, rows
-from bot.i18n import N_, Translate, format_day, texts
+from bot.i18n import N_, Translate, format_day
 from handlers.callbacks import TOKEN, Callbacks, take_confirmation
 from handlers.common import (
     CommandInfo,
@@ -26,7 +26,7 @@ from handlers.common import (
     still_in_group,
     texts_for,
 )
-from handlers.delivery import send_document_private, send_private
+from handlers.delivery import send_document_private, send_private, tell_coordinators
 
 if TYPE_CHECKING:
     from storage.models import Person
@@ -286,15 +286,15 @@ async def _forget(update: Update, context: PeerContext, person_id: int) -> None:
         )
     else:
         await query.edit_message_text(_("Done. I have deleted everything I stored about them."))
-    notify = [cid for cid in services.settings.coordinator_ids if cid != update.effective_user.id]
     if by_coordinator and not own:
         await reply(update, _uncovered_text(_, forgotten.uncovered_labels, told=False))
-    for coordinator_id in notify:
-        coordinator = await people.find_person(context.session, services.group_id, coordinator_id)
-        their = texts(coordinator.language if coordinator else services.settings.language)
-        await send_private(
-            context.bot, coordinator_id, _uncovered_text(their, forgotten.uncovered_labels)
-        )
+    labels = forgotten.uncovered_labels
+    await tell_coordinators(
+        context,
+        context.session,
+        lambda their, _language: _uncovered_text(their, labels),
+        skip=(update.effective_user.id,),
+    )
 
 
 def _uncovered_text(_: Translate, labels: list[str], *, told: bool = True) -> str:
@@ -330,20 +330,20 @@ async def run_due(context: PeerContext) -> None:
     log.info("retention: deleted %s", done or "nothing")
     if report.uncovered_labels:
         # Someone who left the group was deleted and was the last volunteer on a match.
-        for coordinator_id in services.settings.coordinator_ids:
-            async with services.db.transaction() as session:
-                coordinator = await people.find_person(session, services.group_id, coordinator_id)
-            _ = texts(coordinator.language if coordinator else services.settings.language)
-            text = "\n".join(
+        labels = report.uncovered_labels
+
+        def render(_: Translate, _language: str) -> str:
+            return "\n".join(
                 [
                     _(
                         "The data about someone who left the group some time ago has now been "
                         "deleted, as the privacy rules require."
                     ),
-                    _uncovered_text(_, report.uncovered_labels, told=False),
+                    _uncovered_text(_, labels, told=False),
                 ]
             )
-            await send_private(context.bot, coordinator_id, text)
+
+        await tell_coordinators(context, None, render)
 
 
 def register(application: Application, services: Services) -> None:

@@ -16,7 +16,7 @@ from bot.context import PeerContext
 from bot.domain import pause as pauses
 from bot.domain import rows
 from bot.i18n import Translate, format_day
-from handlers.delivery import send_to_person
+from handlers.delivery import send_to_person, tell_coordinators
 from handlers.pause_buttons import BUTTONS, PauseAction
 
 if TYPE_CHECKING:
@@ -26,7 +26,6 @@ from handlers.pause.common import (
     FLOW,
     FLOW_LIFETIME,
     rhythm,
-    tell_coordinators,
 )
 
 log = logging.getLogger(__name__)

@@ -13,14 +13,13 @@ from telegram.error import TelegramError
 
 from bot.context import PeerContext, Services
 from bot.domain import pause as pauses
-from bot.domain import people
 from bot.domain.matches import PersonMatch
 from bot.domain.typed_dates import example_day
 from bot.i18n import N_, Translate, format_day, format_when, ngettext
 from handlers.common import (
     CommandInfo,
 )
-from handlers.delivery import send_private
+from handlers.delivery import tell_coordinators
 from handlers.pause_buttons import BUTTONS, PauseAction
 
 if TYPE_CHECKING:
@@ -140,23 +139,6 @@ def day_text(context: PeerContext, day: date | None, language: str) -> str:
         _ = context.texts(language)
         return _("no end date yet")
     return until_text(context, pauses.at_local_hour(day, context.services.tz), language)
-
-
-async def coordinator_language(context: PeerContext, session: Any, user_id: int) -> str:
-    person = await people.find_person(session, context.services.group_id, user_id)
-    return person.language if person is not None else context.services.settings.language
-
-
-async def tell_coordinators(context: PeerContext, session: Any, render: Any, **kwargs: Any) -> int:
-    """Send each coordinator their own-language text from `render(_, language)`; returns how
-    many got it."""
-    delivered = 0
-    for user_id in context.services.settings.coordinator_ids:
-        language = await coordinator_language(context, session, user_id)
-        text = render(context.texts(language), language)
-        delivery = await send_private(context.bot, user_id, text, **kwargs)
-        delivered += delivery.sent
-    return delivered
 
 
 async def remove_keyboard(message: Message | Any) -> None:

@@ -28,7 +28,7 @@ from handlers.common import (
     reply,
     texts_for,
 )
-from handlers.delivery import send_private
+from handlers.delivery import send_private, tell_coordinators
 from handlers.pause_buttons import BUTTONS, PauseAction
 from handlers.start import register_from_private_chat
 
@@ -53,7 +53,6 @@ from handlers.pause.common import (
     length_keyboard,
     remove_keyboard,
     rhythm,
-    tell_coordinators,
     until_text,
 )
 
