@@ -1,9 +1,10 @@
 """Matches and group activities: `/match`, `/activity`, `/matches`, `/cover`, `/endmatch`,
 `/meetings`, the reminders before every meeting and the coordinator's weekly digest.
 
-The flows live in `matches_create.py` (making a match) and `matches_meetings.py`
-(reminders, a volunteer's own meetings, lead times); this module wires them up and holds
-the coordinator's overview and the scheduler pass."""
+The flows live in `matches_create.py` and `matches_flow.py` (making a match),
+`matches_meetings.py` (reminders, "not this time", lead times), `matches_schedule.py`
+(`/meetings`: moving a meeting, a new rhythm) and `matches_cover.py` (`/cover`); this module
+wires them up and holds the coordinator's overview, `/endmatch` and the scheduler pass."""
 
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Mess
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 from telegram.ext.filters import MessageFilter
 
-from bot.context import PeerContext, Services, current_session
-from bot.domain import confirmations, matches, people
+from bot.context import PeerContext, Services
+from bot.domain import confirmations, matches
 from bot.domain.schedule import BIWEEKLY, DATES, WEEKLY
 from bot.i18n import N_, Translate, format_day, ngettext
-from handlers import matches_create, matches_meetings
+from handlers import matches_cover, matches_flow, matches_meetings, matches_schedule
 from handlers.callbacks import ID, TOKEN, Parser, Who, choice, take_confirmation
 from handlers.common import (
     CommandInfo,
@@ -43,12 +44,11 @@ from handlers.matches_common import (
     rhythm_text,
     split_long,
     tell_coordinators,
-    when,
 )
 from handlers.settings import Section, add_section
 
 if TYPE_CHECKING:
-    from storage.models import Match, Pause, Person
+    from storage.models import Match
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class AwaitingMatchesTyping(MessageFilter):
         if user is None:
             return False
         data = self.application.user_data.get(user.id) or {}
-        return matches_create.waits_for_text(data) or matches_meetings.waits_for_text(data)
+        return matches_flow.waits_for_text(data) or matches_schedule.waits_for_text(data)
 
 
 # /matches ----------------------------------------------------------------------------------
@@ -310,185 +310,6 @@ async def _end(update: Update, context: PeerContext, match_id: int) -> None:
     log.info("match %s ended", match_id)
 
 
-# /cover --------------------------------------------------------------------------------------
-
-
-@private_only
-@coordinator_only
-async def cover_command(update: Update, context: PeerContext) -> None:
-    """Pick a match that needs cover, then a volunteer; or `/cover K.L. @dennis`."""
-    _ = texts_for(context, update)
-    services = context.services
-    now = services.clock.now()
-    args = list(context.args or [])
-    if len(args) >= 2 and args[-1].startswith("@"):
-        label = " ".join(args[:-1]).strip('"“”')
-        found = await matches.find_running_by_label(context.session, services.group_id, label)
-        person = await people.find_by_username(context.session, services.group_id, args[-1])
-        if not found:
-            await reply(update, _("I can't find a running match or activity with that name."))
-            return
-        if person is None:
-            await reply(
-                update,
-                _(
-                    "I don't know {username} in the group yet. "
-                    "They need to be a member of the group."
-                ).format(username=args[-1][:33]),
-            )
-            return
-        if len(found) > 1:  # two citizens with the same label: let the coordinator choose
-            language = reply_language(context, update)
-            rows = [
-                [
-                    InlineKeyboardButton(
-                        f"{m.label}: {rhythm_text(m, _, language)}",
-                        callback_data=BUTTONS.encode(MatchAction.COVER_WITH, m.id, person.id),
-                    )
-                ]
-                for m in found
-            ]
-            markup = InlineKeyboardMarkup(rows)
-            await reply(update, _("Which match needs cover?"), reply_markup=markup)
-            return
-        await _cover(update, context, found[0].id, person.id)
-        return
-    views = await matches.overview(context.session, services.group_id, now)
-    needing = [v.match for v in views if v.needs_cover]
-    if not needing:
-        await reply(
-            update, _("No match needs cover right now. (Or in one line: /cover K.L. @dennis)")
-        )
-        return
-    rows = [
-        [InlineKeyboardButton(m.label, callback_data=BUTTONS.encode(MatchAction.COVER_MATCH, m.id))]
-        for m in needing
-    ]
-    await reply(update, _("Which match needs cover?"), reply_markup=InlineKeyboardMarkup(rows))
-
-
-async def _cover_pick_volunteer(update: Update, context: PeerContext, match_id: int) -> None:
-    _ = texts_for(context, update)
-    services = context.services
-    now = services.clock.now()
-    on_match = {p.id for p in await matches.active_volunteers_of(context.session, match_id)}
-    coordinators = set(services.settings.coordinator_ids)
-    candidates = [
-        p
-        for p in await people.active_volunteers(context.session, services.group_id, now)
-        if p.id not in on_match and p.telegram_user_id not in coordinators
-    ]
-    if not candidates:
-        await reply(update, _("Nobody else is free to cover right now."))
-        return
-    rows = [
-        [
-            InlineKeyboardButton(
-                p.first_name, callback_data=BUTTONS.encode(MatchAction.COVER_WITH, match_id, p.id)
-            )
-        ]
-        for p in candidates
-    ]
-    await reply(update, _("Who will cover for now?"), reply_markup=InlineKeyboardMarkup(rows))
-
-
-COVER_ERRORS = {
-    "not_found": N_("I can't find a running match or activity with that name."),
-    "already_on_match": N_("That volunteer is already on this match."),
-    "cover_is_paused": N_("That volunteer is on a pause themselves."),
-    "nobody_paused": N_("Nobody on that match is on a pause, so it needs no cover."),
-}
-
-
-def _cover_text(context: PeerContext, match: Match, volunteer: Person, starts: list) -> str:
-    language = volunteer.language
-    _ = context.texts(language)
-    lines = [
-        _(
-            "Hi {name}! Thank you for covering the meetings with {label} for a while: {rhythm}."
-        ).format(
-            name=volunteer.first_name, label=match.label, rhythm=rhythm_text(match, _, language)
-        )
-    ]
-    if match.place:
-        lines.append(_("Place: {place}").format(place=match.place))
-    if starts:
-        lines += ["", _("The next meetings:")]
-        lines += [f"• {when(context, s, language)}" for s in starts]
-    lines += ["", _("You will get the usual reminders. See your meetings with /meetings.")]
-    return "\n".join(lines)
-
-
-async def _cover(update: Update, context: PeerContext, match_id: int, person_id: int) -> None:
-    _ = texts_for(context, update)
-    services = context.services
-    now = services.clock.now()
-    try:
-        cover = await matches.add_cover(
-            context.session, services.group_id, match_id, person_id, now, services.tz
-        )
-    except matches.MatchError as error:
-        await reply(update, _(COVER_ERRORS[error.code]))
-        return
-    volunteer, match = cover.volunteer, cover.match
-    upcoming = await matches.next_occurrences(context.session, match.id, now, limit=3)
-    text_for_volunteer = _cover_text(context, match, volunteer, [o.starts_at for o in upcoming])
-    told = (await send_to_person(context, volunteer, text_for_volunteer)).sent
-    text = _(
-        "{name} now has the meetings with {label} until {paused} is back from the pause."
-    ).format(name=volunteer.first_name, label=match.label, paused=cover.paused.first_name)
-    if not told:
-        text += "\n" + _(
-            "{name} hasn't started a chat with me yet, so I could not tell them. "
-            "Please ask them to send me /start."
-        ).format(name=volunteer.first_name)
-    await reply(update, text)
-    log.info("match %s covered by person %s (pause %s)", match.id, volunteer.id, cover.pause.id)
-
-
-# When a pause ends -------------------------------------------------------------------------
-
-
-async def on_pause_ended(context: PeerContext, person: Person, pause: Pause, **_kw: object) -> None:
-    """Temporary covers tied to that pause end; the covering volunteer and the coordinator
-    are told. Works inside an update's transaction or in a scheduler pass."""
-    session = current_session.get()
-    if session is not None:
-        await _end_covers(context, session, pause.id)
-        return
-    async with context.services.db.transaction() as own:
-        await _end_covers(context, own, pause.id)
-
-
-def _cover_ended_text(context: PeerContext, match: Match, volunteer: Person) -> str:
-    _ = context.texts(volunteer.language)
-    return _(
-        "Thank you for taking the meetings with {label}. The regular volunteer is back, "
-        "so your time as a temporary volunteer ends here."
-    ).format(label=match.label)
-
-
-async def _end_covers(context: PeerContext, session, pause_id: int) -> None:
-    services = context.services
-    ended = await matches.end_covers_for_pause(
-        session, services.group_id, pause_id, services.clock.now()
-    )
-    for match, volunteer in ended:
-        await send_to_person(context, volunteer, _cover_ended_text(context, match, volunteer))
-
-        def build(
-            _: Translate, language: str, match: Match = match, volunteer: Person = volunteer
-        ) -> str:
-            return _(
-                "The pause is over, so {name} no longer has the meetings with {label}."
-            ).format(name=volunteer.first_name, label=match.label)
-
-        await tell_coordinators(context, session, build)
-        log.info(
-            "cover of match %s by person %s ended with pause %s", match.id, volunteer.id, pause_id
-        )
-
-
 # The scheduler pass --------------------------------------------------------------------------
 
 
@@ -570,10 +391,10 @@ async def send_digest(context: PeerContext) -> None:
 
 
 def _flow_button(action: MatchAction, *args: Parser) -> None:
-    """The guided /match flow's buttons all go to `matches_create.flow_callback`."""
+    """The guided /match flow's buttons all go to `matches_flow.flow_callback`."""
 
     async def handle(update: Update, context: PeerContext, value: object = "") -> None:
-        await matches_create.flow_callback(update, context, action.value, str(value))
+        await matches_flow.flow_callback(update, context, action.value, str(value))
 
     BUTTONS.route(action, *args, who=Who.COORDINATOR)(handle)
 
@@ -588,10 +409,10 @@ BUTTONS.route(MatchAction.COMING, ID)(matches_meetings.on_coming)
 BUTTONS.route(MatchAction.CANCEL, ID)(matches_meetings.on_cancel_asked)
 BUTTONS.route(MatchAction.KEEP, ID)(matches_meetings.on_cancel_kept)
 BUTTONS.route(MatchAction.TALK, ID)(matches_meetings.on_talk)
-BUTTONS.route(MatchAction.MOVE, ID)(matches_meetings.on_move_asked)
-BUTTONS.route(MatchAction.CHANGE_RHYTHM, ID)(matches_meetings.on_rhythm_asked)
+BUTTONS.route(MatchAction.MOVE, ID)(matches_schedule.on_move_asked)
+BUTTONS.route(MatchAction.CHANGE_RHYTHM, ID)(matches_schedule.on_rhythm_asked)
 BUTTONS.route(MatchAction.RHYTHM_CHOSEN, ID, choice(RHYTHM_WEEKLY, RHYTHM_BIWEEKLY))(
-    matches_meetings.on_rhythm_chosen
+    matches_schedule.on_rhythm_chosen
 )
 
 
@@ -616,39 +437,23 @@ async def on_end(update: Update, context: PeerContext, token: str) -> None:
     await _end(update, context, pending.subject_id)
 
 
-@BUTTONS.route(MatchAction.COVER_MATCH, ID, who=Who.COORDINATOR)
-async def on_cover_match(update: Update, context: PeerContext, match_id: int) -> None:
-    assert update.callback_query is not None
-    await update.callback_query.answer()
-    await _cover_pick_volunteer(update, context, match_id)
-
-
-@BUTTONS.route(MatchAction.COVER_WITH, ID, ID, who=Who.COORDINATOR)
-async def on_cover_with(
-    update: Update, context: PeerContext, match_id: int, person_id: int
-) -> None:
-    assert update.callback_query is not None
-    await update.callback_query.answer()
-    await _cover(update, context, match_id, person_id)
-
-
 async def on_text(update: Update, context: PeerContext) -> None:
     """Typed answers to the questions of our flows (ignored when none is waiting)."""
     if update.message is None or update.message.text is None or context.user_data is None:
         return
     text = update.message.text
-    if await matches_create.flow_text(update, context, text):
+    if await matches_flow.flow_text(update, context, text):
         return
-    await matches_meetings.meetings_text(update, context, text)
+    await matches_schedule.meetings_text(update, context, text)
 
 
 def register(application: Application, services: Services) -> None:
-    application.add_handler(CommandHandler("match", matches_create.match_command))
-    application.add_handler(CommandHandler("activity", matches_create.activity_command))
+    application.add_handler(CommandHandler("match", matches_flow.match_command))
+    application.add_handler(CommandHandler("activity", matches_flow.activity_command))
     application.add_handler(CommandHandler("matches", matches_command))
     application.add_handler(CommandHandler("endmatch", endmatch_command))
-    application.add_handler(CommandHandler("cover", cover_command))
-    application.add_handler(CommandHandler("meetings", matches_meetings.meetings_command))
+    application.add_handler(CommandHandler("cover", matches_cover.cover_command))
+    application.add_handler(CommandHandler("meetings", matches_schedule.meetings_command))
     application.add_handler(CallbackQueryHandler(BUTTONS.dispatch, pattern=BUTTONS.pattern))
     application.add_handler(
         CallbackQueryHandler(REMINDER_BUTTONS.dispatch, pattern=REMINDER_BUTTONS.pattern)
@@ -666,5 +471,4 @@ def register(application: Application, services: Services) -> None:
         services,
         Section(N_("My meeting reminders"), REMINDER_BUTTONS.encode(ReminderAction.SETTINGS)),
     )
-    services.on("pause_ended", on_pause_ended)
-
+    services.on("pause_ended", matches_cover.on_pause_ended)

@@ -1,5 +1,5 @@
-"""Volunteers and their meetings: the reminders with their buttons, `/meetings` (move or
-cancel one meeting, change the rhythm), and their own lead times in `/settings`."""
+"""Volunteers and their meetings: the reminders with their buttons, "not this time", and
+their own lead times in `/settings`. Seeing and changing the schedule: `matches_schedule.py`."""
 
 from __future__ import annotations
 
@@ -12,34 +12,24 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import PeerContext
 from bot.domain import matches, people
-from bot.domain.schedule import BIWEEKLY, WEEKLY
 from bot.i18n import N_, Translate, ngettext
 from handlers.callbacks import small_int
 from handlers.common import (
     current_person,
-    private_only,
     reply,
     reply_language,
     texts_for,
-    volunteer_only,
 )
 from handlers.delivery import send_to_person
 from handlers.matches_common import (
     BUTTONS,
     REMINDER_BUTTONS,
-    RHYTHM_BIWEEKLY,
-    RHYTHM_WEEKLY,
     MatchAction,
     ReminderAction,
     clock,
-    example_moment,
     names,
-    occurrence_line,
-    parse_date_and_time,
-    parse_weekday_and_time,
     rhythm_text,
     tell_coordinators,
-    today,
     when,
 )
 
@@ -48,8 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PENDING_INPUT = "matches_input"
-RHYTHM_INCOMPLETE = "rhythm_incomplete"
 
 CANT = {
     "not_found": N_("I can't find that meeting any more."),
@@ -253,7 +241,7 @@ async def on_cancel_confirmed(
         return
     assert change.occurrence is not None
     starts = change.occurrence.starts_at
-    told = await _tell_others(
+    told = await tell_others(
         context, change.others, change.match, person, matches.ChangeKind.CANCELLED, starts
     )
     lines = [
@@ -293,7 +281,7 @@ async def _not_coming_to_activity(
         context.session, services.group_id, occurrence_id, person.id, services.clock.now()
     )
     await matches.skip_for_person(context.session, occurrence_id, person.id, services.clock.now())
-    told = await _tell_others(
+    told = await tell_others(
         context, others, match, person, matches.ChangeKind.NOT_COMING, occurrence.starts_at
     )
     text = _("Thank you for saying so. Take care.")
@@ -302,7 +290,7 @@ async def _not_coming_to_activity(
     await reply(update, text)
 
 
-async def _tell_others(
+async def tell_others(
     context: PeerContext,
     others: list[Person],
     match: Match,
@@ -371,241 +359,6 @@ async def on_talk(update: Update, context: PeerContext, occurrence_id: int) -> N
 
     await tell_coordinators(context, context.session, build)
     await reply(update, _("I have told the coordinator, who will get in touch with you."))
-
-
-# /meetings -----------------------------------------------------------------------------------
-
-
-def _short(context: PeerContext, occurrence, language: str) -> str:
-    local = occurrence.starts_at.astimezone(context.services.tz)
-    return f"{local.day}/{local.month} {clock(local.time(), language)}"
-
-
-@private_only
-@volunteer_only
-async def meetings_command(update: Update, context: PeerContext) -> None:
-    """My next meetings, each with buttons to move or cancel it, and the rhythm."""
-    _ = texts_for(context, update)
-    services = context.services
-    person = await current_person(context, update)
-    assert person is not None
-    language = person.language
-    upcoming = await matches.upcoming_for_person(
-        context.session, services.group_id, person.id, services.clock.now(), limit=6
-    )
-    if not upcoming:
-        await reply(update, _("You have no meetings planned right now."))
-        return
-    lines = [_("Your next meetings:")]
-    rows = []
-    seen_matches: dict[int, Match] = {}
-    for meeting in upcoming:
-        match, occurrence = meeting.match, meeting.occurrence
-        seen_matches.setdefault(match.id, match)
-        line = f"• {match.label}: {occurrence_line(context, occurrence, _, language)}"
-        lines.append(line)
-        if occurrence.status == matches.CANCELLED:
-            continue
-        short = _short(context, occurrence, language)
-        if match.kind == "activity":
-            # One volunteer can't change an activity for everyone; they can say they can't come.
-            rows.append(
-                [
-                    InlineKeyboardButton(
-                        _("Can't come {day}").format(day=short),
-                        callback_data=BUTTONS.encode(MatchAction.CANCEL, occurrence.id),
-                    )
-                ]
-            )
-            continue
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    _("Move {day}").format(day=short),
-                    callback_data=BUTTONS.encode(MatchAction.MOVE, occurrence.id),
-                ),
-                InlineKeyboardButton(
-                    _("Cancel {day}").format(day=short),
-                    callback_data=BUTTONS.encode(MatchAction.CANCEL, occurrence.id),
-                ),
-            ]
-        )
-    for match in seen_matches.values():
-        if match.kind == "match" and match.rhythm in (WEEKLY, BIWEEKLY):
-            rows.append(
-                [
-                    InlineKeyboardButton(
-                        _("Change the rhythm for {label}").format(label=match.label),
-                        callback_data=BUTTONS.encode(MatchAction.CHANGE_RHYTHM, match.id),
-                    )
-                ]
-            )
-    markup = InlineKeyboardMarkup(rows) if rows else None
-    await reply(update, "\n".join(lines), reply_markup=markup)
-
-
-async def _may_change(
-    update: Update,
-    context: PeerContext,
-    *,
-    occurrence_id: int | None = None,
-    match_id: int | None = None,
-) -> bool:
-    """Whether the volunteer tapping may move this meeting or change this rhythm; if not,
-    they are told kindly why (a stale or hand-made button changes nothing)."""
-    person = await current_person(context, update)
-    if person is None:
-        return False
-    group_id = context.services.group_id
-    try:
-        if occurrence_id is not None:
-            await matches.changeable_occurrence(context.session, group_id, occurrence_id, person.id)
-        if match_id is not None:
-            await matches.changeable_match(context.session, group_id, match_id, person.id)
-    except matches.MatchError as error:
-        await reply(update, texts_for(context, update)(CANT.get(error.code, CANT["not_found"])))
-        return False
-    return True
-
-
-async def on_move_asked(update: Update, context: PeerContext, occurrence_id: int) -> None:
-    query = update.callback_query
-    assert query is not None
-    _ = texts_for(context, update)
-    await query.answer()
-    if not await _may_change(update, context, occurrence_id=occurrence_id):
-        return
-    context.user_data.pop("matches_flow", None)  # type: ignore[union-attr]
-    context.user_data[PENDING_INPUT] = ("move", occurrence_id)  # type: ignore[index]
-    await reply(
-        update,
-        _(
-            "When should the meeting be instead? Write a date and a time, for example: {example}"
-        ).format(example=example_moment(today(context))),
-    )
-
-
-async def on_rhythm_asked(update: Update, context: PeerContext, match_id: int) -> None:
-    query = update.callback_query
-    assert query is not None
-    _ = texts_for(context, update)
-    await query.answer()
-    if not await _may_change(update, context, match_id=match_id):
-        return
-    await reply(
-        update,
-        _("How often will you meet from now on?"),
-        reply_markup=InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        _("Every week"),
-                        callback_data=BUTTONS.encode(
-                            MatchAction.RHYTHM_CHOSEN, match_id, RHYTHM_WEEKLY
-                        ),
-                    )
-                ],
-                [
-                    InlineKeyboardButton(
-                        _("Every other week"),
-                        callback_data=BUTTONS.encode(
-                            MatchAction.RHYTHM_CHOSEN, match_id, RHYTHM_BIWEEKLY
-                        ),
-                    )
-                ],
-            ]
-        ),
-    )
-
-
-async def on_rhythm_chosen(update: Update, context: PeerContext, match_id: int, kind: str) -> None:
-    query = update.callback_query
-    assert query is not None
-    _ = texts_for(context, update)
-    await query.answer()
-    if not await _may_change(update, context, match_id=match_id):
-        return
-    rhythm = WEEKLY if kind == RHYTHM_WEEKLY else BIWEEKLY
-    context.user_data.pop("matches_flow", None)  # type: ignore[union-attr]
-    context.user_data[PENDING_INPUT] = ("rhythm", match_id, rhythm)  # type: ignore[index]
-    await reply(update, _("Which weekday and time? For example: tue 10:00"))
-
-
-def waits_for_text(user_data: dict) -> bool:
-    return bool(user_data.get(PENDING_INPUT))
-
-
-async def meetings_text(update: Update, context: PeerContext, text: str) -> bool:
-    """A typed answer to "when instead?" or "which weekday and time?"."""
-    pending = context.user_data.get(PENDING_INPUT)  # type: ignore[union-attr]
-    if not pending:
-        return False
-    _ = texts_for(context, update)
-    services = context.services
-    person = await current_person(context, update)
-    if person is None:
-        return False
-    now = services.clock.now()
-    try:
-        if pending[0] == "move":
-            moment = parse_date_and_time(text, today(context))
-            if moment is None:
-                await reply(
-                    update,
-                    _("I didn't catch that. For example: {example}").format(
-                        example=example_moment(today(context))
-                    ),
-                )
-                return True
-            occurrence = await matches.find_occurrence(context.session, pending[1])
-            old_starts = occurrence.starts_at if occurrence else None
-            change = await matches.move_occurrence(
-                context.session, services.group_id, pending[1], person.id, *moment, now, services.tz
-            )
-            assert change.occurrence is not None
-            new_starts = change.occurrence.starts_at
-            told = await _tell_others(
-                context,
-                change.others,
-                change.match,
-                person,
-                matches.ChangeKind.MOVED,
-                old_starts,
-                new_starts,
-            )
-            answer = _("Done: the meeting with {label} is now {when}.").format(
-                label=change.match.label, when=when(context, new_starts, person.language)
-            )
-        else:
-            parsed = parse_weekday_and_time(text)
-            if parsed is None:
-                await reply(update, _(CANT[RHYTHM_INCOMPLETE]))
-                return True
-            plan = matches.Plan(pending[2], weekday=parsed[0], at=parsed[1])
-            change = await matches.change_rhythm(
-                context.session, services.group_id, pending[1], person.id, plan, now, services.tz
-            )
-            told = await _tell_others(
-                context, change.others, change.match, person, matches.ChangeKind.RHYTHM, now
-            )
-            first = await matches.next_occurrences(context.session, change.match.id, now, limit=1)
-            answer = _("Done: you now meet {label} {rhythm}.").format(
-                label=change.match.label, rhythm=rhythm_text(change.match, _, person.language)
-            )
-            if first:
-                answer += "\n" + _("Next meeting: {when}.").format(
-                    when=when(context, first[0].starts_at, person.language)
-                )
-    except matches.MatchError as error:
-        await reply(update, _(CANT.get(error.code, CANT["not_found"])))
-        if error.code != "date_in_past":
-            context.user_data.pop(PENDING_INPUT, None)  # type: ignore[union-attr]
-        return True
-    context.user_data.pop(PENDING_INPUT, None)  # type: ignore[union-attr]
-    if told:
-        answer += "\n" + _("I have told {names}.").format(names=names(told, _))
-    await reply(update, answer)
-    return True
 
 
 # /settings: my meeting reminders ----------------------------------------------------------

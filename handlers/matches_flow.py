@@ -1,0 +1,333 @@
+"""`/match` and `/activity` (coordinator, private): one line such as
+`/match @anna "K.L." weekly tue 10:00`, or a guided flow with buttons that builds the same
+`Request` step by step."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from bot.context import PeerContext
+from bot.domain import matches, people
+from bot.domain.schedule import BIWEEKLY, DATES, WEEKLY
+from bot.domain.typed_dates import example_day
+from bot.i18n import Translate
+from handlers.common import coordinator_only, private_only, reply, texts_for
+from handlers.matches_common import (
+    BUTTONS,
+    MatchAction,
+    example_moment,
+    parse_date,
+    parse_date_and_time,
+    parse_weekday_and_time,
+    today,
+)
+from handlers.matches_create import (
+    ERRORS,
+    FLOW,
+    NO_VOLUNTEERS,
+    WHY_A_LABEL,
+    ParseError,
+    Request,
+    create_and_announce,
+    error_text,
+    example,
+    parse_line,
+    resolve_people,
+)
+
+if TYPE_CHECKING:
+    from storage.models import Person
+
+
+# One line ---------------------------------------------------------------------------------
+
+
+async def _one_line(update: Update, context: PeerContext, kind: str) -> None:
+    _ = texts_for(context, update)
+    assert update.message is not None and update.message.text is not None
+    _command, _sep, rest = update.message.text.partition(" ")
+    try:
+        request = parse_line(rest, kind, today(context))
+        request.person_ids = await resolve_people(context, request.usernames)
+    except ParseError as error:
+        await reply(update, error_text(_, error.code, kind, today(context), **error.details))
+        return
+    await create_and_announce(update, context, request)
+
+
+@private_only
+@coordinator_only
+async def match_command(update: Update, context: PeerContext) -> None:
+    if context.args:
+        await _one_line(update, context, "match")
+    else:
+        await start_flow(update, context, "match")
+
+
+@private_only
+@coordinator_only
+async def activity_command(update: Update, context: PeerContext) -> None:
+    if context.args:
+        await _one_line(update, context, "activity")
+    else:
+        await start_flow(update, context, "activity")
+
+
+# The guided flow ----------------------------------------------------------------------------
+
+
+async def _candidates(context: PeerContext) -> list[Person]:
+    services = context.services
+    coordinators = set(services.settings.coordinator_ids)
+    volunteers = await people.active_volunteers(
+        context.session, services.group_id, services.clock.now()
+    )
+    return [p for p in volunteers if p.telegram_user_id not in coordinators]
+
+
+def _pick_keyboard(
+    candidates: list[Person], chosen: list[int], _: Translate
+) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            InlineKeyboardButton(
+                ("✓ " if p.id in chosen else "") + p.first_name,
+                callback_data=BUTTONS.encode(MatchAction.PICK_VOLUNTEER, p.id),
+            )
+        ]
+        for p in candidates
+    ]
+    rows.append([InlineKeyboardButton(_("Next"), callback_data=BUTTONS.encode(MatchAction.PICKED))])
+    return InlineKeyboardMarkup(rows)
+
+
+async def start_flow(update: Update, context: PeerContext, kind: str) -> None:
+    _ = texts_for(context, update)
+    candidates = await _candidates(context)
+    if not candidates:
+        await reply(
+            update,
+            _(
+                "I don't know any volunteers yet. "
+                "They appear when they join the group or send me /start."
+            ),
+        )
+        return
+    context.user_data.pop("matches_input", None)  # type: ignore[union-attr]
+    context.user_data[FLOW] = Request(kind=kind)  # type: ignore[index]
+    question = (
+        _("Who will be the volunteers? Choose one or two, then tap Next.")
+        if kind == "match"
+        else _("Who will run the activity? Choose one to four, then tap Next.")
+    )
+    hint = _("(Or next time in one line, for example: {example})").format(
+        example=example(_, kind, today(context))
+    )
+    await reply(update, f"{question}\n{hint}", reply_markup=_pick_keyboard(candidates, [], _))
+
+
+def _rhythm_keyboard(_: Translate) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    _("Every week"), callback_data=BUTTONS.encode(MatchAction.RHYTHM, WEEKLY)
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    _("Every other week"),
+                    callback_data=BUTTONS.encode(MatchAction.RHYTHM, BIWEEKLY),
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    _("A single date"), callback_data=BUTTONS.encode(MatchAction.RHYTHM, DATES)
+                )
+            ],
+        ]
+    )
+
+
+async def flow_callback(update: Update, context: PeerContext, action: str, value: str) -> None:
+    """Buttons of the guided flow: gv (toggle volunteer), gnext, gr (rhythm), gp (no place),
+    gs (from today), ge (no end date)."""
+    query = update.callback_query
+    assert query is not None
+    _ = texts_for(context, update)
+    request: Request | None = context.user_data.get(FLOW)  # type: ignore[union-attr]
+    if request is None:
+        await query.answer(_("That question has expired. Please start again."))
+        return
+    await query.answer()
+    limit = 2 if request.kind == "match" else 4
+    if action == "gv" and request.step == "pick":
+        person_id = int(value)
+        if person_id in request.person_ids:
+            request.person_ids.remove(person_id)
+        elif len(request.person_ids) < limit:
+            request.person_ids.append(person_id)
+        candidates = await _candidates(context)
+        await query.edit_message_reply_markup(_pick_keyboard(candidates, request.person_ids, _))
+    elif action == "gnext" and request.step == "pick":
+        if not request.person_ids:
+            await reply(update, _(ERRORS[NO_VOLUNTEERS]).replace("@anna", "").strip())
+            return
+        request.step = "label"
+        if request.kind == "match":
+            await reply(update, _(WHY_A_LABEL))
+        else:
+            await reply(update, _("What is the activity called? For example: Recovery-café"))
+    elif action == "gr" and request.step == "rhythm":
+        request.rhythm = value
+        request.step = "when"
+        if value == DATES:
+            await reply(
+                update,
+                _("Which date and time? For example: {example}").format(
+                    example=example_moment(today(context))
+                ),
+            )
+        else:
+            await reply(update, _("Which weekday and time? For example: tue 10:00"))
+    elif action == "gp" and request.step == "place":
+        await _after_place(update, context, request)
+    elif action == "gs" and request.step == "start":
+        request.start = today(context)
+        await _after_start(update, context, request)
+    elif action == "ge" and request.step == "end":
+        await _finish(update, context, request)
+
+
+TEXT_STEPS = ("label", "when", "place", "start", "end")
+
+
+def waits_for_text(user_data: dict) -> bool:
+    request = user_data.get(FLOW)
+    return request is not None and request.step in TEXT_STEPS
+
+
+async def flow_text(update: Update, context: PeerContext, text: str) -> bool:
+    """A typed answer in the guided flow; False when no flow is waiting for text."""
+    request: Request | None = context.user_data.get(FLOW)  # type: ignore[union-attr]
+    if request is None or request.step not in TEXT_STEPS:
+        return False
+    _ = texts_for(context, update)
+    if request.step == "label":
+        try:
+            request.label = matches.check_label(text, request.kind)
+        except matches.MatchError as error:
+            await reply(update, _(ERRORS[error.code]))
+            return True
+        request.step = "rhythm"
+        await reply(update, _("How often do you meet?"), reply_markup=_rhythm_keyboard(_))
+    elif request.step == "when":
+        if request.rhythm == DATES:
+            moment = parse_date_and_time(text, today(context))
+            if moment is None:
+                await reply(
+                    update,
+                    _("I didn't catch that. For example: {example}").format(
+                        example=example_moment(today(context))
+                    ),
+                )
+                return True
+            request.dates = [moment]
+        else:
+            parsed = parse_weekday_and_time(text)
+            if parsed is None:
+                await reply(update, _("I didn't catch that. For example: tue 10:00"))
+                return True
+            request.weekday, request.at = parsed
+        request.step = "place"
+        await reply(
+            update,
+            _("Where do you meet? Write the place, or tap the button to leave it out."),
+            reply_markup=InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton(
+                            _("No place"), callback_data=BUTTONS.encode(MatchAction.NO_PLACE)
+                        )
+                    ]
+                ]
+            ),
+        )
+    elif request.step == "place":
+        request.place = text.strip()[:80]
+        await _after_place(update, context, request)
+    elif request.step in ("start", "end"):
+        day = parse_date(text, today(context))
+        if day is None:
+            await reply(
+                update,
+                _("I didn't catch that date. For example: {example}").format(
+                    example=example_day(today(context) + timedelta(days=7))
+                ),
+            )
+            return True
+        if request.step == "start":
+            request.start = day
+            await _after_start(update, context, request)
+        else:
+            request.end = day
+            await _finish(update, context, request)
+    return True
+
+
+async def _after_place(update: Update, context: PeerContext, request: Request) -> None:
+    _ = texts_for(context, update)
+    if request.rhythm == DATES:
+        await _finish(update, context, request)
+        return
+    request.step = "start"
+    await reply(
+        update,
+        _("From which date? Write a date (for example {example}), or tap the button.").format(
+            example=example_day(today(context) + timedelta(days=7))
+        ),
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("From today"), callback_data=BUTTONS.encode(MatchAction.FROM_TODAY)
+                    )
+                ]
+            ]
+        ),
+    )
+
+
+async def _after_start(update: Update, context: PeerContext, request: Request) -> None:
+    _ = texts_for(context, update)
+    if request.kind == "match":
+        await _finish(update, context, request)
+        return
+    request.step = "end"
+    await reply(
+        update,
+        _(
+            "Does the activity have an end date? Write the last date (for example {example}), "
+            "or tap the button."
+        ).format(example=example_day(today(context) + timedelta(days=120))),
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("No end date"), callback_data=BUTTONS.encode(MatchAction.NO_END)
+                    )
+                ]
+            ]
+        ),
+    )
+
+
+async def _finish(update: Update, context: PeerContext, request: Request) -> None:
+    request.step = "done"
+    if await create_and_announce(update, context, request):
+        context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
+    else:
+        context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
