@@ -170,7 +170,7 @@ async def test_cover_asks_which_one_when_two_matches_share_a_label(group: tuple[
         "K.L.: hver fredag kl. 12.00",
     ]
     await box.tap(mette, choice, choice.buttons[1]["callback_data"])
-    assert "Ingen på det match holder pause" in box.last_text_to(mette.id)
+    assert "Ingen af de frivillige i det match holder pause" in box.last_text_to(mette.id)
     await box.tap(mette, choice, choice.buttons[0]["callback_data"])
     assert "hver tirsdag kl. 10.00" in box.last_text_to(dennis.id)
 

@@ -364,7 +364,7 @@ async def test_meeting_settings_are_shown_and_changed(group: Group):
         m for m in reversed(box.fake.messages_to(mette.id)) if "Indstillinger for" in m.text
     )
     await box.tap(mette, settings_view, "meeting:edit:slots")
-    assert "Send mig den nye værdi for Mulige dage og tidspunkter" in box.last_text_to(mette.id)
+    assert "Send mig den nye værdi for »Mulige dage og tidspunkter«" in box.last_text_to(mette.id)
     await box.say(mette, "hver onsdag")
     assert "tir 17.00, ons 17.00, tor 16.30" in box.last_text_to(mette.id)  # the example
     await box.say(mette, "ons 18:00")

@@ -121,7 +121,10 @@ async def test_attendance_is_ticked_from_the_poll_corrected_and_decides_who_gets
     assert copies_to(box, anna.id) == copies_to(box, camilla.id) == []
     report = box.fake.last_message_to(mette.id)
     assert "Sendt: 1" in report.text
-    assert "Venter, til de starter en chat med mig: Dennis" in report.text
+    assert (
+        "Har ikke startet en chat med mig endnu eller har blokeret mig "
+        "(får referatet, når de skriver /start til mig): Dennis" in report.text
+    )
 
     # Dennis starts the bot for the first time: his copy arrives, the report follows.
     await box.say(dennis, "/start")
@@ -167,7 +170,10 @@ async def test_minutes_as_a_document_wait_for_the_unreachable_and_reach_exactly_
     await box.tap(mette, preview, button(preview, "Send"))
     assert copies_to(box, camilla.id) == copies_to(box, dennis.id) == []
     report = box.fake.last_message_to(mette.id)
-    assert "Venter, til de starter en chat med mig: Camilla, Dennis" in report.text
+    assert (
+        "Har ikke startet en chat med mig endnu eller har blokeret mig "
+        "(får referatet, når de skriver /start til mig): Camilla, Dennis" in report.text
+    )
 
     # She unblocks and starts the bot again: the document comes, by its Telegram file id.
     box.fake.unblock(camilla)
@@ -212,14 +218,17 @@ async def test_paused_volunteers_get_the_minutes_when_back_or_when_the_coordinat
     await box.tap(mette, preview, button(preview, "Send"))
     assert copies_to(box, bo.id) == copies_to(box, camilla.id) == []
     report = box.fake.last_message_to(mette.id)
-    assert "Venter, til pausen er slut: Bo, Camilla" in report.text
+    assert "Holder pause (får referatet, når pausen er slut): Bo, Camilla" in report.text
 
     # Camilla is back: her copy comes with it.
     await box.say(camilla, "/resume")
     [copy] = copies_to(box, camilla.id)
     assert copy.text.startswith(MISSED_YOU_EN) and copy.protect_content
     report = next(m for m in box.fake.messages_to(mette.id) if m.message_id == report.message_id)
-    assert "Venter, til pausen er slut: Bo" in report.text and "Camilla" not in report.text
+    assert (
+        "Holder pause (får referatet, når pausen er slut): Bo" in report.text
+        and "Camilla" not in report.text
+    )
 
     # The coordinator sends Bo his copy now anyway.
     await box.tap(mette, report, button(report, "Send nu alligevel"))
