@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from babel import Locale, UnknownLocaleError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
@@ -34,6 +35,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXPORT_FILENAME = "mine-data.json"
+
+
+def _language_name(code: str | None, language: str) -> str:
+    """The language by name ("dansk"), not by code ("da"): the summary is in plain words."""
+    if not code:
+        return "–"
+    try:
+        return Locale.parse(code).get_display_name(language) or code
+    except (ValueError, TypeError, UnknownLocaleError):
+        return code
+
 
 COMMANDS = [
     CommandInfo("mydata", N_("A copy of everything I store about you"), "volunteer"),
@@ -78,7 +90,7 @@ def readable_export(data: dict, _: Translate, language: str, tz: object, now: da
         _("You: {name}{username}, language {language}, in the group since {day}.").format(
             name=person.get("first_name") or "–",
             username=username,
-            language=person.get("language") or "–",
+            language=_language_name(person.get("language"), language),
             day=_day(person.get("joined_at"), tz, language, now),
         ),
     ]

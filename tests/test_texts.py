@@ -71,3 +71,17 @@ def test_dates_are_written_the_danish_way():
     later = moment.replace(year=2062)
     assert format_when(later, cph, "da", now=moment) == "fredag 8. december 2062 kl. 17.00"
     assert format_when(later, cph, "en", now=moment) == "Friday 8 December 2062 at 17:00"
+
+
+def test_the_plain_words_export_names_the_language_in_words():
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from handlers.privacy import readable_export
+
+    data = {"person": {"first_name": "Bo", "language": "da"}, "tables": {}}
+    now = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+    cph = ZoneInfo("Europe/Copenhagen")
+    assert "sprog: dansk," in readable_export(data, texts("da"), "da", cph, now)
+    data["person"]["language"] = "en"
+    assert "language English," in readable_export(data, texts("en"), "en", cph, now)
