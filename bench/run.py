@@ -185,7 +185,7 @@ def summary(results: dict[str, Any]) -> str:
             before, during = b["reply_seconds"]
             lines += [
                 "",
-                f"A volunteer's `/help` during PeerBot's broadcast: answered in "
+                f"A volunteer's `/help` during {b['name']}: answered in "
                 f"{during * 1000:.0f} ms ({before * 1000:.0f} ms before it started).",
             ]
     f = results.get("flood") or {}
