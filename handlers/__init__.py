@@ -8,6 +8,7 @@ from telegram.ext import Application
 from bot.context import Services
 from handlers import (
     broadcast,
+    conversation,
     delivery,
     errors,
     matches,
@@ -26,6 +27,8 @@ from handlers import (
 FEATURES = [
     errors,
     membership,
+    # Typed conversation state: the kind note for a late answer, and the sweep.
+    conversation,
     volunteers,
     settings,
     pause,

@@ -13,15 +13,14 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
-from telegram.ext.filters import MessageFilter
 
 from bot.context import PeerContext, Services
 from bot.domain import confirmations, matches
 from bot.domain.schedule import BIWEEKLY, DATES, WEEKLY
 from bot.i18n import N_, Translate, format_day, ngettext
-from handlers import matches_cover, matches_flow, matches_meetings, matches_schedule
+from handlers import conversation, matches_cover, matches_flow, matches_meetings, matches_schedule
 from handlers.callbacks import ID, TOKEN, Parser, Who, choice, take_confirmation
 from handlers.common import (
     CommandInfo,
@@ -60,22 +59,6 @@ COMMANDS = [
     CommandInfo("cover", N_("A temporary volunteer while someone is on a pause"), "coordinator"),
     CommandInfo("endmatch", N_("End a match or an activity"), "coordinator"),
 ]
-
-
-class AwaitingMatchesTyping(MessageFilter):
-    """Private texts from someone one of our questions waits for (a label, a weekday and
-    time, a new date); any other text is left to the other features and the fallback."""
-
-    def __init__(self, application: Application) -> None:
-        super().__init__(name="AwaitingMatchesTyping")
-        self.application = application
-
-    def filter(self, message: Message) -> bool:
-        user = message.from_user
-        if user is None:
-            return False
-        data = self.application.user_data.get(user.id) or {}
-        return matches_flow.waits_for_text(data) or matches_schedule.waits_for_text(data)
 
 
 # /matches ----------------------------------------------------------------------------------
@@ -463,7 +446,14 @@ def register(application: Application, services: Services) -> None:
             filters.ChatType.PRIVATE
             & filters.TEXT
             & ~filters.COMMAND
-            & AwaitingMatchesTyping(application),
+            & conversation.AwaitingText(
+                application,
+                {
+                    matches_flow.NewMatch: matches_flow.TEXT_STEPS,
+                    matches_schedule.MoveMeeting: None,
+                    matches_schedule.NewRhythm: None,
+                },
+            ),
             on_text,
         )
     )

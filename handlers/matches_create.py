@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FLOW = "matches_flow"
-
 MATCH_EXAMPLE = N_('/match @anna "K.L." weekly tue 10:00')
 ACTIVITY_EXAMPLE = N_('/activity "Recovery-café" biweekly thu 14:00 until {day} @anna @bo')
 
@@ -106,7 +104,6 @@ class Request:
     place: str | None = None
     start: date | None = None
     end: date | None = None
-    step: str = "pick"
 
     def plan(self) -> matches.Plan:
         return matches.Plan(

@@ -4,8 +4,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
@@ -14,6 +15,7 @@ from bot.domain import matches, people
 from bot.domain.schedule import BIWEEKLY, DATES, WEEKLY
 from bot.domain.typed_dates import example_day
 from bot.i18n import Translate
+from handlers import conversation
 from handlers.common import coordinator_only, private_only, reply, texts_for
 from handlers.matches_common import (
     BUTTONS,
@@ -26,7 +28,6 @@ from handlers.matches_common import (
 )
 from handlers.matches_create import (
     ERRORS,
-    FLOW,
     NO_VOLUNTEERS,
     WHY_A_LABEL,
     ParseError,
@@ -78,6 +79,21 @@ async def activity_command(update: Update, context: PeerContext) -> None:
 
 # The guided flow ----------------------------------------------------------------------------
 
+Step = Literal["pick", "label", "rhythm", "when", "place", "start", "end", "done"]
+TEXT_STEPS: tuple[Step, ...] = ("label", "when", "place", "start", "end")
+
+
+@dataclass(kw_only=True)
+class NewMatch(conversation.Flow):
+    """The guided `/match` or `/activity`: the request grows by one answer a step."""
+
+    step: Step = "pick"
+    request: Request
+
+    @property
+    def restart(self) -> str:  # type: ignore[override]
+        return f"/{self.request.kind}"
+
 
 async def _candidates(context: PeerContext) -> list[Person]:
     services = context.services
@@ -116,8 +132,7 @@ async def start_flow(update: Update, context: PeerContext, kind: str) -> None:
             ),
         )
         return
-    context.user_data.pop("matches_input", None)  # type: ignore[union-attr]
-    context.user_data[FLOW] = Request(kind=kind)  # type: ignore[index]
+    conversation.start(context, NewMatch, request=Request(kind=kind))
     question = (
         _("Who will be the volunteers? Choose one or two, then tap Next.")
         if kind == "match"
@@ -158,13 +173,14 @@ async def flow_callback(update: Update, context: PeerContext, action: str, value
     query = update.callback_query
     assert query is not None
     _ = texts_for(context, update)
-    request: Request | None = context.user_data.get(FLOW)  # type: ignore[union-attr]
-    if request is None:
+    flow = conversation.get(context, NewMatch)
+    if flow is None:
         await query.answer(_("That question has expired. Please start again."))
         return
+    request = flow.request
     await query.answer()
     limit = 2 if request.kind == "match" else 4
-    if action == "gv" and request.step == "pick":
+    if action == "gv" and flow.step == "pick":
         person_id = int(value)
         if person_id in request.person_ids:
             request.person_ids.remove(person_id)
@@ -172,18 +188,18 @@ async def flow_callback(update: Update, context: PeerContext, action: str, value
             request.person_ids.append(person_id)
         candidates = await _candidates(context)
         await query.edit_message_reply_markup(_pick_keyboard(candidates, request.person_ids, _))
-    elif action == "gnext" and request.step == "pick":
+    elif action == "gnext" and flow.step == "pick":
         if not request.person_ids:
             await reply(update, _(ERRORS[NO_VOLUNTEERS]).replace("@anna", "").strip())
             return
-        request.step = "label"
+        flow.step = "label"
         if request.kind == "match":
             await reply(update, _(WHY_A_LABEL))
         else:
             await reply(update, _("What is the activity called? For example: Recovery-café"))
-    elif action == "gr" and request.step == "rhythm":
+    elif action == "gr" and flow.step == "rhythm":
         request.rhythm = value
-        request.step = "when"
+        flow.step = "when"
         if value == DATES:
             await reply(
                 update,
@@ -193,38 +209,31 @@ async def flow_callback(update: Update, context: PeerContext, action: str, value
             )
         else:
             await reply(update, _("Which weekday and time? For example: tue 10:00"))
-    elif action == "gp" and request.step == "place":
-        await _after_place(update, context, request)
-    elif action == "gs" and request.step == "start":
+    elif action == "gp" and flow.step == "place":
+        await _after_place(update, context, flow)
+    elif action == "gs" and flow.step == "start":
         request.start = today(context)
-        await _after_start(update, context, request)
-    elif action == "ge" and request.step == "end":
-        await _finish(update, context, request)
-
-
-TEXT_STEPS = ("label", "when", "place", "start", "end")
-
-
-def waits_for_text(user_data: dict) -> bool:
-    request = user_data.get(FLOW)
-    return request is not None and request.step in TEXT_STEPS
+        await _after_start(update, context, flow)
+    elif action == "ge" and flow.step == "end":
+        await _finish(update, context, flow)
 
 
 async def flow_text(update: Update, context: PeerContext, text: str) -> bool:
     """A typed answer in the guided flow; False when no flow is waiting for text."""
-    request: Request | None = context.user_data.get(FLOW)  # type: ignore[union-attr]
-    if request is None or request.step not in TEXT_STEPS:
+    flow = conversation.get(context, NewMatch, *TEXT_STEPS)
+    if flow is None:
         return False
+    request = flow.request
     _ = texts_for(context, update)
-    if request.step == "label":
+    if flow.step == "label":
         try:
             request.label = matches.check_label(text, request.kind)
         except matches.MatchError as error:
             await reply(update, _(ERRORS[error.code]))
             return True
-        request.step = "rhythm"
+        flow.step = "rhythm"
         await reply(update, _("How often do you meet?"), reply_markup=_rhythm_keyboard(_))
-    elif request.step == "when":
+    elif flow.step == "when":
         if request.rhythm == DATES:
             moment = parse_date_and_time(text, today(context))
             if moment is None:
@@ -242,7 +251,7 @@ async def flow_text(update: Update, context: PeerContext, text: str) -> bool:
                 await reply(update, _("I didn't catch that. For example: tue 10:00"))
                 return True
             request.weekday, request.at = parsed
-        request.step = "place"
+        flow.step = "place"
         await reply(
             update,
             _("Where do you meet? Write the place, or tap the button to leave it out."),
@@ -256,10 +265,10 @@ async def flow_text(update: Update, context: PeerContext, text: str) -> bool:
                 ]
             ),
         )
-    elif request.step == "place":
+    elif flow.step == "place":
         request.place = text.strip()[:80]
-        await _after_place(update, context, request)
-    elif request.step in ("start", "end"):
+        await _after_place(update, context, flow)
+    elif flow.step in ("start", "end"):
         day = parse_date(text, today(context))
         if day is None:
             await reply(
@@ -269,21 +278,22 @@ async def flow_text(update: Update, context: PeerContext, text: str) -> bool:
                 ),
             )
             return True
-        if request.step == "start":
+        if flow.step == "start":
             request.start = day
-            await _after_start(update, context, request)
+            await _after_start(update, context, flow)
         else:
             request.end = day
-            await _finish(update, context, request)
+            await _finish(update, context, flow)
     return True
 
 
-async def _after_place(update: Update, context: PeerContext, request: Request) -> None:
+async def _after_place(update: Update, context: PeerContext, flow: NewMatch) -> None:
+    request = flow.request
     _ = texts_for(context, update)
     if request.rhythm == DATES:
-        await _finish(update, context, request)
+        await _finish(update, context, flow)
         return
-    request.step = "start"
+    flow.step = "start"
     await reply(
         update,
         _("From which date? Write a date (for example {example}), or tap the button.").format(
@@ -301,12 +311,13 @@ async def _after_place(update: Update, context: PeerContext, request: Request) -
     )
 
 
-async def _after_start(update: Update, context: PeerContext, request: Request) -> None:
+async def _after_start(update: Update, context: PeerContext, flow: NewMatch) -> None:
+    request = flow.request
     _ = texts_for(context, update)
     if request.kind == "match":
-        await _finish(update, context, request)
+        await _finish(update, context, flow)
         return
-    request.step = "end"
+    flow.step = "end"
     await reply(
         update,
         _(
@@ -325,9 +336,7 @@ async def _after_start(update: Update, context: PeerContext, request: Request) -
     )
 
 
-async def _finish(update: Update, context: PeerContext, request: Request) -> None:
-    request.step = "done"
-    if await create_and_announce(update, context, request):
-        context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
-    else:
-        context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
+async def _finish(update: Update, context: PeerContext, flow: NewMatch) -> None:
+    flow.step = "done"
+    await create_and_announce(update, context, flow.request)
+    conversation.finish(context, NewMatch)  # made or refused: the coordinator starts anew

@@ -3,13 +3,15 @@ new rhythm for a match; the typed answers to "when instead?" and "which weekday 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import PeerContext
 from bot.domain import matches
 from bot.domain.schedule import BIWEEKLY, WEEKLY
+from handlers import conversation
 from handlers.common import current_person, private_only, reply, texts_for, volunteer_only
 from handlers.matches_common import (
     BUTTONS,
@@ -31,8 +33,26 @@ from handlers.matches_meetings import CANT, tell_others
 if TYPE_CHECKING:
     from storage.models import Match
 
-PENDING_INPUT = "matches_input"
 RHYTHM_INCOMPLETE = "rhythm_incomplete"
+
+
+@dataclass(kw_only=True)
+class MoveMeeting(conversation.Flow):
+    """ "When should the meeting be instead?": waiting for a date and a time."""
+
+    step: Literal["when"] = "when"
+    occurrence_id: int
+    restart: ClassVar[str] = "/meetings"
+
+
+@dataclass(kw_only=True)
+class NewRhythm(conversation.Flow):
+    """A new rhythm was chosen: waiting for the weekday and time."""
+
+    step: Literal["when"] = "when"
+    match_id: int
+    rhythm: str  # WEEKLY or BIWEEKLY
+    restart: ClassVar[str] = "/meetings"
 
 
 # /meetings -----------------------------------------------------------------------------------
@@ -137,8 +157,7 @@ async def on_move_asked(update: Update, context: PeerContext, occurrence_id: int
     await query.answer()
     if not await _may_change(update, context, occurrence_id=occurrence_id):
         return
-    context.user_data.pop("matches_flow", None)  # type: ignore[union-attr]
-    context.user_data[PENDING_INPUT] = ("move", occurrence_id)  # type: ignore[index]
+    conversation.start(context, MoveMeeting, occurrence_id=occurrence_id)
     await reply(
         update,
         _(
@@ -188,19 +207,14 @@ async def on_rhythm_chosen(update: Update, context: PeerContext, match_id: int, 
     if not await _may_change(update, context, match_id=match_id):
         return
     rhythm = WEEKLY if kind == RHYTHM_WEEKLY else BIWEEKLY
-    context.user_data.pop("matches_flow", None)  # type: ignore[union-attr]
-    context.user_data[PENDING_INPUT] = ("rhythm", match_id, rhythm)  # type: ignore[index]
+    conversation.start(context, NewRhythm, match_id=match_id, rhythm=rhythm)
     await reply(update, _("Which weekday and time? For example: tue 10:00"))
-
-
-def waits_for_text(user_data: dict) -> bool:
-    return bool(user_data.get(PENDING_INPUT))
 
 
 async def meetings_text(update: Update, context: PeerContext, text: str) -> bool:
     """A typed answer to "when instead?" or "which weekday and time?"."""
-    pending = context.user_data.get(PENDING_INPUT)  # type: ignore[union-attr]
-    if not pending:
+    pending = conversation.get(context, MoveMeeting) or conversation.get(context, NewRhythm)
+    if pending is None:
         return False
     _ = texts_for(context, update)
     services = context.services
@@ -209,7 +223,7 @@ async def meetings_text(update: Update, context: PeerContext, text: str) -> bool
         return False
     now = services.clock.now()
     try:
-        if pending[0] == "move":
+        if isinstance(pending, MoveMeeting):
             moment = parse_date_and_time(text, today(context))
             if moment is None:
                 await reply(
@@ -219,10 +233,16 @@ async def meetings_text(update: Update, context: PeerContext, text: str) -> bool
                     ),
                 )
                 return True
-            occurrence = await matches.find_occurrence(context.session, pending[1])
+            occurrence = await matches.find_occurrence(context.session, pending.occurrence_id)
             old_starts = occurrence.starts_at if occurrence else None
             change = await matches.move_occurrence(
-                context.session, services.group_id, pending[1], person.id, *moment, now, services.tz
+                context.session,
+                services.group_id,
+                pending.occurrence_id,
+                person.id,
+                *moment,
+                now,
+                services.tz,
             )
             assert change.occurrence is not None
             new_starts = change.occurrence.starts_at
@@ -243,9 +263,15 @@ async def meetings_text(update: Update, context: PeerContext, text: str) -> bool
             if parsed is None:
                 await reply(update, _(CANT[RHYTHM_INCOMPLETE]))
                 return True
-            plan = matches.Plan(pending[2], weekday=parsed[0], at=parsed[1])
+            plan = matches.Plan(pending.rhythm, weekday=parsed[0], at=parsed[1])
             change = await matches.change_rhythm(
-                context.session, services.group_id, pending[1], person.id, plan, now, services.tz
+                context.session,
+                services.group_id,
+                pending.match_id,
+                person.id,
+                plan,
+                now,
+                services.tz,
             )
             told = await tell_others(
                 context, change.others, change.match, person, matches.ChangeKind.RHYTHM, now
@@ -261,9 +287,9 @@ async def meetings_text(update: Update, context: PeerContext, text: str) -> bool
     except matches.MatchError as error:
         await reply(update, _(CANT.get(error.code, CANT["not_found"])))
         if error.code != "date_in_past":
-            context.user_data.pop(PENDING_INPUT, None)  # type: ignore[union-attr]
+            conversation.finish(context)
         return True
-    context.user_data.pop(PENDING_INPUT, None)  # type: ignore[union-attr]
+    conversation.finish(context)
     if told:
         answer += "\n" + _("I have told {names}.").format(names=names(told, _))
     await reply(update, answer)

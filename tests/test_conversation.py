@@ -1,0 +1,114 @@
+"""Typed conversation state (handlers/conversation.py): a question the bot let go of never
+takes the person's next message, the person is told so once, and typed fields stay typed."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from types import SimpleNamespace
+
+from bot.sandbox import COPENHAGEN, Cast, Sandbox
+from handlers import conversation
+from handlers.matches_create import Request
+from handlers.matches_flow import NewMatch
+from handlers.matches_schedule import MoveMeeting, NewRhythm
+
+LATE = "Det er et stykke tid siden mit spørgsmål"
+
+
+def _context(now: datetime) -> SimpleNamespace:
+    """What the helpers read of a PeerContext: the person's user_data and the clock."""
+    clock = SimpleNamespace(now=lambda: now)
+    return SimpleNamespace(user_data={}, services=SimpleNamespace(clock=clock))
+
+
+def test_typed_fields_survive_the_round_trip_and_one_flow_replaces_another():
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=COPENHAGEN)
+    context = _context(now)
+    request = Request(kind="activity", start=date(2027, 1, 5), dates=[(date(2027, 1, 5), time(10))])
+    conversation.start(context, NewMatch, request=request)
+    flow = conversation.get(context, NewMatch)
+    assert flow is not None and flow.step == "pick" and flow.restart == "/activity"
+    assert type(flow.request.start) is date and flow.request.dates == [(date(2027, 1, 5), time(10))]
+    assert flow.started_at == now
+
+    # Moving a meeting ends the half-made activity: the last question is the one answered.
+    conversation.start(context, MoveMeeting, occurrence_id=7)
+    assert conversation.get(context, NewMatch) is None
+    move = conversation.get(context, MoveMeeting)
+    assert move is not None and move.occurrence_id == 7 and move.restart == "/meetings"
+    assert conversation.get(context, NewRhythm) is None
+
+    conversation.finish(context, NewRhythm)  # not the running flow: nothing happens
+    assert conversation.get(context, MoveMeeting) is move
+    conversation.finish(context)
+    assert conversation.get(context, MoveMeeting) is None
+
+
+def test_a_flow_lives_its_lifetime_after_the_last_answer_and_the_sweep_keeps_no_state():
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=COPENHAGEN)
+    context = _context(start)
+    conversation.start(context, NewRhythm, match_id=3, rhythm="weekly")
+    later = start + NewRhythm.lifetime - timedelta(minutes=1)
+    context.services.clock.now = lambda: later
+    assert conversation.get(context, NewRhythm) is not None  # an answer: its lifetime restarts
+    much_later = later + NewRhythm.lifetime - timedelta(minutes=1)
+    context.services.clock.now = lambda: much_later
+    assert conversation.get(context, NewRhythm) is not None
+    abandoned = much_later + NewRhythm.lifetime + timedelta(seconds=1)
+    context.services.clock.now = lambda: abandoned
+    assert conversation.get(context, NewRhythm) is None
+
+    application = SimpleNamespace(user_data={42: context.user_data})
+    assert conversation.sweep(application, abandoned) == 1
+    held = conversation.current(application, 42)
+    assert held == conversation.Abandoned("/meetings", abandoned)  # no match id, no text
+    conversation.sweep(application, abandoned + conversation.NOTE_WINDOW + timedelta(seconds=1))
+    assert conversation.current(application, 42) is None
+
+
+async def _guided_match_waiting_for_the_label(box: Sandbox, cast: Cast) -> None:
+    mette, anna = cast.coordinator, cast.volunteers[0]
+    for user in (mette, anna):
+        await box.say(user, "/start")
+    await box.say(mette, "/match")
+    picker = box.fake.messages_to(mette.id)[-1]
+    anna_button = next(b for b in picker.buttons if b["text"] == "Anna")
+    await box.tap(mette, picker, anna_button["callback_data"])
+    await box.tap(mette, picker, "matches:gnext")
+    assert "aldrig et fuldt navn" in box.last_text_to(mette.id)
+
+
+async def test_an_abandoned_flow_does_not_take_the_next_message(group: tuple[Sandbox, Cast]):
+    box, cast = group
+    mette = cast.coordinator
+    await _guided_match_waiting_for_the_label(box, cast)
+    await box.advance(timedelta(hours=3))  # the scheduler's sweep drops the flow
+    sent_before = len(box.fake.messages_to(mette.id))
+    await box.say(mette, "K.L.")
+    # One kind line that says how to start again; the label is not taken.
+    assert box.texts_to(mette.id)[sent_before:] == [
+        "Det er et stykke tid siden mit spørgsmål, så jeg har ladet det ligge og ikke brugt "
+        "det, du skrev. Send /match for at starte forfra."
+    ]
+    await box.say(mette, "K.L.")
+    assert "forstod jeg ikke" in box.last_text_to(mette.id)  # told once, then a text is a text
+    await box.say(mette, "/matches")
+    assert "K.L." not in box.last_text_to(mette.id)
+
+
+async def test_an_expired_flow_is_ignored_before_any_sweep_and_a_command_moves_on(
+    group: tuple[Sandbox, Cast],
+):
+    box, cast = group
+    mette = cast.coordinator
+    await _guided_match_waiting_for_the_label(box, cast)
+    box.clock.advance(timedelta(hours=3))  # no scheduler pass: found expired on access
+    await box.say(mette, "K.L.")
+    assert LATE in box.last_text_to(mette.id)
+
+    await _guided_match_waiting_for_the_label(box, cast)
+    box.clock.advance(timedelta(hours=3))
+    await box.say(mette, "/help")  # the coordinator moved on: no word about the old question
+    await box.say(mette, "K.L.")
+    assert LATE not in "".join(box.texts_to(mette.id)[-3:])
+    assert "forstod jeg ikke" in box.last_text_to(mette.id)
