@@ -62,7 +62,8 @@ from storage.models import (
 )
 from storage.models.broadcast import Broadcast, BroadcastDelivery
 from storage.models.meeting import Meeting, MeetingAnswer, MeetingOption, MeetingReminder
-from storage.models.minutes import Attendance, AttendanceCheck, Minutes, MinutesDelivery
+from storage.models.minutes import Attendance, AttendanceCheck, Minutes
+from storage.models.outbox import OutboxItem
 
 TZ = ZoneInfo("Europe/Copenhagen")
 COORDINATOR = 1001
@@ -300,12 +301,14 @@ async def seed(db: Database, volunteers: int, matches: int, now: datetime) -> di
             copy_rows += [
                 {
                     "group_id": 1,
-                    "minutes_id": meeting_id,
+                    "kind": "minutes_copy",
+                    "subject_id": meeting_id,
                     "person_id": pid,
-                    "status": "sent",
+                    "due_at": starts_at + timedelta(days=1),
+                    "state": "done",
                     "attempts": 1,
-                    "claimed_at": starts_at + timedelta(days=1),
-                    "sent_at": starts_at + timedelta(days=1),
+                    "outcome": "sent",
+                    "done_at": starts_at + timedelta(days=1),
                 }
                 for pid in volunteer_ids
                 if pid not in came_set
@@ -317,7 +320,7 @@ async def seed(db: Database, volunteers: int, matches: int, now: datetime) -> di
         await put(AttendanceCheck, check_rows)
         await put(Attendance, attendance_rows)
         await put(Minutes, minutes_rows)
-        await put(MinutesDelivery, copy_rows)
+        await put(OutboxItem, copy_rows)  # the copies, as the outbox keeps them
 
         # A broadcast to everyone each month, and some pauses (ended and running).
         broadcast_rows, delivery_rows = [], []

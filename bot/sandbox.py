@@ -83,6 +83,12 @@ class Sandbox:
             await self.fake.wait_until_idle(timeout=max(deadline - loop.time(), 0.1), quiet=0.03)
             delivered = self._updates_delivered() - self._delivered_before_start
             done = getattr(self.app, "updates_done", 0)
+            running = self.app.bot_data.get("outbox_kicks", ()) if self.app else ()
+            kicks = [t for t in running if not t.done()]
+            if kicks and loop.time() < deadline:
+                # The outbox sending in the background what an update promised.
+                await asyncio.wait(kicks, timeout=deadline - loop.time())
+                continue
             if done >= delivered:
                 return
             if loop.time() > deadline:

@@ -254,13 +254,23 @@ class Outgoing:
     """What a feature says an outbox item is, rendered at the moment it is sent."""
 
     chat_id: int
-    text: str
+    text: str  # the message, or the caption of `document`
     reply_markup: Any = None
+    document: str | None = None  # a Telegram file id, sent as a document
+    protect_content: bool = False
 
 
-# A feature's renderer and "still wanted?" in one: None lets the item go unsent.
+class Hold:
+    """A feature's answer for an item that must wait (its person is on a pause): it is
+    held until `outbox.wake`."""
+
+
+HOLD = Hold()
+
+# A feature's renderer and "still wanted?" in one: None lets the item go unsent, HOLD
+# keeps it back.
 Prepare = Callable[
-    [PeerContext, "AsyncSession", outbox.Claim, datetime], Awaitable[Outgoing | None]
+    [PeerContext, "AsyncSession", outbox.Claim, datetime], Awaitable[Outgoing | Hold | None]
 ]
 # Told Telegram's answer, in the transaction that records it.
 After = Callable[[PeerContext, "AsyncSession", outbox.Claim, Outcome], Awaitable[None]]
@@ -275,6 +285,8 @@ class OutboxKind:
 KINDS = "outbox_kinds"
 TOKEN = "outbox_token"
 LOCK = "outbox_lock"
+# The kicks still sending (the sandbox waits for them, as a person would for the messages).
+KICKS = "outbox_kicks"
 
 
 def register_kind(
@@ -315,11 +327,12 @@ async def send_due(context: PeerContext, kinds: Collection[str] | None = None) -
                 if outgoing is None:
                     await outbox.record(session, claim.item_id, outbox.NOT_WANTED, now)
                     continue
+                if isinstance(outgoing, Hold):
+                    await outbox.hold(session, claim.item_id)
+                    continue
             if claim.retried:
                 log.info("outbox item %s: sent again, a stop left its claim", claim.item_id)
-            delivery = await send_private(
-                context.bot, outgoing.chat_id, outgoing.text, reply_markup=outgoing.reply_markup
-            )
+            delivery = await send_outgoing(context.bot, outgoing)
             async with services.db.transaction() as session:
                 await outbox.record(
                     session, claim.item_id, delivery.outcome.value, services.clock.now()
@@ -332,6 +345,47 @@ async def send_due(context: PeerContext, kinds: Collection[str] | None = None) -
                     await kind.after(context, session, claim, delivery.outcome)
             sent += delivery.sent
     return sent
+
+
+async def send_outgoing(bot: Bot, outgoing: Outgoing) -> Delivery:
+    """One rendered outbox item: a text (in parts if long) or a document with a caption."""
+    protect = {"protect_content": True} if outgoing.protect_content else {}
+    if outgoing.document is not None:
+        return await send_document_private(
+            bot,
+            outgoing.chat_id,
+            document=outgoing.document,
+            caption=outgoing.text,
+            reply_markup=outgoing.reply_markup,
+            **protect,
+        )
+    return await send_private(
+        bot, outgoing.chat_id, outgoing.text, reply_markup=outgoing.reply_markup, **protect
+    )
+
+
+def start_sending(
+    application: Any,
+    kinds: Collection[str] | None = None,
+    then: Callable[[PeerContext], Awaitable[None]] | None = None,
+) -> None:
+    """Kick the sender in the background (e.g. once an update that enqueued has committed):
+    the update answers at once, however many items it promised. `then` runs after it (e.g.
+    a report brought up to date)."""
+
+    async def _send() -> None:
+        context: PeerContext = application.context_types.context(application=application)
+        try:
+            await send_due(context, kinds)
+            if then is not None:
+                await then(context)
+        except Exception:  # the scheduler pass picks up whatever is left
+            log.exception("the outbox sender stopped early; the next pass continues")
+
+    running: set[asyncio.Task[Any]] = application.bot_data.setdefault(KICKS, set())
+    task = application.create_task(_send(), name="outbox kick")
+    running.add(task)
+    task.add_done_callback(running.discard)
 
 
 def register(application: Any, services: Any) -> None:

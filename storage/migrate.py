@@ -21,6 +21,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 _REVISION = re.compile(r"""^revision\b[^=\n]*=\s*["']([^"']+)["']""", re.MULTILINE)
 _DOWN_REVISION = re.compile(r"^down_revision\b[^=\n]*=(.*)$", re.MULTILINE)
+_DEPENDS_ON = re.compile(r"^depends_on\b[^=\n]*=(.*)$", re.MULTILINE)
 _QUOTED = re.compile(r"""["']([^"']+)["']""")
 
 
@@ -97,11 +98,23 @@ def script_heads() -> set[str] | None:
     return (revisions - parents) or None
 
 
+def script_dependencies() -> set[str]:
+    """Revisions another branch's migration `depends_on` (read without loading Alembic)."""
+    found: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        depends = _DEPENDS_ON.search(path.read_text(encoding="utf-8"))
+        if depends is not None:
+            found.update(_QUOTED.findall(depends.group(1)))
+    return found
+
+
 async def is_up_to_date(engine: AsyncEngine) -> bool:
-    """Does the database already carry exactly the scripts' heads?"""
+    """Does the database already carry exactly the scripts' heads? (Alembic leaves out of
+    its version table a head that another branch's applied migration depends on.)"""
     heads = script_heads()
     if heads is None:
         return False
+    heads -= script_dependencies()
 
     def _applied(connection: Connection) -> set[str] | None:
         if not inspect(connection).has_table("alembic_version"):

@@ -12,12 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from bot.config import Settings
 from bot.domain import meeting as meetings
 from bot.domain import minutes as domain
+from bot.domain import outbox, people, retention
 from bot.domain import pause as pauses
-from bot.domain import people, retention
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models.meeting import Meeting
-from storage.models.minutes import AttendanceCheck, Minutes, MinutesDelivery
+from storage.models.minutes import AttendanceCheck, Minutes
+from storage.models.outbox import OutboxItem
 
 CPH = ZoneInfo("Europe/Copenhagen")
 STARTS = datetime(2026, 12, 9, 17, 0, tzinfo=CPH).astimezone(UTC)
@@ -140,76 +141,89 @@ async def confirmed_minutes(db: Database, meeting_id: int) -> int:
         return draft.id
 
 
-async def delivery_statuses(db: Database) -> list[tuple[int, str]]:
+async def copy_states(db: Database) -> list[tuple[int, str]]:
+    """(person id, state) of each copy: its outbox state, or Telegram's answer once done."""
     async with db.transaction() as session:
         rows = await session.execute(
-            select(MinutesDelivery.person_id, MinutesDelivery.status).order_by(
-                MinutesDelivery.person_id
-            )
+            select(OutboxItem.person_id, OutboxItem.state, OutboxItem.outcome)
+            .where(OutboxItem.kind == domain.KIND)
+            .order_by(OutboxItem.person_id)
         )
-        return [tuple(r) for r in rows]
+        return [(pid, outcome if state == "done" else state) for pid, state, outcome in rows]
 
 
-async def test_confirming_creates_one_copy_per_person_and_each_is_claimed_once(
+async def test_confirming_promises_one_copy_per_person_and_each_is_claimed_once(
     database: Database,
 ):
     group_id, meeting_id, ids = await world(database)
     minutes_id = await confirmed_minutes(database, meeting_id)
-    assert await delivery_statuses(database) == [
-        (ids["Camilla"], domain.PENDING),
-        (ids["Dennis"], domain.PENDING),
-    ]
+    assert await copy_states(database) == [(ids["Camilla"], "pending"), (ids["Dennis"], "pending")]
     async with database.transaction() as session:
-        [first, second] = await domain.pending_deliveries(session, group_id, minutes_id)
-        assert await domain.claim(session, first, "process-a", AFTER)
-        assert not await domain.claim(session, first, "process-b", AFTER)
-        assert await domain.claim(session, second, "process-a", AFTER)
-        await domain.record_sent(session, first, AFTER)
-    # process-a stopped while sending `second`; process-a itself leaves its claim alone...
+        first = await outbox.claim_next(session, group_id, AFTER, "process-a")
+        second = await outbox.claim_next(session, group_id, AFTER, "process-a")
+        assert first and second and first.subject_id == second.subject_id == minutes_id
+        assert await outbox.claim_next(session, group_id, AFTER, "process-a") is None
+        await outbox.record(session, first.item_id, "sent", AFTER)
+    # process-a stopped while sending `second`: a new process sends it again, never `first`.
     async with database.transaction() as session:
-        assert await domain.release_abandoned_claims(session, group_id, "process-a") == 0
-    # ...and a new process sends it again, but never the one that was sent.
-    async with database.transaction() as session:
-        assert await domain.release_abandoned_claims(session, group_id, "process-b") == 1
-        assert await domain.pending_deliveries(session, group_id) == [second]
+        again = await outbox.claim_next(session, group_id, AFTER, "process-b")
+        assert again is not None and again.item_id == second.item_id and again.retried
 
 
 async def test_a_failing_copy_is_tried_again_a_few_times_then_reported(database: Database):
     group_id, meeting_id, ids = await world(database)
-    await confirmed_minutes(database, meeting_id)
-    async with database.transaction() as session:
-        delivery_id = (await domain.pending_deliveries(session, group_id))[0]
+    minutes_id = await confirmed_minutes(database, meeting_id)
+    now = AFTER
     for attempt in range(1, domain.MAX_ATTEMPTS + 1):
         async with database.transaction() as session:
-            assert await domain.claim(session, delivery_id, "p", AFTER)
-            await domain.record_failure(session, delivery_id)
-            delivery = await session.get_one(MinutesDelivery, delivery_id)
-            expected = domain.FAILED if attempt == domain.MAX_ATTEMPTS else domain.PENDING
-            assert delivery.status == expected
+            claim = await outbox.claim_next(session, group_id, now, "p", frozenset({domain.KIND}))
+            assert claim is not None and claim.person_id == ids["Camilla"]
+            await outbox.record(session, claim.item_id, "failed", now)
+            retried = await domain.try_again_later(session, claim.item_id, now)
+            assert retried == (attempt < domain.MAX_ATTEMPTS)
+            if attempt == 1:
+                dennis = await outbox.claim_next(session, group_id, now, "p")
+                assert dennis is not None and dennis.person_id == ids["Dennis"]
+                await outbox.record(session, dennis.item_id, "sent", now)
+            # Not again in the same pass: after a while.
+            assert await outbox.claim_next(session, group_id, now, "p") is None
+        now += domain.RETRY_AFTER
     async with database.transaction() as session:
-        seen = await domain.report(session, delivery.minutes_id)
-    assert seen.failed == ["Camilla"] and seen.in_progress == 1  # Dennis still pending
+        seen = await domain.report(session, minutes_id)
+    assert seen.failed == ["Camilla"] and seen.sent == ["Dennis"] and seen.in_progress == 0
     # When Camilla next starts the bot, her copy is tried again.
     async with database.transaction() as session:
-        assert await domain.wake_waiting(session, ids["Camilla"], (domain.FAILED,)) == [delivery_id]
+        assert await domain.retry_for(session, ids["Camilla"], now) == 1
+    assert (ids["Camilla"], "pending") in await copy_states(database)
 
 
 async def test_waiting_copies_wake_only_for_confirmed_minutes(database: Database):
     group_id, meeting_id, ids = await world(database)
     minutes_id = await confirmed_minutes(database, meeting_id)
     async with database.transaction() as session:
-        for delivery_id in await domain.pending_deliveries(session, group_id):
-            assert await domain.claim(session, delivery_id, "p", AFTER)
-            await domain.record_unreachable(session, delivery_id)
+        while claim := await outbox.claim_next(session, group_id, AFTER, "p"):
+            await outbox.record(session, claim.item_id, "not_started", AFTER)
         seen = await domain.report(session, minutes_id)
         assert seen.unreachable == ["Camilla", "Dennis"] and seen.sent == []
-        assert await domain.wake_waiting(session, ids["Anna"], domain.WAITING) == []
-        [woken] = await domain.wake_waiting(session, ids["Dennis"], domain.WAITING)
-        assert await domain.pending_deliveries(session, group_id) == [woken]
+        assert await domain.retry_for(session, ids["Anna"], AFTER) == 0
+        assert await domain.retry_for(session, ids["Dennis"], AFTER) == 1
         # Camilla starts the bot while on a pause: her copy waits for the pause to end.
-        assert await domain.wait_for_pause_end(session, ids["Camilla"]) == 1
+        await pauses.start_pause(
+            session,
+            group_id,
+            ids["Camilla"],
+            AFTER,
+            until_day=None,
+            wants_cover=False,
+            rhythm=RHYTHM,
+            tz=CPH,
+        )
+        assert await domain.retry_for(session, ids["Camilla"], AFTER) == 1
         seen = await domain.report(session, minutes_id)
-        assert seen.paused == ["Camilla"] and seen.unreachable == []
+        assert seen.paused == ["Camilla"] and seen.unreachable == [] and seen.in_progress == 1
+        # Her pause ends: the copy is due.
+        assert await domain.wake_after_pause(session, ids["Camilla"], AFTER) == 1
+    assert await copy_states(database) == [(ids["Camilla"], "pending"), (ids["Dennis"], "pending")]
 
 
 async def test_stale_drafts_go_and_retention_deletes_minutes_with_their_copies(
@@ -235,7 +249,8 @@ async def test_stale_drafts_go_and_retention_deletes_minutes_with_their_copies(
         gone = await retention.apply_rules(session, group_id, settings, AFTER + timedelta(days=370))
         assert gone["minutes"] == 1
         assert await session.scalar(select(func.count()).select_from(Minutes)) == 0
-        assert await session.scalar(select(func.count()).select_from(MinutesDelivery)) == 0
+        assert await domain.forget_copies_of_deleted(session, group_id) == 2
+        assert await session.scalar(select(func.count()).select_from(OutboxItem)) == 0
 
 
 def test_long_minutes_are_split_where_telegram_allows_at_line_ends():

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from bot.domain import minutes as minutes_domain
 from bot.sandbox import COPENHAGEN, GROUP_CHAT_ID, Cast, Sandbox
 from storage.models import Person
-from storage.models.minutes import Attendance, Minutes, MinutesDelivery
+from storage.models.minutes import Attendance, Minutes
+from storage.models.outbox import OutboxItem
 
 AFTER_THE_MEETING = datetime(2026, 12, 9, 19, 30, tzinfo=COPENHAGEN)
 MISSED_YOU = (
@@ -46,13 +47,14 @@ def copies_to(box: Sandbox, chat_id: int) -> list:
 
 
 async def statuses(box: Sandbox) -> dict[str, str]:
+    """Each copy's outbox state, or Telegram's answer once it is done."""
     async with box.services.db.transaction() as session:
         rows = await session.execute(
-            select(Person.first_name, MinutesDelivery.status).join(
-                Person, Person.id == MinutesDelivery.person_id
-            )
+            select(Person.first_name, OutboxItem.state, OutboxItem.outcome)
+            .join(Person, Person.id == OutboxItem.person_id)
+            .where(OutboxItem.kind == minutes_domain.KIND)
         )
-        return {name: status for name, status in rows}
+        return {name: outcome if state == "done" else state for name, state, outcome in rows}
 
 
 def labels(message) -> list[str]:
@@ -288,21 +290,21 @@ async def test_stopped_in_the_middle_of_sending_neither_loses_nor_repeats_a_copy
     box.fake.timeout_next("sendMessage", chat_id=camilla.id, delay=1.0, perform=False)
     passing = asyncio.create_task(box.services.scheduler.run_due(box.app))
     for _ in range(500):
-        if (await statuses(box)).get("Camilla") == "sending":
+        if (await statuses(box)).get("Camilla") == "claimed":
             break
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.05)
     passing.cancel()
     await asyncio.gather(passing, return_exceptions=True)
-    assert await statuses(box) == {"Bo": "sent", "Camilla": "sending", "Dennis": "pending"}
+    assert await statuses(box) == {"Bo": "sent", "Camilla": "claimed", "Dennis": "pending"}
 
-    # Started again; Dennis's first try fails, the next pass gets it through.
+    # Started again; Dennis's first try fails, a pass a while later gets it through.
     box.fake.fail_next(
         "sendMessage", chat_id=dennis.id, error_code=400, description="Bad Request: x"
     )
     await box.restart_bot()
-    await box.run_due()
-    await box.run_due()
+    assert await statuses(box) == {"Bo": "sent", "Camilla": "sent", "Dennis": "pending"}
+    await box.advance(minutes_domain.RETRY_AFTER)
     assert await statuses(box) == {"Bo": "sent", "Camilla": "sent", "Dennis": "sent"}
     for person in (bo, camilla, dennis):
         assert len(copies_to(box, person.id)) == 1, person.first_name

@@ -31,6 +31,7 @@ class Kind(StrEnum):
     PAUSE_SOMEONE = "pause_someone"
     RESUME_SOMEONE = "resume_someone"
     END_MATCH = "end_match"
+    MINUTES = "minutes"  # "Send"/"Cancel" under a draft of the minutes (subject: its id)
 
 
 class Refusal(Enum):

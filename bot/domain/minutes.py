@@ -5,10 +5,10 @@ Plain async functions on the caller's session; no commits, no wall clock, no tex
 Who couldn't come: the volunteers the coordinator did not tick as present; without a saved
 checklist, every volunteer who did not say yes to the chosen date in the poll.
 
-A copy (`MinutesDelivery`) moves: "pending" -> "sending" (claimed, committed before the
-send, with the claiming process's token) -> "sent" | "waiting_unreachable" (never started
-the bot, or blocked it: sent on their next /start) | "failed" (after a few tries).
-"waiting_paused" copies go out when the volunteer resumes, or when the coordinator says so.
+Each copy is an outbox item (`bot/domain/outbox.py`, kind "minutes_copy"), enqueued when
+the coordinator confirms. One the volunteer can't get yet waits: held while they are on a
+pause (sent when it ends, or when the coordinator says so), or, when Telegram couldn't reach
+them, sent again on their next /start.
 """
 
 from __future__ import annotations
@@ -20,22 +20,27 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import meeting as meetings
-from bot.domain import people
+from bot.domain import outbox, people
 from storage.models import Person
+from storage.models import outbox as box
 from storage.models.meeting import Meeting
-from storage.models.minutes import Attendance, AttendanceCheck, Minutes, MinutesDelivery
+from storage.models.minutes import Attendance, AttendanceCheck, Minutes
+from storage.models.outbox import OutboxItem
 
 DRAFT, CONFIRMED = "draft", "confirmed"
-PENDING, SENDING, SENT = "pending", "sending", "sent"
-WAITING_UNREACHABLE, WAITING_PAUSED, FAILED = "waiting_unreachable", "waiting_paused", "failed"
-WAITING = (WAITING_UNREACHABLE, WAITING_PAUSED)
+# The outbox kind of a copy of the minutes.
+KIND = "minutes_copy"
+# Telegram's answers that mean "not there yet": tried again on the person's next /start.
+UNREACHABLE = ("not_started", "blocked")
+UNREACHED = (*UNREACHABLE, "failed")
 
 # The checklist goes to the coordinator this long after the meeting starts...
 CHECKLIST_AFTER = timedelta(hours=2)
 # ...and not at all when found later than this (the bot was down for long).
 CHECKLIST_GRACE = timedelta(days=3)
-# A copy that failed this many times is given up (and shown as such in the report).
+# A copy Telegram failed to take is tried this many times, this far apart.
 MAX_ATTEMPTS = 3
+RETRY_AFTER = timedelta(minutes=10)
 # Drafts the coordinator never confirmed are dropped after this.
 DRAFT_LIFETIME = timedelta(days=2)
 
@@ -225,8 +230,9 @@ async def drop_draft(session: AsyncSession, minutes_id: int) -> bool:
 
 
 async def confirm(session: AsyncSession, minutes_id: int, now: datetime) -> bool:
-    """Confirm a draft and create one delivery per person who couldn't come, in the same
-    transaction. False when it was confirmed (or dropped) already: a second tap."""
+    """Confirm a draft and promise one copy per person who couldn't come (the outbox), in
+    the same transaction; those on a pause are held. False when it was confirmed (or
+    dropped) already: a second tap."""
     result = await session.execute(
         update(Minutes)
         .where(Minutes.id == minutes_id, Minutes.status == DRAFT)
@@ -237,18 +243,10 @@ async def confirm(session: AsyncSession, minutes_id: int, now: datetime) -> bool
     minutes = await session.get_one(Minutes, minutes_id)
     meeting = await session.get_one(Meeting, minutes.meeting_id)
     found = await recipients(session, meeting, now)
-    for person, status in [(p, PENDING) for p in found.active] + [
-        (p, WAITING_PAUSED) for p in found.paused
-    ]:
-        session.add(
-            MinutesDelivery(
-                group_id=minutes.group_id,
-                minutes_id=minutes.id,
-                person_id=person.id,
-                status=status,
-                attempts=0,
-            )
-        )
+    for person in found.everyone:
+        await outbox.enqueue(session, minutes.group_id, KIND, minutes.id, person.id, now)
+    if found.paused:
+        await _hold_waiting(session, minutes.id, [p.id for p in found.paused])
     await session.flush()
     return True
 
@@ -268,123 +266,28 @@ async def latest_confirmed(session: AsyncSession, group_id: int) -> Minutes | No
     )
 
 
-# Deliveries ----------------------------------------------------------------------------------
+# Copies --------------------------------------------------------------------------------------
+# Each copy is an outbox item (kind KIND, subject the minutes, person the recipient), sent by
+# the one sender in handlers/delivery.py. Held while its person is on a pause.
 
 
-async def release_abandoned_claims(session: AsyncSession, group_id: int, token: str) -> int:
-    """Copies claimed by a process that stopped before it could record the outcome: the
-    send most likely never happened (it was cut off), so they are sent again."""
-    result = await session.execute(
-        update(MinutesDelivery)
+async def _hold_waiting(session: AsyncSession, minutes_id: int, person_ids: list[int]) -> None:
+    await session.execute(
+        update(OutboxItem)
         .where(
-            MinutesDelivery.group_id == group_id,
-            MinutesDelivery.status == SENDING,
-            MinutesDelivery.claim_token != token,
+            OutboxItem.kind == KIND,
+            OutboxItem.subject_id == minutes_id,
+            OutboxItem.person_id.in_(person_ids),
+            OutboxItem.state == box.PENDING,
         )
-        .values(status=PENDING, claim_token=None)
+        .values(state=box.HELD)
     )
-    return result.rowcount  # type: ignore[attr-defined, no-any-return]
-
-
-async def pending_deliveries(
-    session: AsyncSession, group_id: int, minutes_id: int | None = None
-) -> list[int]:
-    query = select(MinutesDelivery.id).where(
-        MinutesDelivery.group_id == group_id, MinutesDelivery.status == PENDING
-    )
-    if minutes_id is not None:
-        query = query.where(MinutesDelivery.minutes_id == minutes_id)
-    return list(await session.scalars(query.order_by(MinutesDelivery.id)))
-
-
-async def claim(session: AsyncSession, delivery_id: int, token: str, now: datetime) -> bool:
-    """Take a pending copy for sending; False if another pass took it first."""
-    result = await session.execute(
-        update(MinutesDelivery)
-        .where(MinutesDelivery.id == delivery_id, MinutesDelivery.status == PENDING)
-        .values(status=SENDING, claim_token=token, claimed_at=now)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-async def record_sent(session: AsyncSession, delivery_id: int, now: datetime) -> None:
-    delivery = await session.get_one(MinutesDelivery, delivery_id)
-    delivery.status, delivery.sent_at, delivery.claim_token = SENT, now, None
-
-
-async def record_unreachable(session: AsyncSession, delivery_id: int) -> None:
-    delivery = await session.get_one(MinutesDelivery, delivery_id)
-    delivery.status, delivery.claim_token = WAITING_UNREACHABLE, None
-
-
-async def record_failure(session: AsyncSession, delivery_id: int) -> None:
-    """Telegram failed; try again on a later pass, a few times."""
-    delivery = await session.get_one(MinutesDelivery, delivery_id)
-    delivery.attempts += 1
-    delivery.status = FAILED if delivery.attempts >= MAX_ATTEMPTS else PENDING
-    delivery.claim_token = None
-
-
-async def wake_waiting(
-    session: AsyncSession, person_id: int, statuses: tuple[str, ...]
-) -> list[int]:
-    """Make a person's waiting copies (of confirmed minutes) pending again."""
-    ids = list(
-        await session.scalars(
-            select(MinutesDelivery.id)
-            .join(Minutes, Minutes.id == MinutesDelivery.minutes_id)
-            .where(
-                MinutesDelivery.person_id == person_id,
-                MinutesDelivery.status.in_(statuses),
-                Minutes.status == CONFIRMED,
-            )
-            .order_by(MinutesDelivery.id)
-        )
-    )
-    if ids:
-        await session.execute(
-            update(MinutesDelivery)
-            .where(MinutesDelivery.id.in_(ids))
-            .values(status=PENDING, attempts=0)
-        )
-    return ids
-
-
-async def wait_for_pause_end(session: AsyncSession, person_id: int) -> int:
-    """Someone on a pause started the bot: their copies now wait for the pause to end."""
-    result = await session.execute(
-        update(MinutesDelivery)
-        .where(
-            MinutesDelivery.person_id == person_id,
-            MinutesDelivery.status.in_((WAITING_UNREACHABLE, FAILED)),
-        )
-        .values(status=WAITING_PAUSED, attempts=0)
-    )
-    return result.rowcount  # type: ignore[attr-defined, no-any-return]
-
-
-async def send_paused_now(session: AsyncSession, minutes_id: int) -> list[int]:
-    """The coordinator chose to send to the paused volunteers anyway."""
-    ids = list(
-        await session.scalars(
-            select(MinutesDelivery.id).where(
-                MinutesDelivery.minutes_id == minutes_id,
-                MinutesDelivery.status == WAITING_PAUSED,
-            )
-        )
-    )
-    if ids:
-        await session.execute(
-            update(MinutesDelivery).where(MinutesDelivery.id.in_(ids)).values(status=PENDING)
-        )
-    return ids
 
 
 @dataclass(frozen=True)
 class CopyDetails:
     """What sending one copy needs, read in the claiming transaction."""
 
-    delivery_id: int
     minutes_id: int
     person_id: int
     telegram_user_id: int
@@ -394,22 +297,97 @@ class CopyDetails:
     file_id: str | None
 
 
-async def copy_details(session: AsyncSession, delivery_id: int) -> CopyDetails:
-    delivery = await session.get_one(MinutesDelivery, delivery_id)
-    minutes = await session.get_one(Minutes, delivery.minutes_id)
+async def copy_details(
+    session: AsyncSession, minutes_id: int, person_id: int
+) -> CopyDetails | None:
+    """The copy, if still wanted: its minutes are confirmed and its person still known."""
+    minutes = await session.get(Minutes, minutes_id)
+    person = await session.get(Person, person_id)
+    if minutes is None or person is None or minutes.status != CONFIRMED:
+        return None
     meeting = await session.get_one(Meeting, minutes.meeting_id)
-    person = await session.get_one(Person, delivery.person_id)
-    assert meeting.starts_at is not None
     return CopyDetails(
-        delivery_id=delivery_id,
         minutes_id=minutes.id,
         person_id=person.id,
         telegram_user_id=person.telegram_user_id,
         language=person.language,
-        starts_at=meeting.starts_at,
+        starts_at=meeting.starts_at or minutes.created_at,
         text=minutes.text,
         file_id=minutes.file_id,
     )
+
+
+async def waits_for_pause(
+    session: AsyncSession, minutes_id: int, person_id: int, now: datetime
+) -> bool:
+    """The person is on a pause and the coordinator did not say "send now anyway"."""
+    if await session.scalar(select(Minutes.paused_too).where(Minutes.id == minutes_id)):
+        return False
+    return await people.current_pause(session, person_id, now) is not None
+
+
+async def retry_for(session: AsyncSession, person_id: int, now: datetime) -> int:
+    """Someone (re)started the bot: the copies Telegram couldn't bring them go again now,
+    or wait for the end of their pause. Returns how many."""
+    paused = await people.current_pause(session, person_id, now) is not None
+    confirmed = select(Minutes.id).where(Minutes.status == CONFIRMED)
+    result = await session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.kind == KIND,
+            OutboxItem.person_id == person_id,
+            OutboxItem.state == box.DONE,
+            OutboxItem.outcome.in_(UNREACHED),
+            OutboxItem.subject_id.in_(confirmed),
+        )
+        .values(state=box.HELD if paused else box.PENDING, due_at=now, outcome=None, done_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def try_again_later(session: AsyncSession, item_id: int, now: datetime) -> bool:
+    """Telegram failed to take a copy: it goes again after a while, a few times, before it
+    is reported as not sent. False when given up."""
+    result = await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id, OutboxItem.attempts < MAX_ATTEMPTS)
+        .values(state=box.PENDING, due_at=now + RETRY_AFTER, outcome=None, done_at=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def wake_after_pause(session: AsyncSession, person_id: int, now: datetime) -> int:
+    """A pause ended: the person's held copies are due now."""
+    return await outbox.wake(session, person_id, now, kinds=(KIND,))
+
+
+async def wake_ended_pauses(session: AsyncSession, group_id: int, now: datetime) -> int:
+    """Copies held for a pause that ran out by its date (no one said "I'm back")."""
+    paused = await people.paused_person_ids(session, group_id, now)
+    query = update(OutboxItem).where(
+        OutboxItem.group_id == group_id, OutboxItem.kind == KIND, OutboxItem.state == box.HELD
+    )
+    if paused:
+        query = query.where(OutboxItem.person_id.not_in(paused))
+    result = await session.execute(query.values(state=box.PENDING, due_at=now))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def send_paused_now(session: AsyncSession, minutes_id: int, now: datetime) -> int:
+    """The coordinator chose to send to the paused volunteers anyway."""
+    minutes = await session.get_one(Minutes, minutes_id)
+    minutes.paused_too = True
+    result = await session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.kind == KIND,
+            OutboxItem.subject_id == minutes_id,
+            OutboxItem.state == box.HELD,
+        )
+        .values(state=box.PENDING, due_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -425,26 +403,42 @@ class Report:
 
 async def report(session: AsyncSession, minutes_id: int) -> Report:
     rows = await session.execute(
-        select(MinutesDelivery.status, Person.first_name)
-        .join(Person, Person.id == MinutesDelivery.person_id)
-        .where(MinutesDelivery.minutes_id == minutes_id)
+        select(OutboxItem.state, OutboxItem.outcome, Person.first_name)
+        .join(Person, Person.id == OutboxItem.person_id)
+        .where(OutboxItem.kind == KIND, OutboxItem.subject_id == minutes_id)
         .order_by(Person.first_name, Person.id)
     )
-    by_status: dict[str, list[str]] = {}
-    for status, name in rows:
-        by_status.setdefault(status, []).append(name)
+    found: dict[str, list[str]] = {}
+    for state, outcome, name in rows:
+        if state == box.DONE:
+            where = "unreachable" if outcome in UNREACHABLE else outcome or ""
+        else:
+            where = "paused" if state == box.HELD else "in_progress"
+        found.setdefault(where, []).append(name)
     return Report(
-        sent=by_status.get(SENT, []),
-        unreachable=by_status.get(WAITING_UNREACHABLE, []),
-        paused=by_status.get(WAITING_PAUSED, []),
-        failed=by_status.get(FAILED, []),
-        in_progress=len(by_status.get(PENDING, [])) + len(by_status.get(SENDING, [])),
+        sent=found.get(outbox.SENT, []),
+        unreachable=found.get("unreachable", []),
+        paused=found.get("paused", []),
+        failed=found.get("failed", []),
+        in_progress=len(found.get("in_progress", [])),
     )
 
 
 # Drafts ------------------------------------------------------------------------------------
 # (Confirmed minutes and attendance are deleted by the retention job, bot/domain/retention.py:
-# MINUTES_RETENTION_MONTHS for minutes with their deliveries.)
+# MINUTES_RETENTION_MONTHS for minutes; the outbox rule for the copies' rows.)
+
+
+async def forget_copies_of_deleted(session: AsyncSession, group_id: int) -> int:
+    """The outbox rows of minutes the retention rule deleted go with them."""
+    result = await session.execute(
+        delete(OutboxItem).where(
+            OutboxItem.group_id == group_id,
+            OutboxItem.kind == KIND,
+            OutboxItem.subject_id.not_in(select(Minutes.id)),
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def drop_stale_drafts(session: AsyncSession, group_id: int, now: datetime) -> int:

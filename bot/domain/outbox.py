@@ -9,6 +9,7 @@ answer) is claimed again after a restart, while the feature still wants it.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -128,14 +129,16 @@ async def hold(session: AsyncSession, item_id: int) -> None:
     )
 
 
-async def wake(session: AsyncSession, person_id: int, now: datetime) -> int:
-    """The pause ended (or the person started the bot): their held items are due again;
-    each feature's "still wanted?" check drops what has passed. Returns how many."""
-    result = await session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.person_id == person_id, OutboxItem.state == HELD)
-        .values(state=PENDING, due_at=now)
-    )
+async def wake(
+    session: AsyncSession, person_id: int, now: datetime, kinds: Collection[str] | None = None
+) -> int:
+    """The pause ended (or the person started the bot): their held items (of `kinds`, or
+    all) are due again; each feature's "still wanted?" check drops what has passed. Returns
+    how many."""
+    query = update(OutboxItem).where(OutboxItem.person_id == person_id, OutboxItem.state == HELD)
+    if kinds is not None:
+        query = query.where(OutboxItem.kind.in_(list(kinds)))
+    result = await session.execute(query.values(state=PENDING, due_at=now))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base, TelegramId, UTCDateTime
@@ -68,23 +68,5 @@ class Minutes(Base):
     # The coordinator's delivery report, edited in place as waiting copies go out.
     report_chat_id: Mapped[int | None] = mapped_column(TelegramId, nullable=True)
     report_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-
-
-class MinutesDelivery(Base):
-    """One person's copy. Claimed ("sending", with the claiming process's token) in its own
-    committed transaction before it is sent, so a restart neither loses nor repeats it."""
-
-    __tablename__ = "minutes_deliveries"
-    __table_args__ = (UniqueConstraint("minutes_id", "person_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
-    minutes_id: Mapped[int] = mapped_column(
-        ForeignKey("minutes.id", ondelete="CASCADE"), index=True
-    )
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(24), index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    claim_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The coordinator said "send now anyway": copies are not held for a pause.
+    paused_too: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
