@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from bot.domain import minutes as minutes_domain
+from bot.domain import people
 from bot.sandbox import COPENHAGEN, GROUP_CHAT_ID, Cast, Sandbox
 from storage.models import Person
 from storage.models.minutes import Attendance, Minutes
@@ -309,3 +310,87 @@ async def test_stopped_in_the_middle_of_sending_neither_loses_nor_repeats_a_copy
     for person in (bo, camilla, dennis):
         assert len(copies_to(box, person.id)) == 1, person.first_name
     assert copies_to(box, anna.id) == []
+
+
+def current(box: Sandbox, chat_id: int, message_id: int):
+    return next(m for m in box.fake.messages_to(chat_id) if m.message_id == message_id)
+
+
+async def test_send_is_a_single_use_question_used_superseded_or_expired_says_so(
+    group: tuple[Sandbox, Cast],
+):
+    box, cast = group
+    mette = cast.coordinator
+    _anna, bo, camilla, _dennis = cast.volunteers
+    await hold_meeting(box, cast)
+
+    # The buttons carry a random token, not the draft's row id.
+    await box.say(mette, "/minutes")
+    await box.say(mette, "Første udkast")
+    first = box.fake.last_message_to(mette.id)
+    async with box.services.db.transaction() as session:
+        draft_id = await session.scalar(select(Minutes.id))
+    first_send = button(first, "Send")
+    for data in (first_send, button(first, "Annullér")):
+        assert data.split(":")[-1] != str(draft_id) and len(data.split(":")[-1]) >= 16
+
+    # A newer draft replaces the question: the older Send does nothing, and says why.
+    await box.say(mette, "/minutes")
+    await box.say(mette, MINUTES_TEXT)
+    second = box.fake.last_message_to(mette.id)
+    taps = {label: button(second, label) for label in ("Send", "Annullér")}
+    await box.tap(mette, first, first_send)
+    assert "spurgt igen senere" in current(box, mette.id, first.message_id).text
+    assert copies_to(box, camilla.id) == []
+
+    # Send once; a second tap on Send (or Cancel) is used up and sends nothing again.
+    await box.tap(mette, second, taps["Send"])
+    assert len(copies_to(box, camilla.id)) == 1
+    for label in ("Send", "Annullér"):
+        # As if the buttons' removal had been lost on the way (or a client kept them).
+        await box.forge_tap(mette, second, taps[label])
+        assert "knappen er brugt" in current(box, mette.id, second.message_id).text
+    assert len(copies_to(box, camilla.id)) == 1
+
+    # A question left for more than a day does nothing.
+    await box.say(mette, "/minutes")
+    await box.say(mette, "Et sent udkast")
+    late = box.fake.last_message_to(mette.id)
+    box.clock.advance(timedelta(hours=25))
+    await box.tap(mette, late, button(late, "Send"))
+    assert "mere end et døgn gammelt" in current(box, mette.id, late.message_id).text
+    assert len(copies_to(box, camilla.id)) == 1 and copies_to(box, bo.id) == []
+
+
+async def test_sending_to_150_answers_the_coordinator_at_once_and_each_gets_one_copy(
+    group: tuple[Sandbox, Cast],
+):
+    """Send only promises the copies; the outbox sends them after the answer."""
+    box, cast = group
+    mette = cast.coordinator
+    await hold_meeting(box, cast)
+    services = box.services
+    many = [box.fake.add_user(5000 + n, f"Frivillig{n:03}") for n in range(150)]
+    async with services.db.transaction() as session:
+        for user in many:
+            box.fake.set_member(GROUP_CHAT_ID, user.id, "member")
+            user.started = True
+            who = people.TelegramPerson(user.id, user.first_name, None, "da")
+            await people.record_member(
+                session, services.group_id, who, box.clock.now(), started_bot=True
+            )
+    await box.say(mette, "/minutes")
+    await box.say(mette, MINUTES_TEXT)
+    preview = box.fake.last_message_to(mette.id)
+    box.fake.tap_button(mette, preview, button(preview, "Send"))
+    await box.settle(timeout=60)
+
+    sends = [c for c in box.fake.calls_to("sendMessage") if c.ok]
+    report = next(
+        n for n, c in enumerate(sends) if c.params.get("text", "").startswith("Referatet fra")
+    )
+    copies = [n for n, c in enumerate(sends) if "hvad vi talte om" in c.params.get("text", "")]
+    assert len(copies) == 150  # in Danish (Camilla's is in English; Dennis never started)
+    assert report < copies[0]  # the answer came first: the copies went afterwards
+    for user in many:
+        assert len(copies_to(box, user.id)) == 1
