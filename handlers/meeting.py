@@ -7,7 +7,7 @@ The sending side lives in `handlers.meeting_flow`; the rules in `bot.domain.meet
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
@@ -25,7 +25,7 @@ from bot.context import PeerContext, Services
 from bot.domain import meeting as domain
 from bot.domain import meeting_dates as dates
 from bot.domain import people
-from bot.i18n import N_, Translate, ngettext
+from bot.i18n import N_, Translate, format_day, ngettext
 from handlers import meeting_flow as flow
 from handlers.callbacks import ID, Who, choice, small_int
 from handlers.common import (
@@ -158,6 +158,14 @@ def _args_text(update: Update) -> str:
     return text.split(maxsplit=1)[1].strip() if len(text.split(maxsplit=1)) > 1 else ""
 
 
+def _day(context: PeerContext, update: Update, day: date) -> str:
+    """A day as the reader writes it ("tirsdag 30. november 2028"), not ISO."""
+    tz = context.services.tz
+    noon = datetime.combine(day, time(12), tzinfo=tz)
+    language = reply_language(context, update)
+    return format_day(noon, tz, language, now=context.services.clock.now())
+
+
 # The date poll --------------------------------------------------------------------------------
 
 
@@ -195,7 +203,7 @@ async def meeting_poll(update: Update, context: PeerContext) -> None:
             await reply(
                 update,
                 _("Please choose a time from now until {last}, for example {example}.").format(
-                    last=last.strftime("%Y-%m-%d"),
+                    last=_day(context, update, last),
                     example=flow.dates_example(context, reply_language(context, update)),
                 ),
             )
@@ -285,7 +293,7 @@ async def set_meeting(update: Update, context: PeerContext) -> None:
         await reply(
             update,
             _("Please choose a time from now until {last}, for example {example}.").format(
-                last=last.strftime("%Y-%m-%d"),
+                last=_day(context, update, last),
                 example=flow.setmeeting_example(context, reply_language(context, update)),
             ),
         )

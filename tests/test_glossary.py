@@ -44,6 +44,8 @@ FORBIDDEN = [
     (r"\.\.\.", "… or osv."),
     (r"\{count\} mere\b", "{count} til"),
     (r"(?i)\b(er|allerede|ingen) på (dette|det|et) match\b", "med i dette match"),
+    # A label such as "K.L." ends in a full stop: never end a sentence on it ("K.L..").
+    (r"\{(label|labels|citizens)\}\.(\s|$)", "a sentence that goes on after {label}"),
 ]
 # Texts about the monthly meeting say "frivilligmøde", never "møde" alone.
 MONTHLY_MEETING_FILES = {"meeting.po", "minutes.po"}

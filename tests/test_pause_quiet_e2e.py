@@ -85,11 +85,11 @@ async def test_cover_and_the_digest_list_the_match_whose_volunteer_asked_for_cov
     picker = box.fake.messages_to(mette.id)[-1]
     assert [b["text"] for b in picker.buttons] == ["K.L."]
     await box.say(mette, "/matches")
-    assert "Anna har bedt om det" in box.last_text_to(mette.id)
+    assert "Anna har bedt om en midlertidig frivillig" in box.last_text_to(mette.id)
     # The weekly digest (Mondays 09:00) names it too.
     await box.advance_to(at(7, 9, 0))
     digest = next(t for t in reversed(box.texts_to(mette.id)) if "ugentlige overblik" in t)
-    assert "K.L.: Har brug for en midlertidig frivillig: Anna har bedt om det" in digest
+    assert "K.L.: Anna har bedt om en midlertidig frivillig" in digest
     # Once the coordinator found one, it is off the list.
     await box.tap(mette, picker, picker.buttons[0]["callback_data"])
     people_picker = box.fake.messages_to(mette.id)[-1]
