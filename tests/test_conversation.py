@@ -12,7 +12,7 @@ from handlers.matches_create import Request
 from handlers.matches_flow import NewMatch
 from handlers.matches_schedule import MoveMeeting, NewRhythm
 
-LATE = "Det er et stykke tid siden mit spørgsmål"
+LATE = "Det er et stykke tid siden, jeg spurgte"
 
 
 def _context(now: datetime) -> SimpleNamespace:
@@ -87,8 +87,8 @@ async def test_an_abandoned_flow_does_not_take_the_next_message(group: tuple[San
     await box.say(mette, "K.L.")
     # One kind line that says how to start again; the label is not taken.
     assert box.texts_to(mette.id)[sent_before:] == [
-        "Det er et stykke tid siden mit spørgsmål, så jeg har ladet det ligge og ikke brugt "
-        "det, du skrev. Send /match for at starte forfra."
+        "Det er et stykke tid siden, jeg spurgte, så jeg har ladet spørgsmålet ligge og ikke "
+        "brugt det, du skrev. Skriv /match, hvis du vil starte forfra."
     ]
     await box.say(mette, "K.L.")
     assert "forstod jeg ikke" in box.last_text_to(mette.id)  # told once, then a text is a text

@@ -46,6 +46,7 @@ FORBIDDEN = [
     (r"(?i)\b(er|allerede|ingen) på (dette|det|et) match\b", "med i dette match"),
     # A label such as "K.L." ends in a full stop: never end a sentence on it ("K.L..").
     (r"\{(label|labels|citizens)\}\.(\s|$)", "a sentence that goes on after {label}"),
+    (r"(?i)\bsend (/\w|\{command\})", "Skriv /start (a command is written, not sent)"),
 ]
 # Texts about the monthly meeting say "frivilligmøde", never "møde" alone.
 MONTHLY_MEETING_FILES = {"meeting.po", "minutes.po"}
