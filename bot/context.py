@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -78,6 +79,17 @@ class PeerContext(CallbackContext[ExtBot, dict, dict, dict]):
         if session is None:
             raise RuntimeError("no transaction: only updates get one; jobs open their own")
         return session
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """The update's transaction when there is one (its commit saves the work too);
+        otherwise, in a scheduler pass or an event listener, a short one of its own."""
+        session = current_session.get()
+        if session is not None:
+            yield session
+            return
+        async with self.services.db.transaction() as own:
+            yield own
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once the update's transaction is saved (never if it rolls back),

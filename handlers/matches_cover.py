@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot.context import PeerContext, current_session
+from bot.context import PeerContext
 from bot.domain import matches, people
 from bot.i18n import N_, Translate
 from handlers.callbacks import ID, Who
@@ -163,12 +163,8 @@ async def _cover(update: Update, context: PeerContext, match_id: int, person_id:
 async def on_pause_ended(context: PeerContext, person: Person, pause: Pause, **_kw: object) -> None:
     """Temporary covers tied to that pause end; the covering volunteer and the coordinator
     are told. Works inside an update's transaction or in a scheduler pass."""
-    session = current_session.get()
-    if session is not None:
+    async with context.transaction() as session:
         await _end_covers(context, session, pause.id)
-        return
-    async with context.services.db.transaction() as own:
-        await _end_covers(context, own, pause.id)
 
 
 def _cover_ended_text(context: PeerContext, match: Match, volunteer: Person) -> str:

@@ -74,3 +74,29 @@ async def test_foreign_keys_are_enforced(database: Database):
             session.add(Person(group_id=999, telegram_user_id=1, first_name="X", language="da",
                                is_member=True, started_bot=False, blocked_bot=False, joined_at=now))
             await session.flush()
+
+
+async def test_a_conditional_update_lets_exactly_one_of_two_claims_win(database: Database):
+    from storage.changes import changed
+    from storage.models.confirmations import IdCounter
+
+    async with database.transaction() as session:
+        session.add(IdCounter(table_name="claims", last_id=0))
+    claims = []
+    for _ in range(2):  # both saw last_id == 0; only the first may move it on
+        async with database.transaction() as session:
+            claims.append(
+                await changed(
+                    session,
+                    IdCounter,
+                    IdCounter.table_name == "claims",
+                    IdCounter.last_id == 0,
+                    values={"last_id": 1},
+                )
+            )
+    assert claims == [1, 0]
+    async with database.transaction() as session:
+        claimed = select(IdCounter.last_id).where(IdCounter.table_name == "claims")
+        assert await session.scalar(claimed) == 1
+        with pytest.raises(ValueError, match="condition"):
+            await changed(session, IdCounter, values={"last_id": 2})  # never every row

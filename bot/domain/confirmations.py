@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.changes import changed
 from storage.models import Person
 from storage.models.confirmations import IdCounter, PendingAction
 
@@ -86,16 +87,15 @@ async def supersede(
 ) -> None:
     """A newer question of these kinds replaces the open ones this person was shown; old
     rows past keeping are pruned on the way."""
-    await session.execute(
-        update(PendingAction)
-        .where(
-            PendingAction.group_id == group_id,
-            PendingAction.actor_user_id == actor_user_id,
-            PendingAction.kind.in_([k.value for k in kinds]),
-            PendingAction.used_at.is_(None),
-            PendingAction.superseded_at.is_(None),
-        )
-        .values(superseded_at=now)
+    await changed(
+        session,
+        PendingAction,
+        PendingAction.group_id == group_id,
+        PendingAction.actor_user_id == actor_user_id,
+        PendingAction.kind.in_([k.value for k in kinds]),
+        PendingAction.used_at.is_(None),
+        PendingAction.superseded_at.is_(None),
+        values={"superseded_at": now},
     )
     await session.execute(
         delete(PendingAction).where(PendingAction.created_at < now - LIFETIME - KEPT_FOR)
@@ -129,12 +129,14 @@ async def take(
     if now - row.created_at >= LIFETIME:
         return Refusal.EXPIRED
     # Conditional, so two taps racing each other can't both take it.
-    taken = await session.execute(
-        update(PendingAction)
-        .where(PendingAction.id == row.id, PendingAction.used_at.is_(None))
-        .values(used_at=now)
+    taken = await changed(
+        session,
+        PendingAction,
+        PendingAction.id == row.id,
+        PendingAction.used_at.is_(None),
+        values={"used_at": now},
     )
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
+    if taken != 1:
         return Refusal.USED
     return Pending(Kind(row.kind), row.subject_person_id, row.subject_id)
 

@@ -14,10 +14,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.changes import changed
 from storage.models.privacy import InstanceLease
 
 LEASE_ID = 1
@@ -103,17 +104,16 @@ async def acquire(
             return
     if existing is not None and existing.holder != holder and is_live(existing, now, stale_after):
         raise _refusal(existing)
-    result = await session.execute(
-        update(InstanceLease)
-        .where(
-            InstanceLease.id == LEASE_ID,
-            InstanceLease.holder == (existing.holder if existing else holder),
-            InstanceLease.heartbeat_at == (existing.heartbeat_at if existing else now),
-        )
-        .values(holder=holder, acquired_at=now, heartbeat_at=now)
-        .execution_options(synchronize_session=False)
+    taken = await changed(
+        session,
+        InstanceLease,
+        InstanceLease.id == LEASE_ID,
+        InstanceLease.holder == (existing.holder if existing else holder),
+        InstanceLease.heartbeat_at == (existing.heartbeat_at if existing else now),
+        values={"holder": holder, "acquired_at": now, "heartbeat_at": now},
+        sync_session=False,
     )
-    if result.rowcount != 1:  # someone else took it between our read and our write
+    if taken != 1:  # someone else took it between our read and our write
         raise _refusal(await current_lease(session))
     _live_here.add(holder)
 
@@ -130,13 +130,15 @@ def _refusal(lease: LeaseInfo | None) -> AnotherInstanceRunning:
 
 async def renew(session: AsyncSession, holder: str, now: datetime) -> bool:
     """Refresh the heartbeat. False when the lease is no longer ours (taken over)."""
-    result = await session.execute(
-        update(InstanceLease)
-        .where(InstanceLease.id == LEASE_ID, InstanceLease.holder == holder)
-        .values(heartbeat_at=now)
-        .execution_options(synchronize_session=False)
+    renewed = await changed(
+        session,
+        InstanceLease,
+        InstanceLease.id == LEASE_ID,
+        InstanceLease.holder == holder,
+        values={"heartbeat_at": now},
+        sync_session=False,
     )
-    return result.rowcount == 1
+    return renewed == 1
 
 
 async def release(session: AsyncSession, holder: str) -> None:
