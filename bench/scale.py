@@ -292,7 +292,7 @@ async def seed(db: Database, volunteers: int, matches: int, now: datetime) -> di
                     "meeting_id": meeting_id,
                     "status": "confirmed",
                     "text": "Referat: vi talte om sommerens aktiviteter. " * 20,
-                    "author_user_id": COORDINATOR,
+                    "author_id": coordinator_row["id"],
                     "created_at": starts_at + timedelta(days=1),
                     "confirmed_at": starts_at + timedelta(days=1),
                 }

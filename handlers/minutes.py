@@ -41,6 +41,7 @@ from handlers.common import (
     private_only,
     reply,
     reply_language,
+    telegram_person,
     texts_for,
     volunteer_only,
 )
@@ -182,8 +183,12 @@ async def take_draft(
     session, now = context.session, services.clock.now()
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
+    # The author is a people row (so their /mydata shows it and /forgetme clears it).
+    author = await people.record_member(
+        session, services.group_id, telegram_person(context, user), now, started_bot=True
+    )
     draft = await domain.start_draft(
-        session, meeting, user.id, now, text=text, file_id=file_id, file_name=file_name
+        session, meeting, author.id, now, text=text, file_id=file_id, file_name=file_name
     )
     await confirmations.supersede(session, services.group_id, (QUESTION,), user.id, now)
     token = await confirmations.offer(

@@ -39,7 +39,6 @@ from handlers.minutes_common import (
     MinutesAction,
     coordinator_button,
     day,
-    language_of_user,
     names,
     session_of,
 )
@@ -184,7 +183,8 @@ async def render_report(
     minutes = await stored.minutes(session, minutes_id)
     meeting = await stored.meeting(session, minutes.meeting_id)
     seen = await domain.report(session, minutes_id)
-    language = await language_of_user(session, context, minutes.author_user_id)
+    author = await stored.find_person(session, minutes.author_id) if minutes.author_id else None
+    language = author.language if author else context.services.settings.language
     _ = context.texts(language)
     markup = None
     if seen.paused:
@@ -208,11 +208,14 @@ async def post_report(context: PeerContext, minutes_id: int) -> None:
     async with services.db.transaction() as session:
         minutes, whole, _markup = await render_report(context, session, minutes_id, full=True)
         minutes, text, markup = await render_report(context, session, minutes_id)
+        author = await stored.find_person(session, minutes.author_id) if minutes.author_id else None
+    if author is None:
+        return  # forgotten meanwhile
     if whole != text:
         # Every name once, in as many messages as it takes; the short report below is the
         # one kept up to date.
-        await send_private(context.bot, minutes.author_user_id, whole)
-    delivery = await send_private(context.bot, minutes.author_user_id, text, reply_markup=markup)
+        await send_private(context.bot, author.telegram_user_id, whole)
+    delivery = await send_private(context.bot, author.telegram_user_id, text, reply_markup=markup)
     if delivery.sent and delivery.message is not None:
         async with services.db.transaction() as session:
             await domain.set_report_message(
@@ -270,6 +273,11 @@ async def on_person_started(context: PeerContext, person: Person, **_details: An
         kick(context)
 
 
+async def on_person_forgetting(context: PeerContext, person: Person, **_details: Any) -> None:
+    """Minutes they wrote stay for the group; nothing in them points at them any more."""
+    await domain.forget_author(context.session, person.id)
+
+
 async def on_pause_ended(context: PeerContext, person: Person, **_details: Any) -> None:
     """Back from a pause: the copies held for it go now."""
     now = context.services.clock.now()
@@ -287,3 +295,4 @@ def register_sending(application: Any, services: Services) -> None:
     register_kind(application, domain.KIND, prepare, after)
     services.on("person_started", on_person_started)
     services.on("pause_ended", on_pause_ended)
+    services.on("person_forgetting", on_person_forgetting)

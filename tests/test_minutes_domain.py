@@ -16,6 +16,7 @@ from bot.domain import outbox, people, retention
 from bot.domain import pause as pauses
 from storage.db import Database
 from storage.migrate import upgrade
+from storage.models import Person
 from storage.models.meeting import Meeting
 from storage.models.minutes import AttendanceCheck, Minutes
 from storage.models.outbox import OutboxItem
@@ -132,10 +133,16 @@ async def test_a_checklist_found_days_late_is_skipped(database: Database):
         )
 
 
+async def coordinator_id(session) -> int:
+    """Mette's people row: the minutes' author."""
+    return (await session.scalars(select(Person.id).where(Person.telegram_user_id == 1001))).one()
+
+
 async def confirmed_minutes(db: Database, meeting_id: int) -> int:
     async with db.transaction() as session:
         meeting = await session.get_one(Meeting, meeting_id)
-        draft = await domain.start_draft(session, meeting, 1001, AFTER, text="Referat")
+        author = await coordinator_id(session)
+        draft = await domain.start_draft(session, meeting, author, AFTER, text="Referat")
         assert await domain.confirm(session, draft.id, AFTER)
         assert not await domain.confirm(session, draft.id, AFTER)  # a second tap does nothing
         return draft.id
@@ -233,7 +240,8 @@ async def test_stale_drafts_go_and_retention_deletes_minutes_with_their_copies(
     await confirmed_minutes(database, meeting_id)
     async with database.transaction() as session:
         meeting = await session.get_one(Meeting, meeting_id)
-        await domain.start_draft(session, meeting, 1001, AFTER, file_id="F", file_name="r.pdf")
+        author = await coordinator_id(session)
+        await domain.start_draft(session, meeting, author, AFTER, file_id="F", file_name="r.pdf")
         assert await domain.drop_stale_drafts(session, group_id, AFTER + timedelta(hours=1)) == 0
         assert await domain.drop_stale_drafts(session, group_id, AFTER + timedelta(days=3)) == 1
         await session.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -394,3 +395,42 @@ async def test_sending_to_150_answers_the_coordinator_at_once_and_each_gets_one_
     assert report < copies[0]  # the answer came first: the copies went afterwards
     for user in many:
         assert len(copies_to(box, user.id)) == 1
+
+
+async def test_the_author_of_the_minutes_sees_them_in_mydata_and_forgetme_keeps_them_unnamed(
+    group: tuple[Sandbox, Cast],
+):
+    box, cast = group
+    mette = cast.coordinator
+    camilla = cast.volunteers[2]
+    await hold_meeting(box, cast)
+    await send_minutes(box, cast)
+    async with box.services.db.transaction() as session:
+        mette_id = await session.scalar(
+            select(Person.id).where(Person.telegram_user_id == mette.id)
+        )
+
+    # Her own /mydata lists the minutes she wrote, pointing at her people row.
+    await box.say(mette, "/mydata")
+    document = box.fake.messages_to(mette.id)[-1].document
+    assert document is not None
+    export = json.loads(box.fake.files[document["file_id"]].content)
+    [written] = export["tables"]["minutes"]
+    assert written["author_id"] == mette_id and written["text"] == MINUTES_TEXT
+    assert "author_user_id" not in written  # no bare Telegram id any more
+
+    # /forgetme: she is gone, the minutes stay for the group, naming nobody.
+    await box.say(mette, "/forgetme")
+    question = box.fake.messages_to(mette.id)[-1]
+    await box.tap(
+        mette,
+        question,
+        next(b["callback_data"] for b in question.buttons if "forget" in b["callback_data"]),
+    )
+    async with box.services.db.transaction() as session:
+        assert await session.scalar(select(Person.id).where(Person.id == mette_id)) is None
+        minutes = await session.scalar(select(Minutes))
+        assert minutes.author_id is None and minutes.report_chat_id is None
+        assert minutes.text == MINUTES_TEXT
+    await box.say(camilla, "/referat")
+    assert MINUTES_TEXT in box.last_text_to(camilla.id)

@@ -76,7 +76,8 @@ async def old_database(url: str) -> dict[str, int]:
             lambda s: sa.inspect(s.connection()).get_table_names()
         )
         group = await people.ensure_group(session, GROUP_CHAT_ID, BEFORE)
-        ids = {}
+        mette = people.TelegramPerson(1001, "Mette", None, "da", is_coordinator=True)
+        ids = {"Mette": (await people.record_member(session, group.id, mette, BEFORE)).id}
         for user_id, name in ((2001, "Anna"), (2002, "Bo"), (2003, "Camilla"), (2004, "Dennis")):
             who = people.TelegramPerson(user_id, name, None, "da")
             person = await people.record_member(session, group.id, who, BEFORE, started_bot=True)
@@ -145,7 +146,7 @@ def copies(box: Sandbox, chat_id: int) -> list[str]:
 async def test_an_upgrade_sends_each_waiting_copy_of_the_old_table_exactly_once(
     database_url: str, tmp_path
 ):
-    await old_database(database_url)
+    ids = await old_database(database_url)
     clock = FakeClock(UPGRADED)
     async with FakeTelegram() as fake:
         cast = populate(fake)
@@ -156,6 +157,9 @@ async def test_an_upgrade_sends_each_waiting_copy_of_the_old_table_exactly_once(
         box = Sandbox(fake, settings, clock)
         await box.start_bot()  # upgrades to heads; its first pass sends what was due
         try:
+            async with box.services.db.transaction() as session:
+                authors = await session.scalars(sa.text("SELECT author_id FROM minutes"))
+                assert list(authors) == [ids["Mette"], ids["Mette"]]  # her row, not her id
             assert copies(box, camilla.id) == ["A"] and copies(box, dennis.id) == ["A"]
             assert copies(box, anna.id) == copies(box, bo.id) == []
 

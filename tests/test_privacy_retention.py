@@ -185,7 +185,6 @@ async def make_world(db: Database) -> dict[str, int]:
                     meeting_id=meeting.id,
                     status="confirmed",
                     text="…",
-                    author_user_id=99,
                     created_at=months_before(NOW, months_ago),
                 )
             )

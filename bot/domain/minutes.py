@@ -190,7 +190,7 @@ async def recipients(session: AsyncSession, meeting: Meeting, now: datetime) -> 
 async def start_draft(
     session: AsyncSession,
     meeting: Meeting,
-    author_user_id: int,
+    author_id: int,
     now: datetime,
     *,
     text: str | None = None,
@@ -203,7 +203,7 @@ async def start_draft(
     await session.execute(
         delete(Minutes).where(
             Minutes.group_id == meeting.group_id,
-            Minutes.author_user_id == author_user_id,
+            Minutes.author_id == author_id,
             Minutes.status == DRAFT,
         )
     )
@@ -214,7 +214,7 @@ async def start_draft(
         text=text,
         file_id=file_id,
         file_name=file_name,
-        author_user_id=author_user_id,
+        author_id=author_id,
         created_at=now,
     )
     session.add(minutes)
@@ -249,6 +249,16 @@ async def confirm(session: AsyncSession, minutes_id: int, now: datetime) -> bool
         await _hold_waiting(session, minutes.id, [p.id for p in found.paused])
     await session.flush()
     return True
+
+
+async def forget_author(session: AsyncSession, person_id: int) -> None:
+    """The author is being forgotten: the minutes stay, the report's place in their chat
+    (their Telegram id) goes; the mention itself is cleared by ON DELETE SET NULL."""
+    await session.execute(
+        update(Minutes)
+        .where(Minutes.author_id == person_id)
+        .values(report_chat_id=None, report_message_id=None)
+    )
 
 
 async def set_report_message(

@@ -62,7 +62,10 @@ class Minutes(Base):
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
     file_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
     file_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
-    author_user_id: Mapped[int] = mapped_column(TelegramId)
+    # The coordinator who wrote them; kept (without the mention) when they are forgotten.
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), nullable=True, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The coordinator's delivery report, edited in place as waiting copies go out.
