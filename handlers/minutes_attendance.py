@@ -9,8 +9,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
 from bot.context import PeerContext
+from bot.domain import attendance
 from bot.domain import meeting as meetings
-from bot.domain import minutes as domain
 from bot.domain import rows as stored
 from bot.i18n import Translate
 from handlers.callbacks import FLAG, ID
@@ -71,7 +71,7 @@ async def send_checklist(context: PeerContext, meeting_id: int, user_id: int) ->
     services = context.services
     async with services.db.transaction() as session:
         meeting = await stored.meeting(session, meeting_id)
-        rows, saved = await domain.checklist(session, meeting, services.clock.now())
+        rows, saved = await attendance.checklist(session, meeting, services.clock.now())
         language = await language_of_user(session, context, user_id)
     _ = context.texts(language)
     delivery = await send_private(
@@ -93,11 +93,11 @@ async def checklists_due(context: PeerContext) -> None:
     now = services.clock.now()
     try:
         async with services.db.transaction() as session:
-            meeting = await domain.meeting_for_checklist(session, services.group_id, now)
+            meeting = await attendance.meeting_for_checklist(session, services.group_id, now)
             if meeting is None:
                 return
             meeting_id = meeting.id
-            outcome = await domain.claim_checklist(session, meeting, now)
+            outcome = await attendance.claim_checklist(session, meeting, now)
     except stored.AlreadyClaimed:
         return  # another pass claimed it
     if outcome != "sent":
@@ -159,7 +159,7 @@ async def save_checklist(update: Update, context: PeerContext, meeting_id: int) 
     rows = marks_in(query.message)
     async with services.db.transaction() as session:
         meeting = await stored.meeting(session, meeting_id)
-        await domain.save_attendance(
+        await attendance.save_attendance(
             session, meeting, {pid: present for pid, _n, present in rows}, services.clock.now()
         )
     language = reply_language(context, update)

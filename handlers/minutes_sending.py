@@ -262,13 +262,8 @@ async def on_send_paused(update: Update, context: PeerContext, minutes_id: int) 
 async def on_person_started(context: PeerContext, person: Person, **_details: Any) -> None:
     """Someone (re)started the bot: the copies that couldn't reach them (held instead while
     they are on a pause)."""
-    now = context.services.clock.now()
-    session = session_of(context)
-    if session is None:
-        async with context.services.db.transaction() as own:
-            found = await domain.retry_for(own, person.id, now)
-    else:
-        found = await domain.retry_for(session, person.id, now)
+    async with context.transaction() as session:
+        found = await domain.retry_for(session, person.id, context.services.clock.now())
     if found:
         kick(context)
 
@@ -280,13 +275,8 @@ async def on_person_forgetting(context: PeerContext, person: Person, **_details:
 
 async def on_pause_ended(context: PeerContext, person: Person, **_details: Any) -> None:
     """Back from a pause: the copies held for it go now."""
-    now = context.services.clock.now()
-    session = session_of(context)
-    if session is None:
-        async with context.services.db.transaction() as own:
-            found = await domain.wake_after_pause(own, person.id, now)
-    else:
-        found = await domain.wake_after_pause(session, person.id, now)
+    async with context.transaction() as session:
+        found = await domain.wake_after_pause(session, person.id, context.services.clock.now())
     if found:
         kick(context)
 

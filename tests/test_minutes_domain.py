@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import Settings
+from bot.domain import attendance, outbox, people, retention
 from bot.domain import meeting as meetings
 from bot.domain import minutes as domain
-from bot.domain import outbox, people, retention
 from bot.domain import pause as pauses
 from storage.db import Database
 from storage.migrate import upgrade
@@ -75,7 +75,7 @@ async def test_saved_attendance_decides_and_paused_volunteers_wait(database: Dat
     group_id, meeting_id, ids = await world(database)
     async with database.transaction() as session:
         meeting = await session.get_one(Meeting, meeting_id)
-        rows, saved = await domain.checklist(session, meeting, AFTER)
+        rows, saved = await attendance.checklist(session, meeting, AFTER)
         assert not saved
         assert [(r.first_name, r.present) for r in rows] == [
             ("Anna", True),
@@ -84,7 +84,7 @@ async def test_saved_attendance_decides_and_paused_volunteers_wait(database: Dat
             ("Dennis", False),
         ]  # the coordinator is not on the list
         marks = {r.person_id: r.present for r in rows} | {ids["Bo"]: False, ids["Camilla"]: True}
-        await domain.save_attendance(session, meeting, marks, AFTER)
+        await attendance.save_attendance(session, meeting, marks, AFTER)
         await pauses.start_pause(
             session,
             group_id,
@@ -98,7 +98,7 @@ async def test_saved_attendance_decides_and_paused_volunteers_wait(database: Dat
     assert await names_of(database, meeting_id, AFTER) == (["Dennis"], ["Bo"])
     async with database.transaction() as session:
         meeting = await session.get_one(Meeting, meeting_id)
-        rows, saved = await domain.checklist(session, meeting, AFTER)
+        rows, saved = await attendance.checklist(session, meeting, AFTER)
     assert saved and [(r.first_name, r.present) for r in rows] == [
         ("Anna", True),
         ("Camilla", True),
@@ -111,24 +111,26 @@ async def test_the_checklist_is_due_two_hours_after_the_start_and_claimed_once(
 ):
     group_id, meeting_id, _ids = await world(database)
     async with database.transaction() as session:
-        early = await domain.meeting_for_checklist(session, group_id, STARTS + timedelta(hours=1))
+        early = await attendance.meeting_for_checklist(
+            session, group_id, STARTS + timedelta(hours=1)
+        )
         assert early is None
-        meeting = await domain.meeting_for_checklist(session, group_id, AFTER)
+        meeting = await attendance.meeting_for_checklist(session, group_id, AFTER)
         assert meeting is not None and meeting.id == meeting_id
-        assert await domain.claim_checklist(session, meeting, AFTER) == "sent"
+        assert await attendance.claim_checklist(session, meeting, AFTER) == "sent"
     with pytest.raises(IntegrityError):
         async with database.transaction() as session:
             meeting = await session.get_one(Meeting, meeting_id)
-            await domain.claim_checklist(session, meeting, AFTER)
+            await attendance.claim_checklist(session, meeting, AFTER)
     async with database.transaction() as session:
-        assert await domain.meeting_for_checklist(session, group_id, AFTER) is None
+        assert await attendance.meeting_for_checklist(session, group_id, AFTER) is None
 
 
 async def test_a_checklist_found_days_late_is_skipped(database: Database):
     _group, meeting_id, _ids = await world(database)
     async with database.transaction() as session:
         meeting = await session.get_one(Meeting, meeting_id)
-        assert await domain.claim_checklist(session, meeting, AFTER + timedelta(days=4)) == (
+        assert await attendance.claim_checklist(session, meeting, AFTER + timedelta(days=4)) == (
             "skipped"
         )
 
