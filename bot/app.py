@@ -40,8 +40,12 @@ ALLOWED_UPDATES = [
 # SQLite's busy timeout (10 s, storage/db.py) comes on top of each try, so another process
 # may hold the write lock for about half a minute before the bot gives up.
 RETRY_PAUSES = (0.2, 1.0, 2.0, 4.0)
-# Errors that mean "the database could not be used", not "this update is wrong".
-DATABASE_TROUBLE = (OperationalError, InterfaceError)
+# Errors that mean "the database could not be used", not "this update is wrong". OSError:
+# a PostgreSQL server that is down or unreachable refuses the pool's new connection with a
+# plain ConnectionRefusedError (or a TimeoutError, a DNS error) that SQLAlchemy passes on
+# unwrapped; without it such an update failed silently and the bot stayed alive but deaf.
+# Telegram's own network errors are telegram.error types, not OSError.
+DATABASE_TROUBLE = (OperationalError, InterfaceError, OSError)
 # Also tried again: two people's updates, handled side by side, can race for the same new
 # row (a unique key); the second try sees the first one's row. On the last try it goes to
 # the kind error answer like any other failure.

@@ -59,6 +59,12 @@ class PostgresServer:
             str(self.bin_dir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "peerbot",
             "--no-sync", "-E", "UTF8",
         )
+        self.resume()
+        return f"postgresql+asyncpg://peerbot@127.0.0.1:{self.port}"
+
+    def resume(self) -> None:
+        """Start the (initialised) server again, on the same port and data."""
+        assert self.bin_dir is not None
         options = (
             f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -67,7 +73,11 @@ class PostgresServer:
             str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-o", options, "-w",
             "-l", str(self.folder / "log"), "start",
         )
-        return f"postgresql+asyncpg://peerbot@127.0.0.1:{self.port}"
+
+    def halt(self) -> None:
+        """Stop the server as a crash or an outage would, keeping its data for `resume`."""
+        assert self.bin_dir is not None
+        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
 
     def stop(self) -> None:
         if self.bin_dir is not None and self.data.exists():
