@@ -61,7 +61,7 @@ from storage.models import (
     ReminderDelivery,
 )
 from storage.models.broadcast import Broadcast, BroadcastDelivery
-from storage.models.meeting import Meeting, MeetingAnswer, MeetingOption, MeetingReminder
+from storage.models.meeting import Meeting, MeetingAnswer, MeetingOption
 from storage.models.minutes import Attendance, AttendanceCheck, Minutes
 from storage.models.outbox import OutboxItem
 
@@ -212,7 +212,7 @@ async def seed(db: Database, volunteers: int, matches: int, now: datetime) -> di
         del occurrence_rows, reminder_rows
 
         # Twelve monthly volunteer meetings (and December's, decided), with everything.
-        meeting_rows, option_rows, answer_rows, reminder_rows2 = [], [], [], []
+        meeting_rows, option_rows, answer_rows = [], [], []
         check_rows, attendance_rows, minutes_rows, copy_rows = [], [], [], []
         for back in range(-1, 12):
             month = month_back(today, back)
@@ -258,17 +258,6 @@ async def seed(db: Database, volunteers: int, matches: int, now: datetime) -> di
                         }
                     )
             past = starts_at < now
-            for lead, before in (("1d", timedelta(days=1)), ("2h", timedelta(hours=2))):
-                reminder_rows2.append(
-                    {
-                        "group_id": 1,
-                        "meeting_id": meeting_id,
-                        "lead": lead,
-                        "due_at": starts_at - before,
-                        "done_at": starts_at - before if past else None,
-                        "outcome": "sent" if past else None,
-                    }
-                )
             if not past:
                 continue
             check_rows.append(
@@ -316,7 +305,6 @@ async def seed(db: Database, volunteers: int, matches: int, now: datetime) -> di
         await put(Meeting, meeting_rows)
         await put(MeetingOption, option_rows)
         await put(MeetingAnswer, answer_rows)
-        await put(MeetingReminder, reminder_rows2)
         await put(AttendanceCheck, check_rows)
         await put(Attendance, attendance_rows)
         await put(Minutes, minutes_rows)

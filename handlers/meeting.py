@@ -27,6 +27,7 @@ from bot.domain import meeting_dates as dates
 from bot.domain import people
 from bot.i18n import N_, Translate, format_day, ngettext
 from handlers import meeting_flow as flow
+from handlers import meeting_messages
 from handlers.callbacks import ID, Who, choice, small_int
 from handlers.common import (
     CommandInfo,
@@ -547,8 +548,9 @@ async def meeting_settings(update: Update, context: PeerContext) -> None:
 
 
 async def run_due(context: PeerContext) -> None:
-    """Open the month's poll, close polls whose time has come (also after downtime), nudge,
-    remind, and close other polls. Each step claims its row before sending."""
+    """Open the month's poll, close polls whose time has come (also after downtime), start
+    nudge rounds, and close other polls. Each step claims its row before sending; nudges
+    and reminders go out through the outbox (`handlers/meeting_messages.py`)."""
     services = context.services
     now = services.clock.now()
     await flow.open_scheduled_poll(context)
@@ -556,16 +558,7 @@ async def run_due(context: PeerContext) -> None:
         closing = [m.id for m in await domain.due_closings(session, services.group_id, now)]
     for meeting_id in closing:
         await flow.close(context, meeting_id)
-    async with services.db.transaction() as session:
-        nudging = [m.id for m in await domain.due_nudges(session, services.group_id, now)]
-    for meeting_id in nudging:
-        await flow.nudge(context, meeting_id)
-    async with services.db.transaction() as session:
-        reminders = [
-            (r.id, r.due_at) for r in await domain.due_reminders(session, services.group_id, now)
-        ]
-    for reminder_id, due_at in reminders:
-        await flow.remind(context, reminder_id, due_at)
+    await meeting_messages.nudge_rounds(context)
     async with services.db.transaction() as session:
         polls = [p.id for p in await domain.due_group_polls(session, services.group_id, now)]
     for poll_row_id in polls:
@@ -573,6 +566,7 @@ async def run_due(context: PeerContext) -> None:
 
 
 def register(application: Application, services: Services) -> None:
+    meeting_messages.register(application, services)
     application.add_handler(CommandHandler("meetingpoll", meeting_poll))
     application.add_handler(CommandHandler("closepoll", close_poll))
     application.add_handler(CommandHandler("setmeeting", set_meeting))

@@ -30,6 +30,7 @@ from telegram.error import (
 from bot.context import PeerContext
 from bot.domain import meeting as domain
 from bot.domain import meeting_dates as dates
+from bot.domain import meeting_messages as messages
 from bot.domain import people, rows
 from bot.domain.typed_dates import example_clock, example_day
 from bot.i18n import N_, Translate, format_when, ngettext
@@ -273,87 +274,6 @@ async def _no_candidates(
     )
 
 
-# Nudges ---------------------------------------------------------------------------------------
-
-
-async def nudge(context: PeerContext, meeting_id: int) -> None:
-    """One gentle private nudge to each active volunteer who hasn't answered; those the
-    bot can't write to are listed for the coordinator once, when the round is complete.
-    Each volunteer is claimed just before their message and the outcome recorded once
-    Telegram answered, so a restart continues an interrupted round and sends again the one
-    message a crash may have cut off (passes never overlap: a claim without an outcome
-    found here was left by a process that died)."""
-    services = context.services
-    now = services.clock.now()
-    async with services.db.transaction() as session:
-        meeting = await rows.meeting(session, meeting_id)
-        if meeting.nudged_at is not None or meeting.status != domain.OPEN:
-            return
-        waiting = await domain.nudge_recipients(session, meeting, now, coordinators(context))
-        claimed = await domain.nudge_claims(session, meeting_id)
-    if claimed:
-        log.info("meeting %s: continuing an interrupted nudge round", meeting_id)
-    link = poll_link(meeting)
-    sent = 0
-    for person in sorted(waiting, key=lambda p: p.id):
-        if person.id in claimed and claimed[person.id] is not None:
-            continue
-        if person.id in claimed:
-            log.info("meeting %s: a nudge cut off by a stop goes out again", meeting_id)
-        else:
-            # Someone who never started the bot is claimed without a message.
-            known_unreachable = None if person.reachable else domain.NUDGE_UNREACHABLE
-            try:
-                async with services.db.transaction() as session:
-                    mine = await domain.claim_nudge_recipient(
-                        session, services.group_id, meeting_id, person.id, now, known_unreachable
-                    )
-            except rows.AlreadyClaimed:
-                mine = False  # claimed by a pass that overlapped this one after all
-            if not mine or known_unreachable:
-                continue
-        _ = context.texts(person.language)
-        text = _(
-            "Hi {name}. The poll about the volunteer meeting closes tomorrow. If you like, "
-            "tick the days that suit you – it helps us find a time that suits as many as "
-            "possible."
-        ).format(name=person.first_name)
-        markup = None
-        if link:
-            markup = InlineKeyboardMarkup([[InlineKeyboardButton(_("See the poll"), url=link)]])
-        else:
-            text += "\n\n" + _("You find the poll in the group.")
-        delivery = await send_and_remember(context, person, text, reply_markup=markup)
-        if delivery.sent:
-            outcome = domain.NUDGE_SENT
-        elif delivery.outcome in (Outcome.NOT_STARTED, Outcome.BLOCKED):
-            outcome = domain.NUDGE_UNREACHABLE
-        else:
-            outcome = domain.NUDGE_FAILED
-        async with services.db.transaction() as session:
-            await domain.record_nudge_outcome(session, meeting_id, person.id, outcome)
-        sent += delivery.sent
-    # The round is complete: claim its end before the coordinator is told, so they hear once.
-    async with services.db.transaction() as session:
-        if not await domain.claim_nudge(session, meeting_id, now):
-            return
-        meeting = await rows.meeting(session, meeting_id)
-        unreachable = await domain.unreachable_nudge_recipients(
-            session, meeting, now, coordinators(context)
-        )
-    log.info("meeting %s: %s nudged, %s unreachable", meeting_id, sent, len(unreachable))
-    if unreachable:
-        names = ", ".join(p.first_name for p in unreachable)
-        await tell_coordinators(
-            context,
-            lambda _, language: _(
-                "These volunteers haven't answered the meeting poll yet, and I can't write "
-                "to them privately (they haven't started a chat with me yet): {names}. "
-                "Perhaps you could give them a nudge?"
-            ).format(names=names),
-        )
-
-
 # Closing and deciding -------------------------------------------------------------------------
 
 
@@ -470,7 +390,9 @@ async def decide(context: PeerContext, meeting_id: int, starts_at: datetime) -> 
         if meeting.status == domain.DECIDED:
             before = await domain.picture(session, meeting, now, coordinators(context))
             old_yes = before.can
-        moved = await domain.decide(session, meeting, starts_at, config.leads, services.tz, now)
+        moved = await messages.decide(
+            session, meeting, starts_at, config.leads, services.tz, now, coordinators(context)
+        )
         seen = await domain.picture(session, meeting, now, coordinators(context))
     result = Decided(meeting, moved, len(seen.can), seen, old_yes)
     await _announce(context, result, config.duration)
@@ -609,68 +531,6 @@ async def choose(
     if was_open:
         await stop_poll(context, meeting)
     return await decide(context, meeting.id, starts_at)
-
-
-# Reminders -----------------------------------------------------------------------------------
-
-
-async def remind(context: PeerContext, reminder_id: int, due_at: datetime) -> None:
-    """One reminder round: to those who said yes or didn't answer; late ones are skipped.
-    Each recipient is claimed just before their message and recorded once Telegram
-    answered (the round's cursor), so a restart continues the round and sends again the
-    one message a crash may have cut off."""
-    services = context.services
-    now = services.clock.now()
-    grace = timedelta(minutes=services.settings.reminder_grace_minutes)
-    late = now - due_at > grace
-    async with services.db.transaction() as session:
-        reminder = await session.get_one(domain.MeetingReminder, reminder_id)
-        meeting = await rows.meeting(session, reminder.meeting_id)
-        if reminder.done_at is not None:
-            return
-        if late or meeting.starts_at is None or meeting.starts_at <= now:
-            if await domain.claim_reminder(session, reminder_id, now, "skipped"):
-                log.info("meeting reminder %s found too late; skipped", reminder_id)
-            return
-        cursor = domain.round_cursor(reminder)
-        recipients = await domain.reminder_recipients(session, meeting, now, coordinators(context))
-    if cursor.person_id:
-        log.info("meeting reminder %s: continuing an interrupted round", reminder_id)
-        if not cursor.answered:
-            log.info("meeting reminder %s: sending again what a stop cut off", reminder_id)
-    sent = 0
-    for person in sorted(recipients, key=lambda p: p.id):
-        done_with = person.id < cursor.person_id or (
-            person.id == cursor.person_id and cursor.answered
-        )
-        if done_with or not person.reachable:
-            continue
-        async with services.db.transaction() as session:
-            claimed = await domain.claim_reminder_recipient(session, reminder_id, cursor, person.id)
-        if not claimed:
-            return  # the round moved on without this pass
-        _ = context.texts(person.language)
-        lines = [
-            _("A little reminder: the volunteer meeting is on {when}.").format(
-                when=when(context, meeting.starts_at, person.language)
-            )
-        ]
-        if meeting.place:
-            lines.append(_("Place: {place}").format(place=meeting.place))
-        lines.append(
-            _(
-                "It would be lovely to see you. If you can't come after all, that is "
-                "completely fine."
-            )
-        )
-        delivery = await send_and_remember(context, person, "\n".join(lines))
-        async with services.db.transaction() as session:
-            await domain.record_reminder_recipient(session, reminder_id, person.id)
-        cursor = domain.RoundCursor(person.id, answered=True)
-        sent += delivery.sent
-    async with services.db.transaction() as session:
-        await domain.claim_reminder(session, reminder_id, now, "sent")
-    log.info("meeting reminder %s: %s of %s sent", reminder_id, sent, len(recipients))
 
 
 # Other polls --------------------------------------------------------------------------------

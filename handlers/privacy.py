@@ -72,7 +72,6 @@ EXPORT_PARTS = {
     "match_occurrences": N_("Meetings with a citizen that you moved or cancelled"),
     "match_volunteers": N_("Your places in matches and activities"),
     "meeting_answers": N_("Your answers in the date polls for the volunteer meeting"),
-    "meeting_nudges": N_("Reminders to answer a date poll"),
     "outbox": N_("Messages I sent you or am still to send you (what and when, never their text)"),
     "minutes": N_("Minutes of volunteer meetings that you wrote"),
     "pauses": N_("Your pauses"),

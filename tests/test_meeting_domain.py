@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import meeting as m
 from bot.domain import meeting_dates as d
+from bot.domain import meeting_messages as mm
 from bot.domain import people
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Pause, Person
-from storage.models.meeting import MeetingReminder
+from storage.models.outbox import OutboxItem
 
 CPH = ZoneInfo("Europe/Copenhagen")
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -71,41 +72,54 @@ async def test_answers_change_retract_and_count_only_active_volunteers(session: 
     assert m.winning_date(counts) == DEC_10
 
 
-async def test_decision_plans_reminders_and_the_picture(session: AsyncSession):
+async def reminders(session: AsyncSession) -> list[tuple[str, datetime, str]]:
+    """The promised meeting reminders: (to whom, when, state)."""
+    rows = await session.execute(
+        select(Person.first_name, OutboxItem.due_at, OutboxItem.state)
+        .join(Person, Person.id == OutboxItem.person_id)
+        .where(OutboxItem.kind == mm.REMINDER)
+        .order_by(OutboxItem.due_at, Person.first_name)
+    )
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+async def test_decision_promises_reminders_and_the_picture(session: AsyncSession):
     group_id, cast = await setup_group(session)
     meeting = await m.open_meeting(session, group_id, [DEC_9, DEC_10], NOW, "", NOW)
     await m.record_answer(session, meeting, cast["Anna"].id, [0], NOW)
     await m.record_answer(session, meeting, cast["Bo"].id, [1], NOW)
     leads = d.parse_leads("1d@10:00, 2h, 30d")
-    assert await m.decide(session, meeting, DEC_9, leads, CPH, NOW) is False
+    assert await mm.decide(session, meeting, DEC_9, leads, CPH, NOW, [COORDINATOR]) is False
     seen = await m.picture(session, meeting, NOW, [COORDINATOR])
     assert [p.first_name for p in seen.can] == ["Anna"]
     assert [p.first_name for p in seen.cannot] == ["Bo"]
     assert [p.first_name for p in seen.unanswered] == ["Cai", "Dan"]
-    recipients = await m.reminder_recipients(session, meeting, NOW, [COORDINATOR])
-    assert [p.first_name for p in recipients] == ["Anna", "Cai", "Dan"]
-    reminders = list(await session.scalars(select(MeetingReminder).order_by(MeetingReminder.id)))
-    assert [(r.lead, r.due_at, r.outcome) for r in reminders] == [
-        ("1d@10:00", datetime(2026, 12, 8, 10, 0, tzinfo=CPH), None),
-        ("2h", datetime(2026, 12, 9, 15, 0, tzinfo=CPH), None),
-        ("30d", DEC_9 - timedelta(days=30), "skipped"),  # already past when decided
+    day_before = datetime(2026, 12, 8, 10, 0, tzinfo=CPH)
+    two_hours = datetime(2026, 12, 9, 15, 0, tzinfo=CPH)
+    # To those who can come or haven't said; none 30 days before (already past).
+    assert await reminders(session) == [
+        (name, when, "pending")
+        for when in (day_before, two_hours)
+        for name in ("Anna", "Cai", "Dan")
     ]
     assert await m.yes_person_ids(session, meeting.id) == {cast["Anna"].id}
-    # Moving it re-plans the reminders and bumps the calendar sequence.
-    assert await m.decide(session, meeting, DEC_10, leads[:1], CPH, NOW) is True
+    # Moving it lets the old reminders go, promises new ones and bumps the calendar sequence.
+    assert await mm.decide(session, meeting, DEC_10, leads[:1], CPH, NOW, [COORDINATOR]) is True
     assert meeting.sequence == 1
     assert await m.yes_person_ids(session, meeting.id) == {cast["Bo"].id}
-    due = await m.due_reminders(session, group_id, datetime(2026, 12, 9, 10, 0, tzinfo=CPH))
-    assert [r.due_at for r in due] == [datetime(2026, 12, 9, 10, 0, tzinfo=CPH)]
+    dec_9_10 = datetime(2026, 12, 9, 10, 0, tzinfo=CPH)
+    assert [r for r in await reminders(session) if r[2] == "pending"] == [
+        (name, dec_9_10, "pending") for name in ("Bo", "Cai", "Dan")
+    ]
 
 
 async def test_latest_decided_meeting_is_the_last_one_whose_time_has_come(session: AsyncSession):
     group_id, _cast = await setup_group(session)
     assert await m.latest_decided_meeting(session, group_id, NOW) is None
     first = await m.new_decided_meeting(session, group_id, "", NOW)
-    await m.decide(session, first, DEC_9, [], CPH, NOW)
+    await m.decide(session, first, DEC_9, NOW)
     second = await m.new_decided_meeting(session, group_id, "", NOW)
-    await m.decide(session, second, DEC_10, [], CPH, NOW)
+    await m.decide(session, second, DEC_10, NOW)
     assert await m.latest_decided_meeting(session, group_id, NOW) is None
     assert await m.latest_decided_meeting(session, group_id, DEC_9 + timedelta(hours=3)) == first
     assert await m.latest_decided_meeting(session, group_id, DEC_10 + timedelta(days=1)) == second
@@ -117,10 +131,10 @@ async def test_closing_and_nudging_are_claimed_once(session: AsyncSession):
     closes = NOW + timedelta(days=5)
     meeting = await m.open_meeting(session, group_id, [DEC_9], closes, "", NOW)
     await m.attach_poll(session, meeting.id, "poll-1", -100123, 7)
-    assert await m.due_nudges(session, group_id, closes - timedelta(days=1, minutes=1)) == []
-    assert await m.due_nudges(session, group_id, closes - timedelta(days=1)) == [meeting]
-    assert await m.claim_nudge(session, meeting.id, NOW) is True
-    assert await m.claim_nudge(session, meeting.id, NOW) is False
+    assert await mm.due_nudge_rounds(session, group_id, closes - timedelta(days=1, minutes=1)) == []
+    assert await mm.due_nudge_rounds(session, group_id, closes - timedelta(days=1)) == [meeting]
+    assert await mm.finish_nudge_round(session, meeting.id, NOW) is True
+    assert await mm.finish_nudge_round(session, meeting.id, NOW) is False
     assert await m.due_closings(session, group_id, closes) == [meeting]
     assert await m.claim_close(session, meeting.id, closes) is True
     assert await m.claim_close(session, meeting.id, closes) is False

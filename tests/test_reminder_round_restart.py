@@ -1,6 +1,6 @@
-"""A meeting reminder round interrupted by a crash continues after the restart: each
-recipient is claimed just before their message and recorded once Telegram answered, so the
-rest of the round goes out and the one message a crash may have cut off is sent again
+"""Meeting reminders interrupted by a crash go on after the restart: each is an outbox item
+promised with the decision, claimed just before it is sent and recorded once Telegram
+answered, so the rest goes out and the one message a crash may have cut off is sent again
 (found by tests/test_simulated_month.py: a SIGKILL mid-round lost the rest of the round,
 and under CPU load, a SIGKILL between a claim and the send lost that reminder)."""
 
@@ -10,11 +10,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.domain import meeting as domain
-from bot.domain import people
+from bot.domain import meeting_messages as messages
+from bot.domain import outbox, people
 from bot.sandbox import COPENHAGEN, Cast, Sandbox
 from storage.models import Person
-from storage.models.meeting import MeetingReminder
+from storage.models.outbox import OutboxItem
 
 REMINDER = "En lille påmindelse: frivilligmødet er onsdag 9. december kl. 17.00."
 
@@ -37,12 +37,16 @@ async def interrupted_round(box: Sandbox, cast: Cast, *, answered: bool) -> int:
     await box.say(cast.coordinator, "/closepoll")
     async with box.services.db.transaction() as session:
         bo_id = await session.scalar(select(Person.id).where(Person.telegram_user_id == bo.id))
-        first = await session.scalar(select(MeetingReminder).order_by(MeetingReminder.due_at))
+        first = await session.scalar(
+            select(OutboxItem)
+            .where(OutboxItem.kind == messages.REMINDER, OutboxItem.person_id == bo_id)
+            .order_by(OutboxItem.due_at)
+        )
         assert first is not None and bo_id is not None
-        nobody = domain.RoundCursor(0, answered=True)
-        assert await domain.claim_reminder_recipient(session, first.id, nobody, bo_id)
+        # Claimed by a bot that is gone (another process token).
+        first.state, first.claim_token, first.attempts = "claimed", "gone", 1
         if answered:
-            await domain.record_reminder_recipient(session, first.id, bo_id)
+            await outbox.record(session, first.id, "sent", box.clock.now())
         return first.id
 
 
@@ -65,8 +69,8 @@ async def test_a_round_cut_off_mid_send_sends_that_one_again_and_the_rest(
     await box.advance_to(datetime(2026, 12, 8, 10, 30, tzinfo=COPENHAGEN))
     assert [reminded(p) for p in (anna, bo, camilla, dennis)] == [0, 1, 1, 1]
     async with box.services.db.transaction() as session:
-        row = await session.get_one(MeetingReminder, reminder_id)
-        assert row.done_at is not None and row.outcome == "sent"
+        row = await session.get_one(OutboxItem, reminder_id)
+        assert row.state == "done" and row.outcome == "sent" and row.attempts == 2
 
 
 async def test_a_round_cut_off_after_an_answered_send_continues_after_it(

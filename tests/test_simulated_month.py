@@ -505,7 +505,8 @@ def due_reminders(database_url: str, now: datetime) -> int:
     rows = read_rows(
         database_url,
         "SELECT due_at FROM reminder_deliveries WHERE state IN ('pending', 'sending') "
-        "UNION ALL SELECT due_at FROM meeting_reminders WHERE done_at IS NULL",
+        "UNION ALL SELECT due_at FROM outbox WHERE kind = 'meeting reminder' "
+        "AND state IN ('pending', 'claimed')",
     )
 
     def utc(value: Any) -> datetime:
@@ -539,9 +540,9 @@ AT_LEAST_ONCE = {
     # Kinds (by prefix) whose copy a SIGKILL cut off between the claim and Telegram's answer
     # is sent again after the restart; Telegram may have delivered it just before the kill.
     "minutes copy": "minutes copies are sent again when their claim was left by a killed bot",
-    "meeting reminder": "a meeting reminder round sends again the recipient a kill cut off",
+    "meeting reminder": "a meeting reminder (an outbox item) a kill left claimed is sent again",
     "match reminder": "a match reminder a kill left in flight is claimed again",
-    "meeting nudge": "a nudge a kill left without an outcome is sent again",
+    "meeting nudge": "a poll nudge (an outbox item) a kill left claimed is sent again",
 }
 
 

@@ -23,14 +23,11 @@ from storage.models.meeting import (
     GroupPoll,
     Meeting,
     MeetingAnswer,
-    MeetingNudge,
     MeetingOption,
-    MeetingReminder,
     MeetingSetting,
 )
 
 OPENING, OPEN, CLOSED, DECIDED = "opening", "open", "closed", "decided"
-NUDGE_BEFORE_CLOSE = timedelta(days=1)
 
 # Settings the coordinator can change, in the order they are shown.
 SETTING_KEYS = ("slots", "place", "count", "opens", "days", "reminders")
@@ -352,105 +349,6 @@ async def nudge_recipients(
     return [p for p in everyone if p.id not in given]
 
 
-async def reminder_recipients(
-    session: AsyncSession, meeting: Meeting, now: datetime, coordinator_ids: Collection[int]
-) -> list[Person]:
-    """Who said yes or didn't answer; never paused volunteers nor those who can't."""
-    seen = await picture(session, meeting, now, coordinator_ids)
-    return sorted(seen.can + seen.unanswered, key=lambda p: (p.first_name, p.id))
-
-
-# The schedule -------------------------------------------------------------------------------
-
-
-async def due_nudges(session: AsyncSession, group_id: int, now: datetime) -> list[Meeting]:
-    rows = await session.scalars(
-        select(Meeting).where(
-            Meeting.group_id == group_id,
-            Meeting.status == OPEN,
-            Meeting.nudged_at.is_(None),
-            Meeting.closes_at.is_not(None),
-        )
-    )
-    return [m for m in rows if m.closes_at is not None and m.closes_at - NUDGE_BEFORE_CLOSE <= now]
-
-
-async def claim_nudge(session: AsyncSession, meeting_id: int, now: datetime) -> bool:
-    """Mark the nudge round as complete (before the coordinator hears whom the bot can't
-    reach, so they hear it once); False if someone already did or the poll closed."""
-    result = await session.execute(
-        update(Meeting)
-        .where(Meeting.id == meeting_id, Meeting.nudged_at.is_(None))
-        .values(nudged_at=now)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-# Outcomes of one volunteer's nudge; a claimed row without one is a message in flight.
-NUDGE_SENT, NUDGE_FAILED, NUDGE_UNREACHABLE = "sent", "failed", "unreachable"
-
-
-async def nudge_claims(session: AsyncSession, meeting_id: int) -> dict[int, str | None]:
-    """Who this poll's nudge round has claimed so far: person id -> outcome."""
-    rows = await session.execute(
-        select(MeetingNudge.person_id, MeetingNudge.outcome).where(
-            MeetingNudge.meeting_id == meeting_id
-        )
-    )
-    return {person_id: outcome for person_id, outcome in rows}
-
-
-async def claim_nudge_recipient(
-    session: AsyncSession,
-    group_id: int,
-    meeting_id: int,
-    person_id: int,
-    now: datetime,
-    outcome: str | None = None,
-) -> bool:
-    """Claim one volunteer's nudge (committed by the caller before sending); False if they
-    were claimed already. Two passes racing: the unique key makes the commit of the second
-    fail (IntegrityError), which the caller treats as 'already claimed'."""
-    existing = await session.scalar(
-        select(MeetingNudge.id).where(
-            MeetingNudge.meeting_id == meeting_id, MeetingNudge.person_id == person_id
-        )
-    )
-    if existing is not None:
-        return False
-    session.add(
-        MeetingNudge(
-            group_id=group_id,
-            meeting_id=meeting_id,
-            person_id=person_id,
-            claimed_at=now,
-            outcome=outcome,
-        )
-    )
-    await session.flush()
-    return True
-
-
-async def record_nudge_outcome(
-    session: AsyncSession, meeting_id: int, person_id: int, outcome: str
-) -> None:
-    await session.execute(
-        update(MeetingNudge)
-        .where(MeetingNudge.meeting_id == meeting_id, MeetingNudge.person_id == person_id)
-        .values(outcome=outcome)
-    )
-
-
-async def unreachable_nudge_recipients(
-    session: AsyncSession, meeting: Meeting, now: datetime, coordinator_ids: Collection[int]
-) -> list[Person]:
-    """Those the round could not write to and who still haven't answered (for the
-    coordinator), in the order of `nudge_recipients`."""
-    claims = await nudge_claims(session, meeting.id)
-    waiting = await nudge_recipients(session, meeting, now, coordinator_ids)
-    return [p for p in waiting if claims.get(p.id) == NUDGE_UNREACHABLE]
-
-
 async def due_closings(session: AsyncSession, group_id: int, now: datetime) -> list[Meeting]:
     rows = await session.scalars(
         select(Meeting).where(
@@ -479,135 +377,18 @@ async def claim_close(session: AsyncSession, meeting_id: int, now: datetime) -> 
 
 
 async def decide(
-    session: AsyncSession,
-    meeting: Meeting,
-    starts_at: datetime,
-    leads: list[dates.Lead],
-    tz: ZoneInfo,
-    now: datetime,
+    session: AsyncSession, meeting: Meeting, starts_at: datetime, now: datetime
 ) -> bool:
-    """Fix the meeting's date (first time or a move) and plan its reminders afresh.
-    Returns True if it was a move of an already decided meeting."""
+    """Fix the meeting's date (first time or a move); its reminders are planned with it
+    (`meeting_messages.decide`). Returns True if it was a move of a decided meeting."""
     moved = meeting.status == DECIDED
     if moved:
         meeting.sequence += 1
     meeting.status, meeting.starts_at = DECIDED, starts_at
     if meeting.closed_at is None:
         meeting.closed_at = now
-    await session.execute(
-        delete(MeetingReminder).where(
-            MeetingReminder.meeting_id == meeting.id, MeetingReminder.done_at.is_(None)
-        )
-    )
-    for lead in leads:
-        due_at = dates.reminder_moment(starts_at, lead, tz)
-        if due_at >= starts_at:
-            continue
-        late = due_at <= now  # decided after this reminder's moment: it is not sent
-        session.add(
-            MeetingReminder(
-                group_id=meeting.group_id,
-                meeting_id=meeting.id,
-                lead=str(lead),
-                due_at=due_at,
-                done_at=now if late else None,
-                outcome="skipped" if late else None,
-            )
-        )
     await session.flush()
     return moved
-
-
-async def due_reminders(
-    session: AsyncSession, group_id: int, now: datetime
-) -> list[MeetingReminder]:
-    rows = await session.scalars(
-        select(MeetingReminder)
-        .where(
-            MeetingReminder.group_id == group_id,
-            MeetingReminder.done_at.is_(None),
-            MeetingReminder.due_at <= now,
-        )
-        .order_by(MeetingReminder.due_at)
-    )
-    return list(rows)
-
-
-async def claim_reminder(
-    session: AsyncSession, reminder_id: int, now: datetime, outcome: str
-) -> bool:
-    result = await session.execute(
-        update(MeetingReminder)
-        .where(MeetingReminder.id == reminder_id, MeetingReminder.done_at.is_(None))
-        .values(done_at=now, outcome=outcome)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-# While a round is being sent, `outcome` holds its cursor: "to:<person id>" for the last
-# recipient claimed, whose message may be in flight, then "past:<person id>" once Telegram
-# answered (recipients go in person-id order). Passes never overlap, so a pass that finds
-# "to:" left behind knows the process that claimed it died mid-send: it sends that one
-# again (at-least-once: a missed reminder can cost a meeting, a repeat costs a second look)
-# and continues the round after it.
-IN_FLIGHT, ANSWERED = "to:", "past:"
-
-
-@dataclass(frozen=True)
-class RoundCursor:
-    """Where an interrupted reminder round stands."""
-
-    person_id: int  # the last recipient claimed (0: none yet)
-    answered: bool  # Telegram answered for them (False: maybe never sent)
-
-
-def round_cursor(reminder: MeetingReminder) -> RoundCursor:
-    outcome = reminder.outcome or ""
-    for prefix, answered in ((IN_FLIGHT, False), (ANSWERED, True)):
-        if outcome.startswith(prefix):
-            return RoundCursor(int(outcome.removeprefix(prefix)), answered)
-    return RoundCursor(0, True)
-
-
-def _cursor_value(cursor: RoundCursor) -> str | None:
-    if cursor.person_id == 0:
-        return None
-    return f"{ANSWERED if cursor.answered else IN_FLIGHT}{cursor.person_id}"
-
-
-async def claim_reminder_recipient(
-    session: AsyncSession, reminder_id: int, previous: RoundCursor, person_id: int
-) -> bool:
-    """Claim one recipient of a round (committed by the caller before sending); the round
-    must still stand where the caller saw it. Claiming the in-flight recipient again is how
-    a resend after a crash is taken."""
-    expected = _cursor_value(previous)
-    result = await session.execute(
-        update(MeetingReminder)
-        .where(
-            MeetingReminder.id == reminder_id,
-            MeetingReminder.done_at.is_(None),
-            MeetingReminder.outcome.is_(None)
-            if expected is None
-            else MeetingReminder.outcome == expected,
-        )
-        .values(outcome=f"{IN_FLIGHT}{person_id}")
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-async def record_reminder_recipient(
-    session: AsyncSession, reminder_id: int, person_id: int
-) -> None:
-    """Telegram answered for this recipient (sent, or refused for good): never again."""
-    await session.execute(
-        update(MeetingReminder)
-        .where(
-            MeetingReminder.id == reminder_id,
-            MeetingReminder.outcome == f"{IN_FLIGHT}{person_id}",
-        )
-        .values(outcome=f"{ANSWERED}{person_id}")
-    )
 
 
 async def latest_meeting(session: AsyncSession, group_id: int) -> Meeting | None:

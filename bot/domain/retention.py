@@ -71,8 +71,6 @@ RULES: list[RetentionRule] = [
     RetentionRule("match_occurrences", "starts_at", "retention_answers_months"),
     # Answers to the meeting date poll, and who came to a meeting (by the meeting's date).
     RetentionRule("meeting_answers", "answered_at", "retention_answers_months"),
-    # Who was nudged about the date poll (and whom the bot couldn't reach): as long as answers.
-    RetentionRule("meeting_nudges", "claimed_at", "retention_answers_months"),
     RetentionRule("attendance", "opened_at", "retention_answers_months", via="meeting_id"),
     # Minutes, with the record of who was sent a copy (deleted with them).
     RetentionRule("minutes", "created_at", "minutes_retention_months"),

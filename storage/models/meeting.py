@@ -41,8 +41,8 @@ class Meeting(Base):
     poll_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # Set when the nudge round is complete (each recipient is claimed in `meeting_nudges`
-    # before their message) or the poll closed; a restart continues a round without it.
+    # Set when the nudge round was claimed (its nudges promised in the outbox, in the same
+    # transaction) or the poll closed.
     nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -80,42 +80,6 @@ class MeetingAnswer(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class MeetingReminder(Base):
-    """A reminder round for a decided meeting at one lead time; `done_at` is set (claimed)
-    before anything is sent. `outcome`: "sent", or "skipped" when found too late."""
-
-    __tablename__ = "meeting_reminders"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
-    meeting_id: Mapped[int] = mapped_column(
-        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
-    )
-    lead: Mapped[str] = mapped_column(String(16))
-    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
-
-
-class MeetingNudge(Base):
-    """One volunteer's place in a poll's nudge round, claimed (committed) just before their
-    message, so a restart continues the round without nudging anyone twice. `outcome`:
-    empty while the message is in flight, then "sent", "failed", or "unreachable" (never
-    started the bot or blocked it: listed for the coordinator at the end of the round)."""
-
-    __tablename__ = "meeting_nudges"
-    __table_args__ = (UniqueConstraint("meeting_id", "person_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
-    meeting_id: Mapped[int] = mapped_column(
-        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
-    )
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
-    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class GroupPoll(Base):

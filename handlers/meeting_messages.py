@@ -1,0 +1,133 @@
+"""The monthly meeting's private messages, sent by the outbox (`handlers/delivery.py`): the
+nudge to answer the date poll and the reminders of the decided meeting. The domain promises
+them (`bot/domain/meeting_messages.py`); here they are rendered when due, if still wanted.
+At least once: a message a stop cut off is sent again after the restart."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.context import PeerContext
+from bot.domain import meeting_messages as messages
+from bot.domain import rows
+from bot.domain.outbox import Claim
+from handlers import meeting_flow as flow
+from handlers.delivery import Outgoing, register_kind, send_due
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from storage.models import Person
+
+log = logging.getLogger(__name__)
+
+
+async def prepare_nudge(
+    context: PeerContext, session: AsyncSession, claim: Claim, now: datetime
+) -> Outgoing | None:
+    """A gentle nudge to answer the poll, with a link to it where the group has one."""
+    found = await messages.wanted_nudge(session, claim, now, flow.coordinators(context))
+    if found is None:
+        return None
+    meeting, person = found
+    _ = context.texts(person.language)
+    text = _(
+        "Hi {name}. The poll about the volunteer meeting closes tomorrow. If you like, "
+        "tick the days that suit you – it helps us find a time that suits as many as "
+        "possible."
+    ).format(name=person.first_name)
+    markup = None
+    link = flow.poll_link(meeting)
+    if link:
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton(_("See the poll"), url=link)]])
+    else:
+        text += "\n\n" + _("You find the poll in the group.")
+    return Outgoing(person.telegram_user_id, text, markup)
+
+
+async def prepare_reminder(
+    context: PeerContext, session: AsyncSession, claim: Claim, now: datetime
+) -> Outgoing | None:
+    """The meeting's date and place, as they are when the reminder is due."""
+    grace = timedelta(minutes=context.services.settings.reminder_grace_minutes)
+    found = await messages.wanted_reminder(session, claim, now, grace, flow.coordinators(context))
+    if found is None:
+        return None
+    meeting, person = found
+    assert meeting.starts_at is not None
+    _ = context.texts(person.language)
+    lines = [
+        _("A little reminder: the volunteer meeting is on {when}.").format(
+            when=flow.when(context, meeting.starts_at, person.language)
+        )
+    ]
+    if meeting.place:
+        lines.append(_("Place: {place}").format(place=meeting.place))
+    lines.append(
+        _("It would be lovely to see you. If you can't come after all, that is completely fine.")
+    )
+    return Outgoing(person.telegram_user_id, "\n".join(lines))
+
+
+async def nudge_rounds(context: PeerContext) -> None:
+    """A day before a poll closes: promise the nudges, send them, and once none is left
+    to send, list for the coordinator (once) whom the bot can't write to. A round a stop
+    cut short is taken up again by the next pass: the promises are kept once each."""
+    services = context.services
+    coordinator_ids = flow.coordinators(context)
+    async with services.db.transaction() as session:
+        now = services.clock.now()
+        due = []
+        for meeting in await messages.due_nudge_rounds(session, services.group_id, now):
+            await messages.promise_nudges(session, meeting, now, coordinator_ids)
+            due.append(meeting.id)
+    if not due:
+        return
+    await send_due(context, {messages.NUDGE})
+    for meeting_id in due:
+        async with services.db.transaction() as session:
+            now = services.clock.now()
+            if await messages.nudges_outstanding(session, meeting_id):
+                continue  # e.g. a network error left one for the next pass
+            if not await messages.finish_nudge_round(session, meeting_id, now):
+                continue
+            meeting = await rows.meeting(session, meeting_id)
+            unreachable = await messages.unreachable_waiting(session, meeting, now, coordinator_ids)
+        log.info("meeting %s: nudges sent, %s unreachable", meeting_id, len(unreachable))
+        if unreachable:
+            await tell_unreachable(context, unreachable)
+
+
+async def tell_unreachable(context: PeerContext, unreachable: list[Person]) -> None:
+    names = ", ".join(p.first_name for p in unreachable)
+    await flow.tell_coordinators(
+        context,
+        lambda _, language: _(
+            "These volunteers haven't answered the meeting poll yet, and I can't write "
+            "to them privately (they haven't started a chat with me yet): {names}. "
+            "Perhaps you could give them a nudge?"
+        ).format(names=names),
+    )
+
+
+async def on_person_started(context: PeerContext, person: Person, **_: Any) -> None:
+    """Someone who starts the bot after the meeting was decided gets its reminders too
+    (in the update's transaction; the sender judges them when due)."""
+    services = context.services
+    session = context.session
+    now = services.clock.now()
+    meeting = await messages.upcoming_meeting(session, services.group_id, now)
+    if meeting is None or person.telegram_user_id in flow.coordinators(context):
+        return
+    config = await flow.load_config(context, session)
+    await messages.plan_reminders_for(session, meeting, person.id, config.leads, services.tz, now)
+
+
+def register(application: Any, services: Any) -> None:
+    register_kind(application, messages.NUDGE, prepare_nudge)
+    register_kind(application, messages.REMINDER, prepare_reminder)
+    services.on("person_started", on_person_started)
