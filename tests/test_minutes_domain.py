@@ -55,7 +55,7 @@ async def world(db: Database) -> tuple[int, int, dict[str, int]]:
         )
         for name, positions in (("Anna", [0]), ("Bo", [0, 1]), ("Camilla", [1])):
             await meetings.record_answer(session, meeting, ids[name], positions, BEFORE)
-        await meetings.decide(session, meeting, STARTS, [], CPH, BEFORE)
+        await meetings.decide(session, meeting, STARTS, BEFORE)
         return group.id, meeting.id, ids
 
 

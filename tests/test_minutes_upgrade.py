@@ -85,7 +85,7 @@ async def old_database(url: str) -> dict[str, int]:
         meeting = await meetings.open_meeting(
             session, group.id, [MEETING], MEETING - timedelta(days=2), "", BEFORE
         )
-        await meetings.decide(session, meeting, MEETING, [], COPENHAGEN, BEFORE)
+        await meetings.decide(session, meeting, MEETING, BEFORE)
         await pauses.start_pause(
             session,
             group.id,
