@@ -65,7 +65,7 @@ ABOUT_EXPORT = N_(
     "in summer minus 2). Citizens appear only as the label the coordinator chose."
 )
 # What each part of the export is, in plain words (GDPR art. 12). A part not named here
-# (a new feature) is still listed, by its technical name.
+# (a new feature) would show its technical name: tests/test_texts.py asks for a name here.
 EXPORT_PARTS = {
     "attendance": N_("Whether you came to volunteer meetings (the coordinator's checklist)"),
     "broadcast_deliveries": N_("Messages from the coordinator to everyone that were sent to you"),
@@ -74,6 +74,7 @@ EXPORT_PARTS = {
     "meeting_answers": N_("Your answers in the date polls for the volunteer meeting"),
     "outbox": N_("Messages I sent you or am still to send you (what and when, never their text)"),
     "minutes": N_("Minutes of volunteer meetings that you wrote"),
+    "pending_actions": N_("Questions with buttons that concern you (e.g. a confirmation)"),
     "pauses": N_("Your pauses"),
     "reminder_deliveries": N_("Reminders of your meetings that were sent to you"),
     "reminder_preferences": N_("Your settings for meeting reminders"),

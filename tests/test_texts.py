@@ -85,3 +85,11 @@ def test_the_plain_words_export_names_the_language_in_words():
     assert "sprog: dansk," in readable_export(data, texts("da"), "da", cph, now)
     data["person"]["language"] = "en"
     assert "language English," in readable_export(data, texts("en"), "en", cph, now)
+
+
+def test_every_part_of_the_export_has_a_name_in_plain_words():
+    """A table a feature adds later must not show up as "outbox" in a Danish summary."""
+    from bot.domain.rights import tables_about_people
+    from handlers.privacy import EXPORT_PARTS
+
+    assert sorted(set(tables_about_people()) - set(EXPORT_PARTS)) == []
