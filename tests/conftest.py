@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox import COPENHAGEN, Cast, Sandbox, sandbox
+from storage.db import Database
+from storage.migrate import upgrade
 from tests.postgres import PostgresServer, create_database
 
 _real_getaddrinfo = socket.getaddrinfo
@@ -63,6 +65,16 @@ async def database_url(
     if postgres_server is None:
         pytest.skip("PostgreSQL could not be started here (see the warning above)")
     return await create_database(postgres_server, f"t_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """A fresh database with every migration applied, once on SQLite and once on
+    PostgreSQL, for tests of the rules in bot/domain/ and of storage."""
+    db = Database(database_url)
+    await upgrade(db.engine)
+    yield db
+    await db.dispose()
 
 
 @pytest.fixture

@@ -5,28 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import select
 
 from bot.domain import broadcast as broadcasts
 from bot.domain import people
 from storage.db import Database
-from storage.migrate import upgrade
 from storage.models import Pause, Person
 from storage.models.broadcast import BroadcastDelivery
 
 CPH = ZoneInfo("Europe/Copenhagen")
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=CPH).astimezone(UTC)
 METTE = 1001
-
-
-@pytest.fixture
-async def database(database_url: str):
-    """A fresh database, SQLite and PostgreSQL in turn."""
-    db = Database(database_url)
-    await upgrade(db.engine)
-    yield db
-    await db.dispose()
 
 
 async def _group(db: Database) -> tuple[int, dict[str, int]]:

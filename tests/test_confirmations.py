@@ -6,26 +6,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from bot.domain import confirmations, people, rights
 from bot.domain.confirmations import Kind, Refusal
 from bot.sandbox import COPENHAGEN, GROUP_CHAT_ID, Cast, Sandbox
 from storage.db import Database
-from storage.migrate import upgrade
 from storage.models import Pause, Person
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=COPENHAGEN).astimezone(UTC)
 COORDINATOR, CHAT = 1001, 1001
-
-
-@pytest.fixture
-async def database(database_url: str):
-    db = Database(database_url)
-    await upgrade(db.engine)
-    yield db
-    await db.dispose()
 
 
 async def person(db: Database, user_id: int, name: str) -> tuple[int, int]:

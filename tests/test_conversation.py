@@ -11,6 +11,7 @@ from handlers import conversation
 from handlers.matches_create import Request
 from handlers.matches_flow import NewMatch
 from handlers.matches_schedule import MoveMeeting, NewRhythm
+from tests.e2e import guided_match_waiting_for_the_label
 
 LATE = "Det er et stykke tid siden, jeg spurgte"
 
@@ -66,22 +67,16 @@ def test_a_flow_lives_its_lifetime_after_the_last_answer_and_the_sweep_keeps_no_
     assert conversation.current(application, 42) is None
 
 
-async def _guided_match_waiting_for_the_label(box: Sandbox, cast: Cast) -> None:
-    mette, anna = cast.coordinator, cast.volunteers[0]
-    for user in (mette, anna):
+async def _waiting_for_the_label(box: Sandbox, cast: Cast) -> None:
+    for user in (cast.coordinator, cast.volunteers[0]):
         await box.say(user, "/start")
-    await box.say(mette, "/match")
-    picker = box.fake.messages_to(mette.id)[-1]
-    anna_button = next(b for b in picker.buttons if b["text"] == "Anna")
-    await box.tap(mette, picker, anna_button["callback_data"])
-    await box.tap(mette, picker, "matches:gnext")
-    assert "aldrig et fuldt navn" in box.last_text_to(mette.id)
+    await guided_match_waiting_for_the_label(box, cast)
 
 
 async def test_an_abandoned_flow_does_not_take_the_next_message(group: tuple[Sandbox, Cast]):
     box, cast = group
     mette = cast.coordinator
-    await _guided_match_waiting_for_the_label(box, cast)
+    await _waiting_for_the_label(box, cast)
     await box.advance(timedelta(hours=3))  # the scheduler's sweep drops the flow
     sent_before = len(box.fake.messages_to(mette.id))
     await box.say(mette, "K.L.")
@@ -101,12 +96,12 @@ async def test_an_expired_flow_is_ignored_before_any_sweep_and_a_command_moves_o
 ):
     box, cast = group
     mette = cast.coordinator
-    await _guided_match_waiting_for_the_label(box, cast)
+    await _waiting_for_the_label(box, cast)
     box.clock.advance(timedelta(hours=3))  # no scheduler pass: found expired on access
     await box.say(mette, "K.L.")
     assert LATE in box.last_text_to(mette.id)
 
-    await _guided_match_waiting_for_the_label(box, cast)
+    await _waiting_for_the_label(box, cast)
     box.clock.advance(timedelta(hours=3))
     await box.say(mette, "/help")  # the coordinator moved on: no word about the old question
     await box.say(mette, "K.L.")

@@ -4,7 +4,7 @@ an activity made step by step, and logs that never carry a citizen label."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -12,17 +12,9 @@ from sqlalchemy import select
 from bot.domain import matches
 from bot.domain.schedule import WEEKLY
 from bot.logging_setup import configure_logging
-from bot.sandbox import COPENHAGEN, Cast, Sandbox, sandbox
+from bot.sandbox import Cast, Sandbox, sandbox
 from storage.models import Pause, Person
-
-
-def at(day: int, hour: int, minute: int = 0, month: int = 12, year: int = 2026) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=COPENHAGEN)
-
-
-async def everyone_starts(box: Sandbox, cast: Cast) -> None:
-    for user in (cast.coordinator, *cast.volunteers):
-        await box.say(user, "/start")
+from tests.e2e import at, everyone_starts
 
 
 async def pause(box: Sandbox, telegram_id: int) -> Pause:

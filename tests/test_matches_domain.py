@@ -19,7 +19,6 @@ from bot.domain.schedule import (
     rhythm_dates,
 )
 from storage.db import Database
-from storage.migrate import upgrade
 from storage.models import MatchOccurrence, Pause, ReminderDelivery
 
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -87,12 +86,9 @@ def test_full_names_are_refused_as_citizen_labels():
 
 
 @pytest.fixture
-async def db(database_url: str):
-    """A real database: an SQLite file, and the same tests on PostgreSQL when available."""
-    database = Database(database_url)
-    await upgrade(database.engine)
-    yield database
-    await database.dispose()
+def db(database: Database) -> Database:
+    """The shared migrated database (tests/conftest.py), under this module's short name."""
+    return database
 
 
 async def setup_group(db: Database) -> tuple[int, list[int]]:

@@ -3,29 +3,19 @@ moments for both volunteers, the reminder's buttons."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.sandbox import COPENHAGEN, Cast, Sandbox
+from bot.sandbox import Cast, Sandbox
 from storage.models import ReminderDelivery
-
-
-def at(day: int, hour: int, minute: int = 0, month: int = 12, year: int = 2026) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=COPENHAGEN)
-
-
-async def everyone_starts(box: Sandbox, cast: Cast) -> None:
-    for user in (cast.coordinator, *cast.volunteers):
-        await box.say(user, "/start")
-
-
-def reminders_to(box: Sandbox, chat_id: int) -> list:
-    return [m for m in box.fake.messages_to(chat_id) if (m.text or "").startswith("Påmindelse")]
-
-
-def button(message, text: str) -> str:
-    return next(b["callback_data"] for b in message.buttons if b["text"] == text)
+from tests.e2e import (
+    at,
+    button,
+    everyone_starts,
+    guided_match_waiting_for_the_label,
+    reminders_to,
+)
 
 
 async def test_one_line_match_reminds_both_volunteers_at_the_right_moments(
@@ -72,12 +62,7 @@ async def test_guided_flow_makes_a_match_and_refuses_a_full_name(group: tuple[Sa
     box, cast = group
     mette, anna = cast.coordinator, cast.volunteers[0]
     await everyone_starts(box, cast)
-    await box.say(mette, "/match")
-    picker = box.fake.messages_to(mette.id)[-1]
-    anna_button = next(b for b in picker.buttons if b["text"] == "Anna")
-    await box.tap(mette, picker, anna_button["callback_data"])
-    await box.tap(mette, picker, "matches:gnext")
-    assert "aldrig et fuldt navn" in box.last_text_to(mette.id)
+    await guided_match_waiting_for_the_label(box, cast)
     await box.say(mette, "Karen Larsen")
     assert "fuldt navn" in box.last_text_to(mette.id)
     await box.say(mette, "K.L.")
@@ -99,7 +84,7 @@ async def test_bad_one_liner_gets_a_kind_message_with_an_example(group: tuple[Sa
     await everyone_starts(box, cast)
     await box.say(cast.coordinator, '/match @anna "K.L." weekly someday 10:00')
     text = box.last_text_to(cast.coordinator.id)
-    assert "For eksempel" in text and '/match @anna »K.L.« ugentlig tirsdag 10.00' in text
+    assert "For eksempel" in text and "/match @anna »K.L.« ugentlig tirsdag 10.00" in text
     await box.say(cast.coordinator, '/match @nobody "K.L." weekly tue 10:00')
     assert "@nobody" in box.last_text_to(cast.coordinator.id)
     await box.say(cast.volunteers[0], '/match @anna "K.L." weekly tue 10:00')

@@ -3,26 +3,8 @@ one, changing the rhythm, their own lead times, and a match that ends."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from bot.sandbox import COPENHAGEN, Cast, Sandbox
-
-
-def at(day: int, hour: int, minute: int = 0, month: int = 12, year: int = 2026) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=COPENHAGEN)
-
-
-async def everyone_starts(box: Sandbox, cast: Cast) -> None:
-    for user in (cast.coordinator, *cast.volunteers):
-        await box.say(user, "/start")
-
-
-def reminders_to(box: Sandbox, chat_id: int) -> list:
-    return [m for m in box.fake.messages_to(chat_id) if (m.text or "").startswith("Påmindelse")]
-
-
-def button(message, text: str) -> str:
-    return next(b["callback_data"] for b in message.buttons if b["text"] == text)
+from bot.sandbox import Cast, Sandbox
+from tests.e2e import at, button, everyone_starts, reminders_to
 
 
 async def test_cancel_one_meeting_tells_the_co_volunteer_and_the_coordinator(

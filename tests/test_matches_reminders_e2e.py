@@ -3,29 +3,11 @@ and pauses (with covers)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import select
 
-from bot.sandbox import COPENHAGEN, Cast, Sandbox
+from bot.sandbox import Cast, Sandbox
 from storage.models import Pause, Person, ReminderDelivery
-
-
-def at(day: int, hour: int, minute: int = 0, month: int = 12, year: int = 2026) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=COPENHAGEN)
-
-
-async def everyone_starts(box: Sandbox, cast: Cast) -> None:
-    for user in (cast.coordinator, *cast.volunteers):
-        await box.say(user, "/start")
-
-
-def reminders_to(box: Sandbox, chat_id: int) -> list:
-    return [m for m in box.fake.messages_to(chat_id) if (m.text or "").startswith("Påmindelse")]
-
-
-def button(message, text: str) -> str:
-    return next(b["callback_data"] for b in message.buttons if b["text"] == text)
+from tests.e2e import at, button, everyone_starts, reminders_to
 
 
 async def test_restart_before_a_reminder_sends_it_once_late_within_the_grace(

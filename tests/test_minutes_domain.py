@@ -15,7 +15,6 @@ from bot.domain import meeting as meetings
 from bot.domain import minutes as domain
 from bot.domain import pause as pauses
 from storage.db import Database
-from storage.migrate import upgrade
 from storage.models import Person
 from storage.models.meeting import Meeting
 from storage.models.minutes import AttendanceCheck, Minutes
@@ -27,15 +26,6 @@ OTHER_DAY = datetime(2026, 12, 10, 16, 30, tzinfo=CPH).astimezone(UTC)
 BEFORE = datetime(2026, 12, 1, 9, 0, tzinfo=CPH).astimezone(UTC)
 AFTER = STARTS + timedelta(hours=3)
 RHYTHM = pauses.Rhythm(checkin_every=timedelta(weeks=3), open_ended_ask_after=timedelta(weeks=6))
-
-
-@pytest.fixture
-async def database(database_url: str):
-    """The rules on SQLite and on PostgreSQL (see tests/conftest.py)."""
-    db = Database(database_url)
-    await upgrade(db.engine)
-    yield db
-    await db.dispose()
 
 
 async def world(db: Database) -> tuple[int, int, dict[str, int]]:

@@ -3,18 +3,10 @@ left by a stopped process taken over by the next."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from bot.domain import outbox, people
-from bot.sandbox import COPENHAGEN, Cast, Sandbox
-
-
-def at(day: int, hour: int, minute: int = 0, month: int = 12, year: int = 2026) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=COPENHAGEN)
-
-
-def reminders_to(box: Sandbox, chat_id: int) -> list:
-    return [m for m in box.fake.messages_to(chat_id) if (m.text or "").startswith("Påmindelse")]
+from bot.sandbox import Cast, Sandbox
 
 
 async def test_enqueue_is_kept_once_and_hold_waits_for_wake(group: tuple[Sandbox, Cast]):

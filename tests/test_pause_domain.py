@@ -10,19 +10,10 @@ import pytest
 from bot.domain import pause as pauses
 from bot.domain import people
 from storage.db import Database
-from storage.migrate import upgrade
 
 CPH = ZoneInfo("Europe/Copenhagen")
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=CPH).astimezone(UTC)
 RHYTHM = pauses.Rhythm(checkin_every=timedelta(weeks=3), open_ended_ask_after=timedelta(weeks=6))
-
-
-@pytest.fixture
-async def database(database_url: str):
-    db = Database(database_url)
-    await upgrade(db.engine)
-    yield db
-    await db.dispose()
 
 
 async def _anna(db: Database) -> tuple[int, int]:

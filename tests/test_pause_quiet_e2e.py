@@ -4,17 +4,8 @@ temporary volunteer in `/cover`, `/matches` and the weekly digest."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from bot.sandbox import COPENHAGEN, Cast, Sandbox
-
-
-def at(day: int, hour: int, minute: int = 0, month: int = 12, year: int = 2026) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=COPENHAGEN)
-
-
-def button(message, text: str) -> str:
-    return next(b["callback_data"] for b in message.buttons if b["text"] == text)
+from bot.sandbox import Cast, Sandbox
+from tests.e2e import at, button
 
 
 async def anna_pauses_asking_for_cover(box: Sandbox, cast: Cast) -> None:

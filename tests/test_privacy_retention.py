@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from bot.config import Settings
@@ -13,7 +12,6 @@ from bot.domain.retention import RULES, RetentionRule, months_before
 from bot.sandbox import GROUP_CHAT_ID, Cast, Sandbox
 from storage.base import Base
 from storage.db import Database
-from storage.migrate import upgrade
 from storage.models import Group, Match, MatchOccurrence, MatchVolunteer, Pause, Person
 from storage.models.meeting import Meeting, MeetingAnswer
 from storage.models.minutes import Attendance, Minutes
@@ -24,15 +22,6 @@ NOW = datetime(2026, 12, 15, 3, 0, tzinfo=UTC)
 
 def settings(**values: object) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-@pytest.fixture
-async def database(database_url: str):
-    """SQLite and PostgreSQL (tests/conftest.py)."""
-    db = Database(database_url)
-    await upgrade(db.engine)
-    yield db
-    await db.dispose()
 
 
 def test_every_table_about_a_person_has_a_retention_rule_or_is_kept_while_in_the_group():

@@ -14,16 +14,7 @@ import storage.models  # noqa: F401
 from bot.domain import people
 from storage.base import Base
 from storage.db import Database
-from storage.migrate import upgrade
 from storage.models import Person
-
-
-@pytest.fixture
-async def database(database_url: str):
-    db = Database(database_url)
-    await upgrade(db.engine)
-    yield db
-    await db.dispose()
 
 
 async def test_migrations_build_exactly_the_models(database: Database):
@@ -71,8 +62,18 @@ async def test_foreign_keys_are_enforced(database: Database):
     now = datetime(2026, 12, 1, tzinfo=UTC)
     with pytest.raises(IntegrityError):
         async with database.transaction() as session:
-            session.add(Person(group_id=999, telegram_user_id=1, first_name="X", language="da",
-                               is_member=True, started_bot=False, blocked_bot=False, joined_at=now))
+            session.add(
+                Person(
+                    group_id=999,
+                    telegram_user_id=1,
+                    first_name="X",
+                    language="da",
+                    is_member=True,
+                    started_bot=False,
+                    blocked_bot=False,
+                    joined_at=now,
+                )
+            )
             await session.flush()
 
 
