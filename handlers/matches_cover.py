@@ -170,8 +170,8 @@ async def on_pause_ended(context: PeerContext, person: Person, pause: Pause, **_
 def _cover_ended_text(context: PeerContext, match: Match, volunteer: Person) -> str:
     _ = context.texts(volunteer.language)
     return _(
-        "Thank you for taking the meetings with {label}. The regular volunteer is back, "
-        "so your time as a temporary volunteer ends here."
+        "The regular volunteer is back, so your time as a temporary volunteer with {label} "
+        "ends here. Thank you for taking the meetings!"
     ).format(label=match.label)
 
 
@@ -187,7 +187,8 @@ async def _end_covers(context: PeerContext, session, pause_id: int) -> None:
             _: Translate, language: str, match: Match = match, volunteer: Person = volunteer
         ) -> str:
             return _(
-                "The pause is over, so {name} no longer has the meetings with {label}."
+                "The pause is over, so {name} no longer takes the meetings with {label} as a "
+                "temporary volunteer."
             ).format(name=volunteer.first_name, label=match.label)
 
         await tell_coordinators(context, session, build)

@@ -253,7 +253,7 @@ async def on_cancel_confirmed(
         lines.append(_("I have told {names}.").format(names=names(told, _)))
     if not citizen_knows:
         lines.append(
-            _("I have asked the coordinator to tell {label}.").format(label=change.match.label)
+            _("I have asked the coordinator to let {label} know.").format(label=change.match.label)
         )
 
         def build(_: Translate, language: str) -> str:

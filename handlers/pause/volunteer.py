@@ -226,9 +226,10 @@ async def show_summary(update: Update, context: PeerContext, person: Person) -> 
         if flow.get("wants_cover"):
             lines.append(
                 "• "
-                + _("The coordinator finds a temporary volunteer for {citizens}.").format(
-                    citizens=citizens_text(flow_citizens(flow), _)
-                )
+                + _(
+                    "The coordinator finds a temporary volunteer for {citizens} while you are "
+                    "on a pause."
+                ).format(citizens=citizens_text(flow_citizens(flow), _))
             )
         else:
             lines.append(
