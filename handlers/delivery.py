@@ -276,10 +276,24 @@ Prepare = Callable[
 After = Callable[[PeerContext, "AsyncSession", outbox.Claim, Outcome], Awaitable[None]]
 
 
+# Whether an item waits while its person is on a pause: True, False, or asked per item
+# (e.g. a broadcast the coordinator marked important is not held).
+Quiet = Callable[["AsyncSession", outbox.Claim], Awaitable[bool]]
+
+
 @dataclass(frozen=True)
 class OutboxKind:
     prepare: Prepare
     after: After | None = None
+    pausable: bool | Quiet = False
+
+    async def held(self, session: AsyncSession, claim: outbox.Claim, now: datetime) -> bool:
+        """Kept back now: its person is on a pause and this item waits for its end."""
+        if self.pausable is False:
+            return False
+        if await people.current_pause(session, claim.person_id, now) is None:
+            return False
+        return self.pausable is True or await self.pausable(session, claim)
 
 
 KINDS = "outbox_kinds"
@@ -290,10 +304,21 @@ KICKS = "outbox_kicks"
 
 
 def register_kind(
-    application: Any, kind: str, prepare: Prepare, after: After | None = None
+    application: Any,
+    kind: str,
+    prepare: Prepare,
+    after: After | None = None,
+    *,
+    pausable: bool | Quiet = False,
 ) -> None:
-    """A feature says how to send its kind of outbox item (in its `register()`)."""
-    application.bot_data.setdefault(KINDS, {})[kind] = OutboxKind(prepare, after)
+    """A feature says how to send its kind of outbox item (in its `register()`).
+
+    `pausable`: pause means quiet. An item for someone on a pause is held (not sent, not
+    dropped) when this is True, or a function of the item that says True (e.g. "not marked
+    important"); the pause's end wakes it (`bot.domain.pause.end_pause`) and `prepare`, asked
+    again then, decides whether it is still wanted (a past meeting's reminder: no; a copy of
+    the minutes: yes). Whatever concerns the pause itself is not pausable."""
+    application.bot_data.setdefault(KINDS, {})[kind] = OutboxKind(prepare, after, pausable)
 
 
 def process_token(application: Any) -> str:
@@ -323,6 +348,9 @@ async def send_due(context: PeerContext, kinds: Collection[str] | None = None) -
                 if claim is None:
                     break
                 kind = registered[claim.kind]
+                if await kind.held(session, claim, now):
+                    await outbox.hold(session, claim.item_id)
+                    continue
                 outgoing = await kind.prepare(context, session, claim, now)
                 if outgoing is None:
                     await outbox.record(session, claim.item_id, outbox.NOT_WANTED, now)

@@ -142,6 +142,16 @@ async def wake(
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+async def outcomes(session: AsyncSession, kind: str, subject_id: int) -> list[str | None]:
+    """The outcome of each item of `kind` about `subject_id` (None: not done yet)."""
+    rows = await session.scalars(
+        select(OutboxItem.outcome).where(
+            OutboxItem.kind == kind, OutboxItem.subject_id == subject_id
+        )
+    )
+    return list(rows)
+
+
 async def any_due(session: AsyncSession, group_id: int, now: datetime, token: str) -> bool:
     found = await session.scalar(
         select(OutboxItem.id)

@@ -2,9 +2,16 @@
 
 A pause runs until it is ended (by the volunteer or the coordinator); `until` is only the
 planned date on which the volunteer is gently asked whether they are ready. Two due times
-live on the row so a restart never repeats anything: `next_checkin_at` (remind the
-coordinator to check in) and `ask_at` (ask the volunteer whether they are ready). No reason
-and no message text is ever stored.
+live on the row: `next_checkin_at` (remind the coordinator to check in) and `ask_at` (ask
+the volunteer whether they are ready); claiming one moves it on and enqueues the message in
+the same transaction, so it is sent at least once and a restart never repeats it.
+
+What the pause tells the coordinators (started, a little longer, back, "let's talk", the
+check-in) and the readiness question go through the outbox (`bot.domain.outbox`), enqueued
+in the transaction that changes the pause. No reason is ever stored; the volunteer's few
+words to the coordinator wait on the row, sealed by the handler (`bot/sealing.py`), only
+until every coordinator's notice is done.
+Ending a pause wakes what the outbox held back for the volunteer meanwhile.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import outbox
 from bot.domain.localtime import local_to_utc, local_today
 from bot.domain.people import active_pause_filter, current_pause
 from bot.domain.typed_dates import parse_day
@@ -30,6 +38,17 @@ if TYPE_CHECKING:
 
 # Due things about a pause happen at this local time of day (a gentle morning hour).
 LOCAL_HOUR = time(10, 0)
+
+
+# What the pause promises to send (outbox kinds): notices to each coordinator...
+STARTED = "pause_started"
+LONGER = "pause_longer"
+BACK = "pause_back"
+TALK = "pause_talk"
+CHECKIN = "pause_checkin"
+# ...and the readiness question to the volunteer.
+QUESTION = "pause_question"
+KINDS = (STARTED, LONGER, BACK, TALK, CHECKIN, QUESTION)
 
 
 class Length(StrEnum):
@@ -124,8 +143,12 @@ async def start_pause(
     wants_cover: bool,
     rhythm: Rhythm,
     tz: ZoneInfo,
+    note: str | None = None,
+    notify: Sequence[int] = (),
 ) -> Pause:
-    """Pause a volunteer from now, until a planned date (asked then) or open-ended."""
+    """Pause a volunteer from now, until a planned date (asked then) or open-ended; the
+    coordinators `notify` (Telegram ids) are promised a notice, with the volunteer's `note`
+    (sealed: this row never holds it readable)."""
     if await current_pause(session, person_id, now) is not None:
         raise AlreadyPaused
     until = at_local_hour(until_day, tz) if until_day is not None else None
@@ -138,10 +161,47 @@ async def start_pause(
         wants_cover=wants_cover,
         next_checkin_at=_after(now, rhythm.checkin_every, tz),
         ask_at=_ask_at(until, now, rhythm, tz),
+        note_for_coordinator=(note or None) if notify else None,
     )
     session.add(pause)
     await session.flush()
+    await tell_coordinators(session, pause, STARTED, now, notify)
     return pause
+
+
+async def tell_coordinators(
+    session: AsyncSession, pause: Pause, kind: str, now: datetime, coordinators: Sequence[int]
+) -> int:
+    """Promise each coordinator (Telegram ids) who has a row (everyone who started the bot
+    has) a notice of `kind` about this pause; returns how many were promised."""
+    if not coordinators:
+        return 0
+    ids = await session.scalars(
+        select(Person.id).where(
+            Person.group_id == pause.group_id, Person.telegram_user_id.in_(coordinators)
+        )
+    )
+    count = 0
+    for person_id in ids:
+        await outbox.enqueue(session, pause.group_id, kind, pause.id, person_id, now)
+        count += 1
+    return count
+
+
+async def notice_reached(session: AsyncSession, kind: str, pause_id: int) -> bool:
+    """Whether a coordinator got (or may still get) the pause's notice of `kind`: not when
+    none was promised, nor when every one is done unsent."""
+    outcomes = await outbox.outcomes(session, kind, pause_id)
+    return any(outcome in (None, outbox.SENT) for outcome in outcomes)
+
+
+async def notice_done(session: AsyncSession, pause_id: int) -> None:
+    """After each start notice: once none is left to send, the note is let go."""
+    if None in await outbox.outcomes(session, STARTED, pause_id):
+        return
+    pause = await session.get(Pause, pause_id)
+    if pause is not None:
+        pause.note_for_coordinator = None
 
 
 async def extend_pause(
@@ -152,19 +212,26 @@ async def extend_pause(
     until_day: date | None,
     rhythm: Rhythm,
     tz: ZoneInfo,
+    notify: Sequence[int] = (),
 ) -> Pause:
-    """A little longer: a new planned date (or open-ended); the question waits until then."""
+    """A little longer: a new planned date (or open-ended); the question waits until then.
+    The coordinators `notify` are told."""
     pause = await current_pause(session, person_id, now)
     if pause is None:
         raise NotPaused
     pause.until = at_local_hour(until_day, tz) if until_day is not None else None
     pause.ask_at = _ask_at(pause.until, now, rhythm, tz)
     await session.flush()
+    await tell_coordinators(session, pause, LONGER, now, notify)
     return pause
 
 
-async def end_pause(session: AsyncSession, person_id: int, now: datetime) -> Pause:
-    """The volunteer is back. Raises NotPaused when there is nothing to end."""
+async def end_pause(
+    session: AsyncSession, person_id: int, now: datetime, *, notify: Sequence[int] = ()
+) -> Pause:
+    """The volunteer is back (the coordinators `notify` are told); what the outbox held for
+    them meanwhile is due again, each feature deciding whether it is still wanted. Raises
+    NotPaused when there is nothing to end."""
     pause = await current_pause(session, person_id, now)
     if pause is None:
         raise NotPaused
@@ -172,7 +239,19 @@ async def end_pause(session: AsyncSession, person_id: int, now: datetime) -> Pau
     pause.next_checkin_at = None
     pause.ask_at = None
     await session.flush()
+    await tell_coordinators(session, pause, BACK, now, notify)
+    await outbox.wake(session, person_id, now)
     return pause
+
+
+async def want_to_talk(
+    session: AsyncSession, person_id: int, now: datetime, notify: Sequence[int]
+) -> bool:
+    """The volunteer would like to talk about the pause: the coordinators are told."""
+    pause = await current_pause(session, person_id, now)
+    if pause is None:
+        return False
+    return await tell_coordinators(session, pause, TALK, now, notify) > 0
 
 
 async def active_pauses(session: AsyncSession, group_id: int, now: datetime) -> list[Pause]:
@@ -218,10 +297,17 @@ async def due_questions(session: AsyncSession, group_id: int, now: datetime) -> 
 
 
 async def claim_checkin(
-    session: AsyncSession, pause_id: int, now: datetime, *, rhythm: Rhythm, tz: ZoneInfo
+    session: AsyncSession,
+    pause_id: int,
+    now: datetime,
+    *,
+    rhythm: Rhythm,
+    tz: ZoneInfo,
+    notify: Sequence[int] = (),
 ) -> Pause | None:
-    """Move the check-in to the next rhythm date after now (missed ones collapse into one).
-    Returns the pause when it was still due, else None (another pass had it)."""
+    """Move the check-in to the next rhythm date after now (missed ones collapse into one)
+    and promise the coordinators `notify` the reminder. Returns the pause when it was still
+    due, else None (another pass had it)."""
     pause = await session.get(Pause, pause_id)
     if pause is None or pause.ended_at is not None or pause.next_checkin_at is None:
         return None
@@ -229,14 +315,15 @@ async def claim_checkin(
         return None
     pause.next_checkin_at = _after(now, rhythm.checkin_every, tz)
     await session.flush()
+    await tell_coordinators(session, pause, CHECKIN, now, notify)
     return pause
 
 
 async def claim_question(
     session: AsyncSession, pause_id: int, now: datetime, *, rhythm: Rhythm, tz: ZoneInfo
 ) -> Pause | None:
-    """Mark the readiness question as asked: it comes again only after the open-ended span
-    (never more often), unless the volunteer answers first."""
+    """Mark the readiness question as asked and promise it to the volunteer: it comes again
+    only after the open-ended span (never more often), unless the volunteer answers first."""
     pause = await session.get(Pause, pause_id)
     if pause is None or pause.ended_at is not None or pause.ask_at is None:
         return None
@@ -244,6 +331,7 @@ async def claim_question(
         return None
     pause.ask_at = _after(now, rhythm.open_ended_ask_after, tz)
     await session.flush()
+    await outbox.enqueue(session, pause.group_id, QUESTION, pause.id, pause.person_id, now)
     return pause
 
 
@@ -261,3 +349,7 @@ def cover_wanted(matches: Sequence[PersonMatch]) -> bool:
     """When the coordinator sets a pause, a temporary volunteer is wanted for every citizen
     the volunteer meets (an activity goes on without them)."""
     return any(m.kind == "match" for m in matches)
+
+
+async def find_pause(session: AsyncSession, pause_id: int) -> Pause | None:
+    return await session.get(Pause, pause_id)

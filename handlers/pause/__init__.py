@@ -4,12 +4,13 @@ scheduled check-ins.
 
 The flow is a small state machine in `user_data["pause_flow"]` (memory only) driven by
 buttons "pause:..." and, where asked, a typed date or message. The message to the
-coordinator is passed on and never stored: it only lives in that in-memory state until it is
-sent, and the state is cleared right after.
+coordinator lives in that in-memory state until the pause starts, then sealed on the pause
+row only until every coordinator's notice is done (sent through the outbox, also after a restart).
 
-The parts: `common` (texts, keyboards, telling the coordinators), `volunteer` (the private
+The parts: `common` (texts, keyboards, renderings), `volunteer` (the private
 flow), `coordinator` (`/pausevolunteer`, `/resumevolunteer`), `checkins` (the scheduler
-pass), `group` (pause commands typed in the group).
+pass), `notices` (what goes out through the outbox: the coordinators' notices and the
+readiness question), `group` (pause commands typed in the group).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from handlers.pause.checkins import run_due
 from handlers.pause.common import COMMANDS
 from handlers.pause.coordinator import pause_volunteer_command, resume_volunteer_command
 from handlers.pause.group import pause_in_group, resume_in_group
+from handlers.pause.notices import register_kinds
 from handlers.pause.volunteer import (
     AwaitingTyping,
     pause_command,
@@ -34,6 +36,7 @@ __all__ = ["COMMANDS", "register", "run_due"]
 
 
 def register(application: Application, services: Services) -> None:
+    register_kinds(application)
     private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
     application.add_handler(
         CommandHandler(

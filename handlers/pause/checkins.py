@@ -14,9 +14,7 @@ from telegram.ext import (
 
 from bot.context import PeerContext
 from bot.domain import pause as pauses
-from bot.domain import rows
-from bot.i18n import Translate, format_day
-from handlers.delivery import send_to_person, tell_coordinators
+from handlers.delivery import send_due
 from handlers.pause_buttons import BUTTONS, PauseAction
 
 if TYPE_CHECKING:
@@ -41,8 +39,9 @@ def forget_unfinished_flows(application: Application, now: datetime) -> None:
 
 async def run_due(context: PeerContext) -> None:
     """Remind the coordinator to check in, and ask paused volunteers whether they are ready.
-    Each item is claimed (its due time moved on) in its own transaction together with the
-    send, so a restart never repeats one; a late pass sends once, not once per missed cycle."""
+    Each is claimed (its due time moved on) and enqueued in the outbox in one transaction,
+    so it is sent at least once and a restart never repeats it; a late pass sends once, not
+    once per missed cycle (`handlers.pause.notices` renders them)."""
     services = context.services
     now = services.clock.now()
     forget_unfinished_flows(context.application, now)
@@ -51,42 +50,20 @@ async def run_due(context: PeerContext) -> None:
         questions = await pauses.due_questions(session, services.group_id, now)
     for pause_id in checkins:
         async with services.db.transaction() as session:
-            pause = await pauses.claim_checkin(
-                session, pause_id, now, rhythm=rhythm(services), tz=services.tz
+            await pauses.claim_checkin(
+                session,
+                pause_id,
+                now,
+                rhythm=rhythm(services),
+                tz=services.tz,
+                notify=services.settings.coordinator_ids,
             )
-            if pause is None:
-                continue
-            person = await rows.person(session, pause.person_id)
-            if not person.is_member:
-                continue
-            started = pause.started_at
-
-            def render(
-                _: Translate, language: str, person: Person = person, started: datetime = started
-            ) -> str:
-                return _(
-                    "A gentle reminder: {name} has been on a pause since {since}. Perhaps it is "
-                    "a good time to check in and hear how things are?"
-                ).format(
-                    name=person.first_name,
-                    since=format_day(started, services.tz, language, now=now),
-                )
-
-            await tell_coordinators(context, session, render)
-            log.info("check-in reminder sent for pause %s", pause_id)
     for pause_id in questions:
         async with services.db.transaction() as session:
-            pause = await pauses.claim_question(
+            await pauses.claim_question(
                 session, pause_id, now, rhythm=rhythm(services), tz=services.tz
             )
-            if pause is None:
-                continue
-            person = await rows.person(session, pause.person_id)
-            if not person.is_member or not person.reachable:
-                continue
-            text, markup = readiness_question(context, person, pause)
-            await send_to_person(context, person, text, reply_markup=markup)
-            log.info("readiness question sent for pause %s", pause_id)
+    await send_due(context, pauses.KINDS)
 
 
 def readiness_question(

@@ -16,10 +16,10 @@ from bot.domain import pause as pauses
 from bot.domain.matches import PersonMatch
 from bot.domain.typed_dates import example_day
 from bot.i18n import N_, Translate, format_day, format_when, ngettext
+from bot.sealing import derive_key
 from handlers.common import (
     CommandInfo,
 )
-from handlers.delivery import tell_coordinators
 from handlers.pause_buttons import BUTTONS, PauseAction
 
 if TYPE_CHECKING:
@@ -75,6 +75,11 @@ LENGTHS = [length.value for length in pauses.Length]
 # As far as we know Livslinien's published phone hours are every day 11-05; never say "open
 # day and night". The association can replace the whole text (CRISIS_HELP_TEXT).
 DEFAULT_CRISIS_HELP = N_("Livslinien: 70 201 201 (every day 11–05). In acute danger, call 112.")
+
+
+def note_key(services: Services) -> bytes:
+    """The key that seals the volunteer's note while it waits on the pause row."""
+    return derive_key(services.settings.telegram_bot_token, "pause note")
 
 
 def rhythm(services: Services) -> pauses.Rhythm:
@@ -171,8 +176,10 @@ def coordinator_notice(
     note: str | None,
     *,
     by_coordinator: bool = False,
+    note_lost: bool = False,
 ) -> Any:
-    """Renders the coordinator's one message about a new pause, in their language."""
+    """Renders the coordinator's one message about a new pause, in their language
+    (`note_lost`: there was a message, but it could not be opened again)."""
 
     def render(_: Translate, language: str) -> str:
         name = person.first_name
@@ -214,6 +221,13 @@ def coordinator_notice(
             if note:
                 lines.append(_("Message from {name}:").format(name=name))
                 lines.append(note)
+            elif note_lost:
+                lines.append(
+                    _(
+                        "{name} wrote you a message, but I could not read it back after a "
+                        "restart. Perhaps ask {name}?"
+                    ).format(name=name)
+                )
             else:
                 lines.append(_("No message from {name}.").format(name=name))
         lines += [
@@ -230,18 +244,10 @@ def coordinator_notice(
     return render
 
 
-async def announce_end(
-    context: PeerContext, person: Person, pause: Pause, *, by_coordinator: bool
-) -> None:
+async def announce_end(context: PeerContext, person: Person, pause: Pause) -> None:
+    """The pause has ended (the coordinators' notice, when the volunteer ended it, was
+    enqueued with the end): listeners may write to the volunteer now."""
     services = context.services
-    if not by_coordinator:
-
-        def render(_: Translate, language: str) -> str:
-            return _("{name} is back from the pause and ready again.").format(
-                name=person.first_name
-            )
-
-        await tell_coordinators(context, context.session, render)
     log.info("pause %s ended for person %s", pause.id, person.id)
     await services.emit("pause_ended", context, person=person, pause=pause)
 

@@ -169,7 +169,7 @@ async def coordinator_resume(update: Update, context: PeerContext, person: Perso
     if not told.sent:
         text += "\n\n" + couldnt_tell(context, person, language)
     await reply(update, text)
-    await announce_end(context, person, pause, by_coordinator=True)
+    await announce_end(context, person, pause)
 
 
 @private_only

@@ -1,7 +1,7 @@
 """The volunteer's private `/pause` flow: a small state machine in `user_data[FLOW]`
 (memory only) driven by buttons and, where asked, a typed date or message; `/resume`,
-"a little longer" and "let's talk". The message to the coordinator is passed on and
-never stored."""
+"a little longer" and "let's talk". The message to the coordinator is passed on, kept
+only until it is delivered."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from bot.domain import pause as pauses
 from bot.domain import people
 from bot.domain.matches import matches_for_person
 from bot.i18n import Translate
+from bot.sealing import seal
 from handlers.callbacks import choice
 from handlers.common import (
     NOT_REGISTERED,
@@ -28,7 +29,8 @@ from handlers.common import (
     reply,
     texts_for,
 )
-from handlers.delivery import send_private, tell_coordinators
+from handlers.delivery import send_private
+from handlers.pause.notices import kick_after_commit, told_coordinators
 from handlers.pause_buttons import BUTTONS, PauseAction
 from handlers.start import register_from_private_chat
 
@@ -45,12 +47,12 @@ from handlers.pause.common import (
     TYPED_STEPS,
     announce_end,
     citizens_text,
-    coordinator_notice,
     crisis_help,
     date_example,
     day_text,
     flow_citizens,
     length_keyboard,
+    note_key,
     remove_keyboard,
     rhythm,
     until_text,
@@ -193,7 +195,7 @@ async def ask_for_note(update: Update, context: PeerContext, person: Person) -> 
         update,
         _(
             "Would you like to send a few words to the coordinator? Just write them here. "
-            "They are passed on and not saved."
+            "They are passed on, and deleted as soon as the coordinator has them."
         ),
         reply_markup=InlineKeyboardMarkup(
             [
@@ -258,7 +260,9 @@ async def show_summary(update: Update, context: PeerContext, person: Person) -> 
 
 
 async def confirm(update: Update, context: PeerContext, person: Person) -> None:
-    """Start the pause, tell the coordinator once, and forget the message."""
+    """Start the pause; the coordinators' notice (with the message) is enqueued with it, sent
+    once it has committed (or after a restart), and the volunteer is told whether it arrived.
+    The message waits on the pause only until it is delivered."""
     flow = context.user_data.pop(FLOW, None) or {}
     note = flow.pop("note", None)
     until_day = date.fromisoformat(flow["until"]) if flow.get("until") else None
@@ -277,34 +281,41 @@ async def confirm(update: Update, context: PeerContext, person: Person) -> None:
             wants_cover=wants_cover,
             rhythm=rhythm(services),
             tz=services.tz,
+            note=seal(note_key(services), note) if note else None,
+            notify=services.settings.coordinator_ids,
         )
     except pauses.AlreadyPaused:
         await reply(update, _("You are already on a pause. Take good care of yourself."))
         return
-    matches = await matches_for_person(
-        context.session,
-        services.group_id,
-        person.id,
-        now,
-        horizon=pauses.affected_horizon(now, pause.until, services.tz),
-    )
-    delivered = await tell_coordinators(
-        context, context.session, coordinator_notice(context, person, pause, matches, note)
-    )
-    del note  # passed on; nothing keeps it
+    del note  # from here on only the pause row has it, sealed, until the coordinators do
     log.info("pause %s started for person %s", pause.id, person.id)
     await services.emit("pause_started", context, person=person, pause=pause)
+    pause_id, user_id = pause.id, person.telegram_user_id
+    until = until_text(context, pause.until, person.language) if pause.until else None
+
+    async def tell_volunteer() -> None:
+        told = await told_coordinators(context, pauses.STARTED, pause_id)
+        delivery = await send_private(context.bot, user_id, started_text(context, _, told, until))
+        if not delivery.sent:
+            log.warning("pause %s: the confirmation did not reach the volunteer", pause_id)
+
+    # After the commit: the pause stands whatever Telegram answers (a 502 here never rolls
+    # it back, so the coordinator is never told twice).
+    context.after_commit_await(tell_volunteer)
+
+
+def started_text(context: PeerContext, _: Translate, told: bool, until: str | None) -> str:
     lines = [_("Your pause has started. Take good care of yourself.")]
     lines.append(
         _("I have told the coordinator.")
-        if delivered
+        if told
         else _(
             "I couldn't reach the coordinator just now; if you feel up to it, you can tell "
             "them yourself."
         )
     )
     lines.append(_("While you are on a pause, I won't send you reminders."))
-    if pause.until is None:
+    if until is None:
         lines.append(
             _(
                 "When you are ready, just write /resume. Otherwise I will write to you in a few "
@@ -316,14 +327,10 @@ async def confirm(update: Update, context: PeerContext, person: Person) -> None:
             _(
                 "When you are ready, just write /resume. Otherwise I will write to you on {day} to "
                 "hear how you are."
-            ).format(day=until_text(context, pause.until, person.language))
+            ).format(day=until)
         )
     lines += ["", crisis_help(context, _)]
-    # With retries and never raising: the coordinator has been told, so a 502 here must not
-    # roll the pause back (a second confirmation told the coordinator twice).
-    delivery = await send_private(context.bot, person.telegram_user_id, "\n".join(lines))
-    if not delivery.sent:
-        log.warning("pause %s: the confirmation did not reach the volunteer", pause.id)
+    return "\n".join(lines)
 
 
 async def extend(
@@ -341,21 +348,12 @@ async def extend(
             until_day=until_day,
             rhythm=rhythm(services),
             tz=services.tz,
+            notify=services.settings.coordinator_ids,
         )
     except pauses.NotPaused:
         await reply(update, _("You are not on a pause right now."))
         return
-
-    def render(_: Translate, language: str) -> str:
-        if pause.until is None:
-            return _("{name} would like a little longer pause, with no end date yet.").format(
-                name=person.first_name
-            )
-        return _("{name} would like a little longer pause, now until {until}.").format(
-            name=person.first_name, until=until_text(context, pause.until, language)
-        )
-
-    await tell_coordinators(context, context.session, render)
+    kick_after_commit(context)
     if pause.until is None:
         text = _(
             "That is completely fine. Your pause goes on, and I will ask you again in a few weeks."
@@ -373,10 +371,16 @@ async def come_back(update: Update, context: PeerContext, person: Person) -> Non
     services = context.services
     _ = context.texts(person.language)
     try:
-        pause = await pauses.end_pause(context.session, person.id, services.clock.now())
+        pause = await pauses.end_pause(
+            context.session,
+            person.id,
+            services.clock.now(),
+            notify=services.settings.coordinator_ids,
+        )
     except pauses.NotPaused:
         await reply(update, _("You are not on a pause right now."))
         return
+    kick_after_commit(context)
     await reply(
         update,
         _(
@@ -385,19 +389,19 @@ async def come_back(update: Update, context: PeerContext, person: Person) -> Non
         ).format(name=person.first_name),
     )
     # After the welcome: listeners may write to them too (e.g. minutes that waited).
-    await announce_end(context, person, pause, by_coordinator=False)
+    await announce_end(context, person, pause)
 
 
 async def want_to_talk(update: Update, context: PeerContext, person: Person) -> None:
     _ = context.texts(person.language)
-
-    def render(_: Translate, language: str) -> str:
-        return _(
-            "{name} would like to talk with you about the pause. Perhaps give them a call "
-            "or write to them?"
-        ).format(name=person.first_name)
-
-    await tell_coordinators(context, context.session, render)
+    services = context.services
+    now = services.clock.now()
+    if not await pauses.want_to_talk(
+        context.session, person.id, now, services.settings.coordinator_ids
+    ):
+        await reply(update, _("You are not on a pause right now."))
+        return
+    kick_after_commit(context)
     await reply(
         update,
         _(
@@ -433,7 +437,9 @@ async def typed(update: Update, context: PeerContext) -> None:
         return
     _ = context.texts(person.language)
     if flow["step"] == "note":
-        flow["note"] = message.text.strip()[:3000]
+        # Whole: Telegram lets nobody type more than 4,096 characters, and the notice
+        # to the coordinator is sent in parts when it is long.
+        flow["note"] = message.text.strip()
         await show_summary(update, context, person)
         return
     today = pauses.local_day(context.services.clock.now(), context.services.tz)

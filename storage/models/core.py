@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base, TelegramId, UTCDateTime
@@ -66,3 +66,7 @@ class Pause(Base):
     # volunteer is next asked whether they are ready. Empty once the pause has ended.
     next_checkin_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     ask_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The volunteer's few words to the coordinator (migration 0004b), sealed (`bot/sealing`:
+    # never readable in the database), kept only until every coordinator's notice about
+    # the pause is done (sent, or they can't be reached).
+    note_for_coordinator: Mapped[str | None] = mapped_column(Text, nullable=True)
