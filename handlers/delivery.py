@@ -315,7 +315,7 @@ def register_kind(
 
     `pausable`: pause means quiet. An item for someone on a pause is held (not sent, not
     dropped) when this is True, or a function of the item that says True (e.g. "not marked
-    important"); the pause's end wakes it (`bot.domain.pause.end_pause`) and `prepare`, asked
+    important"); the pause's end wakes it (`wake_after_pause`, below) and `prepare`, asked
     again then, decides whether it is still wanted (a past meeting's reminder: no; a copy of
     the minutes: yes). Whatever concerns the pause itself is not pausable."""
     application.bot_data.setdefault(KINDS, {})[kind] = OutboxKind(prepare, after, pausable)
@@ -416,8 +416,28 @@ def start_sending(
     task.add_done_callback(running.discard)
 
 
+async def wake_after_pause(context: PeerContext, person: Person, **_details: Any) -> None:
+    """Pause means quiet, generically: at the end of a person's pause (event `pause_ended`,
+    in the pause's own transaction) whatever was held for her is due again, and is sent
+    once that has committed; each kind's `prepare` says whether it is still wanted."""
+    now = context.services.clock.now()
+    try:
+        session = context.session
+    except RuntimeError:  # not inside an update: a transaction of its own
+        async with context.services.db.transaction() as own:
+            found = await outbox.wake(own, person.id, now)
+        if found:
+            start_sending(context.application)
+        return
+    if await outbox.wake(session, person.id, now):
+        application = context.application
+        context.after_commit(lambda: start_sending(application))
+
+
 def register(application: Any, services: Any) -> None:
-    """The sender has no handlers; its scheduler pass is `run_due`."""
+    """The sender has no handlers; its scheduler pass is `run_due`. It listens for the end
+    of a pause (registered last, after the features that wake their own kinds)."""
+    services.on("pause_ended", wake_after_pause)
 
 
 async def run_due(context: PeerContext) -> None:

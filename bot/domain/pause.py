@@ -11,7 +11,6 @@ check-in) and the readiness question go through the outbox (`bot.domain.outbox`)
 in the transaction that changes the pause. No reason is ever stored; the volunteer's few
 words to the coordinator wait on the row, sealed by the handler (`bot/sealing.py`), only
 until every coordinator's notice is done.
-Ending a pause wakes what the outbox held back for the volunteer meanwhile.
 """
 
 from __future__ import annotations
@@ -229,9 +228,8 @@ async def extend_pause(
 async def end_pause(
     session: AsyncSession, person_id: int, now: datetime, *, notify: Sequence[int] = ()
 ) -> Pause:
-    """The volunteer is back (the coordinators `notify` are told); what the outbox held for
-    them meanwhile is due again, each feature deciding whether it is still wanted. Raises
-    NotPaused when there is nothing to end."""
+    """The volunteer is back (the coordinators `notify` are told). Raises NotPaused when
+    there is nothing to end. (What the outbox held for them is woken on `pause_ended`.)"""
     pause = await current_pause(session, person_id, now)
     if pause is None:
         raise NotPaused
@@ -240,7 +238,6 @@ async def end_pause(
     pause.ask_at = None
     await session.flush()
     await tell_coordinators(session, pause, BACK, now, notify)
-    await outbox.wake(session, person_id, now)
     return pause
 
 

@@ -7,6 +7,7 @@ holds them. A notice over Telegram's limit is split by the sender."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from bot.domain import pause as pauses
 from bot.domain.matches import matches_for_person
 from bot.i18n import Translate, format_day
 from bot.sealing import unseal
-from handlers.delivery import Outcome, Outgoing, register_kind, send_due
+from handlers.delivery import Outcome, Outgoing, register_kind, start_sending
 from handlers.pause.checkins import readiness_question
 from handlers.pause.common import coordinator_notice, note_key, until_text
 
@@ -28,21 +29,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-async def kick(context: PeerContext) -> None:
-    """Send the pause's due messages now (the scheduler pass would, a little later)."""
-    await send_due(context, pauses.KINDS)
-
-
-def kick_after_commit(context: PeerContext) -> None:
-    """Once the update's transaction (which enqueued them) has committed."""
-    context.after_commit_await(lambda: kick(context))
-
-
-async def told_coordinators(context: PeerContext, kind: str, pause_id: int) -> bool:
-    """Send the notice now, then: did (or may still) a coordinator get it?"""
-    await kick(context)
-    async with context.services.db.transaction() as session:
-        return await pauses.notice_reached(session, kind, pause_id)
+def kick_after_commit(
+    context: PeerContext, then: Callable[[PeerContext], Awaitable[None]] | None = None
+) -> None:
+    """Once the update's transaction (which enqueued them) has committed, send the pause's
+    messages in the background (the scheduler pass would, a little later); then `then`."""
+    application = context.application
+    context.after_commit(lambda: start_sending(application, pauses.KINDS, then=then))
 
 
 def _render(

@@ -30,7 +30,7 @@ from handlers.common import (
     texts_for,
 )
 from handlers.delivery import send_private
-from handlers.pause.notices import kick_after_commit, told_coordinators
+from handlers.pause.notices import kick_after_commit
 from handlers.pause_buttons import BUTTONS, PauseAction
 from handlers.start import register_from_private_chat
 
@@ -293,15 +293,17 @@ async def confirm(update: Update, context: PeerContext, person: Person) -> None:
     pause_id, user_id = pause.id, person.telegram_user_id
     until = until_text(context, pause.until, person.language) if pause.until else None
 
-    async def tell_volunteer() -> None:
-        told = await told_coordinators(context, pauses.STARTED, pause_id)
-        delivery = await send_private(context.bot, user_id, started_text(context, _, told, until))
+    async def tell_volunteer(later: PeerContext) -> None:
+        """Once the notice went (or not): whether the coordinator has it."""
+        async with later.services.db.transaction() as session:
+            told = await pauses.notice_reached(session, pauses.STARTED, pause_id)
+        delivery = await send_private(later.bot, user_id, started_text(later, _, told, until))
         if not delivery.sent:
             log.warning("pause %s: the confirmation did not reach the volunteer", pause_id)
 
     # After the commit: the pause stands whatever Telegram answers (a 502 here never rolls
     # it back, so the coordinator is never told twice).
-    context.after_commit_await(tell_volunteer)
+    kick_after_commit(context, then=tell_volunteer)
 
 
 def started_text(context: PeerContext, _: Translate, told: bool, until: str | None) -> str:
