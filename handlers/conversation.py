@@ -198,15 +198,20 @@ async def on_command(update: Update, context: PeerContext) -> None:
         context.user_data.pop(SLOT, None)  # type: ignore[union-attr]
 
 
-# Before every feature's handlers (group 0), so an abandoned flow is explained once and
-# never reaches a feature's text handler or the fallback.
-GROUP = -3
+# Before every feature's handlers, the early ones included (meeting settings: -3, minutes:
+# -1), so an abandoned flow is explained once and never reaches a feature's text handler
+# or the fallback. A group of its own: in a shared one, taking a command here would keep
+# it from the other handler of that group.
+GROUP = -4
 
 
 def register(application: Application, services: Services) -> None:
     application.add_handler(
         MessageHandler(
-            filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND & _LateAnswer(application),
+            filters.ChatType.PRIVATE
+            & (filters.TEXT | filters.Document.ALL)
+            & ~filters.COMMAND
+            & _LateAnswer(application),
             on_late_answer,
         ),
         group=GROUP,

@@ -7,7 +7,9 @@ The sending side lives in `handlers.meeting_flow`; the rules in `bot.domain.meet
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import ClassVar, Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
@@ -26,8 +28,8 @@ from bot.domain import meeting as domain
 from bot.domain import meeting_dates as dates
 from bot.domain import people
 from bot.i18n import N_, Translate, format_day, ngettext
+from handlers import conversation, meeting_messages
 from handlers import meeting_flow as flow
-from handlers import meeting_messages
 from handlers.callbacks import ID, Who, choice, small_int
 from handlers.common import (
     CommandInfo,
@@ -57,10 +59,19 @@ COMMANDS = [
 
 POLL_EXAMPLE = N_("/poll Which course would you like? | First aid | Handling conflicts")
 
-# user_data key: the coordinator tapped a setting and its new value comes next. The
-# handler runs in its own early group so it sees the text before other features' flows.
-PENDING_SETTING = "meeting_setting"
+# The handler of a setting's new value runs in its own early group so it sees the text
+# before other features' text handlers.
 SETTING_GROUP = -3
+
+
+@dataclass(kw_only=True)
+class NewSettingValue(conversation.Flow):
+    """The coordinator tapped a setting: its new value comes next."""
+
+    step: Literal["value"] = "value"
+    key: str  # one of domain.SETTING_KEYS
+    restart: ClassVar[str] = "/meetingsettings"
+
 
 # Danish names for the setting keys; either name works in /meetingsettings.
 DANISH_KEYS = {
@@ -467,8 +478,7 @@ async def ask_for_setting(update: Update, context: PeerContext, _: Translate, ke
     values = await domain.setting_values(
         context.session, context.services.group_id, flow.setting_defaults(context)
     )
-    if context.user_data is not None:
-        context.user_data[PENDING_SETTING] = key
+    conversation.start(context, NewSettingValue, key=key)
     await reply(
         update,
         _("Send me the new value for {setting} (now: {value}). For example: {example}").format(
@@ -482,14 +492,16 @@ async def ask_for_setting(update: Update, context: PeerContext, _: Translate, ke
 async def typed_setting(update: Update, context: PeerContext) -> None:
     """The coordinator's answer to "send me the new value" (runs before other features'
     text handlers, and only when a value is awaited)."""
-    key = context.user_data.get(PENDING_SETTING) if context.user_data is not None else None
+    pending = conversation.get(context, NewSettingValue)
     message = update.effective_message
-    if key is None or message is None or not message.text or not is_coordinator(context, update):
+    if pending is None or message is None or not message.text:
         return
-    context.user_data.pop(PENDING_SETTING, None)  # type: ignore[union-attr]
+    if not is_coordinator(context, update):
+        return
+    conversation.finish(context, NewSettingValue)
     if message.text.startswith("/"):
         return  # a command: the coordinator moved on
-    await save_setting(update, context, key, message.text, retry=True)
+    await save_setting(update, context, pending.key, message.text, retry=True)
     raise ApplicationHandlerStop
 
 
@@ -501,8 +513,8 @@ async def save_setting(
     try:
         stored = await domain.change_setting(context.session, context.services.group_id, key, value)
     except ValueError:
-        if retry and context.user_data is not None:
-            context.user_data[PENDING_SETTING] = key  # let them try again
+        if retry:
+            conversation.start(context, NewSettingValue, key=key)  # let them try again
             text = _("I couldn't use that value. An example of what works: {example}").format(
                 example=setting_example(key, language)
             )

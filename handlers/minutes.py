@@ -13,7 +13,9 @@ The rules live in `bot.domain.minutes`.
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
@@ -32,7 +34,7 @@ from bot.domain import meeting as meetings
 from bot.domain import minutes as domain
 from bot.domain import rows as stored
 from bot.i18n import N_, ngettext
-from handlers import minutes_attendance
+from handlers import conversation, minutes_attendance
 from handlers.callbacks import REFUSALS, TOKEN, Who, take_confirmation
 from handlers.common import (
     CommandInfo,
@@ -66,8 +68,17 @@ COMMANDS = [
     CommandInfo("attendance", N_("Mark who came to the volunteer meeting"), "coordinator"),
 ]
 
-# context.user_data key: the coordinator sent /minutes and the minutes come next.
-AWAITING = "minutes_awaiting"
+
+@dataclass(kw_only=True)
+class AwaitingMinutes(conversation.Flow):
+    """The coordinator sent `/minutes`: the minutes (a text or a document) come next."""
+
+    step: Literal["minutes"] = "minutes"
+    meeting_id: int
+    restart: ClassVar[str] = "/minutes"
+    lifetime: ClassVar[timedelta] = timedelta(hours=6)  # minutes take a while to write
+
+
 MINUTES_CAPTION = filters.CaptionRegex(r"^/minutes(@\w+)?(\s|$)")
 # The draft's question: "Send" and "Cancel" carry one single-use token.
 QUESTION = confirmations.Kind.MINUTES
@@ -99,7 +110,7 @@ async def minutes_command(update: Update, context: PeerContext) -> None:
     if len(parts) > 1 and parts[1].strip():
         await take_draft(update, context, meeting, text=parts[1].strip())
         return
-    context.user_data[AWAITING] = meeting.id
+    conversation.start(context, AwaitingMinutes, meeting_id=meeting.id)
     await reply(
         update,
         _(
@@ -131,15 +142,14 @@ async def minutes_document(update: Update, context: PeerContext) -> None:
 
 async def awaited_minutes(update: Update, context: PeerContext) -> None:
     """The message after `/minutes`: the minutes themselves (runs before other features)."""
-    meeting_id = context.user_data.get(AWAITING) if context.user_data is not None else None
+    awaited = conversation.get(context, AwaitingMinutes)
     message = update.effective_message
-    if meeting_id is None or message is None or not is_coordinator(context, update):
+    if awaited is None or message is None or not is_coordinator(context, update):
         return
+    conversation.finish(context, AwaitingMinutes)
     if (message.text or message.caption or "").startswith("/"):
-        context.user_data.pop(AWAITING, None)  # a command: the coordinator moved on
-        return
-    context.user_data.pop(AWAITING, None)
-    meeting = await stored.find_meeting(context.session, meeting_id)
+        return  # a command: the coordinator moved on
+    meeting = await stored.find_meeting(context.session, awaited.meeting_id)
     if meeting is None:
         return
     try:
@@ -152,7 +162,7 @@ async def awaited_minutes(update: Update, context: PeerContext) -> None:
     except Exception:
         # The draft is rolled back and the coordinator is asked to try again: sending the
         # minutes again must then work (a 502 on the preview lost them).
-        context.user_data[AWAITING] = meeting.id
+        conversation.start(context, AwaitingMinutes, meeting_id=meeting.id)
         raise
     raise ApplicationHandlerStop
 

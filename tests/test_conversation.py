@@ -107,3 +107,28 @@ async def test_an_expired_flow_is_ignored_before_any_sweep_and_a_command_moves_o
     await box.say(mette, "K.L.")
     assert LATE not in "".join(box.texts_to(mette.id)[-3:])
     assert "forstod jeg ikke" in box.last_text_to(mette.id)
+
+
+async def test_a_setting_value_is_awaited_until_a_command_or_its_lifetime(
+    group: tuple[Sandbox, Cast],
+):
+    box, cast = group
+    mette = cast.coordinator
+    await box.say(mette, "/start")
+    await box.say(mette, "/settings")
+    await box.tap(mette, box.fake.messages_to(mette.id)[-1], "meeting:settings")
+    view = next(
+        m for m in reversed(box.fake.messages_to(mette.id)) if "Indstillinger for" in m.text
+    )
+    await box.tap(mette, view, "meeting:edit:place")
+    await box.say(mette, "/help")  # she moved on: the next text is not the new place
+    await box.say(mette, "Biblioteket")
+    assert "forstod jeg ikke" in box.last_text_to(mette.id)
+
+    await box.tap(mette, view, "meeting:edit:place")
+    box.clock.advance(timedelta(hours=3))
+    await box.say(mette, "Biblioteket")
+    assert LATE in box.last_text_to(mette.id) and "/meetingsettings" in box.last_text_to(mette.id)
+    await box.say(mette, "/settings")
+    await box.tap(mette, box.fake.messages_to(mette.id)[-1], "meeting:settings")
+    assert "Biblioteket" not in box.last_text_to(mette.id)
