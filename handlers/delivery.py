@@ -8,6 +8,7 @@ records Telegram's answer. It runs as a scheduler pass and whenever a feature ki
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Collection
@@ -16,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from telegram import Bot, Message
+from telegram import Bot, InputFile, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
 from bot.context import PeerContext
@@ -256,7 +257,8 @@ class Outgoing:
     chat_id: int
     text: str  # the message, or the caption of `document`
     reply_markup: Any = None
-    document: str | None = None  # a Telegram file id, sent as a document
+    # Sent as a document: a Telegram file id, or a file made here (e.g. a calendar invitation).
+    document: str | InputFile | None = None
     protect_content: bool = False
 
 
@@ -360,12 +362,18 @@ async def send_due(context: PeerContext, kinds: Collection[str] | None = None) -
                     continue
             if claim.retried:
                 log.info("outbox item %s: sent again, a stop left its claim", claim.item_id)
-            delivery = await send_outgoing(context.bot, outgoing)
+            try:
+                delivery = await send_outgoing(context.bot, outgoing)
+            except ChatMigrated as error:  # to the group, which became a supergroup
+                await follow_migration(context, error.new_chat_id)
+                moved = dataclasses.replace(outgoing, chat_id=error.new_chat_id)
+                delivery = await send_outgoing(context.bot, moved)
             async with services.db.transaction() as session:
                 await outbox.record(
                     session, claim.item_id, delivery.outcome.value, services.clock.now()
                 )
-                if delivery.outcome in (Outcome.NOT_STARTED, Outcome.BLOCKED):
+                unreachable = delivery.outcome in (Outcome.NOT_STARTED, Outcome.BLOCKED)
+                if unreachable and claim.person_id is not None:
                     await people.mark_unreachable(
                         session, claim.person_id, blocked=delivery.outcome is Outcome.BLOCKED
                     )

@@ -29,6 +29,7 @@ from bot.domain import meeting_dates as dates
 from bot.domain import people
 from bot.i18n import N_, Translate, format_day, ngettext
 from handlers import conversation, meeting_messages
+from handlers import meeting_decision as decision
 from handlers import meeting_flow as flow
 from handlers.callbacks import ID, Who, choice, small_int
 from handlers.common import (
@@ -270,7 +271,7 @@ async def close_poll(update: Update, context: PeerContext) -> None:
     services = context.services
     meeting = await domain.open_meeting_poll(context.session, services.group_id)
     if meeting is not None and meeting.status == domain.OPEN:
-        await flow.close(context, meeting.id)
+        await decision.close(context, meeting.id)
         await reply(update, _("The poll is closed."))
         return
     others = await domain.open_group_polls(context.session, services.group_id)
@@ -310,7 +311,7 @@ async def set_meeting(update: Update, context: PeerContext) -> None:
             ),
         )
         return
-    await flow.choose(context, None, starts_at)
+    await decision.choose(context, None, starts_at)
     await reply(
         update,
         _("Done: the volunteer meeting is {when}. I have told the group.").format(
@@ -345,7 +346,7 @@ async def on_choose(update: Update, context: PeerContext, meeting_id: int, posit
         await query.answer()
         return
     await query.edit_message_reply_markup(None)
-    await flow.choose(context, meeting_id, option.starts_at)
+    await decision.choose(context, meeting_id, option.starts_at)
     await reply(
         update,
         _("Done: the volunteer meeting is {when}. I have told the group.").format(
@@ -569,7 +570,7 @@ async def run_due(context: PeerContext) -> None:
     async with services.db.transaction() as session:
         closing = [m.id for m in await domain.due_closings(session, services.group_id, now)]
     for meeting_id in closing:
-        await flow.close(context, meeting_id)
+        await decision.close(context, meeting_id)
     await meeting_messages.nudge_rounds(context)
     async with services.db.transaction() as session:
         polls = [p.id for p in await domain.due_group_polls(session, services.group_id, now)]

@@ -1,7 +1,9 @@
-"""The monthly meeting's private messages, sent by the outbox (`handlers/delivery.py`): the
-nudge to answer the date poll and the reminders of the decided meeting. The domain promises
-them (`bot/domain/meeting_messages.py`); here they are rendered when due, if still wanted.
-At least once: a message a stop cut off is sent again after the restart."""
+"""The monthly meeting's promised messages, sent by the outbox (`handlers/delivery.py`): the
+nudge to answer the date poll and the reminders of the decided meeting (private), and the
+decision's post in the group with the calendar invitation (or the word that no date got a
+yes). The domain promises them (`bot/domain/meeting_messages.py`) in the transaction that
+decides; here they are rendered when due, if still wanted. At least once: a message a stop
+cut off is sent again after the restart."""
 
 from __future__ import annotations
 
@@ -9,21 +11,28 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from icalendar import Calendar, Event
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 
 from bot.context import PeerContext
+from bot.domain import meeting as domain
 from bot.domain import meeting_messages as messages
 from bot.domain import rows
 from bot.domain.outbox import Claim
+from bot.i18n import N_, ngettext
 from handlers import meeting_flow as flow
-from handlers.delivery import Outgoing, register_kind, send_due
+from handlers.delivery import Outgoing, register_kind, send_due, tell_coordinators
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from storage.models import Person
+    from storage.models.meeting import Meeting
 
 log = logging.getLogger(__name__)
+
+ICS_FILENAME = "frivilligmoede.ics"
+MEETING_TITLE = N_("Volunteer meeting")
 
 
 async def prepare_nudge(
@@ -104,8 +113,9 @@ async def nudge_rounds(context: PeerContext) -> None:
 
 async def tell_unreachable(context: PeerContext, unreachable: list[Person]) -> None:
     names = ", ".join(p.first_name for p in unreachable)
-    await flow.tell_coordinators(
+    await tell_coordinators(
         context,
+        None,
         lambda _, language: _(
             "These volunteers haven't answered the meeting poll yet, and I can't write "
             "to them privately (they haven't started a chat with me yet): {names}. "
@@ -127,7 +137,76 @@ async def on_person_started(context: PeerContext, person: Person, **_: Any) -> N
     await messages.plan_reminders_for(session, meeting, person.id, config.leads, services.tz, now)
 
 
+# In the group ---------------------------------------------------------------------------------
+
+
+def calendar_invitation(
+    context: PeerContext, meeting: Meeting, duration: timedelta, language: str
+) -> bytes:
+    """An .ics file; the same UID with a higher SEQUENCE updates it in calendars on a move."""
+    assert meeting.starts_at is not None
+    _ = context.texts(language)
+    calendar = Calendar()
+    calendar.add("prodid", "-//PeerBot//frivilligmoede//DA")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", f"meeting-{meeting.group_id}-{meeting.id}@peerbot")
+    event.add("dtstamp", context.services.clock.now())
+    event.add("dtstart", meeting.starts_at)
+    event.add("dtend", meeting.starts_at + duration)
+    event.add("summary", _(MEETING_TITLE))
+    event.add("sequence", meeting.sequence)
+    if meeting.place:
+        event.add("location", meeting.place)
+    calendar.add_component(event)
+    return calendar.to_ical()
+
+
+async def prepare_group_post(
+    context: PeerContext, session: AsyncSession, claim: Claim, now: datetime
+) -> Outgoing | None:
+    """The decision (date, time, place, how many can come, with the .ics), or that no date
+    got a yes; as things are when it is sent (a newer date's post replaces an older one)."""
+    meeting = await messages.wanted_group_post(session, claim, now)
+    if meeting is None:
+        return None
+    services = context.services
+    language = services.settings.language
+    _ = context.texts(language)
+    if claim.kind == messages.NO_DATE:
+        text = _("No date got a yes this time. The coordinator will find a date and let you know.")
+        return Outgoing(services.group_chat_id, text)
+    assert meeting.starts_at is not None
+    moment = flow.when(context, meeting.starts_at, language)
+    moved = meeting.sequence > 0
+    if moved:
+        lines = [_("The volunteer meeting has moved to {when}.").format(when=moment)]
+    else:
+        lines = [_("The volunteer meeting will be on {when}.").format(when=moment)]
+    if meeting.place:
+        lines.append(_("Place: {place}").format(place=meeting.place))
+    coordinator_ids = flow.coordinators(context)
+    coming = len((await domain.picture(session, meeting, now, coordinator_ids)).can)
+    if not moved and coming:
+        lines.append(
+            ngettext(
+                language,
+                "So far {count} person can come.",
+                "So far {count} people can come.",
+                coming,
+            ).format(count=coming)
+        )
+    lines.append(_("The calendar invitation is attached. Welcome!"))
+    config = await flow.load_config(context, session)
+    ics = calendar_invitation(context, meeting, config.duration, language)
+    document = InputFile(ics, filename=ICS_FILENAME)
+    return Outgoing(services.group_chat_id, "\n".join(lines), document=document)
+
+
 def register(application: Any, services: Any) -> None:
     register_kind(application, messages.NUDGE, prepare_nudge)
     register_kind(application, messages.REMINDER, prepare_reminder)
+    register_kind(application, messages.DECISION, prepare_group_post)
+    register_kind(application, messages.NO_DATE, prepare_group_post)
     services.on("person_started", on_person_started)

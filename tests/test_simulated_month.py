@@ -24,10 +24,11 @@ first post always gets a 502, so the "not sure it arrived" path (the coordinator
 it) runs every month.
 
 Accepted windows, accounted for precisely in `explain` (anything else fails):
-- minutes copies, meeting and match reminders and poll nudges are at-least-once: a message
-  claimed but never confirmed by Telegram (the bot was SIGKILLed between the claim and
-  Telegram's answer) is sent again after the restart; when Telegram had delivered it just
-  before the kill, that person sees it twice, and the report names each such duplicate;
+- minutes copies, meeting and match reminders, poll nudges and the meeting decision's post
+  in the group are at-least-once: a message claimed but never confirmed by Telegram (the
+  bot was SIGKILLed between the claim and Telegram's answer) is sent again after the
+  restart; when Telegram had delivered it just before the kill, that person (or the group)
+  sees it twice, and the report names each such duplicate;
 - broadcast copies are at-most-once: copies in flight at a kill or a dropped connection
   are recorded "unknown" and reported to the coordinator, never sent twice; the report
   names each missing one.
@@ -543,6 +544,8 @@ AT_LEAST_ONCE = {
     "meeting reminder": "a meeting reminder (an outbox item) a kill left claimed is sent again",
     "match reminder": "a match reminder a kill left in flight is claimed again",
     "meeting nudge": "a poll nudge (an outbox item) a kill left claimed is sent again",
+    "meeting decision": "the decision's group post (an outbox item, committed with the "
+    "decision) a kill left claimed is posted again",
 }
 
 

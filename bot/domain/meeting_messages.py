@@ -13,6 +13,7 @@ during her pause is dropped, the next one (after the pause) is sent as usual.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -28,6 +29,9 @@ from storage.models.outbox import CLAIMED, DONE, HELD, PENDING, OutboxItem
 
 NUDGE = "meeting nudge"
 REMINDER = "meeting reminder"
+# To the group (no person): the date decided (or moved), or that no date got a yes.
+DECISION = "meeting decision"
+NO_DATE = "meeting no date"
 NUDGE_BEFORE_CLOSE = timedelta(days=1)
 
 
@@ -126,15 +130,7 @@ async def plan_reminders(
     """The decided (or moved) meeting's reminders: the old date's reminders not yet sent
     are let go, and each volunteer who can come (or hasn't said) is promised one per lead
     time still ahead. Who is on a pause then is decided when each one is due."""
-    await session.execute(
-        update(OutboxItem)
-        .where(
-            OutboxItem.kind == REMINDER,
-            OutboxItem.subject_id == meeting.id,
-            OutboxItem.state.in_((PENDING, HELD)),
-        )
-        .values(state=DONE, outcome=outbox.NOT_WANTED, done_at=now, claim_token=None)
-    )
+    await let_go(session, REMINDER, meeting.id, now)
     seen = await domain.picture(session, meeting, now, coordinator_ids)
     cannot = {p.id for p in seen.cannot}
     for person in await people.volunteers(session, meeting.group_id):
@@ -206,6 +202,23 @@ async def _active(
     return person
 
 
+async def let_go(session: AsyncSession, kind: str, subject_id: int, now: datetime) -> None:
+    """Promises of `kind` about `subject_id` not yet sent are no longer wanted (e.g. the
+    reminders and the group post of a date that was moved)."""
+    await session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.kind == kind,
+            OutboxItem.subject_id == subject_id,
+            OutboxItem.state.in_((PENDING, HELD)),
+        )
+        .values(state=DONE, outcome=outbox.NOT_WANTED, done_at=now, claim_token=None)
+    )
+
+
+# Deciding -----------------------------------------------------------------------------------
+
+
 async def decide(
     session: AsyncSession,
     meeting: Meeting,
@@ -215,8 +228,61 @@ async def decide(
     now: datetime,
     coordinator_ids: Collection[int],
 ) -> bool:
-    """Fix (or move) the meeting's date and promise its reminders, in one transaction.
-    Returns True if it was a move of an already decided meeting."""
+    """Fix (or move) the meeting's date, promise its reminders and its post in the group,
+    in one transaction. Returns True if it was a move of an already decided meeting."""
     moved = await domain.decide(session, meeting, starts_at, now)
     await plan_reminders(session, meeting, leads, tz, now, coordinator_ids)
+    await let_go(session, DECISION, meeting.id, now)  # an earlier date's post not yet made
+    await outbox.enqueue(session, meeting.group_id, DECISION, meeting.id, None, now)
     return moved
+
+
+@dataclass(frozen=True)
+class Closing:
+    """A closed date poll: its counts and the date chosen (None: no date got a yes)."""
+
+    meeting: Meeting
+    counts: list[domain.OptionCount]
+    chosen: datetime | None
+
+
+async def close_poll(
+    session: AsyncSession,
+    meeting_id: int,
+    leads: list[dates.Lead],
+    tz: ZoneInfo,
+    now: datetime,
+    coordinator_ids: Collection[int],
+) -> Closing | None:
+    """Close the date poll and decide in one transaction, so a stop can't leave a closed
+    poll without a decision: the date with the most yes (a tie goes to the earlier date),
+    or, when no date got a yes, the group is promised a word that the coordinator will
+    choose. None if the poll was closed already."""
+    if not await domain.claim_close(session, meeting_id, now):
+        return None
+    meeting = await session.get_one(Meeting, meeting_id)
+    counted = {
+        p.id for p in await domain.volunteers(session, meeting.group_id, now, coordinator_ids)
+    }
+    counts = await domain.tally(session, meeting_id, counted)
+    chosen = domain.winning_date(counts)
+    if chosen is None:
+        await outbox.enqueue(session, meeting.group_id, NO_DATE, meeting.id, None, now)
+    else:
+        await decide(session, meeting, chosen, leads, tz, now, coordinator_ids)
+    return Closing(meeting, counts, chosen)
+
+
+async def wanted_group_post(
+    session: AsyncSession, claim: outbox.Claim, now: datetime
+) -> Meeting | None:
+    """The meeting, while its group post still says what is true: a decision for a
+    meeting still ahead, or "no date yet" while the coordinator hasn't chosen one."""
+    meeting = await session.get(Meeting, claim.subject_id)
+    if meeting is None:
+        return None
+    if claim.kind == NO_DATE:
+        return meeting if meeting.status == domain.CLOSED else None
+    if meeting.status != domain.DECIDED or meeting.starts_at is None:
+        return None
+    return meeting if meeting.starts_at > now else None

@@ -31,7 +31,7 @@ class Claim:
     item_id: int
     kind: str
     subject_id: int
-    person_id: int
+    person_id: int | None  # None: to the group
     due_at: datetime
     retried: bool
 
@@ -41,10 +41,11 @@ async def enqueue(
     group_id: int,
     kind: str,
     subject_id: int,
-    person_id: int,
+    person_id: int | None,
     due_at: datetime,
 ) -> None:
-    """Promise a message; the same promise twice is kept once."""
+    """Promise a message (`person_id` None: to the group); the same promise to a person
+    twice is kept once (a group promise is made once by its feature's transaction)."""
     values = {
         "group_id": group_id,
         "kind": kind,
