@@ -264,3 +264,12 @@ def test_long_minutes_are_split_where_telegram_allows_at_line_ends():
     # One endless line is cut at a space; nothing is lost but the space.
     words = " ".join(["ord"] * 3000)
     assert " ".join(split_text(words)) == words
+
+
+async def test_a_copy_for_someone_who_left_the_group_is_no_longer_wanted(database: Database):
+    group_id, meeting_id, ids = await world(database)
+    minutes_id = await confirmed_minutes(database, meeting_id)
+    async with database.transaction() as session:
+        assert await domain.copy_details(session, minutes_id, ids["Dennis"]) is not None
+        await people.record_left(session, group_id, 2004, AFTER)
+        assert await domain.copy_details(session, minutes_id, ids["Dennis"]) is None

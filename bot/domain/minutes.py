@@ -192,10 +192,13 @@ class CopyDetails:
 async def copy_details(
     session: AsyncSession, minutes_id: int, person_id: int
 ) -> CopyDetails | None:
-    """The copy, if still wanted: its minutes are confirmed and its person still known."""
+    """The copy, if still wanted: its minutes are confirmed and its person is still in the
+    group (minutes are the group's own: never to someone who left)."""
     minutes = await session.get(Minutes, minutes_id)
     person = await session.get(Person, person_id)
     if minutes is None or person is None or minutes.status != CONFIRMED:
+        return None
+    if not person.is_member:
         return None
     meeting = await session.get_one(Meeting, minutes.meeting_id)
     return CopyDetails(
