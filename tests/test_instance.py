@@ -17,7 +17,6 @@ from storage.db import Database
 from storage.migrate import upgrade
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -139,41 +138,26 @@ async def test_a_second_peerbot_run_process_refuses_and_the_webhook_process_serv
 ):
     """As real processes: `peerbot run --webhook` serves; a second `peerbot run` on the same
     database exits at once saying why; after SIGTERM the lease is free again."""
-    import os
     import signal
-    import sys
 
     import aiohttp
 
-    from bot.sandbox import GROUP_CHAT_ID
+    from tests.processes import bot_env, spawn
 
     async with FakeTelegram() as fake:
         cast = populate(fake)
         port = free_port()
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(ROOT),
-            "TELEGRAM_BOT_TOKEN": fake.token,
-            "TELEGRAM_BASE_URL": fake.base_url,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'run.sqlite3'}",
-            "GROUP_CHAT_ID": str(GROUP_CHAT_ID),
-            "COORDINATOR_IDS": str(cast.coordinator.id),
-            "WEBHOOK_URL": "https://peerbot.example.org/hook",
-            "WEBHOOK_PORT": str(port),
-            "WEBHOOK_SECRET": "process-secret",
-        }
+        env = bot_env(
+            fake,
+            cast,
+            f"sqlite:///{tmp_path / 'run.sqlite3'}",
+            WEBHOOK_URL="https://peerbot.example.org/hook",
+            WEBHOOK_PORT=str(port),
+            WEBHOOK_SECRET="process-secret",
+        )
 
         async def peerbot(*args: str) -> asyncio.subprocess.Process:
-            return await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                *args,
-                cwd=tmp_path,
-                env=env,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-            )
+            return await spawn(env, tmp_path, "-m", "bot", *args)
 
         first = await peerbot("run", "--webhook")
         try:

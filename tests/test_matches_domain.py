@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import matches, people
 from bot.domain.schedule import (
@@ -19,7 +20,7 @@ from bot.domain.schedule import (
     rhythm_dates,
 )
 from storage.db import Database
-from storage.models import MatchOccurrence, Pause, ReminderDelivery
+from storage.models import Match, MatchOccurrence, Pause, ReminderDelivery
 
 CPH = ZoneInfo("Europe/Copenhagen")
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=CPH).astimezone(UTC)  # Monday morning
@@ -102,20 +103,25 @@ async def setup_group(db: Database) -> tuple[int, list[int]]:
         return group.id, ids
 
 
+async def tuesday_match(session: AsyncSession, group_id: int, volunteer_ids: list[int]) -> Match:
+    """The match most tests need: "K.L.", every Tuesday at 10:00, no place."""
+    return await matches.create_match(
+        session,
+        group_id,
+        kind="match",
+        label="K.L.",
+        volunteer_ids=volunteer_ids,
+        plan=matches.Plan(WEEKLY, weekday=1, at=time(10, 0)),
+        place=None,
+        now=NOW,
+        tz=CPH,
+    )
+
+
 async def test_matches_for_person_lists_next_meetings_within_the_horizon(db: Database):
     group_id, (anna, bo, dennis) = await setup_group(db)
     async with db.transaction() as session:
-        match = await matches.create_match(
-            session,
-            group_id,
-            kind="match",
-            label="K.L.",
-            volunteer_ids=[anna, bo],
-            plan=matches.Plan(WEEKLY, weekday=1, at=time(10, 0)),
-            place=None,
-            now=NOW,
-            tz=CPH,
-        )
+        match = await tuesday_match(session, group_id, [anna, bo])
     async with db.transaction() as session:
         found = await matches.matches_for_person(session, group_id, anna, NOW)
         assert await matches.matches_for_person(session, group_id, dennis, NOW) == []
@@ -129,17 +135,7 @@ async def test_matches_for_person_lists_next_meetings_within_the_horizon(db: Dat
 async def test_planning_and_arming_twice_adds_nothing(db: Database):
     group_id, (anna, bo, _) = await setup_group(db)
     async with db.transaction() as session:
-        await matches.create_match(
-            session,
-            group_id,
-            kind="match",
-            label="K.L.",
-            volunteer_ids=[anna, bo],
-            plan=matches.Plan(WEEKLY, weekday=1, at=time(10, 0)),
-            place=None,
-            now=NOW,
-            tz=CPH,
-        )
+        await tuesday_match(session, group_id, [anna, bo])
     async with db.transaction() as session:
         count = await session.scalar(select(func.count()).select_from(ReminderDelivery))
         assert count == 8 * 2 * 2  # 8 Tuesdays in the horizon, 2 people, 2 leads
@@ -155,17 +151,7 @@ async def test_planning_and_arming_twice_adds_nothing(db: Database):
 async def test_claim_sends_once_skips_late_and_paused(db: Database):
     group_id, (anna, bo, _) = await setup_group(db)
     async with db.transaction() as session:
-        await matches.create_match(
-            session,
-            group_id,
-            kind="match",
-            label="K.L.",
-            volunteer_ids=[anna, bo],
-            plan=matches.Plan(WEEKLY, weekday=1, at=time(10, 0)),
-            place=None,
-            now=NOW,
-            tz=CPH,
-        )
+        await tuesday_match(session, group_id, [anna, bo])
         session.add(Pause(group_id=group_id, person_id=bo, started_at=NOW, wants_cover=True))
     grace = timedelta(minutes=120)
     day_before = datetime(2026, 11, 30, 18, 0, tzinfo=CPH)
@@ -200,17 +186,7 @@ async def test_claim_sends_once_skips_late_and_paused(db: Database):
 async def test_cover_needs_a_paused_volunteer_and_ends_with_the_pause(db: Database):
     group_id, (anna, _bo, dennis) = await setup_group(db)
     async with db.transaction() as session:
-        match = await matches.create_match(
-            session,
-            group_id,
-            kind="match",
-            label="K.L.",
-            volunteer_ids=[anna],
-            plan=matches.Plan(WEEKLY, weekday=1, at=time(10, 0)),
-            place=None,
-            now=NOW,
-            tz=CPH,
-        )
+        match = await tuesday_match(session, group_id, [anna])
         with pytest.raises(matches.MatchError, match="nobody_paused"):
             await matches.add_cover(session, group_id, match.id, dennis, NOW, CPH)
     async with db.transaction() as session:
@@ -231,17 +207,7 @@ async def test_cover_needs_a_paused_volunteer_and_ends_with_the_pause(db: Databa
 async def test_rhythm_change_replaces_future_meetings(db: Database):
     group_id, (anna, _bo, _dennis) = await setup_group(db)
     async with db.transaction() as session:
-        match = await matches.create_match(
-            session,
-            group_id,
-            kind="match",
-            label="K.L.",
-            volunteer_ids=[anna],
-            plan=matches.Plan(WEEKLY, weekday=1, at=time(10, 0)),
-            place=None,
-            now=NOW,
-            tz=CPH,
-        )
+        match = await tuesday_match(session, group_id, [anna])
         await matches.change_rhythm(
             session,
             group_id,
@@ -265,17 +231,7 @@ async def test_rhythm_change_replaces_future_meetings(db: Database):
 async def test_digest_lists_long_waits_and_cancelled_streaks(db: Database):
     group_id, (anna, bo, dennis) = await setup_group(db)
     async with db.transaction() as session:
-        match = await matches.create_match(
-            session,
-            group_id,
-            kind="match",
-            label="K.L.",
-            volunteer_ids=[anna],
-            plan=matches.Plan(WEEKLY, weekday=1, at=time(10, 0)),
-            place=None,
-            now=NOW,
-            tz=CPH,
-        )
+        match = await tuesday_match(session, group_id, [anna])
         for occurrence in await matches.next_occurrences(session, match.id, NOW, limit=3):
             await matches.cancel_occurrence(session, group_id, occurrence.id, anna, NOW)
     later = NOW + timedelta(weeks=7)

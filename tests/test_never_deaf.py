@@ -10,64 +10,19 @@ import contextlib
 import os
 import resource
 import sqlite3
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from bot.fake_telegram import FakeTelegram
-from bot.sandbox import GROUP_CHAT_ID, Cast, populate
-
-ROOT = Path(__file__).resolve().parents[1]
-EXIT_DATABASE_UNUSABLE = 4
-
-
-class BotProcess:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.output = b""
-
-    async def exit_code(self, timeout: float) -> int:  # noqa: ASYNC109
-        out, _ = await asyncio.wait_for(self.process.communicate(), timeout)
-        self.output += out
-        assert self.process.returncode is not None
-        return self.process.returncode
-
-    @property
-    def log(self) -> str:
-        return self.output.decode(errors="replace")
+from bot.sandbox import Cast, populate
+from tests import processes
+from tests.processes import EXIT_DATABASE_UNUSABLE, bot_env, spawn
 
 
-@contextlib.asynccontextmanager
-async def peerbot_run(fake: FakeTelegram, cast: Cast, database: Path) -> AsyncIterator[BotProcess]:
-    """`python -m bot run` against the fake; stopped with SIGTERM if still running."""
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(ROOT),
-        "TELEGRAM_BOT_TOKEN": fake.token,
-        "TELEGRAM_BASE_URL": fake.base_url,
-        "DATABASE_URL": f"sqlite:///{database}",
-        "GROUP_CHAT_ID": str(GROUP_CHAT_ID),
-        "COORDINATOR_IDS": str(cast.coordinator.id),
-    }
-    since = len(fake.calls)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        cwd=database.parent,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    bot = BotProcess(process)
-    try:
-        await fake.wait_for(lambda c: c.method == "getUpdates", timeout=60, since=since)
-        yield bot
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            await bot.exit_code(30)
+def peerbot_run(
+    fake: FakeTelegram, cast: Cast, database: Path
+) -> contextlib.AbstractAsyncContextManager[processes.BotProcess]:
+    """`python -m bot run` on an SQLite file, its folder the working directory."""
+    return processes.peerbot_run(fake, cast, f"sqlite:///{database}", database.parent)
 
 
 async def started(fake: FakeTelegram, person, timeout: float = 30) -> str:  # noqa: ASYNC109
@@ -166,28 +121,8 @@ async def test_two_first_starts_racing_on_an_empty_database_end_in_the_one_line_
         for round_ in range(4):
             database = tmp_path / f"race{round_}.sqlite3"
             go = tmp_path / f"go{round_}"
-            env = {
-                "PATH": os.environ.get("PATH", ""),
-                "PYTHONPATH": str(ROOT),
-                "TELEGRAM_BOT_TOKEN": fake.token,
-                "TELEGRAM_BASE_URL": fake.base_url,
-                "DATABASE_URL": f"sqlite:///{database}",
-                "GROUP_CHAT_ID": str(GROUP_CHAT_ID),
-                "COORDINATOR_IDS": str(cast.coordinator.id),
-            }
-            both = [
-                await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-c",
-                    RACER,
-                    str(go),
-                    cwd=tmp_path,
-                    env=env,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.STDOUT,
-                )
-                for _ in range(2)
-            ]
+            env = bot_env(fake, cast, f"sqlite:///{database}")
+            both = [await spawn(env, tmp_path, "-c", RACER, str(go)) for _ in range(2)]
             try:
                 await asyncio.sleep(4)  # both have imported everything and wait
                 go.touch()

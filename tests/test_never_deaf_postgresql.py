@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import subprocess
-import sys
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
 from bot.fake_telegram import FakeTelegram
-from bot.sandbox import GROUP_CHAT_ID, Cast, populate
+from bot.sandbox import Cast, populate
+from tests import processes
 from tests.postgres import PostgresServer, create_database
-from tests.test_never_deaf import EXIT_DATABASE_UNUSABLE, ROOT, BotProcess, started
+from tests.processes import EXIT_DATABASE_UNUSABLE
+from tests.test_never_deaf import started
 
 
 @pytest.fixture
@@ -41,39 +41,11 @@ def own_server() -> Iterator[tuple[PostgresServer, str]]:
         server.stop()
 
 
-@contextlib.asynccontextmanager
-async def peerbot_run(
+def peerbot_run(
     fake: FakeTelegram, cast: Cast, database_url: str, folder: Path
-) -> AsyncIterator[BotProcess]:
-    """`python -m bot run` on PostgreSQL against the fake; SIGTERM if still running."""
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(ROOT),
-        "TELEGRAM_BOT_TOKEN": fake.token,
-        "TELEGRAM_BASE_URL": fake.base_url,
-        "DATABASE_URL": database_url.replace("+asyncpg", ""),
-        "GROUP_CHAT_ID": str(GROUP_CHAT_ID),
-        "COORDINATOR_IDS": str(cast.coordinator.id),
-    }
-    since = len(fake.calls)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        cwd=folder,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    bot = BotProcess(process)
-    try:
-        await fake.wait_for(lambda c: c.method == "getUpdates", timeout=60, since=since)
-        yield bot
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            await bot.exit_code(30)
+) -> contextlib.AbstractAsyncContextManager[processes.BotProcess]:
+    """`python -m bot run` on PostgreSQL (the bot's URL names no driver)."""
+    return processes.peerbot_run(fake, cast, database_url.replace("+asyncpg", ""), folder)
 
 
 async def first_names(database_url: str) -> set[str]:

@@ -3,39 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 from bot.fake_telegram import FakeTelegram
-from bot.sandbox import GROUP_CHAT_ID, populate
-
-ROOT = Path(__file__).resolve().parents[1]
+from bot.sandbox import populate
+from tests.processes import bot_env, spawn
 
 
 async def test_run_serves_the_group_and_stops_cleanly_on_sigterm(tmp_path: Path):
     async with FakeTelegram() as fake:
         cast = populate(fake)
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(ROOT),
-            "TELEGRAM_BOT_TOKEN": fake.token,
-            "TELEGRAM_BASE_URL": fake.base_url,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'run.sqlite3'}",
-            "GROUP_CHAT_ID": str(GROUP_CHAT_ID),
-            "COORDINATOR_IDS": str(cast.coordinator.id),
-        }
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
+        env = bot_env(fake, cast, f"sqlite:///{tmp_path / 'run.sqlite3'}")
+        process = await spawn(env, tmp_path, "-m", "bot", "run")
         try:
             polling = await fake.wait_for(lambda c: c.method == "getUpdates", timeout=30)
             assert set(polling.params["allowed_updates"]) >= {"chat_member", "poll_answer"}
