@@ -60,7 +60,7 @@ from storage.models import (
     Person,
     ReminderDelivery,
 )
-from storage.models.broadcast import Broadcast, BroadcastDelivery
+from storage.models.broadcast import Broadcast
 from storage.models.meeting import Meeting, MeetingAnswer, MeetingOption
 from storage.models.minutes import Attendance, AttendanceCheck, Minutes
 from storage.models.outbox import OutboxItem
@@ -334,17 +334,19 @@ async def seed(db: Database, volunteers: int, matches: int, now: datetime) -> di
             delivery_rows += [
                 {
                     "group_id": 1,
-                    "broadcast_id": back + 1,
+                    "kind": "broadcast",
+                    "subject_id": back + 1,
                     "person_id": pid,
-                    "status": "sent",
+                    "due_at": sent_at,
+                    "state": "done",
                     "attempts": 1,
-                    "message_id": pid,
-                    "updated_at": sent_at,
+                    "outcome": "sent",
+                    "done_at": sent_at,
                 }
                 for pid in volunteer_ids
             ]
         await put(Broadcast, broadcast_rows)
-        await put(BroadcastDelivery, delivery_rows)
+        await put(OutboxItem, delivery_rows)  # each copy, as the outbox kept it
         pause_rows = []
         for n, pid in enumerate(volunteer_ids[::20]):
             began = now - timedelta(days=30 + n % 200)

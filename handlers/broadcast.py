@@ -5,23 +5,25 @@ Writing: `/broadcast` asks for the message (or `/broadcast <text>` takes it at o
 bot copies it back as a preview, and one message with buttons asks for the audience, then
 whether it is important, then for confirmation. That same message becomes the report.
 
-Sending: confirming writes a delivery row per recipient (bot/domain/broadcast.py) and,
-once that is committed, a sender task copies the preview to everyone through the rate
-limiter (bulk priority). Each row is claimed (committed) before its copy goes out and its
-outcome committed right after, so a restart continues with the rest and never sends a
-second copy; a copy interrupted mid-send is reported as not delivered ("unknown") and can
-be tried again with the report's button. Telegram's 429 is retried by the rate limiter;
-5xx answers are retried here (Telegram did not take the message); a time-out or a dropped
-connection is not retried (the copy may have arrived): the wait for an answer is long, and
-the coordinator decides.
+Sending: confirming enqueues one outbox item per recipient (bot/domain/broadcast.py); once
+that is committed, the outbox sender's lane for broadcasts (`handlers/delivery.py`, kind
+"broadcast", at most once, CONCURRENCY senders) copies the preview to everyone through the
+rate limiter (bulk priority), and a watcher edits the report. A restart continues with the
+rest and never sends a second copy; a copy interrupted mid-send is reported as not
+delivered ("unknown") and can be tried again with the report's button. Telegram's 429 is
+retried by the rate limiter; 5xx answers are retried here (Telegram did not take the
+message); a time-out or a dropped connection is not retried (the copy may have arrived):
+the wait for an answer is long, and the coordinator decides.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -59,9 +61,19 @@ from handlers.common import (
     reply_language,
     texts_for,
 )
-from handlers.delivery import Outcome, classify_forbidden, send_to_group
+from handlers.delivery import (
+    Outcome,
+    Outgoing,
+    classify_forbidden,
+    kick,
+    register_kind,
+    send_to_group,
+)
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.domain.outbox import Claim
     from storage.models.broadcast import Broadcast
 
 log = logging.getLogger(__name__)
@@ -75,10 +87,12 @@ SEND_READ_TIMEOUT = 30.0
 # Telegram answered 5xx: it did not take the message, so it is safe to try again.
 SERVER_ERROR_ATTEMPTS = 5
 REPORT_EVERY_SECONDS = 2.0
+# How often the watcher looks whether every copy has been dealt with.
+WATCH_EVERY_SECONDS = 0.25
 # Runs before the features' typed-answer handlers, so the message being composed is not
 # taken for an answer to something else.
 COMPOSE_GROUP = -2
-SENDERS = "broadcast_senders"  # bot_data: ids of broadcasts with a sender in this process
+WATCHERS = "broadcast_watchers"  # bot_data: ids of broadcasts whose report is watched here
 
 AUDIENCE_LABELS = {
     "group": N_("The group"),
@@ -414,7 +428,7 @@ class Reporter:
                 draft = await rows.broadcast(session, self.broadcast_id)
                 report = await broadcasts.progress(session, self.broadcast_id)
                 coordinator = await people.find_person(session, services.group_id, draft.created_by)
-            if draft.report_message_id is None:
+            if draft.report_message_id is None or draft.source_chat_id is None:
                 return
             _ = self.context.texts(coordinator.language if coordinator else None)
             markup = (
@@ -426,7 +440,7 @@ class Reporter:
                 try:
                     await self.context.bot.edit_message_text(
                         report_text(_, report),
-                        chat_id=draft.created_by,
+                        chat_id=draft.source_chat_id,
                         message_id=draft.report_message_id,
                         reply_markup=markup,
                     )
@@ -447,68 +461,57 @@ class Reporter:
 
 
 def _start_after_commit(context: PeerContext, broadcast_id: int) -> None:
-    """Start the sender once the update's transaction (with the delivery rows) is saved."""
+    """Send and report once the update's transaction (with the outbox items) is saved."""
     application = context.application
 
     def _committed() -> None:
-        start_sender(application, broadcast_id)
+        kick(application, broadcasts.KIND)
+        watch(application, broadcast_id)
 
     context.after_commit(_committed)
 
 
-def start_sender(application: Application, broadcast_id: int) -> None:
-    """Send a broadcast's pending copies in the background. If a sender is already at it,
-    ask it to look once more before it stops (copies may just have been put back)."""
-    senders: dict[int, bool] = application.bot_data.setdefault(SENDERS, {})
-    if broadcast_id in senders:
-        senders[broadcast_id] = True
-        return
-    senders[broadcast_id] = True
-    application.create_task(_deliver(application, broadcast_id), name=f"broadcast {broadcast_id}")
+def watch(application: Application, broadcast_id: int) -> None:
+    """Keep the broadcast's report up to date until every copy is dealt with."""
+    watching: set[int] = application.bot_data.setdefault(WATCHERS, set())
+    if broadcast_id not in watching:
+        watching.add(broadcast_id)
+        application.create_task(_watch(application, broadcast_id), name=f"broadcast {broadcast_id}")
 
 
-async def _deliver(application: Application, broadcast_id: int) -> None:
+async def _watch(application: Application, broadcast_id: int) -> None:
     context: PeerContext = application.context_types.context(application=application)
     services = context.services
-    senders: dict[int, bool] = application.bot_data[SENDERS]
     reporter = Reporter(context, broadcast_id)
-    claiming = asyncio.Lock()
-
-    async def worker() -> None:
-        while application.running:
-            async with claiming, services.db.transaction() as session:
-                claim = await broadcasts.claim_next(session, broadcast_id, services.clock.now())
-            if claim is None:
-                return
-            status, message_id = await send_copy(context, claim)
-            async with services.db.transaction() as session:
-                await broadcasts.record_outcome(
-                    session, claim.delivery_id, status, services.clock.now(), message_id=message_id
-                )
-            await reporter.maybe_update()
-
+    done = False
     try:
-        async with services.db.transaction() as session:
-            interrupted = await broadcasts.recover_interrupted(
-                session, broadcast_id, services.clock.now()
-            )
-        if interrupted:
-            log.warning("broadcast %s: %d copies interrupted mid-send", broadcast_id, interrupted)
-        # Stops when the application stops (a restart continues) or nothing is left.
-        while application.running:
-            senders[broadcast_id] = False
-            await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        # Stops when the application stops (the next start watches again).
+        while application.running and not done:
+            await asyncio.sleep(WATCH_EVERY_SECONDS)
             async with services.db.transaction() as session:
                 done = await broadcasts.finish_if_done(session, broadcast_id, services.clock.now())
-            if done and not senders[broadcast_id]:
-                break
+            if not done:
+                await reporter.maybe_update()
     except Exception:
-        log.exception("broadcast %s: sender failed; the next pass continues", broadcast_id)
+        log.exception("broadcast %s: watcher failed; the next pass continues", broadcast_id)
     finally:
-        # No await between the last check and this: a retry asked for now starts anew.
-        senders.pop(broadcast_id, None)
-    await reporter.update(attempts=3)  # the final word matters most
-    log.info("broadcast %s: sender stopped", broadcast_id)
+        # No await between the last look and this: a retry asked for now is watched anew.
+        application.bot_data[WATCHERS].discard(broadcast_id)
+    if done:
+        await reporter.update(attempts=3)  # the final word matters most
+        log.info("broadcast %s: every copy dealt with", broadcast_id)
+
+
+async def prepare(
+    context: PeerContext, session: AsyncSession, claim: Claim, now: datetime
+) -> Outgoing | None:
+    """The outbox asks what a claimed copy is, if it is still wanted."""
+    services = context.services
+    copy = await broadcasts.copy_for(session, services.group_id, claim, now)
+    if copy is None:
+        return None
+    chat_id = services.group_chat_id if copy.chat_id is None else copy.chat_id
+    return Outgoing(chat_id, send=functools.partial(send_copy, context, copy))
 
 
 def _bulk(context: PeerContext) -> dict[str, Any]:
@@ -517,8 +520,8 @@ def _bulk(context: PeerContext) -> dict[str, Any]:
     return {"rate_limit_args": Priority.BULK} if isinstance(limiter, PeerRateLimiter) else {}
 
 
-async def send_copy(context: PeerContext, claim: broadcasts.Claim) -> tuple[str, int | None]:
-    """Copy the preview to one recipient (or the group); returns a delivery status."""
+async def send_copy(context: PeerContext, claim: broadcasts.Copy) -> Outcome:
+    """Copy the preview to one recipient (or the group); returns what became of it."""
     kwargs: dict[str, Any] = {
         "from_chat_id": claim.from_chat_id,
         "message_id": claim.message_id,
@@ -532,30 +535,27 @@ async def send_copy(context: PeerContext, claim: broadcasts.Claim) -> tuple[str,
     for attempt in range(1, SERVER_ERROR_ATTEMPTS + 1):
         try:
             if to_group:
-                result = await send_to_group(context, "copy_message", **kwargs)
+                await send_to_group(context, "copy_message", **kwargs)
             else:
-                result = await context.bot.copy_message(chat_id=claim.chat_id, **kwargs)
-            return broadcasts.SENT, result.message_id
+                await context.bot.copy_message(chat_id=claim.chat_id, **kwargs)
+            return Outcome.SENT
         except Forbidden as error:
             if to_group:
                 log.warning("broadcast: the group refused the copy")
-                return broadcasts.FAILED, None
-            outcome = classify_forbidden(error)
-            return (
-                broadcasts.BLOCKED if outcome is Outcome.BLOCKED else broadcasts.NOT_STARTED
-            ), None
+                return Outcome.FAILED
+            return classify_forbidden(error)
         except BadRequest as error:
             if not to_group and "chat not found" in str(error).lower():
-                return broadcasts.NOT_STARTED, None
+                return Outcome.NOT_STARTED
             log.warning("broadcast: copy refused (%s)", type(error).__name__)
-            return broadcasts.FAILED, None
+            return Outcome.FAILED
         except RetryAfter:
-            return broadcasts.FAILED, None  # the limiter already waited and retried
+            return Outcome.FAILED  # the limiter already waited and retried
         except ChatMigrated:
-            return broadcasts.FAILED, None
+            return Outcome.FAILED
         except TimedOut as error:
             if "pool timeout" not in str(error).lower():
-                return broadcasts.UNKNOWN, None  # it may have arrived: never send it twice
+                return Outcome.UNKNOWN  # it may have arrived: never send it twice
             # No free connection: the request never left, so waiting and retrying is safe.
             if attempt == SERVER_ERROR_ATTEMPTS:
                 break
@@ -565,24 +565,27 @@ async def send_copy(context: PeerContext, claim: broadcasts.Claim) -> tuple[str,
             text = str(error)
             never_sent = not text.startswith("httpx.") or "ConnectError" in text
             if not never_sent:
-                return broadcasts.UNKNOWN, None  # the connection broke mid-request
+                return Outcome.UNKNOWN  # the connection broke mid-request
             if attempt == SERVER_ERROR_ATTEMPTS:
                 break
             await asyncio.sleep(delay)
             delay = max(0.5, delay * 2)
-    return broadcasts.FAILED, None
+    return Outcome.FAILED
 
 
 async def run_due(context: PeerContext) -> None:
-    """Continue every broadcast still sending (after a restart, or a sender that failed)."""
+    """Watch every broadcast still sending (after a restart, or a watcher that failed);
+    the outbox sender's pass continues its copies."""
     services = context.services
     async with services.db.transaction() as session:
         sending = await broadcasts.sending_broadcast_ids(session, services.group_id)
     for broadcast_id in sending:
-        start_sender(context.application, broadcast_id)
+        watch(context.application, broadcast_id)
 
 
 def register(application: Application, services: Services) -> None:
+    # Copies are at most once: one claimed by a bot that stopped is reported, not resent.
+    register_kind(application, broadcasts.KIND, prepare, at_most_once=True, workers=CONCURRENCY)
     application.add_handler(CommandHandler("broadcast", broadcast_command))
     application.add_handler(CallbackQueryHandler(BUTTONS.dispatch, pattern=BUTTONS.pattern))
     coordinators = list(services.settings.coordinator_ids)

@@ -3,11 +3,19 @@ mind (who can't be reached, bounded retries, long texts, a group whose id change
 
 The sender claims what the outbox (`bot/domain/outbox.py`) says is due, asks the feature
 that registered the item's kind whether it is still wanted and what it says, sends it and
-records Telegram's answer. It runs as a scheduler pass and whenever a feature kicks it."""
+records Telegram's answer. It runs as a scheduler pass and whenever a feature kicks it.
+
+Each kind says how it is delivered when it registers: at least once (the default: a claim
+left by a process that died is sent again), or at most once (`at_most_once`, broadcast
+copies: such a claim is recorded "unknown" and never sent again, the feature reports it);
+one item at a time in the scheduler pass (the default), or by `workers` senders side by
+side in a background lane of its own (a broadcast to hundreds at Telegram's pace, which
+must not hold up the reminders in the pass)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import uuid
@@ -44,6 +52,9 @@ class Outcome(StrEnum):
     NOT_STARTED = "not_started"  # never opened a private chat with the bot
     BLOCKED = "blocked"
     FAILED = "failed"
+    # An at-most-once item claimed but never answered (its process stopped, or the
+    # connection broke mid-send): it may have arrived, so it is not sent again.
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -255,11 +266,13 @@ class Outgoing:
     """What a feature says an outbox item is, rendered at the moment it is sent."""
 
     chat_id: int
-    text: str  # the message, or the caption of `document`
+    text: str = ""  # the message, or the caption of `document`
     reply_markup: Any = None
     # Sent as a document: a Telegram file id, or a file made here (e.g. a calendar invitation).
     document: str | InputFile | None = None
     protect_content: bool = False
+    # The feature's own way to send it (e.g. a copy of a message) instead of the above.
+    send: Callable[[], Awaitable[Outcome]] | None = None
 
 
 class Hold:
@@ -288,6 +301,8 @@ class OutboxKind:
     prepare: Prepare
     after: After | None = None
     pausable: bool | Quiet = False
+    at_most_once: bool = False
+    workers: int = 1
 
     async def held(self, session: AsyncSession, claim: outbox.Claim, now: datetime) -> bool:
         """Kept back now: its person is on a pause and this item waits for its end."""
@@ -303,6 +318,7 @@ TOKEN = "outbox_token"
 LOCK = "outbox_lock"
 # The kicks still sending (the sandbox waits for them, as a person would for the messages).
 KICKS = "outbox_kicks"
+LANES = "outbox_lanes"  # kinds with a lane running in this process: "look once more"
 
 
 def register_kind(
@@ -312,6 +328,8 @@ def register_kind(
     after: After | None = None,
     *,
     pausable: bool | Quiet = False,
+    at_most_once: bool = False,
+    workers: int = 1,
 ) -> None:
     """A feature says how to send its kind of outbox item (in its `register()`).
 
@@ -319,8 +337,12 @@ def register_kind(
     dropped) when this is True, or a function of the item that says True (e.g. "not marked
     important"); the pause's end wakes it (`wake_after_pause`, below) and `prepare`, asked
     again then, decides whether it is still wanted (a past meeting's reminder: no; a copy of
-    the minutes: yes). Whatever concerns the pause itself is not pausable."""
-    application.bot_data.setdefault(KINDS, {})[kind] = OutboxKind(prepare, after, pausable)
+    the minutes: yes). Whatever concerns the pause itself is not pausable.
+    `at_most_once`: a claim left by a stopped bot is recorded "unknown", never sent again
+    (the default is at least once). `workers` > 1: sent side by side in a lane of its own."""
+    application.bot_data.setdefault(KINDS, {})[kind] = OutboxKind(
+        prepare, after, pausable, at_most_once, workers
+    )
 
 
 def process_token(application: Any) -> str:
@@ -332,54 +354,106 @@ def process_token(application: Any) -> str:
 
 async def send_due(context: PeerContext, kinds: Collection[str] | None = None) -> int:
     """Send what the outbox has due (of `kinds`, or every registered kind), one item at a
-    time: claimed and committed, sent, recorded. Returns how many were sent."""
+    time: claimed and committed, sent, recorded. Returns how many were sent here; kinds
+    with a lane of their own are handed to it (started if none runs) and not counted."""
     application = context.application
     registered: dict[str, OutboxKind] = application.bot_data.get(KINDS, {})
     wanted = frozenset(kinds if kinds is not None else registered) & frozenset(registered)
+    for kind in sorted(k for k in wanted if registered[k].workers > 1):
+        kick(application, kind)
+    wanted = frozenset(k for k in wanted if registered[k].workers <= 1)
     if not wanted:
         return 0
+    lock: asyncio.Lock = application.bot_data.setdefault(LOCK, asyncio.Lock())
+    async with lock:  # a kick and the scheduler pass never send the same item side by side
+        return await _drain(context, wanted, None)
+
+
+def kick(application: Any, kind: str) -> None:
+    """Send a lane kind's due items now, in the background (e.g. once the transaction
+    that enqueued them committed). A lane already running looks once more before it
+    stops, so nothing enqueued meanwhile waits for the next pass."""
+    if not application.running:  # a stopped bot's next start sends it
+        return
+    lanes: dict[str, bool] = application.bot_data.setdefault(LANES, {})
+    running = kind in lanes
+    lanes[kind] = True
+    if not running:
+        application.create_task(_lane(application, kind), name=f"outbox lane {kind}")
+
+
+async def _lane(application: Any, kind: str) -> None:
+    context: PeerContext = application.context_types.context(application=application)
+    lanes: dict[str, bool] = application.bot_data[LANES]
+    workers = application.bot_data[KINDS][kind].workers
+    claiming = asyncio.Lock()  # one claim at a time; the sends go side by side
+    try:
+        while application.running and lanes.get(kind):
+            lanes[kind] = False
+            await asyncio.gather(
+                *(_drain(context, frozenset({kind}), claiming) for _ in range(workers))
+            )
+    except Exception:
+        log.exception("outbox lane %s failed; the next pass continues", kind)
+    finally:
+        # No await between the last look and this: a kick from now on starts a new lane.
+        lanes.pop(kind, None)
+
+
+async def _drain(
+    context: PeerContext, wanted: frozenset[str], claiming: asyncio.Lock | None
+) -> int:
+    """Claim, send and record items of `wanted` until none is due; returns how many sent."""
+    application = context.application
+    registered: dict[str, OutboxKind] = application.bot_data.get(KINDS, {})
     services = context.services
     token = process_token(application)
-    lock: asyncio.Lock = application.bot_data.setdefault(LOCK, asyncio.Lock())
     sent = 0
-    async with lock:  # a kick and the scheduler pass never send the same item side by side
-        while True:
-            now = services.clock.now()
-            async with services.db.transaction() as session:
-                claim = await outbox.claim_next(session, services.group_id, now, token, wanted)
-                if claim is None:
-                    break
-                kind = registered[claim.kind]
-                if await kind.held(session, claim, now):
-                    await outbox.hold(session, claim.item_id)
-                    continue
-                outgoing = await kind.prepare(context, session, claim, now)
-                if outgoing is None:
-                    await outbox.record(session, claim.item_id, outbox.NOT_WANTED, now)
-                    continue
-                if isinstance(outgoing, Hold):
-                    await outbox.hold(session, claim.item_id)
-                    continue
-            if claim.retried:
-                log.info("outbox item %s: sent again, a stop left its claim", claim.item_id)
+    # A lane stops with the application (the next start continues); the pass finishes.
+    while claiming is None or application.running:
+        now = services.clock.now()
+        async with claiming or contextlib.nullcontext(), services.db.transaction() as session:
+            claim = await outbox.claim_next(session, services.group_id, now, token, wanted)
+            if claim is None:
+                break
+            kind = registered[claim.kind]
+            if await kind.held(session, claim, now):
+                await outbox.hold(session, claim.item_id)
+                continue
+            if claim.retried and kind.at_most_once:
+                # It may have arrived before the stop: never twice; the feature reports it.
+                await outbox.record(session, claim.item_id, Outcome.UNKNOWN.value, now)
+                if kind.after is not None:
+                    await kind.after(context, session, claim, Outcome.UNKNOWN)
+                continue
+            outgoing = await kind.prepare(context, session, claim, now)
+            if outgoing is None:
+                await outbox.record(session, claim.item_id, outbox.NOT_WANTED, now)
+                continue
+            if isinstance(outgoing, Hold):
+                await outbox.hold(session, claim.item_id)
+                continue
+        if claim.retried:
+            log.info("outbox item %s: sent again, a stop left its claim", claim.item_id)
+        if outgoing.send is not None:
+            outcome = await outgoing.send()
+        else:
             try:
                 delivery = await send_outgoing(context.bot, outgoing)
             except ChatMigrated as error:  # to the group, which became a supergroup
                 await follow_migration(context, error.new_chat_id)
                 moved = dataclasses.replace(outgoing, chat_id=error.new_chat_id)
                 delivery = await send_outgoing(context.bot, moved)
-            async with services.db.transaction() as session:
-                await outbox.record(
-                    session, claim.item_id, delivery.outcome.value, services.clock.now()
+            outcome = delivery.outcome
+        async with services.db.transaction() as session:
+            await outbox.record(session, claim.item_id, outcome.value, services.clock.now())
+            if claim.person_id is not None and outcome in (Outcome.NOT_STARTED, Outcome.BLOCKED):
+                await people.mark_unreachable(
+                    session, claim.person_id, blocked=outcome is Outcome.BLOCKED
                 )
-                unreachable = delivery.outcome in (Outcome.NOT_STARTED, Outcome.BLOCKED)
-                if unreachable and claim.person_id is not None:
-                    await people.mark_unreachable(
-                        session, claim.person_id, blocked=delivery.outcome is Outcome.BLOCKED
-                    )
-                if kind.after is not None:
-                    await kind.after(context, session, claim, delivery.outcome)
-            sent += delivery.sent
+            if kind.after is not None:
+                await kind.after(context, session, claim, outcome)
+        sent += outcome is Outcome.SENT
     return sent
 
 

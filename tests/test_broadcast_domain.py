@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.domain import broadcast as broadcasts
-from bot.domain import people
+from bot.domain import outbox, people
 from storage.db import Database
 from storage.models import Pause, Person
-from storage.models.broadcast import BroadcastDelivery
+from storage.models.outbox import OutboxItem
 
 CPH = ZoneInfo("Europe/Copenhagen")
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=CPH).astimezone(UTC)
@@ -55,9 +55,11 @@ async def _draft(db: Database, group_id: int, audience: str, important: bool) ->
 async def _statuses(db: Database, broadcast_id: int) -> dict[int | None, str]:
     async with db.transaction() as session:
         rows = await session.scalars(
-            select(BroadcastDelivery).where(BroadcastDelivery.broadcast_id == broadcast_id)
+            select(OutboxItem).where(
+                OutboxItem.kind == broadcasts.KIND, OutboxItem.subject_id == broadcast_id
+            )
         )
-        return {r.person_id: r.status for r in rows}
+        return {r.person_id: r.outcome or r.state for r in rows}
 
 
 async def test_confirming_writes_every_delivery_before_anything_is_sent(database):
@@ -94,49 +96,40 @@ async def test_an_important_broadcast_reaches_a_volunteer_on_a_pause(database):
     assert None not in statuses  # not the group
 
 
-async def test_claims_are_taken_once_group_first_and_interruptions_are_not_resent(database):
-    group_id, _ = await _group(database)
+async def test_copies_go_group_first_through_the_outbox_and_can_be_tried_again(database):
+    group_id, ids = await _group(database)
     broadcast_id = await _draft(database, group_id, "both", important=False)
     async with database.transaction() as session:
         await broadcasts.confirm(session, group_id, broadcast_id, NOW)
+    kinds = frozenset({broadcasts.KIND})
     async with database.transaction() as session:
-        first = await broadcasts.claim_next(session, broadcast_id, NOW)
-    assert first is not None and first.chat_id is None  # the group goes first
+        first = await outbox.claim_next(session, group_id, NOW, "me", kinds)
+        assert first is not None and first.person_id is None  # the group goes first
+        copy = await broadcasts.copy_for(session, group_id, first, NOW)
+        assert copy == broadcasts.Copy(None, METTE, 42)
+        second = await outbox.claim_next(session, group_id, NOW, "me", kinds)
+        assert second is not None and second.person_id in (ids["Anna"], ids["Bo"])
+        await outbox.record(session, first.item_id, "sent", NOW)
+        await outbox.record(session, second.item_id, "unknown", NOW)
+    # The other one went on a pause since: not important, so she gets nothing after all.
     async with database.transaction() as session:
-        second = await broadcasts.claim_next(session, broadcast_id, NOW)
-    assert second is not None and second.chat_id in (2001, 2002)
-    assert (second.from_chat_id, second.message_id) == (METTE, 42)
-    async with database.transaction() as session:
-        await broadcasts.record_outcome(session, first.delivery_id, "sent", NOW, message_id=7)
-    # The process stops here: `second` was claimed but its outcome never recorded.
-    async with database.transaction() as session:
-        assert await broadcasts.recover_interrupted(session, broadcast_id, NOW) == 1
-        third = await broadcasts.claim_next(session, broadcast_id, NOW)
-    assert third is not None and third.delivery_id != second.delivery_id
-    async with database.transaction() as session:
-        await broadcasts.record_outcome(session, third.delivery_id, "sent", NOW)
-        assert await broadcasts.claim_next(session, broadcast_id, NOW) is None
+        third = await outbox.claim_next(session, group_id, NOW, "me", kinds)
+        assert third is not None and third.person_id is not None
+        session.add(Pause(group_id=group_id, person_id=third.person_id, started_at=NOW))
+        await session.flush()
+        assert await broadcasts.copy_for(session, group_id, third, NOW) is None
+        await outbox.record(session, third.item_id, outbox.NOT_WANTED, NOW)
+        assert await outbox.claim_next(session, group_id, NOW, "me", kinds) is None
         assert await broadcasts.finish_if_done(session, broadcast_id, NOW)
         report = await broadcasts.progress(session, broadcast_id)
-    assert (report.sent, report.failed, report.group) == (1, 1, "sent")
+    assert (report.sent, report.failed, report.group, report.paused_skipped) == (0, 1, "sent", 2)
     assert report.finished and report.retryable
     # The coordinator chooses to try the unknown one again.
     async with database.transaction() as session:
         assert await broadcasts.requeue_failed(session, group_id, broadcast_id, NOW) == 1
-        again = await broadcasts.claim_next(session, broadcast_id, NOW)
-    assert again is not None and again.delivery_id == second.delivery_id
-
-
-async def test_telegram_saying_unreachable_is_remembered_on_the_person(database):
-    group_id, _ = await _group(database)
-    broadcast_id = await _draft(database, group_id, "volunteers", important=False)
-    async with database.transaction() as session:
-        await broadcasts.confirm(session, group_id, broadcast_id, NOW)
-        claim = await broadcasts.claim_next(session, broadcast_id, NOW)
-        assert claim is not None
-        await broadcasts.record_outcome(session, claim.delivery_id, "blocked", NOW)
-        person = await session.get_one(Person, claim.person_id)
-        assert person.blocked_bot
+        again = await outbox.claim_next(session, group_id, NOW, "next", kinds)
+        assert again is not None and again.item_id == second.item_id and not again.retried
+        assert not (await broadcasts.progress(session, broadcast_id)).finished
 
 
 async def test_a_new_composition_replaces_an_unfinished_draft(database):

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from bot.sandbox import GROUP_CHAT_ID, Cast, Sandbox
 from storage.models import Pause, Person
-from storage.models.broadcast import BroadcastDelivery
+from storage.models.outbox import OutboxItem
 
 DONE = "Din besked er sendt."
 
@@ -205,10 +205,12 @@ async def test_stopped_halfway_it_continues_after_a_restart_with_no_duplicates(
     # A harder stop than this one: the process died after claiming a copy, before sending.
     async with _database(box) as session:
         lost = await session.scalar(
-            select(BroadcastDelivery.id).where(BroadcastDelivery.status == "pending").limit(1)
+            select(OutboxItem.id).where(OutboxItem.state == "pending").limit(1)
         )
         await session.execute(
-            update(BroadcastDelivery).where(BroadcastDelivery.id == lost).values(status="sending")
+            update(OutboxItem)
+            .where(OutboxItem.id == lost)
+            .values(state="claimed", claim_token="gone", attempts=1)
         )
 
     await box.start_bot()  # its first scheduler pass continues the broadcast

@@ -601,8 +601,8 @@ def broadcast_unknown(database_url: str) -> dict[int, int]:
     """Broadcast copies whose fate is unknown, by recipient chat (the group for none)."""
     rows = read_rows(
         database_url,
-        "SELECT p.telegram_user_id FROM broadcast_deliveries d "
-        "LEFT JOIN people p ON p.id = d.person_id WHERE d.status = 'unknown'",
+        "SELECT p.telegram_user_id FROM outbox o LEFT JOIN people p ON p.id = o.person_id "
+        "WHERE o.kind = 'broadcast' AND o.state = 'done' AND o.outcome = 'unknown'",
     )
     found: Counter[int] = Counter()
     for (telegram_id,) in rows:

@@ -1,11 +1,11 @@
 """Broadcasts: the coordinator's message to the group and/or every volunteer in private.
 
-Nothing lost, nothing twice: the broadcast and one delivery row per recipient are written
-in the transaction that confirms it, before anything is sent. A sender claims one row
-(`claim_next`, committed on its own), sends, then records the outcome (`record_outcome`).
-A row still "sending" when a new sender starts was interrupted between claim and outcome:
-`recover_interrupted` marks it "unknown" (the copy may have arrived) instead of sending it
-again; the coordinator sees it among the ones to try again, and chooses.
+Nothing lost, nothing twice: the transaction that confirms a broadcast enqueues one outbox
+item per recipient (kind "broadcast", the group's copy with no person), before anything is
+sent; the one sender (`handlers/delivery.py`) claims, copies and records them. Broadcast
+copies are at most once: a copy claimed by a process that stopped before Telegram answered
+is recorded "unknown" (it may have arrived), never sent again by itself; the coordinator
+sees it among the ones to try again (`requeue_failed`), and chooses.
 """
 
 from __future__ import annotations
@@ -14,19 +14,21 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import people
+from bot.domain import outbox, people
 from storage.models import Person
-from storage.models.broadcast import Broadcast, BroadcastDelivery
+from storage.models.broadcast import Broadcast
+from storage.models.outbox import CLAIMED, DONE, HELD, PENDING, OutboxItem
 
+KIND = "broadcast"  # the outbox kind of a copy; its subject is the broadcast
 AUDIENCES = ("group", "volunteers", "both")
-# Delivery statuses.
-PENDING, SENDING, SENT = "pending", "sending", "sent"
+# What became of a copy (the outbox's outcomes; "sending" while it is claimed).
+SENDING, SENT = "sending", "sent"
 NOT_STARTED, BLOCKED, FAILED, UNKNOWN = "not_started", "blocked", "failed", "unknown"
-FINAL = frozenset({SENT, NOT_STARTED, BLOCKED, FAILED, UNKNOWN})
 RETRYABLE = frozenset({FAILED, UNKNOWN})
+OPEN = (PENDING, CLAIMED, HELD)
 # How long `/broadcast` waits for the message to send.
 COMPOSING_WAITS = timedelta(hours=2)
 
@@ -157,14 +159,33 @@ async def confirm(session: AsyncSession, group_id: int, broadcast_id: int, now: 
     if not taken.rowcount:  # type: ignore[attr-defined]
         return False
     await session.refresh(broadcast)
-    rows: list[BroadcastDelivery] = []
-    if reaches_group(broadcast):
-        rows.append(_delivery(broadcast, None, PENDING, now))
     found = await recipients(session, group_id, broadcast, now)
-    rows += [_delivery(broadcast, p.id, PENDING, now) for p in found.reachable]
-    rows += [_delivery(broadcast, p.id, NOT_STARTED, now) for p in found.not_started]
-    rows += [_delivery(broadcast, p.id, BLOCKED, now) for p in found.blocked]
-    session.add_all(rows)
+    # The group's copy first (lowest id, same due time); who can't be reached is known at
+    # once and counted, with nothing to send.
+    copies: list[tuple[int | None, str | None]] = []
+    if reaches_group(broadcast):
+        copies.append((None, None))
+    copies += [(p.id, None) for p in found.reachable]
+    copies += [(p.id, NOT_STARTED) for p in found.not_started]
+    copies += [(p.id, BLOCKED) for p in found.blocked]
+    if copies:
+        await session.execute(
+            insert(OutboxItem),
+            [
+                {
+                    "group_id": group_id,
+                    "kind": KIND,
+                    "subject_id": broadcast.id,
+                    "person_id": person_id,
+                    "due_at": now,
+                    "state": PENDING if outcome is None else DONE,
+                    "outcome": outcome,
+                    "done_at": None if outcome is None else now,
+                    "attempts": 0,
+                }
+                for person_id, outcome in copies
+            ],
+        )
     broadcast.paused_skipped = found.paused_skipped
     await session.flush()
     return True
@@ -177,31 +198,45 @@ def cancel(broadcast: Broadcast) -> bool:
     return True
 
 
-def _delivery(
-    broadcast: Broadcast, person_id: int | None, status: str, now: datetime
-) -> BroadcastDelivery:
-    return BroadcastDelivery(
-        group_id=broadcast.group_id,
-        broadcast_id=broadcast.id,
-        person_id=person_id,
-        status=status,
-        attempts=0,
-        updated_at=now,
-    )
-
-
 # Sending ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Claim:
+class Copy:
     """One copy to send now. `chat_id` None means the group."""
 
-    delivery_id: int
     chat_id: int | None
-    person_id: int | None
     from_chat_id: int
     message_id: int
+
+
+async def copy_for(
+    session: AsyncSession, group_id: int, claim: outbox.Claim, now: datetime
+) -> Copy | None:
+    """What to copy for a claimed outbox item, or None when it is no longer wanted: the
+    broadcast is gone or stopped, the person left, or she went on a pause since and the
+    message is not important (she is counted among those on a pause)."""
+    broadcast = await get(session, group_id, claim.subject_id)
+    if (
+        broadcast is None
+        or broadcast.status != "sending"
+        or broadcast.source_chat_id is None
+        or broadcast.source_message_id is None
+    ):
+        return None
+    chat_id = None
+    if claim.person_id is not None:
+        person = await people.member_by_id(session, group_id, claim.person_id)
+        if person is None:
+            return None
+        if not broadcast.important and await people.current_pause(session, person.id, now):
+            return None
+        chat_id = person.telegram_user_id
+    return Copy(chat_id, broadcast.source_chat_id, broadcast.source_message_id)
+
+
+def _copies(broadcast_id: int) -> list[ColumnElement[bool]]:
+    return [OutboxItem.kind == KIND, OutboxItem.subject_id == broadcast_id]
 
 
 async def sending_broadcast_ids(session: AsyncSession, group_id: int) -> list[int]:
@@ -213,84 +248,13 @@ async def sending_broadcast_ids(session: AsyncSession, group_id: int) -> list[in
     return list(rows)
 
 
-async def recover_interrupted(session: AsyncSession, broadcast_id: int, now: datetime) -> int:
-    """Rows left "sending" by a sender that stopped mid-send become "unknown". Call only
-    when no sender for this broadcast is running."""
-    result = await session.execute(
-        update(BroadcastDelivery)
-        .where(BroadcastDelivery.broadcast_id == broadcast_id, BroadcastDelivery.status == SENDING)
-        .values(status=UNKNOWN, updated_at=now)
-    )
-    return result.rowcount or 0  # type: ignore[attr-defined]
-
-
-async def claim_next(session: AsyncSession, broadcast_id: int, now: datetime) -> Claim | None:
-    """Take the next pending copy (the group's first). The caller commits before sending."""
-    broadcast = await session.get(Broadcast, broadcast_id)
-    if broadcast is None or broadcast.status != "sending":
-        return None
-    while True:
-        row = (
-            await session.execute(
-                select(BroadcastDelivery.id, BroadcastDelivery.person_id, Person.telegram_user_id)
-                .outerjoin(Person, Person.id == BroadcastDelivery.person_id)
-                .where(
-                    BroadcastDelivery.broadcast_id == broadcast_id,
-                    BroadcastDelivery.status == PENDING,
-                )
-                .order_by(BroadcastDelivery.person_id.is_not(None), BroadcastDelivery.id)
-                .limit(1)
-            )
-        ).first()
-        if row is None:
-            return None
-        delivery_id, person_id, telegram_id = row
-        taken = await session.execute(
-            update(BroadcastDelivery)
-            .where(BroadcastDelivery.id == delivery_id, BroadcastDelivery.status == PENDING)
-            .values(status=SENDING, attempts=BroadcastDelivery.attempts + 1, updated_at=now)
-        )
-        if taken.rowcount:  # type: ignore[attr-defined]
-            assert broadcast.source_chat_id is not None
-            assert broadcast.source_message_id is not None
-            return Claim(
-                delivery_id,
-                telegram_id,
-                person_id,
-                broadcast.source_chat_id,
-                broadcast.source_message_id,
-            )
-
-
-async def record_outcome(
-    session: AsyncSession,
-    delivery_id: int,
-    status: str,
-    now: datetime,
-    *,
-    message_id: int | None = None,
-) -> None:
-    """What happened to one copy; someone Telegram calls unreachable is remembered so."""
-    if status not in FINAL and status != PENDING:
-        raise ValueError(f"not an outcome: {status!r}")
-    delivery = await session.get_one(BroadcastDelivery, delivery_id)
-    delivery.status, delivery.updated_at = status, now
-    if message_id is not None:
-        delivery.message_id = message_id
-    if delivery.person_id is not None and status in (NOT_STARTED, BLOCKED):
-        await people.mark_unreachable(session, delivery.person_id, blocked=status == BLOCKED)
-
-
 async def finish_if_done(session: AsyncSession, broadcast_id: int, now: datetime) -> bool:
     """Mark the broadcast done when no copy is waiting or on its way."""
     broadcast = await session.get_one(Broadcast, broadcast_id)
     open_rows = await session.scalar(
         select(func.count())
-        .select_from(BroadcastDelivery)
-        .where(
-            BroadcastDelivery.broadcast_id == broadcast_id,
-            BroadcastDelivery.status.in_((PENDING, SENDING)),
-        )
+        .select_from(OutboxItem)
+        .where(*_copies(broadcast_id), OutboxItem.state.in_(OPEN))
     )
     if open_rows:
         return False
@@ -307,12 +271,9 @@ async def requeue_failed(
     if broadcast is None or broadcast.status not in ("sending", "done"):
         return 0
     result = await session.execute(
-        update(BroadcastDelivery)
-        .where(
-            BroadcastDelivery.broadcast_id == broadcast_id,
-            BroadcastDelivery.status.in_(RETRYABLE),
-        )
-        .values(status=PENDING, updated_at=now)
+        update(OutboxItem)
+        .where(*_copies(broadcast_id), OutboxItem.state == DONE, OutboxItem.outcome.in_(RETRYABLE))
+        .values(state=PENDING, outcome=None, done_at=None, claim_token=None)
     )
     count = result.rowcount or 0  # type: ignore[attr-defined]
     if count:
@@ -332,7 +293,7 @@ class Progress:
     blocked: int
     failed: int  # failed or unknown: can be tried again
     waiting: int  # pending or being sent
-    group: str | None  # the group copy's status, None when the group is not in the audience
+    group: str | None  # the group copy's outcome (or PENDING, SENDING), None without one
     paused_skipped: int
 
     @property
@@ -351,13 +312,14 @@ class Progress:
 async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
     broadcast = await session.get_one(Broadcast, broadcast_id)
     rows = await session.execute(
-        select(BroadcastDelivery.person_id.is_(None), BroadcastDelivery.status, func.count())
-        .where(BroadcastDelivery.broadcast_id == broadcast_id)
-        .group_by(BroadcastDelivery.person_id.is_(None), BroadcastDelivery.status)
+        select(OutboxItem.person_id.is_(None), OutboxItem.state, OutboxItem.outcome, func.count())
+        .where(*_copies(broadcast_id))
+        .group_by(OutboxItem.person_id.is_(None), OutboxItem.state, OutboxItem.outcome)
     )
     private: Counter[str] = Counter()
     group: str | None = None
-    for is_group, status, count in rows:
+    for is_group, state, outcome, count in rows:
+        status = outcome if state == DONE else SENDING if state == CLAIMED else PENDING
         if is_group:
             group = status
         else:
@@ -369,5 +331,5 @@ async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
         failed=private[FAILED] + private[UNKNOWN],
         waiting=private[PENDING] + private[SENDING],
         group=group,
-        paused_skipped=broadcast.paused_skipped,
+        paused_skipped=broadcast.paused_skipped + private[outbox.NOT_WANTED],
     )

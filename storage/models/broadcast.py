@@ -1,4 +1,4 @@
-"""The coordinator's broadcasts and one delivery row per recipient.
+"""The coordinator's broadcasts; each copy to send is an outbox item (kind "broadcast").
 
 The message itself is not stored: only where to copy it from (the preview the bot sent in
 the coordinator's private chat), so formatting, a photo or a document survive untouched.
@@ -39,28 +39,3 @@ class Broadcast(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-
-
-class BroadcastDelivery(Base):
-    """One copy to send: to a person in private, or to the group (`person_id` empty).
-
-    status: pending -> sending -> sent | not_started | blocked | failed | unknown.
-    "sending" is committed before the message goes out; a row found in "sending" by a
-    later run was interrupted mid-send and becomes "unknown" (it may have arrived), never
-    re-sent by itself: the coordinator can choose to try it again.
-    """
-
-    __tablename__ = "broadcast_deliveries"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
-    broadcast_id: Mapped[int] = mapped_column(
-        ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True
-    )
-    person_id: Mapped[int | None] = mapped_column(
-        ForeignKey("people.id", ondelete="CASCADE"), nullable=True, index=True
-    )
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
