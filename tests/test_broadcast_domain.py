@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.domain import broadcast as broadcasts
 from bot.domain import outbox, people
 from storage.db import Database
-from storage.models import Pause, Person
+from storage.models import Pause
 from storage.models.outbox import OutboxItem
 
 CPH = ZoneInfo("Europe/Copenhagen")
