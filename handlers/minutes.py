@@ -345,8 +345,9 @@ async def referat_command(update: Update, context: PeerContext) -> None:
 
 
 async def run_due(context: PeerContext) -> None:
-    """Checklists after meetings, copies due (also after a stop, or a pause that ran out),
-    stale drafts. (Old minutes are deleted by the retention job, bot/domain/retention.py.)"""
+    """Checklists after meetings, copies due (also after a stop, and held ones of anyone no
+    longer on a pause: a safety net beside `pause_ended`), stale drafts. (Old minutes are
+    deleted by the retention job, bot/domain/retention.py.)"""
     services = context.services
     await minutes_attendance.checklists_due(context)
     async with services.db.transaction() as session:

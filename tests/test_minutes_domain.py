@@ -273,3 +273,31 @@ async def test_a_copy_for_someone_who_left_the_group_is_no_longer_wanted(databas
         assert await domain.copy_details(session, minutes_id, ids["Dennis"]) is not None
         await people.record_left(session, group_id, 2004, AFTER)
         assert await domain.copy_details(session, minutes_id, ids["Dennis"]) is None
+
+
+async def test_a_held_copy_whose_pause_ended_without_the_event_is_due_at_the_next_pass(
+    database: Database,
+):
+    """The safety net of the scheduler pass: held copies of someone no longer on a pause."""
+    group_id, meeting_id, ids = await world(database)
+    async with database.transaction() as session:
+        await pauses.start_pause(
+            session,
+            group_id,
+            ids["Camilla"],
+            BEFORE,
+            until_day=None,
+            wants_cover=False,
+            rhythm=RHYTHM,
+            tz=CPH,
+        )
+    minutes_id = await confirmed_minutes(database, meeting_id)
+    assert await copy_states(database) == [(ids["Camilla"], "held"), (ids["Dennis"], "pending")]
+    later = AFTER + timedelta(days=9)
+    async with database.transaction() as session:
+        assert await domain.wake_ended_pauses(session, group_id, later) == 0  # still away
+        assert await domain.waits_for_pause(session, minutes_id, ids["Camilla"], later)
+        await pauses.end_pause(session, ids["Camilla"], later)
+        assert await domain.wake_ended_pauses(session, group_id, later) == 1
+        assert not await domain.waits_for_pause(session, minutes_id, ids["Camilla"], later)
+    assert await copy_states(database) == [(ids["Camilla"], "pending"), (ids["Dennis"], "pending")]

@@ -258,7 +258,8 @@ async def wake_after_pause(session: AsyncSession, person_id: int, now: datetime)
 
 
 async def wake_ended_pauses(session: AsyncSession, group_id: int, now: datetime) -> int:
-    """Copies held for a pause that ran out by its date (no one said "I'm back")."""
+    """Copies held for someone no longer on a pause: a safety net beside `pause_ended`
+    (e.g. a pause ended by a path that told nobody)."""
     paused = await people.paused_person_ids(session, group_id, now)
     query = update(OutboxItem).where(
         OutboxItem.group_id == group_id, OutboxItem.kind == KIND, OutboxItem.state == box.HELD
