@@ -6,11 +6,15 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from types import SimpleNamespace
 
+from sqlalchemy import func, select
+
 from bot.sandbox import COPENHAGEN, Cast, Sandbox
 from handlers import conversation
 from handlers.matches_create import Request
 from handlers.matches_flow import NewMatch
 from handlers.matches_schedule import MoveMeeting, NewRhythm
+from handlers.pause.common import PauseFlow
+from storage.models import Pause
 from tests.e2e import guided_match_waiting_for_the_label
 
 LATE = "Det er et stykke tid siden, jeg spurgte"
@@ -132,3 +136,25 @@ async def test_a_setting_value_is_awaited_until_a_command_or_its_lifetime(
     await box.say(mette, "/settings")
     await box.tap(mette, box.fake.messages_to(mette.id)[-1], "meeting:settings")
     assert "Biblioteket" not in box.last_text_to(mette.id)
+
+
+async def test_a_pause_note_typed_after_the_flow_was_let_go_reaches_nobody(
+    group: tuple[Sandbox, Cast],
+):
+    box, cast = group
+    mette, anna = cast.coordinator, cast.volunteers[0]
+    for user in (mette, anna):
+        await box.say(user, "/start")
+    await box.say(anna, "/pause")
+    await box.tap(anna, box.fake.messages_to(anna.id)[-1], "pause:len:2w")
+    flow = conversation.current(box.app, anna.id)
+    assert isinstance(flow, PauseFlow) and flow.step == "note"
+    assert flow.until == date(2026, 12, 14)  # a date, not a string to parse back
+    told_mette = len(box.fake.messages_to(mette.id))
+    await box.advance(timedelta(hours=3))
+    await box.say(anna, "Jeg har det svært for tiden")
+    assert LATE in box.last_text_to(anna.id) and "/pause" in box.last_text_to(anna.id)
+    await box.advance(timedelta(minutes=5))
+    assert len(box.fake.messages_to(mette.id)) == told_mette  # no notice, no message
+    async with box.services.db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(Pause)) == 0

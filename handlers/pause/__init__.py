@@ -2,7 +2,7 @@
 touch. Also `/resume`, the coordinator's `/pausevolunteer` and `/resumevolunteer`, and the
 scheduled check-ins.
 
-The flow is a small state machine in `user_data["pause_flow"]` (memory only) driven by
+The flow is a `PauseFlow` (handlers/conversation.py, memory only) driven by
 buttons "pause:..." and, where asked, a typed date or message. The message to the
 coordinator lives in that in-memory state until the pause starts, then sealed on the pause
 row only until every coordinator's notice is done (sent through the outbox, also after a restart).
@@ -18,13 +18,13 @@ from __future__ import annotations
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import Services
+from handlers import conversation
 from handlers.pause.checkins import run_due
-from handlers.pause.common import COMMANDS
+from handlers.pause.common import COMMANDS, TYPED_STEPS, PauseFlow
 from handlers.pause.coordinator import pause_volunteer_command, resume_volunteer_command
 from handlers.pause.group import pause_in_group, resume_in_group
 from handlers.pause.notices import register_kinds
 from handlers.pause.volunteer import (
-    AwaitingTyping,
     pause_command,
     resume_command,
     start_pause_link,
@@ -54,5 +54,10 @@ def register(application: Application, services: Services) -> None:
     application.add_handler(CommandHandler("resumevolunteer", resume_volunteer_command))
     application.add_handler(CallbackQueryHandler(BUTTONS.dispatch, pattern=BUTTONS.pattern))
     application.add_handler(
-        MessageHandler(filters.TEXT & ~filters.COMMAND & AwaitingTyping(application), typed)
+        MessageHandler(
+            filters.TEXT
+            & ~filters.COMMAND
+            & conversation.AwaitingText(application, {PauseFlow: TYPED_STEPS}),
+            typed,
+        )
     )

@@ -4,13 +4,9 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.ext import (
-    Application,
-)
 
 from bot.context import PeerContext
 from bot.domain import pause as pauses
@@ -21,20 +17,10 @@ if TYPE_CHECKING:
     from storage.models import Pause, Person
 
 from handlers.pause.common import (
-    FLOW,
-    FLOW_LIFETIME,
     rhythm,
 )
 
 log = logging.getLogger(__name__)
-
-
-def forget_unfinished_flows(application: Application, now: datetime) -> None:
-    """A flow left half-way may hold a typed message: don't keep it in memory for long."""
-    for data in list(application.user_data.values()):
-        flow = data.get(FLOW)
-        if flow is not None and now - flow.get("since", now) > FLOW_LIFETIME:
-            data.pop(FLOW, None)
 
 
 async def run_due(context: PeerContext) -> None:
@@ -44,7 +30,6 @@ async def run_due(context: PeerContext) -> None:
     once per missed cycle (`handlers.pause.notices` renders them)."""
     services = context.services
     now = services.clock.now()
-    forget_unfinished_flows(context.application, now)
     async with services.db.transaction() as session:
         checkins = await pauses.due_checkins(session, services.group_id, now)
         questions = await pauses.due_questions(session, services.group_id, now)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import TelegramError
@@ -17,6 +18,7 @@ from bot.domain.matches import PersonMatch
 from bot.domain.typed_dates import example_day
 from bot.i18n import N_, Translate, format_day, format_when, ngettext
 from bot.sealing import derive_key
+from handlers import conversation
 from handlers.common import (
     CommandInfo,
 )
@@ -37,15 +39,23 @@ COMMANDS = [
 ]
 
 
-FLOW = "pause_flow"
+@dataclass(kw_only=True)
+class PauseFlow(conversation.Flow):
+    """A volunteer's `/pause` (mode "new") or "a little longer" (mode "extend"): what they
+    chose so far. The note lives here, in memory only, until the pause starts."""
 
-
-# An unfinished flow (and any message typed in it) is forgotten after this long.
-FLOW_LIFETIME = timedelta(hours=2)
+    step: Literal["length", "date", "cover", "note", "confirm"] = "length"
+    mode: Literal["new", "extend"] = "new"
+    until: date | None = None  # None: no end date yet
+    citizens: list[str] = field(default_factory=list)  # labels of their matches
+    cover_asked: bool = False
+    wants_cover: bool = False
+    note: str | None = None
+    restart: ClassVar[str] = "/pause"
 
 
 # Steps of the flow that wait for something typed (a date, or the message).
-TYPED_STEPS = {"length", "date", "note"}
+TYPED_STEPS = ("length", "date", "note")
 
 
 LENGTH_LABELS = {
@@ -102,10 +112,6 @@ def citizens_text(labels: list[str], _: Translate) -> str:
     if len(labels) <= 1:
         return "".join(labels)
     return _("{names} and {last}").format(names=", ".join(labels[:-1]), last=labels[-1])
-
-
-def flow_citizens(flow: dict) -> list[str]:
-    return list(flow.get("citizens") or [])
 
 
 def date_example(context: PeerContext) -> str:

@@ -1,5 +1,5 @@
-"""The volunteer's private `/pause` flow: a small state machine in `user_data[FLOW]`
-(memory only) driven by buttons and, where asked, a typed date or message; `/resume`,
+"""The volunteer's private `/pause` flow: a `PauseFlow` (handlers/conversation.py, memory
+only) driven by buttons and, where asked, a typed date or message; `/resume`,
 "a little longer" and "let's talk". The message to the coordinator is passed on, kept
 only until it is delivered."""
 
@@ -9,11 +9,7 @@ import logging
 from datetime import date
 from typing import TYPE_CHECKING
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.ext import (
-    Application,
-)
-from telegram.ext.filters import MessageFilter
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import PeerContext
 from bot.domain import pause as pauses
@@ -21,6 +17,7 @@ from bot.domain import people
 from bot.domain.matches import matches_for_person
 from bot.i18n import Translate
 from bot.sealing import seal
+from handlers import conversation
 from handlers.callbacks import choice
 from handlers.common import (
     NOT_REGISTERED,
@@ -41,16 +38,15 @@ from handlers.pause.common import (
     COVER_SELF,
     COVER_YES,
     DATE,
-    FLOW,
     LENGTHS,
     NO_NOTE,
     TYPED_STEPS,
+    PauseFlow,
     announce_end,
     citizens_text,
     crisis_help,
     date_example,
     day_text,
-    flow_citizens,
     length_keyboard,
     note_key,
     remove_keyboard,
@@ -67,7 +63,7 @@ async def begin(update: Update, context: PeerContext, person: Person) -> None:
     now = context.services.clock.now()
     running = await people.current_pause(context.session, person.id, now)
     if running is not None:
-        context.user_data.pop(FLOW, None)
+        conversation.finish(context, PauseFlow)
         keyboard = InlineKeyboardMarkup(
             [
                 [
@@ -91,7 +87,7 @@ async def begin(update: Update, context: PeerContext, person: Person) -> None:
             reply_markup=keyboard,
         )
         return
-    context.user_data[FLOW] = {"mode": "new", "step": "length", "since": now}
+    conversation.start(context, PauseFlow, mode="new")
     text = "\n\n".join(
         [
             _(
@@ -141,21 +137,20 @@ async def ask_for_date(update: Update, context: PeerContext, _: Translate) -> No
 
 
 async def length_chosen(
-    update: Update, context: PeerContext, person: Person, until_day: date | None
+    update: Update, context: PeerContext, person: Person, flow: PauseFlow, until_day: date | None
 ) -> None:
     """A duration is known: go on (new pause) or apply it (a little longer)."""
-    flow = context.user_data.get(FLOW) or {}
-    if flow.get("mode") == "extend":
+    if flow.mode == "extend":
         await extend(update, context, person, until_day)
         return
-    flow["until"] = until_day.isoformat() if until_day else None
+    flow.until = until_day
     _ = context.texts(person.language)
     now = context.services.clock.now()
     matches = await matches_for_person(context.session, context.services.group_id, person.id, now)
     citizens = [m.label for m in matches if m.kind == "match"]
     if citizens:
-        flow["citizens"] = citizens
-        flow["step"] = "cover"
+        flow.citizens = citizens
+        flow.step = "cover"
         keyboard = InlineKeyboardMarkup(
             [
                 [
@@ -183,13 +178,14 @@ async def length_chosen(
             reply_markup=keyboard,
         )
         return
-    flow["wants_cover"] = False
-    await ask_for_note(update, context, person)
+    flow.wants_cover = False
+    await ask_for_note(update, context, person, flow)
 
 
-async def ask_for_note(update: Update, context: PeerContext, person: Person) -> None:
-    flow = context.user_data.get(FLOW) or {}
-    flow["step"] = "note"
+async def ask_for_note(
+    update: Update, context: PeerContext, person: Person, flow: PauseFlow
+) -> None:
+    flow.step = "note"
     _ = context.texts(person.language)
     await reply(
         update,
@@ -209,11 +205,12 @@ async def ask_for_note(update: Update, context: PeerContext, person: Person) -> 
     )
 
 
-async def show_summary(update: Update, context: PeerContext, person: Person) -> None:
-    flow = context.user_data.get(FLOW) or {}
-    flow["step"] = "confirm"
+async def show_summary(
+    update: Update, context: PeerContext, person: Person, flow: PauseFlow
+) -> None:
+    flow.step = "confirm"
     _ = context.texts(person.language)
-    until_day = date.fromisoformat(flow["until"]) if flow.get("until") else None
+    until_day = flow.until
     lines = [_("Here is what I will do if you say yes:")]
     if until_day is None:
         lines.append("• " + _("A pause from today, with no end date yet."))
@@ -224,23 +221,23 @@ async def show_summary(update: Update, context: PeerContext, person: Person) -> 
                 until=day_text(context, until_day, person.language)
             )
         )
-    if flow.get("cover_asked"):
-        if flow.get("wants_cover"):
+    if flow.cover_asked:
+        if flow.wants_cover:
             lines.append(
                 "• "
                 + _(
                     "The coordinator finds a temporary volunteer for {citizens} while you are "
                     "on a pause."
-                ).format(citizens=citizens_text(flow_citizens(flow), _))
+                ).format(citizens=citizens_text(flow.citizens, _))
             )
         else:
             lines.append(
                 "• "
                 + _("You tell {citizens} yourself.").format(
-                    citizens=citizens_text(flow_citizens(flow), _)
+                    citizens=citizens_text(flow.citizens, _)
                 )
             )
-    note = flow.get("note")
+    note = flow.note
     if note:
         lines.append("• " + _('Your message to the coordinator: "{message}"').format(message=note))
     else:
@@ -259,15 +256,13 @@ async def show_summary(update: Update, context: PeerContext, person: Person) -> 
     await reply(update, "\n".join(lines), reply_markup=keyboard)
 
 
-async def confirm(update: Update, context: PeerContext, person: Person) -> None:
+async def confirm(update: Update, context: PeerContext, person: Person, flow: PauseFlow) -> None:
     """Start the pause; the coordinators' notice (with the message) is enqueued with it, sent
     once it has committed (or after a restart), and the volunteer is told whether it arrived.
     The message waits on the pause only until it is delivered."""
-    flow = context.user_data.pop(FLOW, None) or {}
-    note = flow.pop("note", None)
-    until_day = date.fromisoformat(flow["until"]) if flow.get("until") else None
-    wants_cover = bool(flow.get("wants_cover"))
-    flow.clear()
+    conversation.finish(context, PauseFlow)
+    note, until_day, wants_cover = flow.note, flow.until, flow.wants_cover
+    flow.note = None
     services = context.services
     now = services.clock.now()
     _ = context.texts(person.language)
@@ -339,7 +334,7 @@ async def extend(
     update: Update, context: PeerContext, person: Person, until_day: date | None
 ) -> None:
     """ "A little longer": a new planned date, and the coordinator is told."""
-    context.user_data.pop(FLOW, None)
+    conversation.finish(context, PauseFlow)
     services = context.services
     _ = context.texts(person.language)
     try:
@@ -369,7 +364,7 @@ async def extend(
 
 async def come_back(update: Update, context: PeerContext, person: Person) -> None:
     """End the pause (from /resume or "Yes, I'm back")."""
-    context.user_data.pop(FLOW, None)
+    conversation.finish(context, PauseFlow)
     services = context.services
     _ = context.texts(person.language)
     try:
@@ -413,36 +408,21 @@ async def want_to_talk(update: Update, context: PeerContext, person: Person) -> 
     )
 
 
-class AwaitingTyping(MessageFilter):
-    """Private texts from someone whose pause flow waits for a date or a message."""
-
-    def __init__(self, application: Application) -> None:
-        super().__init__(name="AwaitingPauseTyping")
-        self.application = application
-
-    def filter(self, message: Message) -> bool:
-        user = message.from_user
-        if user is None or message.chat.type != "private":
-            return False
-        flow = (self.application.user_data.get(user.id) or {}).get(FLOW)
-        return bool(flow) and flow.get("step") in TYPED_STEPS
-
-
 async def typed(update: Update, context: PeerContext) -> None:
     message = update.effective_message
     person = await current_person(context, update)
-    flow = context.user_data.get(FLOW)
+    flow = conversation.get(context, PauseFlow, *TYPED_STEPS)
     if message is None or not message.text or flow is None:
         return
     if person is None:
-        context.user_data.pop(FLOW, None)
+        conversation.finish(context, PauseFlow)
         return
     _ = context.texts(person.language)
-    if flow["step"] == "note":
+    if flow.step == "note":
         # Whole: Telegram lets nobody type more than 4,096 characters, and the notice
         # to the coordinator is sent in parts when it is long.
-        flow["note"] = message.text.strip()
-        await show_summary(update, context, person)
+        flow.note = message.text.strip()
+        await show_summary(update, context, person, flow)
         return
     today = pauses.local_day(context.services.clock.now(), context.services.tz)
     parsed = pauses.parse_end_date(message.text, today)
@@ -471,7 +451,7 @@ async def typed(update: Update, context: PeerContext) -> None:
         )
     else:
         assert isinstance(parsed, date)
-        await length_chosen(update, context, person, parsed)
+        await length_chosen(update, context, person, flow, parsed)
 
 
 async def tapping_person(update: Update, context: PeerContext) -> Person | None:
@@ -503,7 +483,7 @@ async def on_begin(update: Update, context: PeerContext) -> None:
 async def on_cancel(update: Update, context: PeerContext) -> None:
     await answered(update)
     if person := await tapping_person(update, context):
-        context.user_data.pop(FLOW, None)
+        conversation.finish(context, PauseFlow)
         _ = context.texts(person.language)
         await reply(
             update,
@@ -536,7 +516,7 @@ async def on_more(update: Update, context: PeerContext) -> None:
     if await people.current_pause(context.session, person.id, now) is None:
         await reply(update, _("You are not on a pause right now."))
         return
-    context.user_data[FLOW] = {"mode": "extend", "step": "length", "since": now}
+    conversation.start(context, PauseFlow, mode="extend")
     await reply(
         update,
         _("Of course. Until when, roughly? You can also just write a date, e.g. {example}.").format(
@@ -546,9 +526,9 @@ async def on_more(update: Update, context: PeerContext) -> None:
     )
 
 
-async def flow_of(update: Update, context: PeerContext, person: Person) -> dict | None:
-    """The running flow; without one (a restart, or finished) start again kindly."""
-    flow = context.user_data.get(FLOW)
+async def flow_of(update: Update, context: PeerContext, person: Person) -> PauseFlow | None:
+    """The running flow; without one (a restart, finished, or let go) start again kindly."""
+    flow = conversation.get(context, PauseFlow)
     if flow is None:
         _ = context.texts(person.language)
         await reply(update, _("Sorry, I lost track of where we were. Let's start again."))
@@ -563,11 +543,12 @@ async def on_length(update: Update, context: PeerContext, length: str) -> None:
     if person is None or (flow := await flow_of(update, context, person)) is None:
         return
     if length == DATE:
-        flow["step"] = "date"
+        flow.step = "date"
         await ask_for_date(update, context, context.texts(person.language))
         return
     today = pauses.local_day(context.services.clock.now(), context.services.tz)
-    await length_chosen(update, context, person, pauses.planned_end(pauses.Length(length), today))
+    until_day = pauses.planned_end(pauses.Length(length), today)
+    await length_chosen(update, context, person, flow, until_day)
 
 
 @BUTTONS.route(PauseAction.COVER, choice(COVER_YES, COVER_SELF))
@@ -576,9 +557,9 @@ async def on_cover(update: Update, context: PeerContext, answer: str) -> None:
     person = await tapping_person(update, context)
     if person is None or (flow := await flow_of(update, context, person)) is None:
         return
-    flow["wants_cover"] = answer == COVER_YES
-    flow["cover_asked"] = True
-    await ask_for_note(update, context, person)
+    flow.wants_cover = answer == COVER_YES
+    flow.cover_asked = True
+    await ask_for_note(update, context, person, flow)
 
 
 @BUTTONS.route(PauseAction.NOTE, choice(NO_NOTE))
@@ -587,8 +568,8 @@ async def on_no_note(update: Update, context: PeerContext, _none: str) -> None:
     person = await tapping_person(update, context)
     if person is None or (flow := await flow_of(update, context, person)) is None:
         return
-    flow.pop("note", None)
-    await show_summary(update, context, person)
+    flow.note = None
+    await show_summary(update, context, person, flow)
 
 
 @BUTTONS.route(PauseAction.CONFIRM)
@@ -597,8 +578,8 @@ async def on_confirm(update: Update, context: PeerContext) -> None:
     person = await tapping_person(update, context)
     if person is None or (flow := await flow_of(update, context, person)) is None:
         return
-    if flow.get("step") == "confirm":
-        await confirm(update, context, person)
+    if flow.step == "confirm":
+        await confirm(update, context, person, flow)
 
 
 @private_only
