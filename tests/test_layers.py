@@ -152,3 +152,15 @@ def test_the_session_check_sees_what_it_must(tmp_path: Path):
         "session.add",
         "session.get",
     ]
+
+
+def test_conversation_state_goes_through_one_module():
+    """Flows keep their state as typed dataclasses through handlers/conversation.py, never
+    as keys of their own in `user_data` (one feature used to clear another's by name)."""
+    direct = re.compile(r"user_data\s*(\[|\.(get|pop|setdefault|update|clear)\()")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in python_files("handlers")
+        if path.name != "conversation.py" and direct.search(path.read_text())
+    ]
+    assert offenders == []
