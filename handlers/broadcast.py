@@ -5,25 +5,21 @@ Writing: `/broadcast` asks for the message (or `/broadcast <text>` takes it at o
 bot copies it back as a preview, and one message with buttons asks for the audience, then
 whether it is important, then for confirmation. That same message becomes the report.
 
-Sending: confirming enqueues one outbox item per recipient (bot/domain/broadcast.py); once
-that is committed, the outbox sender's lane for broadcasts (`handlers/delivery.py`, kind
-"broadcast", at most once, CONCURRENCY senders) copies the preview to everyone through the
-rate limiter (bulk priority), and a watcher edits the report. A restart continues with the
-rest and never sends a second copy; a copy interrupted mid-send is reported as not
-delivered ("unknown") and can be tried again with the report's button. Telegram's 429 is
-retried by the rate limiter; 5xx answers are retried here (Telegram did not take the
-message); a time-out or a dropped connection is not retried (the copy may have arrived):
-the wait for an answer is long, and the coordinator decides.
+Sending: "Send now" carries a single-use token (bot/domain/confirmations.py), never the
+row id. Confirming enqueues one outbox item per recipient (bot/domain/broadcast.py); once
+that is committed, the outbox sender's lane for broadcasts copies the preview to everyone
+(handlers/broadcast_sending.py: kind "broadcast", at most once) and a watcher edits the
+report. A restart continues with the rest and never sends a second copy; a copy
+interrupted mid-send is reported as not delivered ("unknown") and can be tried again with
+the report's button.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
-from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -31,12 +27,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
-    ChatMigrated,
-    Forbidden,
     NetworkError,
-    RetryAfter,
     TelegramError,
-    TimedOut,
 )
 from telegram.ext import (
     Application,
@@ -49,10 +41,11 @@ from telegram.ext import (
 
 from bot.context import PeerContext, Services
 from bot.domain import broadcast as broadcasts
-from bot.domain import people, rows
+from bot.domain import confirmations, people, rows
+from bot.domain.confirmations import Refusal
 from bot.i18n import N_, Translate, ngettext
-from bot.ratelimit import PeerRateLimiter, Priority
-from handlers.callbacks import ID, Callbacks, Parser, Who, choice
+from handlers import broadcast_sending as sending
+from handlers.callbacks import ID, REFUSALS, TOKEN, Callbacks, Parser, Who, choice
 from handlers.common import (
     CommandInfo,
     coordinator_only,
@@ -62,30 +55,17 @@ from handlers.common import (
     texts_for,
 )
 from handlers.delivery import (
-    Outcome,
-    Outgoing,
-    classify_forbidden,
     kick,
     register_kind,
-    send_to_group,
 )
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    from bot.domain.outbox import Claim
     from storage.models.broadcast import Broadcast
 
 log = logging.getLogger(__name__)
 
 COMMANDS = [CommandInfo("broadcast", N_("Send a message to everyone"), "coordinator")]
 
-# How many copies may be on their way at once; the rate limiter sets the pace.
-CONCURRENCY = 12
-# Wait this long for Telegram's answer to a copy before calling its fate unknown.
-SEND_READ_TIMEOUT = 30.0
-# Telegram answered 5xx: it did not take the message, so it is safe to try again.
-SERVER_ERROR_ATTEMPTS = 5
 REPORT_EVERY_SECONDS = 2.0
 # How often the watcher looks whether every copy has been dealt with.
 WATCH_EVERY_SECONDS = 0.25
@@ -94,6 +74,7 @@ WATCH_EVERY_SECONDS = 0.25
 COMPOSE_GROUP = -2
 WATCHERS = "broadcast_watchers"  # bot_data: ids of broadcasts whose report is watched here
 
+QUESTION = confirmations.Kind.BROADCAST
 AUDIENCE_LABELS = {
     "group": N_("The group"),
     "volunteers": N_("Every volunteer privately"),
@@ -273,15 +254,6 @@ async def on_callback(
         draft.important = value == "1"
         await _ask_confirmation(query, context, draft, _, reply_language(context, update))
         return
-    if action == "send" and draft.audience is not None:
-        if not await broadcasts.confirm(context.session, services.group_id, draft.id, now):
-            await query.answer(_("This message is already on its way."))
-            return
-        await query.answer(_("Sending…"))
-        report = await broadcasts.progress(context.session, draft.id)
-        await _edit(query, report_text(_, report))
-        _start_after_commit(context, draft.id)
-        return
     await query.answer()
 
 
@@ -289,15 +261,65 @@ _route(BroadcastAction.CANCEL)
 _route(BroadcastAction.RETRY)
 _route(BroadcastAction.AUDIENCE, choice(*broadcasts.AUDIENCES))
 _route(BroadcastAction.IMPORTANT, choice("0", "1"))
-_route(BroadcastAction.SEND)
+
+
+@BUTTONS.route(BroadcastAction.SEND, TOKEN, who=Who.COORDINATOR)
+async def on_send(update: Update, context: PeerContext, token: str) -> None:
+    """The "Send now" button: its single-use token names the draft (never its row id);
+    used, a day old or superseded by a newer draft, it sends nothing and says so kindly."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None and query.message is not None
+    _ = texts_for(context, update)
+    services, now = context.services, context.services.clock.now()
+    taken = await confirmations.take(
+        context.session,
+        services.group_id,
+        token,
+        (QUESTION,),
+        actor_user_id=user.id,
+        chat_id=query.message.chat.id,
+        now=now,
+    )
+    if not isinstance(taken, confirmations.Pending) or taken.subject_id is None:
+        if taken is Refusal.USED:  # a second tap: the message is the report now
+            await query.answer(_("This message is already on its way."))
+        elif taken in (Refusal.SUPERSEDED, Refusal.NOT_YOURS):  # the newer one stays
+            await query.answer(_(REFUSALS[taken]))  # type: ignore[index]
+        else:  # expired or gone: nothing to send from here any more
+            await query.answer()
+            await _edit(query, _(REFUSALS[taken]))  # type: ignore[index]
+        return
+    draft_id = taken.subject_id
+    if not await broadcasts.confirm(context.session, services.group_id, draft_id, now):
+        draft = await broadcasts.get(context.session, services.group_id, draft_id)
+        cancelled = draft is None or draft.status == "cancelled"
+        await query.answer(
+            _("Cancelled. Nothing was sent.")
+            if cancelled
+            else _("This message is already on its way.")
+        )
+        return
+    await query.answer(_("Sending…"))
+    await _edit(query, report_text(_, await broadcasts.progress(context.session, draft_id)))
+    _start_after_commit(context, draft_id)
 
 
 async def _ask_confirmation(
     query: Any, context: PeerContext, draft: Broadcast, _: Translate, language: str
 ) -> None:
-    services = context.services
-    found = await broadcasts.recipients(
-        context.session, services.group_id, draft, services.clock.now()
+    services, now = context.services, context.services.clock.now()
+    found = await broadcasts.recipients(context.session, services.group_id, draft, now)
+    # "Send now" carries a single-use token; newer choices replace the older button.
+    who, chat = query.from_user.id, query.message.chat.id
+    await confirmations.supersede(context.session, services.group_id, (QUESTION,), who, now)
+    token = await confirmations.offer(
+        context.session,
+        services.group_id,
+        QUESTION,
+        actor_user_id=who,
+        chat_id=chat,
+        now=now,
+        subject_id=draft.id,
     )
     lines = [_("Ready to send:")]
     if broadcasts.reaches_group(draft):
@@ -345,7 +367,7 @@ async def _ask_confirmation(
         "\n".join(lines),
         InlineKeyboardMarkup(
             [
-                [_button(_("Send now"), BUTTONS.encode(BroadcastAction.SEND, draft.id))],
+                [_button(_("Send now"), BUTTONS.encode(BroadcastAction.SEND, token))],
                 _cancel_row(_, draft.id),
             ]
         ),
@@ -502,77 +524,6 @@ async def _watch(application: Application, broadcast_id: int) -> None:
         log.info("broadcast %s: every copy dealt with", broadcast_id)
 
 
-async def prepare(
-    context: PeerContext, session: AsyncSession, claim: Claim, now: datetime
-) -> Outgoing | None:
-    """The outbox asks what a claimed copy is, if it is still wanted."""
-    services = context.services
-    copy = await broadcasts.copy_for(session, services.group_id, claim, now)
-    if copy is None:
-        return None
-    chat_id = services.group_chat_id if copy.chat_id is None else copy.chat_id
-    return Outgoing(chat_id, send=functools.partial(send_copy, context, copy))
-
-
-def _bulk(context: PeerContext) -> dict[str, Any]:
-    """Broadcast copies yield to interactive answers (only our limiter knows priorities)."""
-    limiter = context.bot.rate_limiter
-    return {"rate_limit_args": Priority.BULK} if isinstance(limiter, PeerRateLimiter) else {}
-
-
-async def send_copy(context: PeerContext, claim: broadcasts.Copy) -> Outcome:
-    """Copy the preview to one recipient (or the group); returns what became of it."""
-    kwargs: dict[str, Any] = {
-        "from_chat_id": claim.from_chat_id,
-        "message_id": claim.message_id,
-        "read_timeout": SEND_READ_TIMEOUT,
-        **_bulk(context),
-    }
-    to_group = claim.chat_id is None
-    # A 5xx costs no slot of the rate limiter (it gives it back), so the first retry goes
-    # at once: waiting would only hold a worker while the others keep the pace.
-    delay = 0.0
-    for attempt in range(1, SERVER_ERROR_ATTEMPTS + 1):
-        try:
-            if to_group:
-                await send_to_group(context, "copy_message", **kwargs)
-            else:
-                await context.bot.copy_message(chat_id=claim.chat_id, **kwargs)
-            return Outcome.SENT
-        except Forbidden as error:
-            if to_group:
-                log.warning("broadcast: the group refused the copy")
-                return Outcome.FAILED
-            return classify_forbidden(error)
-        except BadRequest as error:
-            if not to_group and "chat not found" in str(error).lower():
-                return Outcome.NOT_STARTED
-            log.warning("broadcast: copy refused (%s)", type(error).__name__)
-            return Outcome.FAILED
-        except RetryAfter:
-            return Outcome.FAILED  # the limiter already waited and retried
-        except ChatMigrated:
-            return Outcome.FAILED
-        except TimedOut as error:
-            if "pool timeout" not in str(error).lower():
-                return Outcome.UNKNOWN  # it may have arrived: never send it twice
-            # No free connection: the request never left, so waiting and retrying is safe.
-            if attempt == SERVER_ERROR_ATTEMPTS:
-                break
-            await asyncio.sleep(delay)
-            delay = max(0.5, delay * 2)
-        except NetworkError as error:
-            text = str(error)
-            never_sent = not text.startswith("httpx.") or "ConnectError" in text
-            if not never_sent:
-                return Outcome.UNKNOWN  # the connection broke mid-request
-            if attempt == SERVER_ERROR_ATTEMPTS:
-                break
-            await asyncio.sleep(delay)
-            delay = max(0.5, delay * 2)
-    return Outcome.FAILED
-
-
 async def run_due(context: PeerContext) -> None:
     """Watch every broadcast still sending (after a restart, or a watcher that failed);
     the outbox sender's pass continues its copies."""
@@ -585,7 +536,13 @@ async def run_due(context: PeerContext) -> None:
 
 def register(application: Application, services: Services) -> None:
     # Copies are at most once: one claimed by a bot that stopped is reported, not resent.
-    register_kind(application, broadcasts.KIND, prepare, at_most_once=True, workers=CONCURRENCY)
+    register_kind(
+        application,
+        broadcasts.KIND,
+        sending.prepare,
+        at_most_once=True,
+        workers=sending.CONCURRENCY,
+    )
     application.add_handler(CommandHandler("broadcast", broadcast_command))
     application.add_handler(CallbackQueryHandler(BUTTONS.dispatch, pattern=BUTTONS.pattern))
     coordinators = list(services.settings.coordinator_ids)

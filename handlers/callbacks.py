@@ -215,6 +215,11 @@ def is_coordinator_tap(update: Update, context: PeerContext) -> bool:
     return user is not None and context.services.settings.is_coordinator(user.id)
 
 
+async def stale_button(update: Update, context: PeerContext) -> None:
+    """Button data no feature's prefix matches (e.g. a bare "minutes"): the kind answer."""
+    await answer(update, context, STALE)
+
+
 async def answer(update: Update, context: PeerContext, text: str) -> None:
     """A short note on the tapper's screen only (never a message in the chat)."""
     query = update.callback_query

@@ -18,11 +18,12 @@ from telegram import (
     Update,
 )
 from telegram.error import TelegramError
-from telegram.ext import Application, CommandHandler, MessageHandler, filters
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import PeerContext, Services
 from bot.domain import people
 from bot.i18n import N_, texts
+from handlers.callbacks import stale_button
 from handlers.common import (
     CommandInfo,
     is_coordinator,
@@ -243,3 +244,4 @@ def register(application: Application, services: Services) -> None:
     application.add_handler(
         MessageHandler(filters.ChatType.PRIVATE & ~filters.StatusUpdate.ALL, anything_else)
     )
+    application.add_handler(CallbackQueryHandler(stale_button))

@@ -33,6 +33,7 @@ class Kind(StrEnum):
     RESUME_SOMEONE = "resume_someone"
     END_MATCH = "end_match"
     MINUTES = "minutes"  # "Send"/"Cancel" under a draft of the minutes (subject: its id)
+    BROADCAST = "broadcast"  # "Send now" under a broadcast's choices (subject: its id)
 
 
 class Refusal(Enum):
