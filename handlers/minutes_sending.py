@@ -250,10 +250,10 @@ async def refresh_report(
 
 @coordinator_button(MinutesAction.SEND_PAUSED, ID)
 async def on_send_paused(update: Update, context: PeerContext, minutes_id: int) -> None:
-    async with context.services.db.transaction() as session:
-        await domain.send_paused_now(session, minutes_id, context.services.clock.now())
-    await send_copies(context)
-    await refresh_report(context, minutes_id)
+    """The held copies go now, in the background; the report follows them."""
+    now = context.services.clock.now()
+    if await domain.send_paused_now(context.session, minutes_id, now):
+        kick(context)
 
 
 # Waiting copies --------------------------------------------------------------------------------

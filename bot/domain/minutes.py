@@ -271,8 +271,10 @@ async def wake_ended_pauses(session: AsyncSession, group_id: int, now: datetime)
 
 
 async def send_paused_now(session: AsyncSession, minutes_id: int, now: datetime) -> int:
-    """The coordinator chose to send to the paused volunteers anyway."""
-    minutes = await session.get_one(Minutes, minutes_id)
+    """The coordinator chose to send to the paused volunteers anyway. Returns how many."""
+    minutes = await session.get(Minutes, minutes_id)
+    if minutes is None:
+        return 0  # deleted by retention meanwhile
     minutes.paused_too = True
     result = await session.execute(
         update(OutboxItem)
