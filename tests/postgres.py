@@ -75,9 +75,11 @@ class PostgresServer:
         )
 
     def halt(self) -> None:
-        """Stop the server as a crash or an outage would, keeping its data for `resume`."""
+        """Stop the server (connections cut, new ones refused), keeping its data for
+        `resume`. A fast shutdown, not an immediate one: this test server commits
+        asynchronously, and a crash would lose the last commits the bot was told were done."""
         assert self.bin_dir is not None
-        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
 
     def stop(self) -> None:
         if self.bin_dir is not None and self.data.exists():

@@ -72,6 +72,8 @@ async def test_an_unwritable_database_stops_the_bot_loudly_and_telegram_keeps_th
         anna, bo = cast.volunteers[:2]
         async with peerbot_run(fake, cast, database) as bot:
             assert "Velkommen, Anna" in await started(fake, anna)
+            # Anna's update confirmed (with the next getUpdates), so only Bo's can be kept.
+            await fake.wait_for(lambda c: fake.pending_updates == [], timeout=30)
             # The disk refuses every write from now on (as a full or read-only disk does).
             _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
             resource.prlimit(bot.process.pid, resource.RLIMIT_FSIZE, (1, hard))

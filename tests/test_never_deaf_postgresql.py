@@ -95,6 +95,8 @@ async def test_a_server_gone_stops_the_bot_loudly_and_the_restarted_bot_handles_
         anna, bo = cast.volunteers[:2]
         async with peerbot_run(fake, cast, database_url, tmp_path) as bot:
             assert "Velkommen, Anna" in await started(fake, anna)
+            # Anna's update confirmed (with the next getUpdates), so only Bo's can be kept.
+            await fake.wait_for(lambda c: fake.pending_updates == [], timeout=30)
             await asyncio.to_thread(server.halt)
             fake.send_text(bo, bo.id, "/start")
             # Not alive and deaf: it stops with the code a supervisor restarts on.
