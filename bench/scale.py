@@ -318,7 +318,7 @@ async def seed(db: Database, volunteers: int, matches: int, now: datetime) -> di
                 {
                     "id": back + 1,
                     "group_id": 1,
-                    "created_by": COORDINATOR,
+                    "author_id": 1,  # the coordinator's people row
                     "status": "done",
                     "audience": "volunteers",
                     "important": False,

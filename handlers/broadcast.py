@@ -52,6 +52,7 @@ from handlers.common import (
     is_coordinator,
     private_only,
     reply_language,
+    telegram_person,
     texts_for,
 )
 from handlers.delivery import (
@@ -60,6 +61,7 @@ from handlers.delivery import (
 )
 
 if TYPE_CHECKING:
+    from storage.models import Person
     from storage.models.broadcast import Broadcast
 
 log = logging.getLogger(__name__)
@@ -101,10 +103,12 @@ async def broadcast_command(update: Update, context: PeerContext) -> None:
     user = update.effective_user
     assert message is not None and user is not None
     _ = texts_for(context, update)
-    services = context.services
-    draft = await broadcasts.start_composing(
-        context.session, services.group_id, user.id, services.clock.now()
+    services, now = context.services, context.services.clock.now()
+    # The author is a people row (so their /mydata shows it and /forgetme clears it).
+    author = await people.record_member(
+        context.session, services.group_id, telegram_person(context, user), now, started_bot=True
     )
+    draft = await broadcasts.start_composing(context.session, services.group_id, author.id, now)
     parts = (message.text_html or "").split(None, 1)
     if len(parts) == 2 and parts[1].strip():
         preview = await message.chat.send_message(parts[1], parse_mode=ParseMode.HTML)
@@ -127,8 +131,11 @@ async def composed_message(update: Update, context: PeerContext) -> None:
     if message is None or user is None:
         return
     services = context.services
+    author = await people.find_person(context.session, services.group_id, user.id)
+    if author is None:
+        return
     draft = await broadcasts.composing(
-        context.session, services.group_id, user.id, services.clock.now()
+        context.session, services.group_id, author.id, services.clock.now()
     )
     if draft is None:
         return
@@ -449,7 +456,7 @@ class Reporter:
             async with services.db.transaction() as session:
                 draft = await rows.broadcast(session, self.broadcast_id)
                 report = await broadcasts.progress(session, self.broadcast_id)
-                coordinator = await people.find_person(session, services.group_id, draft.created_by)
+                coordinator = await broadcasts.author(session, draft)
             if draft.report_message_id is None or draft.source_chat_id is None:
                 return
             _ = self.context.texts(coordinator.language if coordinator else None)
@@ -534,7 +541,12 @@ async def run_due(context: PeerContext) -> None:
         watch(context.application, broadcast_id)
 
 
+async def forget_author(context: PeerContext, person: Person) -> None:
+    await broadcasts.forget_author(context.session, person.id)
+
+
 def register(application: Application, services: Services) -> None:
+    services.on("person_forgetting", forget_author)
     # Copies are at most once: one claimed by a bot that stopped is reported, not resent.
     register_kind(
         application,

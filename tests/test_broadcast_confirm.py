@@ -1,12 +1,18 @@
 """The broadcast's "Send now" carries a single-use token, never the row id: a second tap,
-an older draft's button and a day-old one send nothing and say so kindly."""
+an older draft's button and a day-old one send nothing and say so kindly. The author is a
+reference to her people row: her /mydata shows her broadcasts, /forgetme unnames them."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from bot.sandbox import Cast, Sandbox
+from storage.models import Person
+from storage.models.broadcast import Broadcast
 from tests.test_broadcast_e2e import (
     DONE,
     button,
@@ -69,3 +75,41 @@ async def test_an_older_drafts_button_and_a_day_old_one_send_nothing(
     await box.tap(mette, new, new_send)
     assert "mere end et døgn gammelt" in new.text and new.buttons == []
     assert box.fake.calls_to("copyMessage") == []
+
+
+async def test_the_author_sees_her_broadcast_in_mydata_and_forgetme_keeps_it_unnamed(
+    group: tuple[Sandbox, Cast],
+):
+    box, cast = group
+    mette = cast.coordinator
+    await start_everyone(box, cast)
+    control, send = await ready_to_send(box, mette, "Julefrokost fredag")
+    await box.tap(mette, control, send)
+    await finished(box, control)
+    async with box.services.db.transaction() as session:
+        mette_id = await session.scalar(
+            select(Person.id).where(Person.telegram_user_id == mette.id)
+        )
+
+    # Her own /mydata lists the broadcast she wrote, pointing at her people row.
+    await box.say(mette, "/mydata")
+    document = box.fake.messages_to(mette.id)[-1].document
+    assert document is not None
+    export = json.loads(box.fake.files[document["file_id"]].content)
+    [written] = export["tables"]["broadcasts"]
+    assert written["author_id"] == mette_id and written["status"] == "done"
+    assert "created_by" not in written  # no bare Telegram id any more
+
+    # /forgetme: she is gone; the broadcast stays, naming nobody, not even her chat.
+    await box.say(mette, "/forgetme")
+    question = box.fake.messages_to(mette.id)[-1]
+    await box.tap(
+        mette,
+        question,
+        next(b["callback_data"] for b in question.buttons if "forget" in b["callback_data"]),
+    )
+    async with box.services.db.transaction() as session:
+        assert await session.scalar(select(Person.id).where(Person.id == mette_id)) is None
+        broadcast = await session.scalar(select(Broadcast))
+        assert broadcast is not None and broadcast.status == "done"
+        assert broadcast.author_id is None and broadcast.source_chat_id is None

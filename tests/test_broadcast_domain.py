@@ -45,7 +45,9 @@ async def _group(db: Database) -> tuple[int, dict[str, int]]:
 
 async def _draft(db: Database, group_id: int, audience: str, important: bool) -> int:
     async with db.transaction() as session:
-        draft = await broadcasts.start_composing(session, group_id, METTE, NOW)
+        mette = await people.find_person(session, group_id, METTE)
+        assert mette is not None
+        draft = await broadcasts.start_composing(session, group_id, mette.id, NOW)
         broadcasts.set_source(draft, METTE, 42)
         broadcasts.choose_audience(draft, audience)
         draft.important = important
@@ -133,13 +135,14 @@ async def test_copies_go_group_first_through_the_outbox_and_can_be_tried_again(d
 
 
 async def test_a_new_composition_replaces_an_unfinished_draft(database):
-    group_id, _ = await _group(database)
+    group_id, ids = await _group(database)
+    mette = ids["Mette"]
     async with database.transaction() as session:
-        old = await broadcasts.start_composing(session, group_id, METTE, NOW)
-        new = await broadcasts.start_composing(session, group_id, METTE, NOW)
-        assert (await broadcasts.composing(session, group_id, METTE, NOW)).id == new.id
+        old = await broadcasts.start_composing(session, group_id, mette, NOW)
+        new = await broadcasts.start_composing(session, group_id, mette, NOW)
+        assert (await broadcasts.composing(session, group_id, mette, NOW)).id == new.id
         await session.refresh(old)
         assert old.status == "cancelled"
         # A message written the next day is not taken for the broadcast any more.
         later = NOW + broadcasts.COMPOSING_WAITS + timedelta(minutes=1)
-        assert await broadcasts.composing(session, group_id, METTE, later) is None
+        assert await broadcasts.composing(session, group_id, mette, later) is None

@@ -50,8 +50,16 @@ async def back_to_before_the_outbox(url: str) -> None:
     """The broadcast branch at its last revision before the outbox (the other branches stay
     at their heads, as a database of that version has them)."""
     from alembic import command
+    from alembic.script import ScriptDirectory
 
-    await asyncio.to_thread(command.downgrade, alembic_config(url), "0005b@0005")
+    config = alembic_config(url)
+    script = ScriptDirectory.from_config(config)
+    head = next(
+        h
+        for h in script.get_heads()
+        if any(r.revision == "0005" for r in script.iterate_revisions(h, "base"))
+    )
+    await asyncio.to_thread(command.downgrade, config, f"{head}@0005")
 
 
 async def test_pending_copies_of_an_old_database_are_sent_exactly_once_after_upgrading(

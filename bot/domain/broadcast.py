@@ -37,21 +37,22 @@ COMPOSING_WAITS = timedelta(hours=2)
 
 
 async def start_composing(
-    session: AsyncSession, group_id: int, coordinator_id: int, now: datetime
+    session: AsyncSession, group_id: int, author_id: int, now: datetime
 ) -> Broadcast:
-    """A new broadcast waiting for its message; an unfinished earlier draft is dropped."""
+    """A new broadcast by this coordinator (their people row) waiting for its message; an
+    unfinished earlier draft is dropped."""
     await session.execute(
         update(Broadcast)
         .where(
             Broadcast.group_id == group_id,
-            Broadcast.created_by == coordinator_id,
+            Broadcast.author_id == author_id,
             Broadcast.status.in_(("composing", "draft")),
         )
         .values(status="cancelled")
     )
     broadcast = Broadcast(
         group_id=group_id,
-        created_by=coordinator_id,
+        author_id=author_id,
         status="composing",
         important=False,
         paused_skipped=0,
@@ -63,7 +64,7 @@ async def start_composing(
 
 
 async def composing(
-    session: AsyncSession, group_id: int, coordinator_id: int, now: datetime
+    session: AsyncSession, group_id: int, author_id: int, now: datetime
 ) -> Broadcast | None:
     """The broadcast waiting for this coordinator's message, if any. After a while it stops
     waiting, so a message written the next day is not taken for a broadcast."""
@@ -71,7 +72,7 @@ async def composing(
         select(Broadcast)
         .where(
             Broadcast.group_id == group_id,
-            Broadcast.created_by == coordinator_id,
+            Broadcast.author_id == author_id,
             Broadcast.status == "composing",
             Broadcast.created_at > now - COMPOSING_WAITS,
         )
@@ -83,6 +84,11 @@ async def composing(
 async def get(session: AsyncSession, group_id: int, broadcast_id: int) -> Broadcast | None:
     broadcast = await session.get(Broadcast, broadcast_id)
     return broadcast if broadcast is not None and broadcast.group_id == group_id else None
+
+
+async def author(session: AsyncSession, broadcast: Broadcast) -> Person | None:
+    """The coordinator who wrote it (None once forgotten)."""
+    return None if broadcast.author_id is None else await session.get(Person, broadcast.author_id)
 
 
 def set_source(broadcast: Broadcast, chat_id: int, message_id: int) -> None:
@@ -123,7 +129,7 @@ async def recipients(
     chosen: list[Person] = []
     skipped = 0
     for person in await people.members(session, group_id):
-        if person.telegram_user_id == broadcast.created_by:
+        if person.id == broadcast.author_id:
             continue
         if person.id in paused and not broadcast.important:
             skipped += 1
@@ -189,6 +195,17 @@ async def confirm(session: AsyncSession, group_id: int, broadcast_id: int, now: 
     broadcast.paused_skipped = found.paused_skipped
     await session.flush()
     return True
+
+
+async def forget_author(session: AsyncSession, person_id: int) -> None:
+    """The author is being forgotten: their broadcasts stay (what the group was told) but
+    lose where they were copied from, their private chat; `author_id` goes with the
+    person (ON DELETE SET NULL). Copies not sent yet are no longer wanted."""
+    await session.execute(
+        update(Broadcast)
+        .where(Broadcast.author_id == person_id)
+        .values(source_chat_id=None, report_message_id=None)
+    )
 
 
 def cancel(broadcast: Broadcast) -> bool:

@@ -25,11 +25,16 @@ class Broadcast(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
-    created_by: Mapped[int] = mapped_column(TelegramId)  # the coordinator's Telegram id
+    # The coordinator who wrote it: their /mydata shows it, /forgetme empties this (the
+    # broadcast is kept, as a record of what the group was told).
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), nullable=True, index=True
+    )
     status: Mapped[str] = mapped_column(String(16))
     audience: Mapped[str | None] = mapped_column(String(16), nullable=True)
     important: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Copied from here: the preview in the coordinator's private chat.
+    # Copied from here: the preview in the coordinator's private chat (whose id is the
+    # coordinator's; emptied with author_id when they are forgotten).
     source_chat_id: Mapped[int | None] = mapped_column(TelegramId, nullable=True)
     source_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # The message that shows the choices, then the delivery report, edited in place.
