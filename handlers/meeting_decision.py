@@ -5,8 +5,8 @@ The poll is closed and the date decided in one transaction, which also promises 
 the post in the group, the reminders and, when no date got a yes, the group's word that
 the coordinator will choose: a stop at any moment leaves either an open poll or a decided
 meeting whose post the next pass sends (at least once). After the commit the poll is
-stopped in Telegram, the post sent, and the coordinator and those who said yes to a moved
-date are told.
+stopped in Telegram and what the decision promised is sent: the post, the picture for the
+coordinator, a word to those who said yes to a moved date (outbox items, at least once).
 """
 
 from __future__ import annotations
@@ -33,13 +33,13 @@ from bot.domain import meeting_messages as messages
 from bot.domain import rows
 from bot.i18n import Translate
 from handlers import meeting_flow as flow
+from handlers import meeting_messages
 from handlers.delivery import send_due, send_to_group, tell_coordinators
 from handlers.meeting_buttons import BUTTONS, MeetingAction
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from storage.models import Person
     from storage.models.meeting import Meeting
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,6 @@ class Decided:
     moved: bool
     coming: int
     picture: domain.Picture
-    told_before: list[Person]  # said yes to the old date (a move)
 
 
 async def _decide_in(
@@ -96,9 +95,6 @@ async def _decide_in(
     if not meeting.place:
         meeting.place = config.place
     coordinator_ids = flow.coordinators(context)
-    old_yes: list[Person] = []
-    if meeting.status == domain.DECIDED:
-        old_yes = (await domain.picture(session, meeting, now, coordinator_ids)).can
     moved, counts = False, None
     if starts_at is None:
         closing = await messages.close_poll(
@@ -112,7 +108,7 @@ async def _decide_in(
             session, meeting, starts_at, config.leads, services.tz, now, coordinator_ids
         )
     seen = await domain.picture(session, meeting, now, coordinator_ids)
-    return Decided(meeting, moved, len(seen.can), seen, old_yes), counts
+    return Decided(meeting, moved, len(seen.can), seen), counts
 
 
 async def close(context: PeerContext, meeting_id: int) -> bool:
@@ -161,60 +157,26 @@ async def _ask_coordinator_to_choose(
 
 
 async def _after_decision(context: PeerContext, decided: Decided) -> None:
-    """The decision committed (with its group post promised): send the post now, then tell
-    the coordinator the whole picture and, on a move, those who had said yes."""
-    await send_due(context, {messages.DECISION})
-    await _tell_coordinator_the_picture(context, decided)
-    if decided.moved:
-        await _tell_about_the_move(context, decided)
+    """The decision committed with its messages promised: send them now (the post in the
+    group, the picture to the coordinator, a word to those who said yes to a moved date).
+    A coordinator the bot doesn't know as a person yet is told directly (best effort)."""
+    await send_due(context, {messages.DECISION, messages.PICTURE, messages.MOVED})
+    async with context.services.db.transaction() as session:
+        unknown = await messages.unknown_coordinators(
+            session, context.services.group_id, flow.coordinators(context)
+        )
+    if unknown:
+        meeting, seen = decided.meeting, decided.picture
+        known = set(flow.coordinators(context)) - unknown
+        await tell_coordinators(
+            context,
+            None,
+            lambda _, language: meeting_messages.picture_text(context, meeting, seen, _, language),
+            skip=known,
+        )
     meeting_id = decided.meeting.id
     await context.services.emit("meeting_decided", context, meeting_id=meeting_id)
     log.info("meeting %s decided (moved=%s), %s coming", meeting_id, decided.moved, decided.coming)
-
-
-def _names(people_list: list[Person]) -> str:
-    return ", ".join(p.first_name for p in people_list) or "–"
-
-
-async def _tell_coordinator_the_picture(context: PeerContext, decided: Decided) -> None:
-    meeting, seen = decided.meeting, decided.picture
-    assert meeting.starts_at is not None
-
-    def render(_: Translate, language: str) -> str:
-        assert meeting.starts_at is not None
-        moment = flow.when(context, meeting.starts_at, language)
-        return "\n".join(
-            [
-                _("The volunteer meeting is set for {when}.").format(when=moment),
-                _("Can come ({count}): {names}").format(
-                    count=len(seen.can), names=_names(seen.can)
-                ),
-                _("Can't come ({count}): {names}").format(
-                    count=len(seen.cannot), names=_names(seen.cannot)
-                ),
-                _("Haven't answered ({count}): {names}").format(
-                    count=len(seen.unanswered), names=_names(seen.unanswered)
-                ),
-            ]
-        )
-
-    await tell_coordinators(context, None, render)
-
-
-async def _tell_about_the_move(context: PeerContext, decided: Decided) -> None:
-    meeting = decided.meeting
-    assert meeting.starts_at is not None
-    for person in decided.told_before:
-        if not person.reachable:
-            continue
-        _ = context.texts(person.language)
-        text = _(
-            "Hi {name}. The volunteer meeting you said yes to has moved to {when}. I hope it "
-            "still suits you – and if not, that is completely fine."
-        ).format(
-            name=person.first_name, when=flow.when(context, meeting.starts_at, person.language)
-        )
-        await flow.send_and_remember(context, person, text)
 
 
 async def choose(

@@ -19,7 +19,7 @@ from bot.domain import meeting as domain
 from bot.domain import meeting_messages as messages
 from bot.domain import rows
 from bot.domain.outbox import Claim
-from bot.i18n import N_, ngettext
+from bot.i18n import N_, Translate, ngettext
 from handlers import meeting_flow as flow
 from handlers.delivery import Outgoing, register_kind, send_due, tell_coordinators
 
@@ -204,9 +204,61 @@ async def prepare_group_post(
     return Outgoing(services.group_chat_id, "\n".join(lines), document=document)
 
 
+# After the decision ------------------------------------------------------------------------
+
+
+def _names(people_list: list[Person]) -> str:
+    return ", ".join(p.first_name for p in people_list) or "–"
+
+
+def picture_text(
+    context: PeerContext, meeting: Meeting, seen: domain.Picture, _: Translate, language: str
+) -> str:
+    """For the coordinator: the date, who can come, who can't, who hasn't answered."""
+    assert meeting.starts_at is not None
+    moment = flow.when(context, meeting.starts_at, language)
+    return "\n".join(
+        [
+            _("The volunteer meeting is set for {when}.").format(when=moment),
+            _("Can come ({count}): {names}").format(count=len(seen.can), names=_names(seen.can)),
+            _("Can't come ({count}): {names}").format(
+                count=len(seen.cannot), names=_names(seen.cannot)
+            ),
+            _("Haven't answered ({count}): {names}").format(
+                count=len(seen.unanswered), names=_names(seen.unanswered)
+            ),
+        ]
+    )
+
+
+async def prepare_after_decision(
+    context: PeerContext, session: AsyncSession, claim: Claim, now: datetime
+) -> Outgoing | None:
+    """The picture for a coordinator, or the word about the move to a volunteer who had
+    said yes to the old date; as things are when it is sent."""
+    coordinator_ids = flow.coordinators(context)
+    found = await messages.wanted_after_decision(session, claim, now, coordinator_ids)
+    if found is None:
+        return None
+    meeting, person = found
+    assert meeting.starts_at is not None
+    _ = context.texts(person.language)
+    if claim.kind == messages.PICTURE:
+        seen = await domain.picture(session, meeting, now, coordinator_ids)
+        text = picture_text(context, meeting, seen, _, person.language)
+        return Outgoing(person.telegram_user_id, text)
+    text = _(
+        "Hi {name}. The volunteer meeting you said yes to has moved to {when}. I hope it "
+        "still suits you – and if not, that is completely fine."
+    ).format(name=person.first_name, when=flow.when(context, meeting.starts_at, person.language))
+    return Outgoing(person.telegram_user_id, text)
+
+
 def register(application: Any, services: Any) -> None:
     register_kind(application, messages.NUDGE, prepare_nudge)
     register_kind(application, messages.REMINDER, prepare_reminder)
     register_kind(application, messages.DECISION, prepare_group_post)
     register_kind(application, messages.NO_DATE, prepare_group_post)
+    register_kind(application, messages.PICTURE, prepare_after_decision)
+    register_kind(application, messages.MOVED, prepare_after_decision)
     services.on("person_started", on_person_started)

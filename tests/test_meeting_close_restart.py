@@ -3,7 +3,8 @@ closed and the date decided in one transaction that also promises the decision's
 the group (an outbox item): a stop before the commit leaves the poll open and the next pass
 closes it; a stop after it leaves a decided meeting whose post the next start sends. It
 used to close first and decide after, so a kill between them left a closed poll with no
-decision, and a kill after the decision lost its post in the group."""
+decision, and a kill after the decision lost its post in the group and the coordinator's
+picture of who can come."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from bot.sandbox import COPENHAGEN, GROUP_CHAT_ID, Cast, Sandbox
 from storage.models.meeting import Meeting
 
 DECISION = "Frivilligmødet bliver "
+PICTURE = "Frivilligmødet er fastsat til "
 REMINDER = "En lille påmindelse: frivilligmødet"
 
 
@@ -45,6 +47,10 @@ async def a_poll_with_votes(box: Sandbox, cast: Cast) -> None:
 
 def decisions(box: Sandbox) -> list[str]:
     return [t for t in box.texts_to(GROUP_CHAT_ID) if t.startswith(DECISION)]
+
+
+def pictures(box: Sandbox, cast: Cast) -> list[str]:
+    return [t for t in box.texts_to(cast.coordinator.id) if t.startswith(PICTURE)]
 
 
 async def status(box: Sandbox) -> str:
@@ -80,10 +86,13 @@ async def test_a_stop_after_the_decision_before_its_post_posts_it_after_the_rest
     assert "onsdag 9. december kl. 17.00" in post and "Indtil videre kan 2 komme" in post
     ics = next(m for m in box.fake.messages_to(GROUP_CHAT_ID) if m.get("caption") == post)
     assert ics["document"]["file_name"] == "frivilligmoede.ics"
+    # The coordinator's picture was promised with the decision too.
+    assert len(pictures(box, cast)) == 1
+    assert "Kan komme (2): Anna, Bo" in pictures(box, cast)[0]
     # Nothing twice afterwards, and the reminders promised with the decision arrive.
     await box.restart_bot()
     await box.advance_to(at(2026, 12, 8, 10, 0))
-    assert len(decisions(box)) == 1
+    assert len(decisions(box)) == 1 and len(pictures(box, cast)) == 1
     reminded = [sum(REMINDER in t for t in box.texts_to(p.id)) for p in cast.volunteers]
     assert reminded == [1, 1, 1, 1]  # Camilla and Dennis haven't said: reminded too
 

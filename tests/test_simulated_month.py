@@ -24,11 +24,12 @@ first post always gets a 502, so the "not sure it arrived" path (the coordinator
 it) runs every month.
 
 Accepted windows, accounted for precisely in `explain` (anything else fails):
-- minutes copies, meeting and match reminders, poll nudges and the meeting decision's post
-  in the group are at-least-once: a message claimed but never confirmed by Telegram (the
-  bot was SIGKILLed between the claim and Telegram's answer) is sent again after the
-  restart; when Telegram had delivered it just before the kill, that person (or the group)
-  sees it twice, and the report names each such duplicate;
+- minutes copies, meeting and match reminders, poll nudges, the meeting decision's post
+  in the group and its picture for the coordinator are at-least-once: a message claimed
+  but never confirmed by Telegram (the bot was SIGKILLed between the claim and Telegram's
+  answer) is sent again after the restart; when Telegram had delivered it just before the
+  kill, that person (or the group) sees it twice, and the report names each such
+  duplicate;
 - broadcast copies are at-most-once: copies in flight at a kill or a dropped connection
   are recorded "unknown" and reported to the coordinator, never sent twice; the report
   names each missing one.
@@ -546,6 +547,8 @@ AT_LEAST_ONCE = {
     "meeting nudge": "a poll nudge (an outbox item) a kill left claimed is sent again",
     "meeting decision": "the decision's group post (an outbox item, committed with the "
     "decision) a kill left claimed is posted again",
+    "meeting picture for the coordinator": "the decision's picture for the coordinator "
+    "(an outbox item, committed with the decision) a kill left claimed is sent again",
 }
 
 

@@ -32,6 +32,10 @@ REMINDER = "meeting reminder"
 # To the group (no person): the date decided (or moved), or that no date got a yes.
 DECISION = "meeting decision"
 NO_DATE = "meeting no date"
+# With the decision: the whole picture to each coordinator, and, on a move, a word to each
+# volunteer who had said yes to the old date.
+PICTURE = "meeting picture"
+MOVED = "meeting moved"
 NUDGE_BEFORE_CLOSE = timedelta(days=1)
 
 
@@ -230,11 +234,35 @@ async def decide(
 ) -> bool:
     """Fix (or move) the meeting's date, promise its reminders and its post in the group,
     in one transaction. Returns True if it was a move of an already decided meeting."""
+    said_yes: list[Person] = []
+    if meeting.status == domain.DECIDED:
+        said_yes = (await domain.picture(session, meeting, now, coordinator_ids)).can
     moved = await domain.decide(session, meeting, starts_at, now)
     await plan_reminders(session, meeting, leads, tz, now, coordinator_ids)
-    await let_go(session, DECISION, meeting.id, now)  # an earlier date's post not yet made
+    for kind in (DECISION, PICTURE, MOVED):  # an earlier date's messages not yet sent
+        await let_go(session, kind, meeting.id, now)
     await outbox.enqueue(session, meeting.group_id, DECISION, meeting.id, None, now)
+    for coordinator in await _coordinators(session, meeting.group_id, coordinator_ids):
+        await outbox.enqueue(session, meeting.group_id, PICTURE, meeting.id, coordinator.id, now)
+    for person in said_yes:
+        await outbox.enqueue(session, meeting.group_id, MOVED, meeting.id, person.id, now)
     return moved
+
+
+async def _coordinators(
+    session: AsyncSession, group_id: int, coordinator_ids: Collection[int]
+) -> list[Person]:
+    """The coordinators the bot knows as people (they have written to it or are seen in the
+    group); one it doesn't know yet is told directly instead (`unknown_coordinators`)."""
+    found = [await people.find_person(session, group_id, user_id) for user_id in coordinator_ids]
+    return [p for p in found if p is not None]
+
+
+async def unknown_coordinators(
+    session: AsyncSession, group_id: int, coordinator_ids: Collection[int]
+) -> set[int]:
+    known = {p.telegram_user_id for p in await _coordinators(session, group_id, coordinator_ids)}
+    return set(coordinator_ids) - known
 
 
 @dataclass(frozen=True)
@@ -271,6 +299,25 @@ async def close_poll(
     else:
         await decide(session, meeting, chosen, leads, tz, now, coordinator_ids)
     return Closing(meeting, counts, chosen)
+
+
+async def wanted_after_decision(
+    session: AsyncSession, claim: outbox.Claim, now: datetime, coordinator_ids: Collection[int]
+) -> tuple[Meeting, Person] | None:
+    """The meeting and the person, while the picture (to a coordinator) or the word about
+    the move (to a volunteer who is active and reachable) still says what is true."""
+    meeting = await session.get(Meeting, claim.subject_id)
+    if meeting is None or meeting.status != domain.DECIDED or meeting.starts_at is None:
+        return None
+    if meeting.starts_at <= now or claim.person_id is None:
+        return None
+    if claim.kind == PICTURE:
+        person = await session.get(Person, claim.person_id)
+        if person is None or person.telegram_user_id not in coordinator_ids:
+            return None
+        return meeting, person
+    found = await _active(session, claim.person_id, now, coordinator_ids)
+    return (meeting, found) if found is not None else None
 
 
 async def wanted_group_post(
