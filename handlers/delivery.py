@@ -15,7 +15,6 @@ must not hold up the reminders in the pass)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import uuid
@@ -409,11 +408,23 @@ async def _drain(
     services = context.services
     token = process_token(application)
     sent = 0
+    taken: outbox.Claim | None = None
     # A lane stops with the application (the next start continues); the pass finishes.
     while claiming is None or application.running:
         now = services.clock.now()
-        async with claiming or contextlib.nullcontext(), services.db.transaction() as session:
-            claim = await outbox.claim_next(session, services.group_id, now, token, wanted)
+        if claiming is not None:
+            # A lane's claim is committed on its own, so the next sender can claim while
+            # this one asks the feature (reads, side by side).
+            async with claiming, services.db.transaction() as session:
+                taken = await outbox.claim_next(session, services.group_id, now, token, wanted)
+            if taken is None:
+                break
+        async with services.db.transaction() as session:
+            claim = (
+                taken
+                if claiming is not None
+                else await outbox.claim_next(session, services.group_id, now, token, wanted)
+            )
             if claim is None:
                 break
             kind = registered[claim.kind]

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import outbox, people
-from storage.models import Person
+from storage.models import Pause, Person
 from storage.models.broadcast import Broadcast
 from storage.models.outbox import CLAIMED, DONE, HELD, PENDING, OutboxItem
 
@@ -243,12 +243,24 @@ async def copy_for(
         return None
     chat_id = None
     if claim.person_id is not None:
-        person = await people.member_by_id(session, group_id, claim.person_id)
-        if person is None:
+        # One query per copy: a broadcast to hundreds asks this hundreds of times.
+        paused = select(Pause.id).where(
+            Pause.person_id == Person.id, people.active_pause_filter(now)
+        )
+        row = (
+            await session.execute(
+                select(Person.telegram_user_id, paused.exists()).where(
+                    Person.id == claim.person_id,
+                    Person.group_id == group_id,
+                    Person.is_member.is_(True),
+                )
+            )
+        ).first()
+        if row is None:  # left the group (or forgotten)
             return None
-        if not broadcast.important and await people.current_pause(session, person.id, now):
+        if row[1] and not broadcast.important:
             return None
-        chat_id = person.telegram_user_id
+        chat_id = row[0]
     return Copy(chat_id, broadcast.source_chat_id, broadcast.source_message_id)
 
 
