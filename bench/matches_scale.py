@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, insert, select
 
-from bot.domain import matches
+from bot.domain import matches, outbox
 from bot.domain.schedule import WEEKLY
 from storage.db import Database
 from storage.migrate import upgrade
@@ -105,13 +105,21 @@ async def seed(db: Database, count: int, now: datetime) -> int:
 
 
 async def scheduling_pass(db: Database, group_id: int, now: datetime) -> tuple[int, int, int]:
-    """What `handlers.matches.run_due` does, without Telegram: plan, arm, claim what's due."""
+    """What `handlers.matches.run_due` does, without Telegram: plan, arm (each reminder
+    promised in the outbox), and claim what's due from the outbox, asking whether it is
+    still wanted, as the sender does."""
     async with db.transaction() as session:
         planned = await matches.plan_occurrences(session, group_id, now, TZ)
         armed = await matches.arm_reminders(session, group_id, now, TZ)
+    claimed = 0
+    kinds = frozenset({matches.REMINDER_KIND})
     async with db.transaction() as session:
-        claimed = await matches.claim_due_reminders(session, group_id, now, GRACE)
-    return planned, armed, len(claimed)
+        while claim := await outbox.claim_next(session, group_id, now, "bench", kinds):
+            wanted = await matches.due_reminder(
+                session, group_id, claim.subject_id, claim.person_id, now, GRACE
+            )
+            claimed += wanted is not None
+    return planned, armed, claimed
 
 
 async def count(db: Database, model: type) -> int:

@@ -30,7 +30,7 @@ from handlers.common import (
     reply_language,
     texts_for,
 )
-from handlers.delivery import send_document_private, send_to_person
+from handlers.delivery import send_document_private, send_due, send_to_person
 from handlers.matches_common import (
     BUTTONS,
     REMINDER_BUTTONS,
@@ -303,7 +303,7 @@ async def run_due(context: PeerContext) -> None:
     async with services.db.transaction() as session:
         await matches.plan_occurrences(session, services.group_id, now, services.tz)
         await matches.arm_reminders(session, services.group_id, now, services.tz)
-    await matches_meetings.send_reminders(context)
+    await send_due(context, (matches.REMINDER_KIND,))
     await send_digest(context)
 
 
@@ -431,6 +431,7 @@ async def on_text(update: Update, context: PeerContext) -> None:
 
 
 def register(application: Application, services: Services) -> None:
+    matches_meetings.register_reminders(application)
     application.add_handler(CommandHandler("match", matches_flow.match_command))
     application.add_handler(CommandHandler("activity", matches_flow.activity_command))
     application.add_handler(CommandHandler("matches", matches_command))

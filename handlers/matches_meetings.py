@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import PeerContext
-from bot.domain import matches, people
+from bot.domain import matches, outbox
 from bot.i18n import N_, Translate, ngettext
 from handlers.callbacks import small_int
 from handlers.common import (
@@ -20,7 +20,7 @@ from handlers.common import (
     reply_language,
     texts_for,
 )
-from handlers.delivery import send_to_person
+from handlers.delivery import Outcome, Outgoing, register_kind, send_to_person
 from handlers.matches_common import (
     BUTTONS,
     REMINDER_BUTTONS,
@@ -34,6 +34,8 @@ from handlers.matches_common import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from storage.models import Match, Person
 
 log = logging.getLogger(__name__)
@@ -97,45 +99,38 @@ def reminder_keyboard(_: Translate, delivery_id: int, occurrence_id: int) -> Inl
     )
 
 
-# One at a time: a reminder is claimed (committed) just before it is sent, so a crash or
-# SIGKILL leaves at most the one in flight to send again; with batches, a whole batch was
-# claimed but unsent (found by tests/test_simulated_month.py).
-CLAIM_BATCH = 1
-
-
-async def send_reminders(context: PeerContext) -> None:
-    """Claim what is due one by one (committed before sending), send it, record Telegram's
-    answer; a reminder a crash cut off between claim and answer is sent again."""
+async def prepare_reminder(
+    context: PeerContext, session: AsyncSession, claim: outbox.Claim, now: datetime
+) -> Outgoing | None:
+    """The outbox asks: still wanted (see `matches.due_reminder`), and what it says."""
     services = context.services
-    now = services.clock.now()
     grace = timedelta(minutes=services.settings.reminder_grace_minutes)
-    total = 0
-    while True:
-        async with services.db.transaction() as session:
-            claimed = await matches.claim_due_reminders(
-                session, services.group_id, now, grace, limit=CLAIM_BATCH
-            )
-            more = bool(claimed) or await matches.any_due_reminder(session, services.group_id, now)
-        if not more:
-            break
-        total += len(claimed)
-        outcomes: dict[int, tuple[str, Person]] = {}
-        for due in claimed:
-            _ = context.texts(due.person.language)
-            delivery = await send_to_person(
-                context,
-                due.person,
-                reminder_text(context, due),
-                reply_markup=reminder_keyboard(_, due.delivery_id, due.occurrence_id),
-            )
-            outcomes[due.delivery_id] = (delivery.outcome.value, due.person)
-        async with services.db.transaction() as session:
-            for delivery_id, (outcome, person) in outcomes.items():
-                await matches.record_reminder_outcome(session, delivery_id, outcome)
-                if outcome in ("not_started", "blocked"):
-                    await people.mark_unreachable(session, person.id, blocked=outcome == "blocked")
-    if total:
-        log.info("sent %s meeting reminder(s)", total)
+    due = await matches.due_reminder(
+        session, services.group_id, claim.subject_id, claim.person_id, now, grace
+    )
+    if due is None:
+        return None
+    _ = context.texts(due.person.language)
+    return Outgoing(
+        due.person.telegram_user_id,
+        reminder_text(context, due),
+        reminder_keyboard(_, due.delivery_id, due.occurrence_id),
+    )
+
+
+async def after_reminder(
+    context: PeerContext, session: AsyncSession, claim: outbox.Claim, outcome: Outcome
+) -> None:
+    """Telegram answered: the row is done, and a second promise of it is not wanted."""
+    await matches.record_reminder_outcome(session, claim.subject_id, outcome.value)
+
+
+def register_reminders(application: Any) -> None:
+    """Reminders go out through the outbox; a pause holds them, and when it ends only those
+    whose meeting is still ahead and within the grace are sent."""
+    register_kind(
+        application, matches.REMINDER_KIND, prepare_reminder, after_reminder, pausable=True
+    )
 
 
 async def on_coming(update: Update, context: PeerContext, delivery_id: int) -> None:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import matches, people
+from bot.domain import matches, outbox, people
 from bot.domain.schedule import (
     BIWEEKLY,
     DAY_BEFORE,
@@ -21,6 +21,7 @@ from bot.domain.schedule import (
 )
 from storage.db import Database
 from storage.models import Match, MatchOccurrence, Pause, ReminderDelivery
+from storage.models.outbox import OutboxItem
 
 CPH = ZoneInfo("Europe/Copenhagen")
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=CPH).astimezone(UTC)  # Monday morning
@@ -148,39 +149,55 @@ async def test_planning_and_arming_twice_adds_nothing(db: Database):
         assert await matches.arm_reminders(session, group_id, later, CPH) == 4
 
 
-async def test_claim_sends_once_skips_late_and_paused(db: Database):
+async def test_reminders_are_promised_in_the_outbox_sent_once_and_skipped_late(db: Database):
     group_id, (anna, bo, _) = await setup_group(db)
     async with db.transaction() as session:
         await tuesday_match(session, group_id, [anna, bo])
-        session.add(Pause(group_id=group_id, person_id=bo, started_at=NOW, wants_cover=True))
+    async with db.transaction() as session:
+        rows = await session.scalar(select(func.count()).select_from(ReminderDelivery))
+        promised = await session.scalar(
+            select(func.count())
+            .select_from(OutboxItem)
+            .where(OutboxItem.kind == matches.REMINDER_KIND)
+        )
+        assert rows == promised == 8 * 2 * 2  # each reminder row promised once
+        await matches.arm_reminders(session, group_id, NOW, CPH)  # nothing new: no more
+        assert await session.scalar(select(func.count()).select_from(OutboxItem)) == promised
     grace = timedelta(minutes=120)
     day_before = datetime(2026, 11, 30, 18, 0, tzinfo=CPH)
+    kinds = frozenset({matches.REMINDER_KIND})
     async with db.transaction() as session:
-        claimed = await matches.claim_due_reminders(session, group_id, day_before, grace)
-    assert [(c.person.id, c.lead) for c in claimed] == [(anna, DAY_BEFORE)]
-    # The bot died before Telegram answered: the next pass claims that reminder again.
-    async with db.transaction() as session:
-        again = await matches.claim_due_reminders(session, group_id, day_before, grace)
-    assert [c.delivery_id for c in again] == [claimed[0].delivery_id]
-    async with db.transaction() as session:
-        await matches.record_reminder_outcome(session, again[0].delivery_id, "sent")
-    # Telegram answered: never again.
-    async with db.transaction() as session:
-        assert await matches.claim_due_reminders(session, group_id, day_before, grace) == []
-    # Found after the meeting began: skipped, never sent.
-    async with db.transaction() as session:
-        late = datetime(2026, 12, 1, 10, 5, tzinfo=CPH)
-        assert await matches.claim_due_reminders(session, group_id, late, grace) == []
-        outcomes = dict(
-            (r.person_id, r.outcome)
-            for r in await session.scalars(
-                select(ReminderDelivery)
-                .where(ReminderDelivery.lead == HOURS_BEFORE)
-                .order_by(ReminderDelivery.due_at)
-                .limit(2)
-            )
+        claim = await outbox.claim_next(session, group_id, day_before, "first", kinds)
+        assert claim is not None and claim.person_id == anna
+        due = await matches.due_reminder(
+            session, group_id, claim.subject_id, claim.person_id, day_before, grace
         )
-    assert outcomes == {anna: "passed", bo: "paused"}
+        assert due is not None and due.lead == DAY_BEFORE and due.co_volunteers == ("Bo",)
+    # The bot died before Telegram answered: the next process takes the claim over.
+    async with db.transaction() as session:
+        again = await outbox.claim_next(session, group_id, day_before, "second", kinds)
+        assert again is not None and again.item_id == claim.item_id and again.retried
+        assert await matches.due_reminder(
+            session, group_id, again.subject_id, again.person_id, day_before, grace
+        )
+        await matches.record_reminder_outcome(session, again.subject_id, "sent")
+    # Telegram answered: a second promise of the same row is not wanted.
+    async with db.transaction() as session:
+        assert not await matches.due_reminder(
+            session, group_id, claim.subject_id, anna, day_before, grace
+        )
+    # Found after the meeting began (say, held by a pause until then): skipped, never sent.
+    late = datetime(2026, 12, 1, 10, 5, tzinfo=CPH)
+    async with db.transaction() as session:
+        hours_before = await session.scalar(
+            select(ReminderDelivery)
+            .where(ReminderDelivery.lead == HOURS_BEFORE, ReminderDelivery.person_id == bo)
+            .order_by(ReminderDelivery.due_at)
+            .limit(1)
+        )
+        assert hours_before is not None
+        assert not await matches.due_reminder(session, group_id, hours_before.id, bo, late, grace)
+        assert hours_before.state == "skipped" and hours_before.outcome == "passed"
 
 
 async def test_cover_needs_a_paused_volunteer_and_ends_with_the_pause(db: Database):
@@ -308,34 +325,6 @@ def test_dates_and_times_people_type():
     assert parse_date("32.1", today) is None
     assert parse_time("kl. 9") == time(9, 0) and parse_time("18.30") == time(18, 30)
     assert parse_time("25:00") is None
-
-
-async def test_claims_come_in_batches_until_nothing_is_due(db: Database):
-    group_id, (anna, bo, dennis) = await setup_group(db)
-    async with db.transaction() as session:
-        await matches.create_match(
-            session,
-            group_id,
-            kind="activity",
-            label="Café Backstage",
-            volunteer_ids=[anna, bo, dennis],
-            plan=matches.Plan(WEEKLY, weekday=1, at=time(19, 0)),
-            place=None,
-            now=NOW,
-            tz=CPH,
-        )
-    evening = datetime(2026, 11, 30, 18, 0, tzinfo=CPH)
-    grace = timedelta(minutes=120)
-    sizes = []
-    while True:
-        async with db.transaction() as session:
-            claimed = await matches.claim_due_reminders(session, group_id, evening, grace, limit=2)
-            if not claimed and not await matches.any_due_reminder(session, group_id, evening):
-                break
-            sizes.append(len(claimed))
-            for due in claimed:  # Telegram answered, as the sender records it
-                await matches.record_reminder_outcome(session, due.delivery_id, "sent")
-    assert sizes == [2, 1]
 
 
 def test_long_overviews_are_split_between_paragraphs():

@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,25 +67,27 @@ async def claim_next(
     token: str,
     kinds: frozenset[str] | None = None,
 ) -> Claim | None:
-    """The oldest due item, claimed for this process (commit before sending): pending, or
-    claimed by a process that is gone (another token; one instance runs at a time)."""
-    query = (
-        select(OutboxItem)
-        .where(
-            OutboxItem.group_id == group_id,
-            OutboxItem.due_at <= now,
-            or_(
-                OutboxItem.state == PENDING,
-                (OutboxItem.state == CLAIMED) & (OutboxItem.claim_token != token),
-            ),
+    """The oldest due item, claimed for this process (commit before sending): first one
+    claimed by a process that is gone (another token; one instance runs at a time), then
+    the oldest pending. Two queries, each along the (group, state, due) index: with one OR
+    across both states every claim scanned and sorted the whole table (80,000 reminders)."""
+
+    def oldest(state: str) -> Select[tuple[OutboxItem]]:
+        query = (
+            select(OutboxItem)
+            .where(
+                OutboxItem.group_id == group_id,
+                OutboxItem.state == state,
+                OutboxItem.due_at <= now,
+            )
+            .order_by(OutboxItem.due_at, OutboxItem.id)
+            .limit(1)
+            .execution_options(populate_existing=True)
         )
-        .order_by(OutboxItem.due_at, OutboxItem.id)
-        .limit(1)
-        .execution_options(populate_existing=True)
-    )
-    if kinds is not None:
-        query = query.where(OutboxItem.kind.in_(kinds))
-    item = await session.scalar(query)
+        return query if kinds is None else query.where(OutboxItem.kind.in_(kinds))
+
+    left = oldest(CLAIMED).where(OutboxItem.claim_token != token)
+    item = await session.scalar(left) or await session.scalar(oldest(PENDING))
     if item is None:
         return None
     retried = item.state == CLAIMED

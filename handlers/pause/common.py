@@ -258,6 +258,36 @@ async def announce_end(context: PeerContext, person: Person, pause: Pause) -> No
     await services.emit("pause_ended", context, person=person, pause=pause)
 
 
+def started_text(context: PeerContext, _: Translate, told: bool, until: str | None) -> str:
+    """What a volunteer reads once her pause has started (`told`: the coordinator has it)."""
+    lines = [_("Your pause has started. Take good care of yourself.")]
+    lines.append(
+        _("I have told the coordinator.")
+        if told
+        else _(
+            "I couldn't reach the coordinator just now; if you feel up to it, you can tell "
+            "them yourself."
+        )
+    )
+    lines.append(_("While you are on a pause, I won't send you reminders."))
+    if until is None:
+        lines.append(
+            _(
+                "When you are ready, just write /resume. Otherwise I will write to you in a few "
+                "weeks to hear how you are."
+            )
+        )
+    else:
+        lines.append(
+            _(
+                "When you are ready, just write /resume. Otherwise I will write to you on {day} to "
+                "hear how you are."
+            ).format(day=until)
+        )
+    lines += ["", crisis_help(context, _)]
+    return "\n".join(lines)
+
+
 def volunteer_paused_text(context: PeerContext, person: Person, pause: Pause) -> str:
     """What a volunteer reads when the coordinator has paused them."""
     _ = context.texts(person.language)

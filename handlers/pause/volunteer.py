@@ -51,6 +51,7 @@ from handlers.pause.common import (
     note_key,
     remove_keyboard,
     rhythm,
+    started_text,
     until_text,
 )
 
@@ -299,35 +300,6 @@ async def confirm(update: Update, context: PeerContext, person: Person, flow: Pa
     # After the commit: the pause stands whatever Telegram answers (a 502 here never rolls
     # it back, so the coordinator is never told twice).
     kick_after_commit(context, then=tell_volunteer)
-
-
-def started_text(context: PeerContext, _: Translate, told: bool, until: str | None) -> str:
-    lines = [_("Your pause has started. Take good care of yourself.")]
-    lines.append(
-        _("I have told the coordinator.")
-        if told
-        else _(
-            "I couldn't reach the coordinator just now; if you feel up to it, you can tell "
-            "them yourself."
-        )
-    )
-    lines.append(_("While you are on a pause, I won't send you reminders."))
-    if until is None:
-        lines.append(
-            _(
-                "When you are ready, just write /resume. Otherwise I will write to you in a few "
-                "weeks to hear how you are."
-            )
-        )
-    else:
-        lines.append(
-            _(
-                "When you are ready, just write /resume. Otherwise I will write to you on {day} to "
-                "hear how you are."
-            ).format(day=until)
-        )
-    lines += ["", crisis_help(context, _)]
-    return "\n".join(lines)
 
 
 async def extend(

@@ -88,7 +88,9 @@ class MatchOccurrence(Base):
 
 
 class ReminderDelivery(Base):
-    """One reminder to one volunteer before one meeting; unique so it is sent exactly once."""
+    """One reminder to one volunteer before one meeting; unique, and sent through the
+    outbox (one item per pending row, kind "match_reminder", migration 0003c) until it is
+    "sent" or "skipped"."""
 
     __tablename__ = "reminder_deliveries"
     __table_args__ = (
@@ -104,7 +106,7 @@ class ReminderDelivery(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     lead: Mapped[str] = mapped_column(String(16))  # "day_before" | "hours_before"
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # "pending" | "sending" (claimed, in flight) | "sent" (Telegram answered) | "skipped"
+    # "pending" (its outbox item may be in flight) | "sent" (Telegram answered) | "skipped"
     state: Mapped[str] = mapped_column(String(16))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     skipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -19,6 +19,7 @@ from bot.domain.matches.core import (
     MatchError,
     Plan,
     arm_reminders,
+    forget_promises,
     plan_occurrences,
 )
 from bot.domain.schedule import (
@@ -222,6 +223,10 @@ async def move_occurrence(
     )
     occurrence.status, occurrence.changed_at, occurrence.changed_by = MOVED, now, person_id
     occurrence.armed = False
+    await forget_promises(
+        session,
+        select(ReminderDelivery.id).where(ReminderDelivery.occurrence_id == occurrence.id),
+    )
     await session.execute(
         delete(ReminderDelivery).where(ReminderDelivery.occurrence_id == occurrence.id)
     )

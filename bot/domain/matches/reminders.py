@@ -1,9 +1,10 @@
-"""Sending the armed reminders exactly once, and each volunteer's reminder preferences."""
+"""The armed reminders as the outbox sends them (each row one outbox item of kind
+`REMINDER_KIND`, promised when armed: `core.promise_reminders`): still wanted, what they
+say, Telegram's answer; and each volunteer's reminder preferences."""
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -13,14 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import people
 from bot.domain.matches.core import (
-    DUE_STATES,
     LIVE_STATUSES,
     PENDING,
-    SENDING,
     SENT,
     SKIPPED,
-    _chunks,
     arm_reminders,
+    forget_promises,
 )
 from storage.models import (
     Match,
@@ -50,110 +49,74 @@ class DueReminder:
     co_volunteers: tuple[str, ...]
 
 
-async def claim_due_reminders(
+async def due_reminder(
     session: AsyncSession,
     group_id: int,
+    delivery_id: int,
+    person_id: int,
     now: datetime,
     grace: timedelta,
-    *,
-    limit: int | None = None,
-) -> list[DueReminder]:
-    """Claim the reminders due by `now`, oldest first, at most `limit`: marked as in flight
-    in this transaction, and sent once the caller records Telegram's answer. One a crash
-    left in flight is claimed again: a missed reminder can cost a citizen a meeting, a
-    repeated one costs a second look (at-least-once). Skipped, and logged by id: reminders
-    for cancelled meetings, ended matches, volunteers who left it, left the group or are
-    paused, meetings that have started, and reminders later than `grace`."""
-    rows = (
-        await session.execute(
-            select(ReminderDelivery, MatchOccurrence, Match)
-            .join(MatchOccurrence, MatchOccurrence.id == ReminderDelivery.occurrence_id)
-            .join(Match, Match.id == MatchOccurrence.match_id)
-            .where(
-                ReminderDelivery.group_id == group_id,
-                ReminderDelivery.state.in_(DUE_STATES),
-                ReminderDelivery.due_at <= now,
-            )
-            .order_by(ReminderDelivery.due_at, ReminderDelivery.id)
-            .limit(limit)
-        )
-    ).all()
-    if not rows:
-        return []
-    match_ids = list({m.id for _, _, m in rows})
-    active: dict[int, list[Person]] = defaultdict(list)
-    for chunk in _chunks(match_ids):
-        for match_id, person in await session.execute(
-            select(MatchVolunteer.match_id, Person)
-            .join(Person, Person.id == MatchVolunteer.person_id)
-            .where(MatchVolunteer.match_id.in_(chunk), MatchVolunteer.ended_at.is_(None))
+) -> DueReminder | None:
+    """The outbox's "still wanted?" for one reminder row, and what it says. Not wanted (the
+    row marked skipped, and logged by id): a cancelled meeting, an ended match, a volunteer
+    who left it or the group, a meeting that has started, a reminder later than `grace`
+    (also one a pause held: it was due before the pause ended); nor a row already sent or
+    skipped (a second promise of it). A pause itself holds it (the sender's rule)."""
+    delivery = await session.get(ReminderDelivery, delivery_id)
+    if delivery is None or delivery.person_id != person_id or delivery.state != PENDING:
+        return None
+    occurrence = await session.get_one(MatchOccurrence, delivery.occurrence_id)
+    match = await session.get_one(Match, occurrence.match_id)
+    on_match = {
+        p.id: p
+        for p in await session.scalars(
+            select(Person)
+            .join(MatchVolunteer, MatchVolunteer.person_id == Person.id)
+            .where(MatchVolunteer.match_id == match.id, MatchVolunteer.ended_at.is_(None))
             .order_by(MatchVolunteer.id)
-        ):
-            active[match_id].append(person)
+        )
+    }
+    reason = None
+    if match.ended_at is not None:
+        reason = "ended"
+    elif occurrence.status not in LIVE_STATUSES:
+        reason = "cancelled"
+    elif delivery.person_id not in on_match:
+        reason = "not_on_match"
+    elif not on_match[delivery.person_id].is_member:
+        reason = "left_group"
+    elif now >= occurrence.starts_at:
+        reason = "passed"
+    elif now - delivery.due_at > grace:
+        reason = "too_late"
+    if reason is not None:
+        delivery.state, delivery.skipped_at, delivery.outcome = SKIPPED, now, reason
+        log.info(
+            "reminder %s (occurrence %s, person %s) skipped: %s",
+            delivery.id,
+            occurrence.id,
+            delivery.person_id,
+            reason,
+        )
+        return None
+    delivery.sent_at = now
     paused = await people.paused_person_ids(session, group_id, now)
-    claimed: list[DueReminder] = []
-    for delivery, occurrence, match in rows:
-        on_match = {p.id: p for p in active.get(match.id, [])}
-        reason = None
-        if match.ended_at is not None:
-            reason = "ended"
-        elif occurrence.status not in LIVE_STATUSES:
-            reason = "cancelled"
-        elif delivery.person_id not in on_match:
-            reason = "not_on_match"
-        elif not on_match[delivery.person_id].is_member:
-            reason = "left_group"
-        elif delivery.person_id in paused:
-            reason = "paused"
-        elif now >= occurrence.starts_at:
-            reason = "passed"
-        elif now - delivery.due_at > grace:
-            reason = "too_late"
-        if reason is not None:
-            delivery.state, delivery.skipped_at, delivery.outcome = SKIPPED, now, reason
-            log.info(
-                "reminder %s (occurrence %s, person %s) skipped: %s",
-                delivery.id,
-                occurrence.id,
-                delivery.person_id,
-                reason,
-            )
-            continue
-        if delivery.state == SENDING:
-            log.info("reminder %s was cut off by a stop; sending it again", delivery.id)
-        delivery.state, delivery.sent_at = SENDING, now
-        person = on_match[delivery.person_id]
-        others = tuple(
-            p.first_name for p in on_match.values() if p.id != person.id and p.id not in paused
-        )
-        claimed.append(
-            DueReminder(
-                delivery_id=delivery.id,
-                occurrence_id=occurrence.id,
-                match_id=match.id,
-                lead=delivery.lead,
-                person=person,
-                kind=match.kind,
-                label=match.label,
-                place=match.place,
-                starts_at=occurrence.starts_at,
-                co_volunteers=others,
-            )
-        )
-    return claimed
-
-
-async def any_due_reminder(session: AsyncSession, group_id: int, now: datetime) -> bool:
-    found = await session.scalar(
-        select(ReminderDelivery.id)
-        .where(
-            ReminderDelivery.group_id == group_id,
-            ReminderDelivery.state.in_(DUE_STATES),
-            ReminderDelivery.due_at <= now,
-        )
-        .limit(1)
+    person = on_match[delivery.person_id]
+    others = tuple(
+        p.first_name for p in on_match.values() if p.id != person.id and p.id not in paused
     )
-    return found is not None
+    return DueReminder(
+        delivery_id=delivery.id,
+        occurrence_id=occurrence.id,
+        match_id=match.id,
+        lead=delivery.lead,
+        person=person,
+        kind=match.kind,
+        label=match.label,
+        place=match.place,
+        starts_at=occurrence.starts_at,
+        co_volunteers=others,
+    )
 
 
 async def record_reminder_outcome(session: AsyncSession, delivery_id: int, outcome: str) -> None:
@@ -205,13 +168,13 @@ async def update_preference(
     pref = await preference(session, group_id, person_id)
     for name, value in changes.items():
         setattr(pref, name, value)
-    await session.execute(
-        delete(ReminderDelivery).where(
-            ReminderDelivery.person_id == person_id,
-            ReminderDelivery.state == PENDING,
-            ReminderDelivery.due_at > now,
-        )
+    unsent = (
+        ReminderDelivery.person_id == person_id,
+        ReminderDelivery.state == PENDING,
+        ReminderDelivery.due_at > now,
     )
+    await forget_promises(session, select(ReminderDelivery.id).where(*unsent))
+    await session.execute(delete(ReminderDelivery).where(*unsent))
     my_matches = select(MatchVolunteer.match_id).where(
         MatchVolunteer.person_id == person_id, MatchVolunteer.ended_at.is_(None)
     )
