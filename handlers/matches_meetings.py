@@ -123,6 +123,7 @@ async def after_reminder(
 ) -> None:
     """Telegram answered: the row is done, and a second promise of it is not wanted."""
     await matches.record_reminder_outcome(session, claim.subject_id, outcome.value)
+    log.info("meeting reminder %s to person %s: %s", claim.subject_id, claim.person_id, outcome)
 
 
 def register_reminders(application: Any) -> None:

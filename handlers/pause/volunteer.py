@@ -350,13 +350,14 @@ async def come_back(update: Update, context: PeerContext, person: Person) -> Non
         await reply(update, _("You are not on a pause right now."))
         return
     kick_after_commit(context)
-    await reply(
-        update,
-        _(
-            "Welcome back, {name}! It is good to have you here again. I have told the "
-            "coordinator, and your reminders start again."
-        ).format(name=person.first_name),
-    )
+    welcome = _(
+        "Welcome back, {name}! It is good to have you here again. I have told the "
+        "coordinator, and your reminders start again."
+    ).format(name=person.first_name)
+    # With retries and never raising: a 502 here must not leave the pause ended but the
+    # update failed (a second /resume then only heard "you are not on a pause").
+    if not (await send_private(context.bot, person.telegram_user_id, welcome)).sent:
+        log.warning("pause %s: the welcome back did not reach the volunteer", pause.id)
     # After the welcome: listeners may write to them too (e.g. minutes that waited).
     await announce_end(context, person, pause)
 
