@@ -305,7 +305,7 @@ class OutboxKind:
 
     async def held(self, session: AsyncSession, claim: outbox.Claim, now: datetime) -> bool:
         """Kept back now: its person is on a pause and this item waits for its end."""
-        if self.pausable is False:
+        if self.pausable is False or claim.person_id is None:  # the group has no pause
             return False
         if await people.current_pause(session, claim.person_id, now) is None:
             return False
