@@ -58,7 +58,15 @@ class Sandbox:
         self._delivered_before_start = self._updates_delivered()
         # The JobQueue's catch-up pass at start runs 0.1 s later; on a busy machine it
         # could otherwise land in the middle of the test's next step.
-        await asyncio.wait_for(self.services.scheduler.wait_for_rounds(1), timeout=60)
+        scheduler = self.services.scheduler
+        try:
+            await asyncio.wait_for(scheduler.wait_for_rounds(1), timeout=60)
+        except TimeoutError:
+            # Seen a few times with the machine's two CPUs far overloaded: say where it hung.
+            raise TimeoutError(
+                f"the start-up round of scheduled passes did not finish in 60 s "
+                f"(running: {scheduler.running_pass or 'none: the round never began'})"
+            ) from None
         await self.settle()
         return self.app
 

@@ -28,6 +28,7 @@ class Scheduler:
         self._lock = asyncio.Lock()
         self._rounds_done = 0
         self._round_finished = asyncio.Event()
+        self.running_pass: str | None = None  # for a report when a round takes too long
 
     def add(self, name: str, due_pass: DuePass) -> None:
         self._passes.append((name, due_pass))
@@ -41,10 +42,12 @@ class Scheduler:
         context = application.context_types.context(application=application)
         async with self._lock:
             for name, due_pass in self._passes:
+                self.running_pass = name
                 try:
                     await due_pass(context)
                 except Exception:
                     log.exception("scheduled pass %s failed; it will run again next time", name)
+            self.running_pass = None
             self._rounds_done += 1
             self._round_finished.set()
 
