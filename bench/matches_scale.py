@@ -113,12 +113,19 @@ async def scheduling_pass(db: Database, group_id: int, now: datetime) -> tuple[i
         armed = await matches.arm_reminders(session, group_id, now, TZ)
     claimed = 0
     kinds = frozenset({matches.REMINDER_KIND})
-    async with db.transaction() as session:
-        while claim := await outbox.claim_next(session, group_id, now, "bench", kinds):
+    while True:  # one transaction per item, as the sender claims them
+        async with db.transaction() as session:
+            claim = await outbox.claim_next(session, group_id, now, "bench", kinds)
+            if claim is None:
+                break
             wanted = await matches.due_reminder(
                 session, group_id, claim.subject_id, claim.person_id, now, GRACE
             )
             claimed += wanted is not None
+            # Telegram's answer, recorded as the sender does (no Telegram here).
+            await outbox.record(session, claim.item_id, "sent", now)
+            if wanted is not None:
+                await matches.record_reminder_outcome(session, claim.subject_id, "sent")
     return planned, armed, claimed
 
 

@@ -100,8 +100,9 @@ async def due_reminder(
         )
         return None
     delivery.sent_at = now
-    paused = await people.paused_person_ids(session, group_id, now)
     person = on_match[delivery.person_id]
+    # Who else comes (not those on a pause); most matches have one volunteer: no query.
+    paused = await people.paused_person_ids(session, group_id, now) if len(on_match) > 1 else set()
     others = tuple(
         p.first_name for p in on_match.values() if p.id != person.id and p.id not in paused
     )
