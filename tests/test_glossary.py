@@ -36,10 +36,8 @@ FORBIDDEN = [
     (r"\bkl\. \d{1,2}:\d{2}", "kl. 10.00"),
     (r"(?i)hele døgnet", "Livslinien's real hours (alle dage kl. 11–05)"),
     # Someone the bot can't write to: one wording everywhere, not "venter, til de starter...".
-    (
-        r"(?i)(?<!har ikke startet )\ben chat med mig\b(?! endnu)",
-        "har ikke startet en chat med mig endnu",
-    ),
+    (r"(?i)(?<!har ikke startet )\ben chat med mig\b", "har ikke startet en chat med mig endnu"),
+    (r"(?i)\ben chat med mig\b(?! endnu)", "har ikke startet en chat med mig endnu"),
     (r"(?i)\btryk (?!(så )?på\b)", "tryk på Annullér"),
     (r"\.\.\.", "… or osv."),
     (r"\{count\} mere\b", "{count} til"),
