@@ -130,7 +130,9 @@ async def test_paused_volunteer_gets_no_reminder_and_the_match_needs_cover(
     assert reminders_to(box, anna.id) == []
     await box.say(mette, "/matches")
     overview = box.last_text_to(mette.id)
-    assert "Anna (holder pause)" in overview and "ingen kan tage møderne lige nu" in overview.lower()
+    assert (
+        "Anna (holder pause)" in overview and "ingen kan tage møderne lige nu" in overview.lower()
+    )
 
     await box.say(mette, "/cover K.L. @dennis")
     assert "K.L." in box.last_text_to(dennis.id)
