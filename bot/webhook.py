@@ -41,7 +41,9 @@ class WebhookServer:
         self.secret = secret_token
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_route("*", "/{tail:.*}", self.receive)
-        self._runner = web.AppRunner(app, access_log=None)
+        # A stop waits at most 5 s for requests being handled (aiohttp's default is 60 s):
+        # one Telegram hasn't had answered is simply delivered again.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
 
     async def serve_forever(self, ready: asyncio.Event | None = None) -> None:
         """Start listening (returns at once; the server runs in the background)."""
