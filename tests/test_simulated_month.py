@@ -591,17 +591,19 @@ def explain(
         if count > accounted:
             left_extra[(chat_id, kind)] = count - accounted
     # A kind carrying its arrival time ("match reminder P.J. 16/12 18:00"): when the restart
-    # came only after the script's clock had moved on, the copy sent again arrives with a
-    # later time, so it counts as a kind of its own. It is the same promise sent again only
-    # if nothing was promised at its time and the first copy, of the same reminder, is the
-    # very message Telegram delivered right at a kill (each such message explains one).
+    # came only after the script's clock had moved on (the step's promise was kept: Telegram
+    # had delivered the copy, so the script went on), the copy sent again arrives with a
+    # later time and counts under that time, beside any reminder promised then. A message
+    # Telegram delivered right at a kill is always sent again (the bot never heard the
+    # answer), so each such message, not yet used above, explains one later extra of the
+    # same reminder to the same person.
     for (chat_id, kind), count in list(left_extra.items()):
         why = at_least_once_reason(kind)
         base = ARRIVAL_TIME.sub("", kind)
-        if not why or base == kind or month.expected[(chat_id, kind)]:
+        if not why or base == kind:
             continue
         resends = [m for m in fake.messages_to(chat_id) if kind_of(m) == kind]
-        for resend in resends[:count]:
+        for resend in resends[-count:]:
             first = next(
                 (
                     m
