@@ -56,13 +56,14 @@ class Sandbox:
             running_bot(self.settings, self.clock, rate_limiter=sandbox_rate_limiter())
         )
         self._delivered_before_start = self._updates_delivered()
-        # The JobQueue's catch-up pass at start runs 0.1 s later; on a busy machine it
-        # could otherwise land in the middle of the test's next step.
+        # The JobQueue's catch-up round runs as soon as it has started; on a busy machine
+        # it could otherwise land in the middle of the test's next step.
         scheduler = self.services.scheduler
         try:
             await asyncio.wait_for(scheduler.wait_for_rounds(1), timeout=60)
         except TimeoutError:
-            # Seen a few times with the machine's two CPUs far overloaded: say where it hung.
+            # Say where it hung (once a sign of the catch-up round armed for 0.1 s after
+            # post_init: a slower start moved it an interval, an hour here, later).
             raise TimeoutError(
                 f"the start-up round of scheduled passes did not finish in 60 s "
                 f"(running: {scheduler.running_pass or 'none: the round never began'})"

@@ -59,17 +59,24 @@ class Scheduler:
             await self._round_finished.wait()
 
     def arm(self, application: Application, interval: float) -> None:
-        """Arm the JobQueue. APScheduler would silently drop a run more than 1 s late, so
-        the grace is unlimited and late runs are merged into one."""
+        """Arm the JobQueue: a catch-up round at start, then one every `interval` seconds.
+        APScheduler would silently drop a run more than 1 s late, so the grace is
+        unlimited and late runs are merged into one."""
 
         async def _job(context: PeerContext) -> None:
             await self.run_due(context.application)
 
         assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
+        job_kwargs = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
+        # The catch-up round is a job of its own, due at once. As the repeating job's
+        # `first` it was lost whenever starting took longer than that `first`: APScheduler
+        # fixes a job's first run only when the JobQueue starts (after post_init, where this
+        # runs, and after the updater's start), and an interval whose start has passed by
+        # then begins at its next interval. Run once, the round is due at start however
+        # late the JobQueue starts. Rounds never overlap: run_due holds a lock.
+        application.job_queue.run_once(
+            _job, when=0, name="run_due_at_start", job_kwargs=dict(job_kwargs)
+        )
         application.job_queue.run_repeating(
-            _job,
-            interval=interval,
-            first=0.1,
-            name="run_due",
-            job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+            _job, interval=interval, first=interval, name="run_due", job_kwargs=job_kwargs
         )
