@@ -517,6 +517,10 @@ async def test_coordinator_pauses_and_resumes_a_volunteer_by_name(
     assert "Din pause er slut, som du og koordinatoren har aftalt" in box.last_text_to(anna.id)
     assert await paused_ids(box) == set()
     assert [e[0] for e in events] == ["pause_started", "pause_ended"]
+    # In Danish, as the glossary writes end dates.
+    await box.say(mette, "/pausevolunteer @anna til og med 20.1.2027")
+    assert "Foreløbig til og med onsdag 20. januar" in box.last_text_to(mette.id)
+    await box.say(mette, "/resumevolunteer @anna")
     await box.say(mette, "/pausevolunteer @nobody")
     assert "Jeg kender ikke @nobody" in box.last_text_to(mette.id)
     await box.say(mette, "/resumevolunteer @nobody")

@@ -203,7 +203,8 @@ async def pause_volunteer_command(update: Update, context: PeerContext) -> None:
     if person is None:
         return
     until_day: date | None = None
-    rest = [a for a in args[1:] if a.lower() not in ("until", "til")]
+    # "until 15.1.2027", "til 15.1", "til og med 15.1.2027": the words around the date.
+    rest = [a for a in args[1:] if a.lower() not in ("until", "til", "og", "med")]
     if rest:
         today = pauses.local_day(now, services.tz)
         parsed = pauses.parse_end_date(rest[0], today)
