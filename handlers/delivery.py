@@ -89,11 +89,17 @@ def _fitting(text: str, size: int) -> int:
 
 
 def split_text(text: str, size: int = MAX_MESSAGE) -> list[str]:
-    """Parts of at most `size` UTF-16 code units (Telegram's measure), cut at a line end
-    (else a space, else anywhere), so a long list arrives whole and readable."""
+    """Parts of at most `size` UTF-16 code units (Telegram's measure), cut between
+    paragraphs (else at a line end, else a space, else anywhere), so a long list arrives
+    whole and readable."""
     parts = []
     while utf16_len(text) > size:
         limit = _fitting(text, size)
+        paragraph = text.rfind("\n\n", 0, limit + 1)
+        if paragraph > limit // 2:  # an entry (a match, a person) stays in one message
+            parts.append(text[:paragraph])
+            text = text[paragraph + 2 :]
+            continue
         cut = text.rfind("\n", 0, limit + 1)
         if cut <= limit // 2:
             cut = text.rfind(" ", 0, limit + 1)

@@ -30,7 +30,7 @@ from handlers.common import (
     reply_language,
     texts_for,
 )
-from handlers.delivery import send_document_private, send_due, send_to_person
+from handlers.delivery import send_document_private, send_due, send_to_person, split_text
 from handlers.matches_common import (
     BUTTONS,
     REMINDER_BUTTONS,
@@ -41,7 +41,6 @@ from handlers.matches_common import (
     names,
     occurrence_line,
     rhythm_text,
-    split_long,
     tell_coordinators,
 )
 from handlers.settings import Section, add_section
@@ -172,7 +171,7 @@ async def matches_command(update: Update, context: PeerContext) -> None:
     upcoming = await matches.next_meetings(context.session, services.group_id, now)
     views = [replace(v, next=upcoming.get(v.match.id, [])) for v in views]
     text = overview_text(context, views, _, language)
-    chunks = split_long(text)
+    chunks = split_text(text)
     if not summary_sent and len(chunks) <= INLINE_MESSAGES:
         for chunk in chunks:
             await reply(update, chunk)

@@ -170,28 +170,5 @@ def names(first_names: list[str], _: Translate) -> str:
     return _("{names} and {last}").format(names=", ".join(first_names[:-1]), last=first_names[-1])
 
 
-MESSAGE_LIMIT = 4000  # Telegram allows 4096 characters
-
-
-def split_long(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Long overviews go out in several messages, split between paragraphs (or lines)."""
-    chunks: list[str] = []
-    current = ""
-    for block in text.split("\n\n"):
-        pieces = [block] if len(block) <= limit else block.split("\n")
-        for piece in pieces:
-            piece = piece[:limit]
-            joiner = "\n\n" if piece is block else "\n"
-            candidate = f"{current}{joiner}{piece}" if current else piece
-            if len(candidate) > limit:
-                chunks.append(current)
-                current = piece
-            else:
-                current = candidate
-    if current:
-        chunks.append(current)
-    return chunks
-
-
 def today(context: PeerContext) -> date:
     return local_today(context.services.clock.now(), context.services.tz)

@@ -328,13 +328,15 @@ def test_dates_and_times_people_type():
 
 
 def test_long_overviews_are_split_between_paragraphs():
-    from handlers.matches_common import split_long
+    from handlers.delivery import MAX_MESSAGE, split_text, utf16_len
 
-    paragraphs = [f"• M{i}\n  hver tirsdag kl. 10.00\n  " + "x" * 200 for i in range(60)]
-    chunks = split_long("\n\n".join(paragraphs))
-    assert len(chunks) > 1 and all(len(c) <= 4000 for c in chunks)
-    assert "\n\n".join(chunks) == "\n\n".join(paragraphs)
-    assert split_long("kort") == ["kort"]
+    # Each match a paragraph, with an emoji (two UTF-16 units, as Telegram counts).
+    paragraphs = [f"• M{i} 🌿\n  hver tirsdag kl. 10.00\n  " + "x" * 200 for i in range(60)]
+    chunks = split_text("\n\n".join(paragraphs))
+    assert len(chunks) > 1 and all(utf16_len(c) <= MAX_MESSAGE for c in chunks)
+    assert "\n\n".join(chunks) == "\n\n".join(paragraphs)  # nothing lost, no match cut
+    assert all(c.startswith("• M") for c in chunks)
+    assert split_text("kort") == ["kort"]
 
 
 async def test_overview_keeps_only_the_next_three_meetings_of_each_match(db: Database):

@@ -16,7 +16,7 @@ from bot.fake_telegram import FakeTelegram
 from bot.sandbox import COPENHAGEN, GROUP_CHAT_ID, Sandbox, populate, sandbox_settings
 from storage.base import UTCDateTime
 from storage.db import Database
-from storage.migrate import alembic_config
+from tests.upgrades import to_old_heads
 
 REMINDER = ("En lille påmindelse: frivilligmødet", "A little reminder: the volunteer meeting")
 NUDGE = ("lukker i morgen", "closes tomorrow")
@@ -72,21 +72,6 @@ REMINDERS = table(
 NUDGES = table(
     "meeting_nudges", "group_id", "meeting_id", "person_id", "outcome", times=("claimed_at",)
 )
-
-
-def to_old_heads(connection: Connection, url: str) -> None:
-    """Every branch at its head, except the meeting branch: where it was before the outbox."""
-    from alembic import command
-    from alembic.script import ScriptDirectory
-
-    config = alembic_config(url)
-    config.attributes["connection"] = connection
-    script = ScriptDirectory.from_config(config)
-    for head in sorted(script.get_heads()):
-        lineage = {r.revision for r in script.iterate_revisions(head, "base")}
-        if MEETING_BRANCH_ROOT not in lineage:
-            command.upgrade(config, head)
-    command.upgrade(config, MEETING_BRANCH_ROOT)
 
 
 def write_old_rows(connection: Connection, now: datetime) -> None:
@@ -240,7 +225,7 @@ async def test_pending_reminders_and_nudges_of_the_old_tables_arrive_exactly_onc
     db = Database(database_url)
     url = db.engine.url.render_as_string(hide_password=False)
     async with db.engine.begin() as connection:
-        await connection.run_sync(to_old_heads, url)
+        await connection.run_sync(to_old_heads, url, MEETING_BRANCH_ROOT)
     async with db.engine.begin() as connection:
         await connection.run_sync(write_old_rows, now)
     await db.dispose()

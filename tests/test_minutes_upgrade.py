@@ -6,9 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection
 
 from bot.clock import FakeClock
 from bot.domain import meeting as meetings
@@ -18,14 +15,14 @@ from bot.fake_telegram import FakeTelegram
 from bot.sandbox import COPENHAGEN, GROUP_CHAT_ID, Sandbox, populate, sandbox_settings
 from storage.base import UTCDateTime
 from storage.db import Database
-from storage.migrate import alembic_config
+from tests.upgrades import to_old_heads
 
 MEETING = datetime(2026, 12, 9, 17, 0, tzinfo=COPENHAGEN)
 BEFORE = datetime(2026, 12, 1, 9, 0, tzinfo=COPENHAGEN)
 CONFIRMED = datetime(2026, 12, 10, 9, 0, tzinfo=COPENHAGEN)
 UPGRADED = datetime(2026, 12, 10, 11, 0, tzinfo=COPENHAGEN)
-# The last revision before the minutes moved to the outbox, and the one that moves them.
-OLD_MINUTES, MOVE = "0007", "0007b"
+# The last revision before the minutes moved to the outbox.
+OLD_MINUTES = "0007"
 
 MINUTES = sa.table(
     "minutes",
@@ -52,25 +49,11 @@ DELIVERIES = sa.table(
 )
 
 
-def old_heads(connection: Connection, url: str) -> None:
-    """Every branch at its head, but the minutes at the revision before the move."""
-    config = alembic_config(url)
-    config.attributes["connection"] = connection
-    script = ScriptDirectory.from_config(config)
-    targets = [OLD_MINUTES]
-    for head in script.get_heads():
-        below = {r.revision for r in script.iterate_revisions(head, "base")}
-        if MOVE not in below:
-            targets.append(head)
-    for target in targets:
-        command.upgrade(config, target)
-
-
 async def old_database(url: str) -> dict[str, int]:
     """Two sets of minutes, with copies in every state the old code left them in."""
     db = Database(url)
     async with db.engine.begin() as connection:
-        await connection.run_sync(old_heads, url)
+        await connection.run_sync(to_old_heads, url, OLD_MINUTES)
     async with db.transaction() as session:
         assert "minutes_deliveries" in await session.run_sync(
             lambda s: sa.inspect(s.connection()).get_table_names()

@@ -7,37 +7,20 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection
 
 from bot.clock import FakeClock
 from bot.domain import matches, people
 from bot.fake_telegram import FakeTelegram
 from bot.sandbox import COPENHAGEN, GROUP_CHAT_ID, Sandbox, populate, sandbox_settings
 from storage.db import Database
-from storage.migrate import alembic_config
 from storage.models import ReminderDelivery
 from tests.e2e import reminders_to
+from tests.upgrades import to_old_heads
 
 BEFORE = datetime(2026, 11, 23, 9, 0, tzinfo=COPENHAGEN)  # a Monday
 UPGRADED = datetime(2026, 11, 30, 18, 20, tzinfo=COPENHAGEN)  # the day before, 18:20
-# The last revision before reminders moved to the outbox, and the one that moves them.
-OLD_MATCHES, MOVE = "0003b", "0003c"
-
-
-def old_heads(connection: Connection, url: str) -> None:
-    """Every branch at its head, but the matches at the revision before the move."""
-    config = alembic_config(url)
-    config.attributes["connection"] = connection
-    script = ScriptDirectory.from_config(config)
-    targets = [OLD_MATCHES]
-    for head in script.get_heads():
-        below = {r.revision for r in script.iterate_revisions(head, "base")}
-        if MOVE not in below:
-            targets.append(head)
-    for target in targets:
-        command.upgrade(config, target)
+# The last revision before reminders moved to the outbox.
+OLD_MATCHES = "0003b"
 
 
 async def old_database(url: str) -> None:
@@ -45,7 +28,7 @@ async def old_database(url: str) -> None:
     them on the evening before: Anna's cut off mid-send, Bo's pending, last week's sent."""
     db = Database(url)
     async with db.engine.begin() as connection:
-        await connection.run_sync(old_heads, url)
+        await connection.run_sync(to_old_heads, url, OLD_MATCHES)
     async with db.transaction() as session:
         group = await people.ensure_group(session, GROUP_CHAT_ID, BEFORE)
         mette = people.TelegramPerson(1001, "Mette", None, "da", is_coordinator=True)
