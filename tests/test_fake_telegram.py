@@ -249,7 +249,9 @@ async def test_application_polling_with_handlers(fake: FakeTelegram, anna: FakeU
     async with app:
         await app.start()
         await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=1)  # type: ignore[union-attr]
-        await fake.wait_until_idle(quiet=0.05)
+        # Telegram drops a chat_member update until a getUpdates has asked for that kind:
+        # wait for the first fetch, not for a quiet moment (which can come before it).
+        await fake.wait_for(lambda call: call.method == "getUpdates")
         fake.start_bot(anna, "abc")
         fake.join(group, fake.add_user(1005, "Eva"))
         await fake.wait_until_idle(quiet=0.05)
