@@ -420,6 +420,8 @@ def report_text(_: Translate, report: broadcasts.Progress) -> str:
         lines.append(
             _("On a pause, not sent (not important): {count}").format(count=report.paused_skipped)
         )
+    if report.left:
+        lines.append(_("Left the group before it was sent: {count}").format(count=report.left))
     return "\n".join(lines)
 
 

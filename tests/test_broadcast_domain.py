@@ -146,3 +146,20 @@ async def test_a_new_composition_replaces_an_unfinished_draft(database):
         # A message written the next day is not taken for the broadcast any more.
         later = NOW + broadcasts.COMPOSING_WAITS + timedelta(minutes=1)
         assert await broadcasts.composing(session, group_id, mette, later) is None
+
+
+async def test_someone_who_left_before_their_copy_is_not_counted_as_on_a_pause(database):
+    group_id, ids = await _group(database)
+    broadcast_id = await _draft(database, group_id, "volunteers", important=False)
+    async with database.transaction() as session:
+        await broadcasts.confirm(session, group_id, broadcast_id, NOW)
+        await people.record_left(session, group_id, 2002, NOW)  # Bo leaves meanwhile
+    kinds = frozenset({broadcasts.KIND})
+    async with database.transaction() as session:
+        while (claim := await outbox.claim_next(session, group_id, NOW, "me", kinds)) is not None:
+            copy = await broadcasts.copy_for(session, group_id, claim, NOW)
+            outcome = outbox.NOT_WANTED if copy is None else "sent"
+            await outbox.record(session, claim.item_id, outcome, NOW)
+        report = await broadcasts.progress(session, broadcast_id)
+    # Anna got it; Bo left; Eva's pause (known when it was confirmed) is the only pause.
+    assert (report.sent, report.left, report.paused_skipped) == (1, 1, 1)

@@ -324,6 +324,7 @@ class Progress:
     waiting: int  # pending or being sent
     group: str | None  # the group copy's outcome (or PENDING, SENDING), None without one
     paused_skipped: int
+    left: int = 0  # left the group before their copy went out
 
     @property
     def total(self) -> int:
@@ -340,17 +341,26 @@ class Progress:
 
 async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
     broadcast = await session.get_one(Broadcast, broadcast_id)
+    # A copy not wanted any more was held back by a pause or by the person leaving: told
+    # apart by membership now, so nobody who left is counted as being on a pause.
+    gone = Person.is_member.is_not(True)
     rows = await session.execute(
-        select(OutboxItem.person_id.is_(None), OutboxItem.state, OutboxItem.outcome, func.count())
+        select(
+            OutboxItem.person_id.is_(None), gone, OutboxItem.state, OutboxItem.outcome, func.count()
+        )
+        .outerjoin(Person, Person.id == OutboxItem.person_id)
         .where(*_copies(broadcast_id))
-        .group_by(OutboxItem.person_id.is_(None), OutboxItem.state, OutboxItem.outcome)
+        .group_by(OutboxItem.person_id.is_(None), gone, OutboxItem.state, OutboxItem.outcome)
     )
     private: Counter[str] = Counter()
     group: str | None = None
-    for is_group, state, outcome, count in rows:
+    left = 0
+    for is_group, has_left, state, outcome, count in rows:
         status = outcome if state == DONE else SENDING if state == CLAIMED else PENDING
         if is_group:
             group = status
+        elif status == outbox.NOT_WANTED and has_left:
+            left += count
         else:
             private[status] += count
     return Progress(
@@ -361,4 +371,5 @@ async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
         waiting=private[PENDING] + private[SENDING],
         group=group,
         paused_skipped=broadcast.paused_skipped + private[outbox.NOT_WANTED],
+        left=left,
     )
