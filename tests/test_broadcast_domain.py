@@ -149,7 +149,7 @@ async def test_a_new_composition_replaces_an_unfinished_draft(database):
 
 
 async def test_someone_who_left_before_their_copy_is_not_counted_as_on_a_pause(database):
-    group_id, ids = await _group(database)
+    group_id, _ids = await _group(database)
     broadcast_id = await _draft(database, group_id, "volunteers", important=False)
     async with database.transaction() as session:
         await broadcasts.confirm(session, group_id, broadcast_id, NOW)
