@@ -20,7 +20,14 @@ from bot.context import PeerContext, Services
 from bot.domain import confirmations, matches
 from bot.domain.schedule import BIWEEKLY, DATES, WEEKLY
 from bot.i18n import N_, Translate, format_day, ngettext
-from handlers import conversation, matches_cover, matches_flow, matches_meetings, matches_schedule
+from handlers import (
+    conversation,
+    matches_cover,
+    matches_cover_ask,
+    matches_flow,
+    matches_meetings,
+    matches_schedule,
+)
 from handlers.callbacks import ID, TOKEN, Parser, Who, choice, take_confirmation
 from handlers.common import (
     CommandInfo,
@@ -303,6 +310,7 @@ async def run_due(context: PeerContext) -> None:
         await matches.plan_occurrences(session, services.group_id, now, services.tz)
         await matches.arm_reminders(session, services.group_id, now, services.tz)
     await send_due(context, (matches.REMINDER_KIND,))
+    await matches_cover_ask.run_due(context)
     await send_digest(context)
 
 
@@ -431,6 +439,7 @@ async def on_text(update: Update, context: PeerContext) -> None:
 
 def register(application: Application, services: Services) -> None:
     matches_meetings.register_reminders(application)
+    matches_cover_ask.register(application)
     application.add_handler(CommandHandler("match", matches_flow.match_command))
     application.add_handler(CommandHandler("activity", matches_flow.activity_command))
     application.add_handler(CommandHandler("matches", matches_command))

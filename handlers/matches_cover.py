@@ -111,7 +111,7 @@ COVER_ERRORS = {
 }
 
 
-def _cover_text(context: PeerContext, match: Match, volunteer: Person, starts: list) -> str:
+def cover_text(context: PeerContext, match: Match, volunteer: Person, starts: list) -> str:
     language = volunteer.language
     _ = context.texts(language)
     lines = [
@@ -143,7 +143,7 @@ async def _cover(update: Update, context: PeerContext, match_id: int, person_id:
         return
     volunteer, match = cover.volunteer, cover.match
     upcoming = await matches.next_occurrences(context.session, match.id, now, limit=3)
-    text_for_volunteer = _cover_text(context, match, volunteer, [o.starts_at for o in upcoming])
+    text_for_volunteer = cover_text(context, match, volunteer, [o.starts_at for o in upcoming])
     told = (await send_to_person(context, volunteer, text_for_volunteer)).sent
     text = _(
         "{name} now has the meetings with {label} until {paused} is back from the pause."

@@ -68,6 +68,9 @@ ABOUT_EXPORT = N_(
 # (a new feature) would show its technical name: tests/test_texts.py asks for a name here.
 EXPORT_PARTS = {
     "attendance": N_("Whether you came to volunteer meetings (the coordinator's checklist)"),
+    "cover_asks": N_(
+        "Questions whether you would take a match's meetings for a while, and the answers"
+    ),
     "match_occurrences": N_("Meetings with a citizen that you moved or cancelled"),
     "match_volunteers": N_("Your places in matches and activities"),
     "meeting_answers": N_("Your answers in the date polls for the volunteer meeting"),

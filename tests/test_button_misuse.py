@@ -20,7 +20,14 @@ from bot.domain import matches as match_rules
 from bot.i18n import texts
 from bot.ratelimit import PeerRateLimiter
 from bot.sandbox import COPENHAGEN, GROUP_CHAT_ID, Cast, Sandbox, sandbox
-from handlers import broadcast, meeting_buttons, minutes, pause_buttons, privacy
+from handlers import (
+    broadcast,
+    matches_cover_ask,
+    meeting_buttons,
+    minutes,
+    pause_buttons,
+    privacy,
+)
 from handlers.callbacks import STALE, Callbacks
 from handlers.matches_common import BUTTONS as MATCH_BUTTONS
 from handlers.matches_common import REMINDER_BUTTONS
@@ -35,6 +42,7 @@ FEATURES: list[Callbacks[Any]] = [
     broadcast.BUTTONS,
     minutes.BUTTONS,
     meeting_buttons.BUTTONS,
+    matches_cover_ask.BUTTONS,
 ]
 # Written by every update (each is handled once); not a change anyone could notice.
 BOOKKEEPING = {"handled_updates"}

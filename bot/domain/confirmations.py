@@ -34,6 +34,19 @@ class Kind(StrEnum):
     END_MATCH = "end_match"
     MINUTES = "minutes"  # "Send"/"Cancel" under a draft of the minutes (subject: its id)
     BROADCAST = "broadcast"  # "Send now" under a broadcast's choices (subject: its id)
+    # "Ask Dennis" under a pause notice (person: whom to ask; subject: the match).
+    COVER_SUGGESTION = "cover_suggestion"
+    # "Yes"/"No, thanks" under the question to a volunteer (subject: the cover ask).
+    COVER_ANSWER = "cover_answer"
+
+
+# Longer than a day where the question may wait longer: the coordinator reads the pause
+# notice when she can, and a volunteer has two days to answer (the ask itself expires then).
+LIFETIMES = {Kind.COVER_SUGGESTION: timedelta(days=7), Kind.COVER_ANSWER: timedelta(days=3)}
+
+
+def lifetime(kind: Kind | str) -> timedelta:
+    return LIFETIMES.get(Kind(kind), LIFETIME)
 
 
 class Refusal(Enum):
@@ -99,7 +112,9 @@ async def supersede(
         values={"superseded_at": now},
     )
     await session.execute(
-        delete(PendingAction).where(PendingAction.created_at < now - LIFETIME - KEPT_FOR)
+        delete(PendingAction).where(
+            PendingAction.created_at < now - max(LIFETIME, *LIFETIMES.values()) - KEPT_FOR
+        )
     )
 
 
@@ -127,7 +142,7 @@ async def take(
         return Refusal.USED
     if row.superseded_at is not None:
         return Refusal.SUPERSEDED
-    if now - row.created_at >= LIFETIME:
+    if now - row.created_at >= lifetime(row.kind):
         return Refusal.EXPIRED
     # Conditional, so two taps racing each other can't both take it.
     taken = await changed(

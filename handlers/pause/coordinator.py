@@ -22,6 +22,7 @@ from handlers.common import (
     texts_for,
 )
 from handlers.delivery import send_to_person
+from handlers.matches_cover_ask import suggestion_offer
 from handlers.pause_buttons import BUTTONS, PauseAction
 
 if TYPE_CHECKING:
@@ -136,7 +137,18 @@ async def coordinator_pause(
     text = render(context.texts(language), language)
     if not told.sent:
         text += "\n\n" + couldnt_tell(context, person, language)
-    await reply(update, text)
+    markup = None
+    coordinator = await people.find_person(
+        context.session, services.group_id, update.effective_user.id
+    )
+    if pause.wants_cover and coordinator is not None:
+        # Who could take over, as buttons: one tap asks that volunteer privately.
+        lines, markup = await suggestion_offer(
+            context, context.session, coordinator, pause, now, language
+        )
+        if lines:
+            text += "\n\n" + "\n".join(lines)
+    await reply(update, text, reply_markup=markup)
     log.info("pause %s started by the coordinator for person %s", pause.id, person.id)
     await services.emit("pause_started", context, person=person, pause=pause)
 

@@ -18,6 +18,7 @@ from bot.domain.matches import matches_for_person
 from bot.i18n import Translate, format_day
 from bot.sealing import unseal
 from handlers.delivery import Outcome, Outgoing, register_kind, start_sending
+from handlers.matches_cover_ask import suggestion_offer
 from handlers.pause.checkins import readiness_question
 from handlers.pause.common import coordinator_notice, note_key, until_text
 
@@ -107,7 +108,13 @@ async def prepare_notice(
         )
     language = coordinator.language or services.settings.language
     text = _render(context, pause, person, claim.kind, matches)(context.texts(language), language)
-    return Outgoing(coordinator.telegram_user_id, text)
+    markup = None
+    if claim.kind == pauses.STARTED and pause.wants_cover and pause.ended_at is None:
+        # Who could take over, as buttons: one tap asks that volunteer privately.
+        lines, markup = await suggestion_offer(context, session, coordinator, pause, now, language)
+        if lines:
+            text += "\n\n" + "\n".join(lines)
+    return Outgoing(coordinator.telegram_user_id, text, markup)
 
 
 async def after_notice(

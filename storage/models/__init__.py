@@ -11,6 +11,7 @@ from storage.models import privacy as privacy
 from storage.models import updates as updates
 from storage.models.core import Group, Pause, Person
 from storage.models.matches import (
+    CoverAsk,
     Match,
     MatchDigest,
     MatchOccurrence,
@@ -21,6 +22,7 @@ from storage.models.matches import (
 
 __all__ = [
     "Base",
+    "CoverAsk",
     "Group",
     "Match",
     "MatchDigest",

@@ -138,3 +138,27 @@ class MatchDigest(Base):
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), unique=True)
     next_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CoverAsk(Base):
+    """The coordinator asked one volunteer privately whether they will take a match's
+    meetings while a volunteer on it is on a pause. The ask names exactly the match, the
+    pause and the person; it is answered yes or no, or expires (`expires_at`, a scheduler
+    pass) and the coordinator who asked (`asked_by`) is told. No reason is stored."""
+
+    __tablename__ = "cover_asks"
+    __table_args__ = (Index("ix_cover_asks_state_expires", "state", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"), index=True)
+    pause_id: Mapped[int] = mapped_column(ForeignKey("pauses.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    asked_by: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # "asked" | "yes" | "no" | "expired" | "void" (no longer needed when answered)
+    state: Mapped[str] = mapped_column(String(16))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
