@@ -37,7 +37,15 @@ from handlers.common import (
     reply_language,
     texts_for,
 )
-from handlers.delivery import send_document_private, send_due, send_to_person, split_text
+from handlers.delivery import (
+    Outcome,
+    Outgoing,
+    register_kind,
+    send_document_private,
+    send_due,
+    send_to_person,
+    split_text,
+)
 from handlers.matches_common import (
     BUTTONS,
     REMINDER_BUTTONS,
@@ -53,6 +61,9 @@ from handlers.matches_common import (
 from handlers.settings import Section, add_section
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.domain.outbox import Claim
     from storage.models import Match
 
 log = logging.getLogger(__name__)
@@ -303,23 +314,15 @@ async def _end(update: Update, context: PeerContext, match_id: int) -> None:
 
 
 async def run_due(context: PeerContext) -> None:
-    """Plan meetings ahead, arm their reminders, send what is due, and the weekly digest."""
-    services = context.services
-    now = services.clock.now()
-    async with services.db.transaction() as session:
-        await matches.plan_occurrences(session, services.group_id, now, services.tz)
-        await matches.arm_reminders(session, services.group_id, now, services.tz)
-    await send_due(context, (matches.REMINDER_KIND,))
-    await matches_cover_ask.run_due(context)
-    await send_digest(context)
-
-
-async def send_digest(context: PeerContext) -> None:
+    """Plan meetings ahead, arm their reminders, promise the weekly digest, send what is
+    due."""
     services = context.services
     settings = services.settings
     now = services.clock.now()
     async with services.db.transaction() as session:
-        due = await matches.claim_digest(
+        await matches.plan_occurrences(session, services.group_id, now, services.tz)
+        await matches.arm_reminders(session, services.group_id, now, services.tz)
+        await matches.promise_digest(
             session,
             services.group_id,
             now,
@@ -327,18 +330,31 @@ async def send_digest(context: PeerContext) -> None:
             settings.digest_time,
             services.tz,
         )
-        if not due:
-            return
-        result = await matches.digest(
-            session,
-            services.group_id,
-            now,
-            unmatched_weeks=settings.unmatched_weeks,
-            cancelled_streak=settings.cancelled_in_a_row,
-            coordinator_user_ids=settings.coordinator_ids,
-        )
+    await send_due(context, (matches.REMINDER_KIND, matches.DIGEST_KIND))
+    await matches_cover_ask.run_due(context)
+
+
+async def prepare_digest(
+    context: PeerContext, session: AsyncSession, claim: Claim, now: datetime
+) -> Outgoing | None:
+    """The weekly digest, as things are when it is sent; not wanted when it has nothing to
+    say, or its slot is no longer the configured one. At least once: a stop cut off before
+    the outbox recorded it sends it again."""
+    services = context.services
+    settings = services.settings
+    weekday, at = settings.digest_weekday % 7, settings.digest_time
+    if not matches.is_digest_slot(claim.due_at, weekday, at, services.tz):
+        return None
+    result = await matches.digest(
+        session,
+        services.group_id,
+        now,
+        unmatched_weeks=settings.unmatched_weeks,
+        cancelled_streak=settings.cancelled_in_a_row,
+        coordinator_user_ids=settings.coordinator_ids,
+    )
     if result.empty:
-        return
+        return None
 
     def build(_: Translate, language: str) -> str:
         lines = [_("Your weekly overview of the matches.")]
@@ -347,8 +363,7 @@ async def send_digest(context: PeerContext) -> None:
             lines += [
                 "• "
                 + _("{name}, without a match since {day}").format(
-                    name=p.first_name,
-                    day=format_day(since, services.tz, language, now=services.clock.now()),
+                    name=p.first_name, day=format_day(since, services.tz, language, now=now)
                 )
                 for p, since in result.waiting
             ]
@@ -367,14 +382,18 @@ async def send_digest(context: PeerContext) -> None:
         lines += ["", _("See everything with /matches.")]
         return "\n".join(lines)
 
-    async with services.db.transaction() as session:
-        await tell_coordinators(context, session, build)
-    log.info(
-        "digest sent: %s waiting, %s cancelled streak(s), %s needing cover",
-        len(result.waiting),
-        len(result.cancelled_in_a_row),
-        len(result.needs_cover),
-    )
+    async def send() -> Outcome:
+        told = await tell_coordinators(context, None, build)
+        log.info(
+            "digest sent: %s waiting, %s cancelled streak(s), %s needing cover",
+            len(result.waiting),
+            len(result.cancelled_in_a_row),
+            len(result.needs_cover),
+        )
+        return Outcome.SENT if told else Outcome.FAILED
+
+    # To the coordinators (`send`), not to one chat.
+    return Outgoing(0, send=send)
 
 
 # Wiring ------------------------------------------------------------------------------------
@@ -440,6 +459,7 @@ async def on_text(update: Update, context: PeerContext) -> None:
 def register(application: Application, services: Services) -> None:
     matches_meetings.register_reminders(application)
     matches_cover_ask.register(application)
+    register_kind(application, matches.DIGEST_KIND, prepare_digest)
     application.add_handler(CommandHandler("match", matches_flow.match_command))
     application.add_handler(CommandHandler("activity", matches_flow.activity_command))
     application.add_handler(CommandHandler("matches", matches_command))

@@ -13,7 +13,6 @@ from storage.models.core import Group, Pause, Person
 from storage.models.matches import (
     CoverAsk,
     Match,
-    MatchDigest,
     MatchOccurrence,
     MatchVolunteer,
     ReminderDelivery,
@@ -25,7 +24,6 @@ __all__ = [
     "CoverAsk",
     "Group",
     "Match",
-    "MatchDigest",
     "MatchOccurrence",
     "MatchVolunteer",
     "Pause",

@@ -129,17 +129,6 @@ class ReminderPreference(Base):
     hours_before_count: Mapped[int] = mapped_column(Integer, default=2)
 
 
-class MatchDigest(Base):
-    """When the coordinator's weekly digest is next due (one row per group)."""
-
-    __tablename__ = "match_digests"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), unique=True)
-    next_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-
-
 class CoverAsk(Base):
     """The coordinator asked one volunteer privately whether they will take a match's
     meetings while a volunteer on it is on a pause. The ask names exactly the match, the

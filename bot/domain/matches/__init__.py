@@ -53,11 +53,13 @@ from bot.domain.matches.covers import (
     overview,
 )
 from bot.domain.matches.digest import (
+    DIGEST_KIND,
     Digest,
-    claim_digest,
     digest,
     digest_time,
+    is_digest_slot,
     next_digest_slot,
+    promise_digest,
 )
 from bot.domain.matches.occurrences import (
     Change,
@@ -90,6 +92,7 @@ __all__ = [
     "BIWEEKLY",
     "CANCELLED",
     "DATES",
+    "DIGEST_KIND",
     "HORIZON",
     "LIVE_STATUSES",
     "MAX_LABEL",
@@ -128,7 +131,6 @@ __all__ = [
     "changeable_match",
     "changeable_occurrence",
     "check_label",
-    "claim_digest",
     "create_match",
     "digest",
     "digest_time",
@@ -138,6 +140,7 @@ __all__ = [
     "end_match",
     "find_occurrence",
     "find_running_by_label",
+    "is_digest_slot",
     "looks_like_full_name",
     "matches_for_person",
     "move_occurrence",
@@ -149,6 +152,7 @@ __all__ = [
     "own_occurrence",
     "plan_occurrences",
     "preference",
+    "promise_digest",
     "record_reminder_outcome",
     "set_citizen_informed",
     "skip_for_person",

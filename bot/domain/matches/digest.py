@@ -1,4 +1,8 @@
-"""The coordinator's weekly digest: when it is due and what it says."""
+"""The coordinator's weekly digest: when it is due and what it says.
+
+It is an outbox item (`DIGEST_KIND`, for the group: the coordinators are told, each in
+their language), promised for the next slot by every scheduler pass; the outbox sends it
+at least once when its time comes (after a stop: once, late), if it still says anything."""
 
 from __future__ import annotations
 
@@ -11,22 +15,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import people
-from bot.domain.matches.core import (
-    CANCELLED,
-)
+from bot.domain import outbox, people
+from bot.domain.matches.core import CANCELLED
 from bot.domain.matches.covers import MatchView, overview
-from bot.domain.schedule import (
-    local_to_utc,
-    local_today,
-)
-from storage.models import (
-    Match,
-    MatchDigest,
-    MatchOccurrence,
-    MatchVolunteer,
-    Person,
-)
+from bot.domain.schedule import local_to_utc, local_today
+from storage.models import Match, MatchOccurrence, MatchVolunteer, Person
+from storage.models.outbox import OutboxItem
 
 log = logging.getLogger(__name__)
 
@@ -51,21 +45,32 @@ def next_digest_slot(after: datetime, weekday: int, at: time, tz: ZoneInfo) -> d
     return local_to_utc(day + timedelta(days=7), at, tz)  # pragma: no cover
 
 
-async def claim_digest(
+# The outbox kind of the weekly digest; its subject is the group, to the coordinators.
+DIGEST_KIND = "match_digest"
+
+
+async def promise_digest(
     session: AsyncSession, group_id: int, now: datetime, weekday: int, at: time, tz: ZoneInfo
-) -> bool:
-    """True once per week when the digest is due (the row moves on to next week first)."""
-    row = await session.scalar(select(MatchDigest).where(MatchDigest.group_id == group_id))
-    if row is None:
-        session.add(
-            MatchDigest(group_id=group_id, next_due_at=next_digest_slot(now, weekday, at, tz))
+) -> None:
+    """Promise the digest at its next slot, once (a group's item has no person, so the
+    outbox's uniqueness does not cover it). The slot's item is due there, then this
+    promises the week after."""
+    slot = next_digest_slot(now, weekday, at, tz)
+    promised = await session.scalar(
+        select(OutboxItem.id).where(
+            OutboxItem.group_id == group_id,
+            OutboxItem.kind == DIGEST_KIND,
+            OutboxItem.due_at == slot,
         )
-        await session.flush()
-        return False
-    if now < row.next_due_at:
-        return False
-    row.next_due_at, row.last_sent_at = next_digest_slot(now, weekday, at, tz), now
-    return True
+    )
+    if promised is None:
+        await outbox.enqueue(session, group_id, DIGEST_KIND, group_id, None, slot)
+
+
+def is_digest_slot(due_at: datetime, weekday: int, at: time, tz: ZoneInfo) -> bool:
+    """Whether `due_at` is a slot of the digest as configured now (an item promised
+    before the weekday or time was changed is not wanted)."""
+    return next_digest_slot(due_at - timedelta(microseconds=1), weekday, at, tz) == due_at
 
 
 @dataclass(frozen=True)
