@@ -1,11 +1,11 @@
 """Minutes to those who couldn't come, with attendance.
 
-After a meeting the coordinator gets a checklist of who came (ticked in advance from the
-poll; `handlers.minutes_attendance`); `/minutes` then takes the minutes (a text or a
-document), shows who will get them and, once confirmed, promises each person who couldn't
-come a private, protected copy, which the outbox sends (`handlers.minutes_sending`, with
-the delivery report). `/referat` sends the latest minutes again. Nothing of it is ever
-shown in the group.
+After a meeting the coordinator just sends the minutes to the bot (a text, a forwarded
+message or a document; `handlers.minutes_paste`), or uses `/minutes`. One preview shows
+who came (ticked from the poll, one tap per name changes it) and who gets a copy; Send
+promises each person who couldn't come a private, protected copy, which the outbox sends
+(`handlers.minutes_sending`, with the delivery report). `/referat` sends the latest
+minutes again. Nothing of it is ever shown in the group.
 
 The rules live in `bot.domain.minutes`.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
@@ -33,8 +33,8 @@ from bot.domain import confirmations, people
 from bot.domain import meeting as meetings
 from bot.domain import minutes as domain
 from bot.domain import rows as stored
-from bot.i18n import N_, ngettext
-from handlers import conversation, minutes_attendance
+from bot.i18n import N_
+from handlers import conversation, minutes_paste
 from handlers.callbacks import REFUSALS, TOKEN, Who, take_confirmation
 from handlers.common import (
     CommandInfo,
@@ -48,7 +48,7 @@ from handlers.common import (
     volunteer_only,
 )
 from handlers.delivery import start_sending
-from handlers.minutes_common import BUTTONS, MinutesAction, day, names
+from handlers.minutes_common import BUTTONS, MinutesAction, day
 from handlers.minutes_sending import (
     post_report,
     refresh_touched,
@@ -65,7 +65,6 @@ __all__ = ["BUTTONS", "COMMANDS", "register", "run_due"]
 COMMANDS = [
     CommandInfo("referat", N_("Get the latest minutes again"), "volunteer"),
     CommandInfo("minutes", N_("Send the minutes to those who couldn't come"), "coordinator"),
-    CommandInfo("attendance", N_("Mark who came to the volunteer meeting"), "coordinator"),
 ]
 
 
@@ -140,15 +139,21 @@ async def minutes_document(update: Update, context: PeerContext) -> None:
     await take_document(update, context, meeting)
 
 
-async def awaited_minutes(update: Update, context: PeerContext) -> None:
-    """The message after `/minutes`: the minutes themselves (runs before other features)."""
-    awaited = conversation.get(context, AwaitingMinutes)
+async def private_message(update: Update, context: PeerContext) -> None:
+    """The coordinator's private message: the minutes after `/minutes`, or sent without a
+    command (runs before other features; what it does not take goes on to them)."""
     message = update.effective_message
-    if awaited is None or message is None or not is_coordinator(context, update):
+    if message is None or not is_coordinator(context, update):
+        return
+    if (message.text or message.caption or "").startswith("/"):
+        conversation.finish(context, AwaitingMinutes)
+        return  # a command: the coordinator moved on
+    awaited = conversation.get(context, AwaitingMinutes)
+    if awaited is None:
+        if await minutes_paste.pasted(update, context):
+            raise ApplicationHandlerStop
         return
     conversation.finish(context, AwaitingMinutes)
-    if (message.text or message.caption or "").startswith("/"):
-        return  # a command: the coordinator moved on
     meeting = await stored.find_meeting(context.session, awaited.meeting_id)
     if meeting is None:
         return
@@ -200,66 +205,8 @@ async def take_draft(
     draft = await domain.start_draft(
         session, meeting, author.id, now, text=text, file_id=file_id, file_name=file_name
     )
-    await confirmations.supersede(session, services.group_id, (QUESTION,), user.id, now)
-    token = await confirmations.offer(
-        session,
-        services.group_id,
-        QUESTION,
-        actor_user_id=user.id,
-        chat_id=chat.id,
-        now=now,
-        subject_id=draft.id,
-    )
-    found = await domain.recipients(session, meeting, now)
-    language = reply_language(context, update)
-    _ = context.texts(language)
-    lines = [
-        _("The minutes of the volunteer meeting {date} will be sent privately to:").format(
-            date=day(context, meeting, language)
-        )
-    ]
-    if found.everyone:
-        lines.append(names([p.first_name for p in found.everyone]))
-    else:
-        lines.append(_("Nobody: everyone came. I will keep the minutes for /referat."))
-    not_started = [p.first_name for p in found.active if not p.reachable]
-    if not_started:
-        lines.append(
-            ngettext(
-                language,
-                "{names} hasn't started a chat with me yet and gets the minutes after sending "
-                "me /start.",
-                "{names} haven't started a chat with me yet and get the minutes after sending "
-                "me /start.",
-                len(not_started),
-            ).format(names=names(not_started))
-        )
-    if found.paused:
-        lines.append(
-            ngettext(
-                language,
-                "{names} is on a pause and gets the minutes when the pause is over.",
-                "{names} are on a pause and get the minutes when the pause is over.",
-                len(found.paused),
-            ).format(names=names([p.first_name for p in found.paused]))
-        )
-    lines += ["", _("Those who came don't get them. Shall I send the minutes?")]
-    await reply(
-        update,
-        "\n".join(lines),
-        reply_markup=InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        _("Send"), callback_data=BUTTONS.encode(MinutesAction.SEND, token)
-                    ),
-                    InlineKeyboardButton(
-                        _("Cancel"), callback_data=BUTTONS.encode(MinutesAction.CANCEL, token)
-                    ),
-                ]
-            ]
-        ),
-    )
+    text, markup = await minutes_paste.offer_preview(update, context, draft.id)
+    await reply(update, text, reply_markup=markup)
 
 
 # Buttons -------------------------------------------------------------------------------------
@@ -345,11 +292,11 @@ async def referat_command(update: Update, context: PeerContext) -> None:
 
 
 async def run_due(context: PeerContext) -> None:
-    """Checklists after meetings, copies due (also after a stop, and held ones of anyone no
-    longer on a pause: a safety net beside `pause_ended`), stale drafts. (Old minutes are
-    deleted by the retention job, bot/domain/retention.py.)"""
+    """The week's question about minutes that never came, copies due (also after a stop,
+    and held ones of anyone no longer on a pause: a safety net beside `pause_ended`), stale
+    drafts. (Old minutes are deleted by the retention job, bot/domain/retention.py.)"""
     services = context.services
-    await minutes_attendance.checklists_due(context)
+    await minutes_paste.questions_due(context)
     async with services.db.transaction() as session:
         await domain.wake_ended_pauses(session, services.group_id, services.clock.now())
         await domain.drop_stale_drafts(session, services.group_id, services.clock.now())
@@ -359,16 +306,17 @@ async def run_due(context: PeerContext) -> None:
 
 def register(application: Application, services: Services) -> None:
     private = filters.ChatType.PRIVATE
-    # Before every feature (group -1): the message that follows /minutes.
+    # Before every feature (group -1): the message that follows /minutes, or minutes sent
+    # without a command. (An abandoned conversation was explained in group -4, a broadcast
+    # being written took its message in group -2.)
     application.add_handler(
-        MessageHandler(private & (filters.TEXT | filters.Document.ALL), awaited_minutes),
+        MessageHandler(private & (filters.TEXT | filters.Document.ALL), private_message),
         group=-1,
     )
     application.add_handler(CommandHandler("minutes", minutes_command))
     application.add_handler(
         MessageHandler(private & filters.Document.ALL & MINUTES_CAPTION, minutes_document)
     )
-    application.add_handler(CommandHandler("attendance", minutes_attendance.attendance_command))
     application.add_handler(CommandHandler("referat", referat_command))
     application.add_handler(CallbackQueryHandler(BUTTONS.dispatch, pattern=BUTTONS.pattern))
     register_sending(application, services)

@@ -20,8 +20,12 @@ if TYPE_CHECKING:
 
 
 class MinutesAction(StrEnum):
-    TICK = "t"  # meeting id, person id, ticked now (0/1)
-    DONE = "done"  # meeting id
+    # A name in the preview: came <-> couldn't come. (The checklist of earlier versions
+    # carried three ids here, so its old buttons are answered "no longer valid".)
+    TICK = "t"  # draft id, person id
+    IS_MINUTES = "yes"  # draft id: "yes, these are the minutes"
+    FOR_MEETING = "m"  # draft id, meeting id: "the minutes of this meeting"
+    NOT_MINUTES = "no"  # draft id: "no, not the minutes"
     SEND = "send"  # the draft's confirmation token
     CANCEL = "cancel"  # the same token
     SEND_PAUSED = "paused"  # minutes id

@@ -52,8 +52,8 @@ def kind_of(message: Any) -> str | None:
         return "meeting picture for the coordinator"
     if "En lille påmindelse: frivilligmødet er " in text or "A little reminder: the vol" in text:
         return "meeting reminder " + day_sent(message)
-    if text.startswith("Hvem kom til frivilligmødet"):
-        return "attendance checklist"
+    if text.startswith("Hej! Jeg har ikke fået referatet fra frivilligmødet"):
+        return "minutes question"
     if text.startswith(("Her er referatet fra frivilligmødet", "Here are the minutes of the vol")):
         return "minutes copy"
     if text.startswith(("Påmindelse: ", "Reminder: ")):

@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from bot.config import Settings
 from bot.domain import attendance, outbox, people, retention
@@ -61,20 +60,23 @@ async def test_without_attendance_those_who_did_not_say_yes_couldnt_come(databas
     assert await names_of(database, meeting_id, AFTER) == (["Camilla", "Dennis"], [])
 
 
-async def test_saved_attendance_decides_and_paused_volunteers_wait(database: Database):
+async def test_ticks_from_the_poll_one_tap_corrects_and_paused_volunteers_wait(
+    database: Database,
+):
     group_id, meeting_id, ids = await world(database)
     async with database.transaction() as session:
         meeting = await session.get_one(Meeting, meeting_id)
-        rows, saved = await attendance.checklist(session, meeting, AFTER)
-        assert not saved
-        assert [(r.first_name, r.present) for r in rows] == [
+        ticks = await attendance.ticks(session, meeting)
+        assert [(t.first_name, t.present) for t in ticks] == [
             ("Anna", True),
             ("Bo", True),
             ("Camilla", False),
             ("Dennis", False),
         ]  # the coordinator is not on the list
-        marks = {r.person_id: r.present for r in rows} | {ids["Bo"]: False, ids["Camilla"]: True}
-        await attendance.save_attendance(session, meeting, marks, AFTER)
+        assert await attendance.recorded_attendance(session, meeting_id) is None
+        assert await attendance.toggle(session, meeting, ids["Bo"], AFTER)
+        assert await attendance.toggle(session, meeting, ids["Camilla"], AFTER)
+        assert not await attendance.toggle(session, meeting, ids["Mette"], AFTER)
         await pauses.start_pause(
             session,
             group_id,
@@ -88,41 +90,101 @@ async def test_saved_attendance_decides_and_paused_volunteers_wait(database: Dat
     assert await names_of(database, meeting_id, AFTER) == (["Dennis"], ["Bo"])
     async with database.transaction() as session:
         meeting = await session.get_one(Meeting, meeting_id)
-        rows, saved = await attendance.checklist(session, meeting, AFTER)
-    assert saved and [(r.first_name, r.present) for r in rows] == [
+        ticks = await attendance.ticks(session, meeting)
+    assert [(t.first_name, t.present) for t in ticks] == [
         ("Anna", True),
+        ("Bo", False),
         ("Camilla", True),
         ("Dennis", False),
-    ]  # Bo is on a pause now
+    ]
 
 
-async def test_the_checklist_is_due_two_hours_after_the_start_and_claimed_once(
+async def test_a_week_after_a_meeting_without_minutes_the_coordinator_is_asked_once(
     database: Database,
 ):
-    group_id, meeting_id, _ids = await world(database)
-    async with database.transaction() as session:
-        early = await attendance.meeting_for_checklist(
-            session, group_id, STARTS + timedelta(hours=1)
-        )
-        assert early is None
-        meeting = await attendance.meeting_for_checklist(session, group_id, AFTER)
-        assert meeting is not None and meeting.id == meeting_id
-        assert await attendance.claim_checklist(session, meeting, AFTER) == "sent"
-    with pytest.raises(IntegrityError):
-        async with database.transaction() as session:
-            meeting = await session.get_one(Meeting, meeting_id)
-            await attendance.claim_checklist(session, meeting, AFTER)
-    async with database.transaction() as session:
-        assert await attendance.meeting_for_checklist(session, group_id, AFTER) is None
-
-
-async def test_a_checklist_found_days_late_is_skipped(database: Database):
-    _group, meeting_id, _ids = await world(database)
+    group_id, meeting_id, ids = await world(database)
+    week = STARTS + attendance.QUESTION_AFTER
     async with database.transaction() as session:
         meeting = await session.get_one(Meeting, meeting_id)
-        assert await attendance.claim_checklist(session, meeting, AFTER + timedelta(days=4)) == (
-            "skipped"
+        # A tap on a name (attendance saved) does not count as asked.
+        await attendance.toggle(session, meeting, ids["Dennis"], AFTER)
+        early = week - timedelta(minutes=1)
+        assert await attendance.meeting_for_question(session, group_id, early) is None
+        found = await attendance.meeting_for_question(session, group_id, week + timedelta(hours=1))
+        assert found is not None and found.id == meeting_id
+        assert await attendance.claim_question(session, found, week + timedelta(hours=1))
+    async with database.transaction() as session:
+        assert (
+            await attendance.meeting_for_question(session, group_id, week + timedelta(days=1))
+            is None
         )
+        meeting = await session.get_one(Meeting, meeting_id)
+        assert not await attendance.claim_question(session, meeting, week + timedelta(days=1))
+        # The attendance stands as ticked.
+        assert await attendance.recorded_attendance(session, meeting_id) == {
+            ids["Anna"]: True,
+            ids["Bo"]: True,
+            ids["Camilla"]: False,
+            ids["Dennis"]: True,
+        }
+
+
+async def test_no_question_once_minutes_came_and_none_found_days_late(database: Database):
+    group_id, meeting_id, _ids = await world(database)
+    late = STARTS + attendance.QUESTION_AFTER + timedelta(days=4)
+    async with database.transaction() as session:
+        meeting = await session.get_one(Meeting, meeting_id)
+        assert not await attendance.claim_question(session, meeting, late)  # skipped
+        assert await attendance.meeting_for_question(session, group_id, late) is None
+    group_id, meeting_id = await second_group_with_minutes(database)
+    async with database.transaction() as session:
+        week = STARTS + attendance.QUESTION_AFTER + timedelta(hours=1)
+        early = week - timedelta(minutes=1)
+        assert await attendance.meeting_for_question(session, group_id, early) is None
+        assert await attendance.awaiting_minutes(session, group_id, week) == []
+
+
+async def second_group_with_minutes(database: Database) -> tuple[int, int]:
+    async with database.transaction() as session:
+        group = await people.ensure_group(session, -2, BEFORE)
+        who = people.TelegramPerson(3001, "Mia", None, "da", is_coordinator=True)
+        mia = await people.record_member(session, group.id, who, BEFORE, started_bot=True)
+        meeting = await meetings.open_meeting(
+            session, group.id, [STARTS], STARTS - timedelta(days=1), "", BEFORE
+        )
+        await meetings.decide(session, meeting, STARTS, BEFORE)
+        draft = await domain.start_draft(session, meeting, mia.id, AFTER, text="Referat")
+        assert await domain.confirm(session, draft.id, AFTER)
+        return group.id, meeting.id
+
+
+@pytest.mark.parametrize(
+    ("text", "verdict"),
+    [
+        ("Tak!", "other"),
+        ("Hvornår er næste frivilligmøde?", "other"),
+        (
+            "Kan du sende en besked til Anna om, at vi flytter mødet med K.L. til torsdag i "
+            "næste uge, fordi hun er syg?",
+            "unsure",
+        ),
+        ("Referat fra frivilligmødet: vi talte om julefrokosten og supervision.", "minutes"),
+        ("Hvordan sender jeg referatet fra frivilligmødet til dem, der ikke kom?", "other"),
+        (
+            "Til stede: Anna, Bo\nAfbud: Camilla\n1. Velkommen\n2. Runde\n3. Supervision\n4. Evt.",
+            "minutes",
+        ),
+        ("x " * 250, "minutes"),
+    ],
+)
+def test_what_looks_like_minutes(text: str, verdict: str):
+    assert domain.looks_like_minutes(text) == verdict
+
+
+def test_documents_that_look_like_minutes():
+    assert domain.document_looks_like_minutes("application/pdf", "x.pdf") == "minutes"
+    assert domain.document_looks_like_minutes("image/jpeg", "referat.jpg") == "minutes"
+    assert domain.document_looks_like_minutes("application/zip", "billeder.zip") == "unsure"
 
 
 async def coordinator_id(session) -> int:
@@ -236,11 +298,8 @@ async def test_stale_drafts_go_and_retention_deletes_minutes_with_their_copies(
         await domain.start_draft(session, meeting, author, AFTER, file_id="F", file_name="r.pdf")
         assert await domain.drop_stale_drafts(session, group_id, AFTER + timedelta(hours=1)) == 0
         assert await domain.drop_stale_drafts(session, group_id, AFTER + timedelta(days=3)) == 1
-        await session.execute(
-            AttendanceCheck.__table__.insert().values(
-                group_id=group_id, meeting_id=meeting_id, claimed_at=AFTER, outcome="sent"
-            )
-        )
+        # Send saved the attendance as ticked: it goes with the meeting's retention.
+        assert await session.scalar(select(func.count()).select_from(AttendanceCheck)) == 1
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.minutes_retention_months == 12
     async with database.transaction() as session:

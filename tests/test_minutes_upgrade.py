@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from bot.clock import FakeClock
+from bot.domain import attendance, people
 from bot.domain import meeting as meetings
 from bot.domain import pause as pauses
-from bot.domain import people
 from bot.fake_telegram import FakeTelegram
 from bot.sandbox import COPENHAGEN, GROUP_CHAT_ID, Sandbox, populate, sandbox_settings
 from storage.base import UTCDateTime
@@ -164,6 +164,121 @@ async def test_an_upgrade_sends_each_waiting_copy_of_the_old_table_exactly_once(
             await box.advance(timedelta(days=1))
             assert copies(box, camilla.id) == copies(box, dennis.id) == ["A", "B"]
             assert copies(box, bo.id) == ["A"] and copies(box, anna.id) == []
+            assert fake.spec_violations == []
+        finally:
+            await box.stop_bot()
+
+
+# The attendance checklist goes (0007d) -----------------------------------------------------------
+
+CHECKS = sa.table(
+    "attendance_checks",
+    sa.column("group_id", sa.Integer),
+    sa.column("meeting_id", sa.Integer),
+    sa.column("claimed_at", UTCDateTime()),
+    sa.column("outcome", sa.String),
+    sa.column("saved_at", UTCDateTime()),
+)
+# Long enough before December that its minutes are not asked for with December's.
+OCTOBER = datetime(2026, 10, 28, 17, 0, tzinfo=COPENHAGEN)
+
+
+async def database_with_a_pending_checklist(url: str) -> dict[str, int]:
+    """The 9 December meeting's checklist was sent and never saved; October's was saved."""
+    db = Database(url)
+    async with db.engine.begin() as connection:
+        await connection.run_sync(to_old_heads, url, "0007c")
+    async with db.transaction() as session:
+        group = await people.ensure_group(session, GROUP_CHAT_ID, BEFORE)
+        mette = people.TelegramPerson(1001, "Mette", None, "da", is_coordinator=True)
+        ids = {"Mette": (await people.record_member(session, group.id, mette, BEFORE)).id}
+        for user_id, name in ((2001, "Anna"), (2002, "Bo"), (2003, "Camilla"), (2004, "Dennis")):
+            who = people.TelegramPerson(user_id, name, None, "da")
+            person = await people.record_member(session, group.id, who, BEFORE, started_bot=True)
+            ids[name] = person.id
+        for day, yes in ((OCTOBER, ()), (MEETING, ("Anna", "Bo"))):
+            meeting = await meetings.open_meeting(
+                session, group.id, [day], day - timedelta(days=2), "", day - timedelta(days=9)
+            )
+            for name in yes:
+                await meetings.record_answer(session, meeting, ids[name], [0], BEFORE)
+            await meetings.decide(session, meeting, day, day - timedelta(days=9))
+            ids[f"meeting {day.month}"] = meeting.id
+            await session.execute(
+                CHECKS.insert().values(
+                    group_id=group.id,
+                    meeting_id=meeting.id,
+                    claimed_at=day + timedelta(hours=2),
+                    outcome="sent",
+                    saved_at=day + timedelta(hours=3) if day == OCTOBER else None,
+                )
+            )
+        await session.execute(
+            sa.text(
+                "INSERT INTO attendance (group_id, meeting_id, person_id, present) "
+                "VALUES (:g, :m, :p, :present)"
+            ),
+            [
+                {"g": group.id, "m": ids["meeting 10"], "p": ids[n], "present": n == "Dennis"}
+                for n in ("Anna", "Bo", "Camilla", "Dennis")
+            ],
+        )
+    await db.dispose()
+    return ids
+
+
+async def test_a_pending_checklist_upgrades_to_the_preview_and_the_weeks_question(
+    database_url: str, tmp_path
+):
+    ids = await database_with_a_pending_checklist(database_url)
+    clock = FakeClock(datetime(2026, 12, 10, 9, 0, tzinfo=COPENHAGEN))
+    async with FakeTelegram() as fake:
+        cast = populate(fake)
+        mette = cast.coordinator
+        for person in (mette, *cast.volunteers):
+            person.started = True
+        settings = sandbox_settings(tmp_path / "unused.sqlite3", fake, database_url=database_url)
+        box = Sandbox(fake, settings, clock)
+        await box.start_bot()
+        try:
+            await box.run_due()
+            assert box.texts_to(mette.id) == []  # no checklist, no question yet
+            async with box.services.db.transaction() as session:
+                # The saved checklist's attendance stands; the unsaved one said nothing.
+                assert await attendance.recorded_attendance(session, ids["meeting 10"]) == {
+                    ids["Anna"]: False,
+                    ids["Bo"]: False,
+                    ids["Camilla"]: False,
+                    ids["Dennis"]: True,
+                }
+                assert await attendance.recorded_attendance(session, ids["meeting 12"]) is None
+
+            # An old checklist button is no longer valid; nothing changes.
+            await box.say(mette, "/help")
+            old = fake.last_message_to(mette.id)  # a message of the chat to tap on
+            await box.forge_tap(mette, old, f"minutes:t:{ids['meeting 12']}:{ids['Bo']}:1")
+            await box.forge_tap(mette, old, f"minutes:done:{ids['meeting 12']}")
+            assert [c.params.get("text") for c in fake.calls_to("answerCallbackQuery")][-2:] == [
+                "Den knap virker ikke længere. Start gerne forfra med kommandoen."
+            ] * 2
+
+            # The minutes, pasted: the preview is ticked from the poll.
+            await box.say(mette, "Referat: vi talte om julefrokosten og om supervision.")
+            preview = fake.last_message_to(mette.id)
+            assert [b["text"] for b in preview.buttons][:4] == [
+                "✅ Anna",
+                "✅ Bo",
+                "⬜ Camilla",
+                "⬜ Dennis",
+            ]
+            cancel = next(b for b in preview.buttons if b["text"] == "Annullér")
+            await box.tap(mette, preview, cancel["callback_data"])
+            # (Cancelled: the week's question still comes, once.)
+            await box.advance_to(datetime(2026, 12, 17, 12, 0, tzinfo=COPENHAGEN))
+            await box.restart_bot()
+            await box.advance(timedelta(days=1))
+            asked = [t for t in box.texts_to(mette.id) if "Jeg har ikke fået referatet" in t]
+            assert len(asked) == 1 and "9. december" in asked[0]
             assert fake.spec_violations == []
         finally:
             await box.stop_bot()

@@ -45,22 +45,17 @@ async def scene(demo: Demo) -> None:
     assert meeting is not None and meeting.starts_at is not None
 
     demo.narrate(
-        "The volunteer meeting is held. Afterwards the coordinator gets a checklist of who "
-        "came, ticked in advance for those who said yes in the poll."
+        "The volunteer meeting is held. Afterwards the coordinator just sends the minutes "
+        "to the bot, with no command; the bot shows who came (ticked for those who said yes "
+        "in the poll) and who will get a copy."
     )
     await demo.advance_to(meeting.starts_at + timedelta(hours=2, minutes=30))
-    checklist = demo.last_message_to(mette.id)
-    ticked_bo = next((b for b in checklist.buttons if b["text"] == "✅ Bo"), None)
+    await demo.say(mette, MINUTES)
+    preview = demo.last_message_to(mette.id)
+    ticked_bo = next((b for b in preview.buttons if b["text"] == "✅ Bo"), None)
     if ticked_bo is not None:
         demo.narrate("Bo had said yes, but couldn't come after all: one tap corrects it.")
-        await demo.tap(mette, checklist, ticked_bo["callback_data"])
-    checklist = demo.last_message_to(mette.id)
-    done = next(b for b in checklist.buttons if b["text"] == "Gem")
-    await demo.tap(mette, checklist, done["callback_data"])
-
-    demo.narrate("The coordinator sends the minutes; the bot shows who will get them first.")
-    await demo.say(mette, "/minutes")
-    await demo.say(mette, MINUTES)
+        await demo.tap(mette, preview, ticked_bo["callback_data"])
     preview = demo.last_message_to(mette.id)
     send = next(b for b in preview.buttons if b["text"] == "Send")
     demo.narrate(

@@ -1,5 +1,7 @@
-"""Who came to the volunteer meeting: the coordinator's checklist after it, and what it
-saved. Without a saved checklist, those who said yes to the chosen date in the poll came.
+"""Who came to the volunteer meeting. Ticked in advance from the poll (those who said yes to
+the chosen date), corrected with one tap per person in the minutes' preview, and saved as
+ticked when the minutes are sent or a week after the meeting, when the coordinator is
+asked once, kindly, for the minutes.
 
 Plain async functions on the caller's session; no commits, no wall clock, no texts.
 """
@@ -9,76 +11,48 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import meeting as meetings
 from bot.domain import people
 from storage.models import Person
 from storage.models.meeting import Meeting
-from storage.models.minutes import Attendance, AttendanceCheck
+from storage.models.minutes import Attendance, AttendanceCheck, Minutes
 
-# The checklist goes to the coordinator this long after the meeting starts...
-CHECKLIST_AFTER = timedelta(hours=2)
+# The coordinator is asked for the minutes this long after the meeting starts...
+QUESTION_AFTER = timedelta(days=7)
 # ...and not at all when found later than this (the bot was down for long).
-CHECKLIST_GRACE = timedelta(days=3)
+QUESTION_GRACE = timedelta(days=3)
+# Minutes sent without a command belong to a meeting held at most this long ago.
+RECENT = timedelta(days=35)
 
-
-async def meeting_for_checklist(
-    session: AsyncSession, group_id: int, now: datetime
-) -> Meeting | None:
-    """The latest decided meeting that ended (start + 2 h) and has had no checklist yet."""
-    meeting = await meetings.latest_decided_meeting(session, group_id, now - CHECKLIST_AFTER)
-    if meeting is None:
-        return None
-    claimed = await session.scalar(
-        select(AttendanceCheck.id).where(AttendanceCheck.meeting_id == meeting.id)
-    )
-    return None if claimed else meeting
-
-
-async def claim_checklist(session: AsyncSession, meeting: Meeting, now: datetime) -> str:
-    """Claim the meeting's checklist: "sent" (send it now) or "skipped" (found too late).
-    A second claim of the same meeting fails with IntegrityError when flushed/committed."""
-    assert meeting.starts_at is not None
-    late = now - (meeting.starts_at + CHECKLIST_AFTER) > CHECKLIST_GRACE
-    outcome = "skipped" if late else "sent"
-    session.add(
-        AttendanceCheck(
-            group_id=meeting.group_id, meeting_id=meeting.id, claimed_at=now, outcome=outcome
-        )
-    )
-    await session.flush()
-    return outcome
+# attendance_checks.outcome: attendance saved (ticks or the sent minutes); the week's
+# question asked (it is asked once: the claim is this row). Older rows may say "sent" or
+# "skipped" (the checklist of earlier versions; see migration 0007d).
+SAVED, ASKED = "saved", "asked"
+CONFIRMED = "confirmed"  # bot.domain.minutes.CONFIRMED (that module imports this one)
 
 
 @dataclass(frozen=True)
-class ChecklistRow:
+class Tick:
     person_id: int
     first_name: str
     present: bool
 
 
-async def checklist(
-    session: AsyncSession, meeting: Meeting, now: datetime
-) -> tuple[list[ChecklistRow], bool]:
-    """One row per active volunteer, ticked as saved, or else as they answered the poll.
-    Also says whether attendance was saved already."""
-    saved = await recorded_attendance(session, meeting.id)
-    ticked = (
-        {pid for pid, present in saved.items() if present}
-        if saved is not None
-        else await meetings.yes_person_ids(session, meeting.id)
-    )
-    rows = [
-        ChecklistRow(p.id, p.first_name, p.id in ticked)
-        for p in await people.active_volunteers(session, meeting.group_id, now)
+async def ticks(session: AsyncSession, meeting: Meeting) -> list[Tick]:
+    """One row per volunteer in the group, ticked as saved, or else as they answered the
+    poll."""
+    present = await present_person_ids(session, meeting.id)
+    return [
+        Tick(p.id, p.first_name, p.id in present)
+        for p in await people.volunteers(session, meeting.group_id)
     ]
-    return rows, saved is not None
 
 
 async def recorded_attendance(session: AsyncSession, meeting_id: int) -> dict[int, bool] | None:
-    """Person id -> present, as the coordinator saved it; None when never saved."""
+    """Person id -> present, as saved; None when never saved."""
     saved = await session.scalar(
         select(AttendanceCheck.saved_at).where(AttendanceCheck.meeting_id == meeting_id)
     )
@@ -93,7 +67,7 @@ async def recorded_attendance(session: AsyncSession, meeting_id: int) -> dict[in
 async def save_attendance(
     session: AsyncSession, meeting: Meeting, marks: dict[int, bool], now: datetime
 ) -> None:
-    """Replace the meeting's attendance with the coordinator's marks."""
+    """Replace the meeting's attendance with these marks."""
     await session.execute(delete(Attendance).where(Attendance.meeting_id == meeting.id))
     known = {
         pid
@@ -120,7 +94,7 @@ async def save_attendance(
                 group_id=meeting.group_id,
                 meeting_id=meeting.id,
                 claimed_at=now,
-                outcome="sent",
+                outcome=SAVED,
                 saved_at=now,
             )
         )
@@ -129,9 +103,96 @@ async def save_attendance(
     await session.flush()
 
 
+async def keep_as_ticked(session: AsyncSession, meeting: Meeting, now: datetime) -> None:
+    """Save the attendance as it is ticked now (from the poll if nobody changed it)."""
+    marks = {t.person_id: t.present for t in await ticks(session, meeting)}
+    await save_attendance(session, meeting, marks, now)
+
+
+async def toggle(session: AsyncSession, meeting: Meeting, person_id: int, now: datetime) -> bool:
+    """One tap on a name: came <-> couldn't come. False when not one of the volunteers."""
+    marks = {t.person_id: t.present for t in await ticks(session, meeting)}
+    if person_id not in marks:
+        return False
+    marks[person_id] = not marks[person_id]
+    await save_attendance(session, meeting, marks, now)
+    return True
+
+
 async def present_person_ids(session: AsyncSession, meeting_id: int) -> set[int]:
     """Who came: as recorded, or else those who said yes to the chosen date."""
     saved = await recorded_attendance(session, meeting_id)
     if saved is None:
         return await meetings.yes_person_ids(session, meeting_id)
     return {pid for pid, present in saved.items() if present}
+
+
+# Which meeting the minutes belong to -----------------------------------------------------------
+
+
+async def awaiting_minutes(session: AsyncSession, group_id: int, now: datetime) -> list[Meeting]:
+    """Meetings held lately whose minutes were not sent yet, the newest first."""
+    sent = exists().where(Minutes.meeting_id == Meeting.id, Minutes.status == CONFIRMED)
+    return list(
+        await session.scalars(
+            select(Meeting)
+            .where(Meeting.group_id == group_id, Meeting.status == meetings.DECIDED, ~sent)
+            .where(Meeting.starts_at <= now, Meeting.starts_at > now - RECENT)
+            .order_by(Meeting.starts_at.desc())
+        )
+    )
+
+
+async def minutes_sent(session: AsyncSession, meeting_id: int) -> bool:
+    found = await session.scalar(
+        select(Minutes.id).where(Minutes.meeting_id == meeting_id, Minutes.status == CONFIRMED)
+    )
+    return found is not None
+
+
+# The week's question -----------------------------------------------------------------------
+
+
+async def meeting_for_question(
+    session: AsyncSession, group_id: int, now: datetime
+) -> Meeting | None:
+    """The latest meeting held a week ago or more whose minutes never came, if the
+    coordinator was not asked about it yet."""
+    meeting = await meetings.latest_decided_meeting(session, group_id, now - QUESTION_AFTER)
+    if meeting is None or await minutes_sent(session, meeting.id):
+        return None
+    asked = await session.scalar(
+        select(AttendanceCheck.id).where(
+            AttendanceCheck.meeting_id == meeting.id, AttendanceCheck.outcome != SAVED
+        )
+    )
+    return None if asked else meeting
+
+
+async def claim_question(session: AsyncSession, meeting: Meeting, now: datetime) -> bool:
+    """Claim the week's question about this meeting: True to ask now, False when found too
+    late (the claim is kept: it is never asked). The attendance stands as ticked. A second
+    claim fails with IntegrityError when flushed, or changes no row."""
+    assert meeting.starts_at is not None
+    late = now - (meeting.starts_at + QUESTION_AFTER) > QUESTION_GRACE
+    outcome = "skipped" if late else ASKED
+    check = await session.scalar(
+        select(AttendanceCheck.id).where(AttendanceCheck.meeting_id == meeting.id)
+    )
+    if check is None:
+        session.add(
+            AttendanceCheck(
+                group_id=meeting.group_id, meeting_id=meeting.id, claimed_at=now, outcome=outcome
+            )
+        )
+        await session.flush()
+    else:
+        result = await session.execute(
+            update(AttendanceCheck)
+            .where(AttendanceCheck.id == check, AttendanceCheck.outcome == SAVED)
+            .values(outcome=outcome, claimed_at=now)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+    await keep_as_ticked(session, meeting, now)
+    return not late

@@ -2,8 +2,10 @@
 
 Plain async functions on the caller's session; no commits, no wall clock, no texts.
 
-Who couldn't come: the volunteers the coordinator did not tick as present; without a saved
-checklist, every volunteer who did not say yes to the chosen date in the poll.
+Who couldn't come: the volunteers not ticked as present in the preview (ticked in advance
+from the poll: those who said yes to the chosen date). The coordinator sends the minutes
+without a command; `looks_like_minutes` tells them from the other things a coordinator
+writes to the bot, or says it is unsure (the bot then asks).
 
 Each copy is an outbox item (`bot/domain/outbox.py`, kind "minutes_copy"), enqueued when
 the coordinator confirms. One the volunteer can't get yet waits: held while they are on a
@@ -13,8 +15,10 @@ them, sent again on their next /start.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,6 +70,47 @@ async def recipients(session: AsyncSession, meeting: Meeting, now: datetime) -> 
     )
 
 
+# Telling minutes from other messages ---------------------------------------------------------
+
+Verdict = Literal["minutes", "unsure", "other"]
+# Words that say "these are minutes" (Danish and English).
+MINUTES_WORDS = re.compile(r"\b(referat\w*|minutes|dagsorden\w*|agenda)\b", re.IGNORECASE)
+# Documents that minutes come in; a picture or an archive is something else.
+DOCUMENT_TYPES = re.compile(
+    r"^(application/(pdf|msword|rtf|vnd\.openxmlformats-officedocument\.wordprocessingml\..*|"
+    r"vnd\.oasis\.opendocument\.text)|text/.*)$"
+)
+# Shorter than this, on fewer lines, is a chat line ("tak!", a question), never minutes;
+# with the word "referat", shorter than MINUTES_AT.
+SHORT, FEW_LINES, MINUTES_AT = 80, 3, 40
+# Longer than this, or on this many lines, is minutes even without the word.
+LONG, MANY_LINES = 400, 6
+
+
+def looks_like_minutes(text: str) -> Verdict:
+    """A text the coordinator sent without a command: minutes, maybe (ask), or something
+    else (a thank-you, a question: never taken)."""
+    text = text.strip()
+    lines = len([line for line in text.splitlines() if line.strip()])
+    if len(text) >= LONG or lines >= MANY_LINES:
+        return "minutes"
+    question = text.endswith("?")
+    if MINUTES_WORDS.search(text) and not question and len(text) >= MINUTES_AT:
+        return "minutes"
+    if len(text) < SHORT and lines < FEW_LINES:
+        return "other"
+    return "unsure"
+
+
+def document_looks_like_minutes(mime_type: str | None, file_name: str | None) -> Verdict:
+    """A document: a text document is minutes; anything else only maybe."""
+    if mime_type and DOCUMENT_TYPES.match(mime_type):
+        return "minutes"
+    if file_name and MINUTES_WORDS.search(file_name.replace("_", " ").replace("-", " ")):
+        return "minutes"
+    return "unsure"
+
+
 # Minutes -------------------------------------------------------------------------------------
 
 
@@ -104,6 +149,23 @@ async def start_draft(
     return minutes
 
 
+async def draft(session: AsyncSession, minutes_id: int) -> Minutes | None:
+    """A draft still waiting for the coordinator (None once sent, cancelled or dropped)."""
+    found = await session.get(Minutes, minutes_id)
+    return found if found is not None and found.status == DRAFT else None
+
+
+async def move_draft(session: AsyncSession, minutes_id: int, meeting_id: int) -> Minutes | None:
+    """The coordinator said which meeting the draft belongs to."""
+    found = await draft(session, minutes_id)
+    meeting = await session.get(Meeting, meeting_id)
+    if found is None or meeting is None or meeting.group_id != found.group_id:
+        return None
+    found.meeting_id = meeting_id
+    await session.flush()
+    return found
+
+
 async def drop_draft(session: AsyncSession, minutes_id: int) -> bool:
     result = await session.execute(
         delete(Minutes).where(Minutes.id == minutes_id, Minutes.status == DRAFT)
@@ -124,6 +186,8 @@ async def confirm(session: AsyncSession, minutes_id: int, now: datetime) -> bool
         return False
     minutes = await session.get_one(Minutes, minutes_id)
     meeting = await session.get_one(Meeting, minutes.meeting_id)
+    # The attendance stands as it was ticked in the preview.
+    await attendance.keep_as_ticked(session, meeting, now)
     found = await recipients(session, meeting, now)
     for person in found.everyone:
         await outbox.enqueue(session, minutes.group_id, KIND, minutes.id, person.id, now)

@@ -16,8 +16,10 @@ from storage.base import Base, TelegramId, UTCDateTime
 
 
 class AttendanceCheck(Base):
-    """The coordinator's attendance checklist for one meeting: claimed (inserted) once
-    before it is sent; `saved_at` once the coordinator tapped "Done"."""
+    """One meeting's attendance: `saved_at` once it is saved (a tap on a name in the
+    minutes' preview, Send, or the week's question); `outcome` "asked" once the coordinator
+    was asked for the minutes a week after the meeting (claimed once), "skipped" when that
+    was found too late, "saved" otherwise."""
 
     __tablename__ = "attendance_checks"
     __table_args__ = (UniqueConstraint("meeting_id"),)
@@ -28,7 +30,7 @@ class AttendanceCheck(Base):
         ForeignKey("meetings.id", ondelete="CASCADE"), index=True
     )
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # "sent", or "skipped" when found too long after the meeting.
+    # "saved", "asked" or "skipped" (bot.domain.attendance).
     outcome: Mapped[str] = mapped_column(String(16))
     saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
