@@ -10,6 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import PeerContext
 from bot.domain import matches, people
+from bot.domain.matches import asks
 from bot.i18n import N_, Translate
 from handlers.callbacks import ID, Who
 from handlers.common import coordinator_only, private_only, reply, reply_language, texts_for
@@ -180,6 +181,7 @@ async def _end_covers(context: PeerContext, session, pause_id: int) -> None:
     ended = await matches.end_covers_for_pause(
         session, services.group_id, pause_id, services.clock.now()
     )
+    await asks.void_for_pause(session, pause_id, services.clock.now())
     for match, volunteer in ended:
         await send_to_person(context, volunteer, _cover_ended_text(context, match, volunteer))
 

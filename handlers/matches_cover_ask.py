@@ -320,7 +320,9 @@ async def prepare_ask(
     if seen is None or seen.ask.state != asks.ASKED or seen.ask.expires_at <= now:
         return None
     person = seen.person
-    if not person.is_member or not await asks.still_needed(session, seen.ask, now):
+    # Gone, on a pause of their own since, or sorted out meanwhile: not asked after all.
+    on_pause = await people.current_pause(session, person.id, now) is not None
+    if not person.is_member or on_pause or not await asks.still_needed(session, seen.ask, now):
         await asks.void(session, seen.ask.id, now)
         return None
     services = context.services
@@ -410,6 +412,8 @@ async def prepare_answered(
             "{paused} is back from the pause."
         ).format(paused=seen.paused.first_name, **names)
         return Outgoing(coordinator.telegram_user_id, text)
+    if not await asks.still_needed(session, seen.ask, now):
+        return None  # the pause or the match ended, or someone took it meanwhile
     if state == asks.NO:
         text = _("{name} can't take the meetings with {label} this time.").format(**names)
     elif state == asks.EXPIRED:

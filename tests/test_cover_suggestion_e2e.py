@@ -229,3 +229,28 @@ async def test_i_will_find_someone_myself_and_a_pause_without_cover(group: tuple
     await box.tap(anna, last(box, anna), "pause:note:none")
     await box.tap(anna, last(box, anna), "pause:ok")
     assert NOTICE in box.last_text_to(mette.id) and last(box, mette).buttons == []
+
+
+async def test_the_coordinators_own_pause_suggests_and_a_return_ends_the_question(
+    group: tuple[Sandbox, Cast],
+):
+    box, cast = group
+    mette, anna, dennis = cast.coordinator, cast.volunteers[0], cast.volunteers[3]
+    await a_group_with_room_and_waiting(box, cast)
+    await box.say(mette, "/pausevolunteer @anna")
+    answer = last(box, mette)
+    assert "Hvem kan tage over?" in answer.text
+    assert labels(answer)[:2] == ["Spørg Dennis", "Spørg Erik"]
+    await box.tap(mette, answer, button(answer, "Spørg Dennis"))
+    question = last(box, dennis)
+    assert QUESTION in question.text
+    # Anna is back before Dennis answers: his yes sets nothing, and nobody is told of it.
+    await box.say(mette, "/resumevolunteer @anna")
+    told = len(box.texts_to(mette.id))
+    await box.tap(dennis, question, button(question, "Ja"))
+    assert "Det er blevet løst i mellemtiden" in box.last_text_to(dennis.id)
+    assert len(box.texts_to(mette.id)) == told
+    await box.advance_to(at(30, 18, 0, month=11))
+    assert reminders_to(box, dennis.id) == [] and len(reminders_to(box, anna.id)) == 1
+    await box.advance(timedelta(days=3))
+    assert not any("har ikke svaret" in t for t in box.texts_to(mette.id))

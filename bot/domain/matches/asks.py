@@ -379,6 +379,18 @@ async def void(session: AsyncSession, ask_id: int, now: datetime) -> None:
         await _settle(session, row, VOID, now)
 
 
+async def void_for_pause(session: AsyncSession, pause_id: int, now: datetime) -> int:
+    """The pause ended: open asks about it are no longer needed (a late yes sets nothing,
+    and the coordinator is not told of an answer that no longer matters)."""
+    return await changed(
+        session,
+        CoverAsk,
+        CoverAsk.pause_id == pause_id,
+        CoverAsk.state == ASKED,
+        values={"state": VOID, "answered_at": now},
+    )
+
+
 async def expire_due(session: AsyncSession, group_id: int, now: datetime) -> int:
     """Asks left unanswered for `ANSWER_WITHIN`: let go, and the coordinator who asked is
     promised a line (once: the state moves in the same transaction). Returns how many."""
