@@ -24,7 +24,7 @@ from bot.context import PeerContext
 from bot.domain import confirmations, outbox, people, rows
 from bot.domain import matches as match_rules
 from bot.domain.matches import asks
-from bot.i18n import N_, format_day
+from bot.i18n import N_
 from handlers.callbacks import REFUSALS, STALE, TOKEN, Callbacks, Who
 from handlers.callbacks import answer as toast
 from handlers.common import reply, texts_for
@@ -220,7 +220,7 @@ async def on_ask(update: Update, context: PeerContext, token: str) -> None:
         ).format(
             name=seen.person.first_name,
             label=seen.match.label,
-            day=format_day(result.expires_at, services.tz, language, now=now),
+            day=when(context, result.expires_at, language),
         ),
     )
     log.info("cover ask %s: match %s, person %s", result.id, result.match_id, result.person_id)
@@ -349,7 +349,7 @@ async def prepare_ask(
     lines += [
         "",
         _("It is completely fine to say no. Please answer by {day}.").format(
-            day=format_day(seen.ask.expires_at, services.tz, language, now=now)
+            day=when(context, seen.ask.expires_at, language)
         ),
     ]
     tokens = [
