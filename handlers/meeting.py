@@ -248,15 +248,12 @@ async def meeting_poll(update: Update, context: PeerContext) -> None:
             )
             return
     meeting = await flow.open_poll(context, candidates, closes_at, config.place)
-    language = texts_language(context, update)
-    await reply(
-        update,
-        _("The poll is in the group. It closes {when}.").format(
-            when=flow.when(context, closes_at, language)
-        )
-        if meeting is not None
-        else _("A meeting poll is already open. Close it first with /closepoll."),
-    )
+    if meeting is None or meeting.status != domain.OPEN:  # refused, or perhaps not posted
+        sorry = _("Sorry, something went wrong on my side. Please try again in a moment.")
+        await reply(update, sorry)  # (the coordinator was told if it perhaps was)
+        return
+    when = flow.when(context, closes_at, texts_language(context, update))
+    await reply(update, _("The poll is in the group. It closes {when}.").format(when=when))
 
 
 def texts_language(context: PeerContext, update: Update) -> str:

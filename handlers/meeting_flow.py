@@ -1,8 +1,8 @@
 """The monthly meeting's shared helpers (settings, examples, dates in words, the poll
-link, telling the coordinator) and its sending side that is not promised through the
-outbox: opening the date poll (a claimed row, so a restart never posts a second poll) and
-closing the coordinator's other polls. Closing and deciding: `handlers/meeting_decision.py`;
-nudges, reminders and the decision's group post: `handlers/meeting_messages.py`.
+link, telling the coordinator), opening the date poll (its post is an outbox item, at most
+once: never two polls) and closing the coordinator's other polls. Closing and deciding:
+`handlers/meeting_decision.py`; nudges, reminders and the decision's group post:
+`handlers/meeting_messages.py`.
 
 These functions open their own transactions (they run from `run_due` and from commands
 that have written nothing in the update's transaction).
@@ -10,6 +10,7 @@ that have written nothing in the update's transaction).
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -24,18 +25,22 @@ from telegram.error import (
 from bot.context import PeerContext
 from bot.domain import meeting as domain
 from bot.domain import meeting_dates as dates
-from bot.domain import people, rows
+from bot.domain import outbox, people, rows
 from bot.domain.typed_dates import example_clock, example_day
 from bot.i18n import Translate, format_when, ngettext
 from handlers.delivery import (
     Delivery,
     Outcome,
+    Outgoing,
+    send_due,
     send_private,
     send_to_group,
     tell_coordinators,
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from storage.models import Person
     from storage.models.meeting import Meeting
 
@@ -131,8 +136,10 @@ async def open_poll(
     *,
     schedule_key: str | None = None,
 ) -> Meeting | None:
-    """Claim a meeting row, post the poll in the group, remember the poll. None when the
-    month's scheduled poll was already claimed."""
+    """Open a meeting with its dates (promising its poll's post), and post it now. None
+    when the month's scheduled poll was already claimed; else the meeting as the post left
+    it: "open" (posted), "closed" (perhaps posted: the coordinator was told), or gone
+    (refused: a later pass or command tries again)."""
     services = context.services
     now = services.clock.now()
     try:
@@ -148,6 +155,21 @@ async def open_poll(
             )
     except rows.AlreadyClaimed:
         return None
+    await send_due(context, {domain.POLL})
+    async with services.db.transaction() as session:
+        return await rows.find_meeting(session, meeting.id)
+
+
+async def prepare_poll(
+    context: PeerContext, session: AsyncSession, claim: outbox.Claim, now: datetime
+) -> Outgoing | None:
+    """The date poll, in the group's language, while its meeting is still being opened."""
+    services = context.services
+    meeting = await domain.wanted_poll(session, claim.subject_id)
+    if meeting is None:
+        return None
+    candidates = [o.starts_at for o in await domain.options(session, meeting.id) if o.starts_at]
+    assert meeting.closes_at is not None
     _ = context.texts()
     language = services.settings.language
     first = candidates[0].astimezone(services.tz)
@@ -156,10 +178,20 @@ async def open_poll(
         "you (answers until {day}). The others in the group can see what you answer."
     ).format(
         month=month_name(first.year, first.month, language),
-        day=when(context, closes_at, language),
+        day=when(context, meeting.closes_at, language),
     )
     options = [when(context, c, language) for c in candidates]
     options.append(_("I can't make any of the days"))
+    post = functools.partial(_post_poll, context, meeting.id, question, options)
+    return Outgoing(services.group_chat_id, send=post)
+
+
+async def _post_poll(
+    context: PeerContext, meeting_id: int, question: str, options: list[str]
+) -> Outcome:
+    """Post the poll once (never retried: a second try could mean two polls) and remember
+    it, so its answers are counted and it can be closed."""
+    services = context.services
     try:
         message = await send_to_group(
             context,
@@ -170,31 +202,42 @@ async def open_poll(
             allows_multiple_answers=True,
         )
     except (BadRequest, Forbidden):
-        # Certainly not posted: forget the claim, so a later pass (or command) tries again.
-        async with services.db.transaction() as session:
-            await domain.drop_meeting(session, meeting.id)
-        raise
+        return Outcome.FAILED  # certainly not posted: `after_poll` lets a later try come
     except TelegramError:
-        # Perhaps posted (a time-out): never risk a second poll; the coordinator checks.
+        # Perhaps posted (a time-out, a 5xx): never risk a second poll; the coordinator checks.
         async with services.db.transaction() as session:
-            await domain.give_up_opening(session, meeting.id)
-        await tell_coordinators(
-            context,
-            None,
-            lambda _, language: _(
-                "I am not sure the meeting poll reached the group. Please have a look; if it "
-                "isn't there, open it with /meetingpoll."
-            ),
-        )
-        raise
+            unsure = await domain.give_up_opening(session, meeting_id)
+        if unsure:
+            await tell_unsure(context, None)
+        return Outcome.UNKNOWN
     async with services.db.transaction() as session:
         await domain.attach_poll(
-            session, meeting.id, message.poll.id, message.chat_id, message.message_id
+            session, meeting_id, message.poll.id, message.chat_id, message.message_id
         )
-    meeting.poll_id, meeting.poll_chat_id = message.poll.id, message.chat_id
-    meeting.poll_message_id, meeting.status = message.message_id, domain.OPEN
-    log.info("meeting %s: poll opened with %s dates", meeting.id, len(candidates))
-    return meeting
+    log.info("meeting %s: poll opened with %s dates", meeting_id, len(options) - 1)
+    return Outcome.SENT
+
+
+async def after_poll(
+    context: PeerContext, session: AsyncSession, claim: outbox.Claim, outcome: Outcome
+) -> None:
+    """Refused: the meeting is forgotten, so a later pass (or command) opens it again. A
+    post a stop cut off ("unknown", never sent again): the coordinator looks."""
+    if outcome is Outcome.FAILED:
+        await domain.drop_meeting(session, claim.subject_id)
+    elif outcome is Outcome.UNKNOWN and await domain.give_up_opening(session, claim.subject_id):
+        await tell_unsure(context, session)
+
+
+async def tell_unsure(context: PeerContext, session: AsyncSession | None) -> None:
+    await tell_coordinators(
+        context,
+        session,
+        lambda _, language: _(
+            "I am not sure the meeting poll reached the group. Please have a look; if it "
+            "isn't there, open it with /meetingpoll."
+        ),
+    )
 
 
 async def open_scheduled_poll(context: PeerContext) -> None:

@@ -2,8 +2,9 @@
 the reminders; and the coordinator's other polls. Plain async functions; the caller's
 session commits. Date arithmetic lives in `bot.domain.meeting_dates`.
 
-Statuses of a meeting: "opening" (row claimed, poll being sent), "open" (poll in the
-group), "closed" (poll stopped, no date yet: the coordinator chooses), "decided".
+Statuses of a meeting: "opening" (its poll promised: an outbox item of kind `POLL`),
+"open" (poll in the group), "closed" (poll stopped, no date yet, or its post perhaps lost:
+the coordinator chooses), "decided".
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import meeting_dates as dates
-from bot.domain import people
+from bot.domain import outbox, people
 from storage.models import Person
 from storage.models.meeting import (
     GroupPoll,
@@ -28,6 +29,9 @@ from storage.models.meeting import (
 )
 
 OPENING, OPEN, CLOSED, DECIDED = "opening", "open", "closed", "decided"
+# The outbox kind of the date poll's post in the group (subject: the meeting). At most
+# once: never two polls; a post whose fate is unknown leaves the meeting to the coordinator.
+POLL = "meeting_poll"
 
 # Settings the coordinator can change, in the order they are shown.
 SETTING_KEYS = ("slots", "place", "count", "opens", "days", "reminders")
@@ -140,7 +144,8 @@ async def open_meeting(
     *,
     schedule_key: str | None = None,
 ) -> Meeting:
-    """A new meeting with its date options (the last option is "none of the days")."""
+    """A new meeting with its date options (the last option is "none of the days"); with
+    dates, its poll's post in the group is promised."""
     meeting = Meeting(
         group_id=group_id,
         schedule_key=schedule_key,
@@ -159,7 +164,15 @@ async def open_meeting(
             )
         )
     await session.flush()
+    if candidates:
+        await outbox.enqueue(session, group_id, POLL, meeting.id, None, now)
     return meeting
+
+
+async def wanted_poll(session: AsyncSession, meeting_id: int) -> Meeting | None:
+    """The meeting whose poll is still to be posted (not refused, not given up)."""
+    meeting = await session.get(Meeting, meeting_id)
+    return meeting if meeting is not None and meeting.status == OPENING else None
 
 
 async def attach_poll(
@@ -175,11 +188,15 @@ async def drop_meeting(session: AsyncSession, meeting_id: int) -> None:
     await session.execute(delete(Meeting).where(Meeting.id == meeting_id))
 
 
-async def give_up_opening(session: AsyncSession, meeting_id: int) -> None:
-    """Sending the poll may or may not have worked: keep the claim (no second poll) but
-    leave the meeting for the coordinator."""
-    meeting = await session.get_one(Meeting, meeting_id)
-    meeting.status = CLOSED
+async def give_up_opening(session: AsyncSession, meeting_id: int) -> bool:
+    """Posting the poll may or may not have worked: keep the meeting (no second poll) but
+    leave it to the coordinator. False when it was no longer being opened."""
+    result = await session.execute(
+        update(Meeting)
+        .where(Meeting.id == meeting_id, Meeting.status == OPENING)
+        .values(status=CLOSED)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 async def options(session: AsyncSession, meeting_id: int) -> list[MeetingOption]:
