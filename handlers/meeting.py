@@ -559,8 +559,8 @@ async def meeting_settings(update: Update, context: PeerContext) -> None:
 
 async def run_due(context: PeerContext) -> None:
     """Open the month's poll, close polls whose time has come (also after downtime), start
-    nudge rounds, and close other polls. Each step claims its row before sending; nudges
-    and reminders go out through the outbox (`handlers/meeting_messages.py`)."""
+    nudge rounds. The poll's post, nudges, reminders and closing the coordinator's other
+    polls go out through the outbox (`handlers/meeting_messages.py` registers them)."""
     services = context.services
     now = services.clock.now()
     await flow.open_scheduled_poll(context)
@@ -569,10 +569,6 @@ async def run_due(context: PeerContext) -> None:
     for meeting_id in closing:
         await decision.close(context, meeting_id)
     await meeting_messages.nudge_rounds(context)
-    async with services.db.transaction() as session:
-        polls = [p.id for p in await domain.due_group_polls(session, services.group_id, now)]
-    for poll_row_id in polls:
-        await flow.close_group_poll(context, poll_row_id)
 
 
 def register(application: Application, services: Services) -> None:

@@ -292,24 +292,39 @@ async def _no_candidates(
 # Other polls --------------------------------------------------------------------------------
 
 
-async def close_group_poll(context: PeerContext, poll_row_id: int) -> bool:
-    """Stop the coordinator's poll once and send them the result."""
+async def close_group_poll(context: PeerContext, poll_row_id: int) -> None:
+    """`/closepoll` for the coordinator's other poll: close it now, once, with its result."""
     services = context.services
     async with services.db.transaction() as session:
-        if not await domain.claim_group_poll(session, poll_row_id, services.clock.now()):
-            return False
-        row = await rows.group_poll(session, poll_row_id)
+        await domain.close_group_poll_now(session, poll_row_id, services.clock.now())
+    await send_due(context, {domain.GROUP_POLL})
+
+
+async def prepare_group_poll(
+    context: PeerContext, session: AsyncSession, claim: outbox.Claim, now: datetime
+) -> Outgoing | None:
+    """Closing the coordinator's other poll, while it is open."""
+    row = await domain.wanted_group_poll(session, claim.subject_id)
+    if row is None:
+        return None
+    close = functools.partial(_stop_group_poll, context, row.id, row.message_id, row.question)
+    return Outgoing(context.services.group_chat_id, send=close)
+
+
+async def _stop_group_poll(
+    context: PeerContext, poll_row_id: int, message_id: int, question: str
+) -> Outcome:
+    """Stop the poll and send the coordinators its result."""
     try:
-        poll = await send_to_group(context, "stop_poll", message_id=row.message_id)
+        poll = await send_to_group(context, "stop_poll", message_id=message_id)
     except TelegramError as error:
         log.warning("group poll %s: stopPoll refused: %s", poll_row_id, type(error).__name__)
-        return True
-
+        return Outcome.FAILED
     count = poll.total_voter_count
 
     def render(_: Translate, language: str) -> str:
         lines = [
-            _('Result of your poll "{question}":').format(question=row.question),
+            _('Result of your poll "{question}":').format(question=question),
             *(f"• {option.text}: {option.voter_count}" for option in poll.options),
             ngettext(
                 language, "{count} person answered.", "{count} people answered.", count
@@ -318,4 +333,11 @@ async def close_group_poll(context: PeerContext, poll_row_id: int) -> bool:
         return "\n".join(lines)
 
     await tell_coordinators(context, None, render)
-    return True
+    return Outcome.SENT
+
+
+async def after_group_poll(
+    context: PeerContext, session: AsyncSession, claim: outbox.Claim, outcome: Outcome
+) -> None:
+    """Closed (also when Telegram refused to stop it: it is not tried again)."""
+    await domain.group_poll_closed(session, claim.subject_id, context.services.clock.now())

@@ -257,6 +257,7 @@ async def prepare_after_decision(
 def register(application: Any, services: Any) -> None:
     # The poll's post is at most once: one a stop cut off is never posted again.
     register_kind(application, domain.POLL, flow.prepare_poll, flow.after_poll, at_most_once=True)
+    register_kind(application, domain.GROUP_POLL, flow.prepare_group_poll, flow.after_group_poll)
     register_kind(application, messages.NUDGE, prepare_nudge)
     register_kind(application, messages.REMINDER, prepare_reminder)
     register_kind(application, messages.DECISION, prepare_group_post)

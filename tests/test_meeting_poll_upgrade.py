@@ -1,7 +1,8 @@
-"""Migrate, don't lose: a database from the version before the date poll's post moved to the
-outbox, stopped while posting the poll (its meeting still "opening"), upgrades: the poll is
-never posted a second time, the coordinator is told once to look, and the month's poll is
-not opened again by the scheduler."""
+"""Migrate, don't lose: a database from the version before the date poll's post and the
+closing of the coordinator's other polls moved to the outbox, stopped while posting the
+poll (its meeting still "opening") and with another poll open, upgrades: the poll is never
+posted a second time, the coordinator is told once to look, the month's poll is not
+opened again by the scheduler, and the other poll is closed once, when its time comes."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from bot.clock import FakeClock
 from bot.fake_telegram import FakeTelegram
 from bot.sandbox import COPENHAGEN, GROUP_CHAT_ID, populate, sandbox_settings
 from bot.sandbox import Sandbox as Box
+from storage.base import UTCDateTime
 from storage.db import Database
 from tests.test_meeting_outbox_upgrade import GROUPS, MEETINGS, OPTIONS, PEOPLE
 from tests.upgrades import to_old_heads
@@ -20,10 +22,18 @@ from tests.upgrades import to_old_heads
 OLD_MEETING = "0009c"  # the last meeting revision before the poll's post moved to the outbox
 OPENED = datetime(2026, 12, 15, 10, 0, tzinfo=COPENHAGEN)  # the configured poll opening
 UNSURE = "ikke sikker på, at afstemningen"
+GROUP_POLLS = sa.table(
+    "group_polls",
+    *(sa.column(c) for c in ("group_id", "poll_id", "chat_id", "message_id", "question")),
+    sa.column("anonymous"),
+    *(sa.column(c, UTCDateTime) for c in ("opened_at", "closes_at", "closed_at")),
+)
+CLOSES = OPENED + timedelta(days=2)  # the coordinator's other poll
 
 
 def write_old_rows(connection: sa.Connection) -> None:
-    """The January poll claimed ("opening", its month's key) and cut off mid-send."""
+    """The January poll claimed ("opening", its month's key) and cut off mid-send; the
+    coordinator's own poll (message 77) open until two days later."""
     connection.execute(
         sa.insert(GROUPS), [{"id": 1, "chat_id": GROUP_CHAT_ID, "created_at": OPENED}]
     )
@@ -76,6 +86,22 @@ def write_old_rows(connection: sa.Connection) -> None:
             {"group_id": 1, "meeting_id": meeting_id, "position": 1, "starts_at": None},
         ],
     )
+    connection.execute(
+        sa.insert(GROUP_POLLS),
+        [
+            {
+                "group_id": 1,
+                "poll_id": "p77",
+                "chat_id": GROUP_CHAT_ID,
+                "message_id": 77,
+                "question": "Pizza eller sandwich?",
+                "anonymous": False,
+                "opened_at": OPENED - timedelta(days=1),
+                "closes_at": CLOSES,
+                "closed_at": None,
+            }
+        ],
+    )
 
 
 async def test_a_poll_post_cut_off_by_a_stop_is_never_posted_again_and_the_coordinator_looks(
@@ -112,6 +138,17 @@ async def test_a_poll_post_cut_off_by_a_stop_is_never_posted_again_and_the_coord
             await box.say(mette, "/meetingpoll")
             assert polls() == 1
             assert "Afstemningen er lagt i gruppen" in box.last_text_to(mette.id)
+
+            # The other poll is stopped once, when it closes (also across a restart).
+            def stopped() -> list[int]:
+                return [int(c.params["message_id"]) for c in fake.calls_to("stopPoll")]
+
+            await box.advance_to(CLOSES - timedelta(minutes=1))
+            assert stopped() == []
+            await box.advance_to(CLOSES)
+            await box.restart_bot()
+            await box.advance(timedelta(hours=1))
+            assert stopped() == [77]
             assert fake.spec_violations == []
         finally:
             await box.stop_bot()

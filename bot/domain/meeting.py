@@ -27,11 +27,15 @@ from storage.models.meeting import (
     MeetingOption,
     MeetingSetting,
 )
+from storage.models.outbox import PENDING, OutboxItem
 
 OPENING, OPEN, CLOSED, DECIDED = "opening", "open", "closed", "decided"
 # The outbox kind of the date poll's post in the group (subject: the meeting). At most
 # once: never two polls; a post whose fate is unknown leaves the meeting to the coordinator.
 POLL = "meeting_poll"
+# The outbox kind of closing a coordinator's other poll (`/poll`) and sending them its
+# result (subject: the poll's row), due when it closes; at least once.
+GROUP_POLL = "group_poll"
 
 # Settings the coordinator can change, in the order they are shown.
 SETTING_KEYS = ("slots", "place", "count", "opens", "days", "reminders")
@@ -481,6 +485,7 @@ async def add_group_poll(
     )
     session.add(poll)
     await session.flush()
+    await outbox.enqueue(session, group_id, GROUP_POLL, poll.id, None, closes_at)
     return poll
 
 
@@ -493,14 +498,25 @@ async def open_group_polls(session: AsyncSession, group_id: int) -> list[GroupPo
     return list(rows)
 
 
-async def due_group_polls(session: AsyncSession, group_id: int, now: datetime) -> list[GroupPoll]:
-    return [p for p in await open_group_polls(session, group_id) if p.closes_at <= now]
+async def close_group_poll_now(session: AsyncSession, poll_row_id: int, now: datetime) -> None:
+    """`/closepoll`: the poll's closing (promised when it was posted) is due now."""
+    await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.kind == GROUP_POLL, OutboxItem.subject_id == poll_row_id)
+        .where(OutboxItem.state == PENDING, OutboxItem.due_at > now)
+        .values(due_at=now)
+    )
 
 
-async def claim_group_poll(session: AsyncSession, poll_row_id: int, now: datetime) -> bool:
-    result = await session.execute(
+async def wanted_group_poll(session: AsyncSession, poll_row_id: int) -> GroupPoll | None:
+    """The poll, while it is not closed yet."""
+    poll = await session.get(GroupPoll, poll_row_id)
+    return poll if poll is not None and poll.closed_at is None else None
+
+
+async def group_poll_closed(session: AsyncSession, poll_row_id: int, now: datetime) -> None:
+    await session.execute(
         update(GroupPoll)
         .where(GroupPoll.id == poll_row_id, GroupPoll.closed_at.is_(None))
         .values(closed_at=now)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
