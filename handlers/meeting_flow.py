@@ -25,15 +25,13 @@ from telegram.error import (
 from bot.context import PeerContext
 from bot.domain import meeting as domain
 from bot.domain import meeting_dates as dates
-from bot.domain import outbox, people, rows
+from bot.domain import outbox, rows
 from bot.domain.typed_dates import example_clock, example_day
 from bot.i18n import Translate, format_when, ngettext
 from handlers.delivery import (
-    Delivery,
     Outcome,
     Outgoing,
     send_due,
-    send_private,
     send_to_group,
     tell_coordinators,
 )
@@ -41,7 +39,6 @@ from handlers.delivery import (
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from storage.models import Person
     from storage.models.meeting import Meeting
 
 log = logging.getLogger(__name__)
@@ -109,20 +106,6 @@ def poll_link(meeting: Meeting) -> str | None:
     if chat.startswith("-100") and meeting.poll_message_id:
         return f"https://t.me/c/{chat.removeprefix('-100')}/{meeting.poll_message_id}"
     return None
-
-
-async def send_and_remember(
-    context: PeerContext, person: Person, text: str, **kwargs: object
-) -> Delivery:
-    """Private send from a scheduler pass: remember in its own transaction when Telegram
-    says the person can't be reached."""
-    delivery = await send_private(context.bot, person.telegram_user_id, text, **kwargs)
-    if delivery.outcome in (Outcome.NOT_STARTED, Outcome.BLOCKED):
-        async with context.services.db.transaction() as session:
-            await people.mark_unreachable(
-                session, person.id, blocked=delivery.outcome is Outcome.BLOCKED
-            )
-    return delivery
 
 
 # Opening the poll -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Person
 from storage.models.broadcast import Broadcast
-from storage.models.meeting import GroupPoll, Meeting
+from storage.models.meeting import Meeting
 from storage.models.minutes import Minutes
 
 # A claim (a unique row another pass wrote a moment earlier) failed when its transaction
@@ -38,10 +38,6 @@ async def meeting(session: AsyncSession, meeting_id: int) -> Meeting:
 
 async def find_meeting(session: AsyncSession, meeting_id: int) -> Meeting | None:
     return await session.get(Meeting, meeting_id)
-
-
-async def group_poll(session: AsyncSession, row_id: int) -> GroupPoll:
-    return await _one(session, GroupPoll, row_id)
 
 
 async def minutes(session: AsyncSession, minutes_id: int) -> Minutes:

@@ -6,7 +6,6 @@ at least once when its time comes (after a stop: once, late), if it still says a
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -21,8 +20,6 @@ from bot.domain.matches.covers import MatchView, overview
 from bot.domain.schedule import local_to_utc, local_today
 from storage.models import Match, MatchOccurrence, MatchVolunteer, Person
 from storage.models.outbox import OutboxItem
-
-log = logging.getLogger(__name__)
 
 
 def digest_time(value: str | time) -> time:
