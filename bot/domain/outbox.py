@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -153,19 +153,3 @@ async def outcomes(session: AsyncSession, kind: str, subject_id: int) -> list[st
         )
     )
     return list(rows)
-
-
-async def any_due(session: AsyncSession, group_id: int, now: datetime, token: str) -> bool:
-    found = await session.scalar(
-        select(OutboxItem.id)
-        .where(
-            OutboxItem.group_id == group_id,
-            OutboxItem.due_at <= now,
-            or_(
-                OutboxItem.state == PENDING,
-                (OutboxItem.state == CLAIMED) & (OutboxItem.claim_token != token),
-            ),
-        )
-        .limit(1)
-    )
-    return found is not None
