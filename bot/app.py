@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import importlib.util
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,11 +27,12 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 # Asked for explicitly on every getUpdates: Telegram keeps the last list it was given, and
-# sends neither chat_member nor (for non-anonymous polls) poll_answer unless asked.
+# sends neither chat_member nor (for non-anonymous polls) poll_answer unless asked. Not
+# `poll`: Telegram sends one with every vote on the bot's polls and nothing reads it (a
+# poll's result comes back from stopPoll), so each vote cost a second, empty update.
 ALLOWED_UPDATES = [
     Update.MESSAGE,
     Update.CALLBACK_QUERY,
-    Update.POLL,
     Update.POLL_ANSWER,
     Update.CHAT_MEMBER,
     Update.MY_CHAT_MEMBER,
@@ -60,14 +63,18 @@ class PeerApplication(Application):
     # Updates fully handled (committed or rolled back); the sandbox waits on this count.
     updates_done = 0
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ledger = updates.UpdateLedger()
+
     async def process_update(self, update: object) -> None:
         queue = self.update_queue
         try:
-            for pause in (*RETRY_PAUSES, None):
+            for attempt, pause in enumerate((*RETRY_PAUSES, None)):
                 if self.bot_data.get("fatal"):
                     return  # stopping: Telegram keeps the update
                 try:
-                    await self._process_once(update, last_try=pause is None)
+                    await self._process_once(update, retry=attempt > 0, last_try=pause is None)
                 except RETRYABLE as error:
                     if pause is None:
                         break
@@ -86,13 +93,13 @@ class PeerApplication(Application):
         finally:
             self.updates_done += 1
 
-    async def _process_once(self, update: object, *, last_try: bool) -> None:
+    async def _process_once(self, update: object, *, retry: bool, last_try: bool) -> None:
         failures: list[BaseException] = []
         trouble = _handler_trouble.set((failures, last_try))
         hooks: list[Callable[[], Awaitable[None]]] = []
         hooks_token = after_commit_hooks.set(hooks)
         try:
-            await self._in_transaction(update, failures)
+            await self._in_transaction(update, failures, retry=retry)
         finally:
             after_commit_hooks.reset(hooks_token)
             _handler_trouble.reset(trouble)
@@ -102,11 +109,15 @@ class PeerApplication(Application):
             except Exception:  # the update's work is done; only the extra failed
                 log.exception("work after update %s's commit failed", _update_id(update))
 
-    async def _in_transaction(self, update: object, failures: list[BaseException]) -> None:
+    async def _in_transaction(
+        self, update: object, failures: list[BaseException], *, retry: bool
+    ) -> None:
         services: Services = self.bot_data["services"]
+        update_id = _update_id(update)
         async with services.db.transaction() as session:
-            update_id = _update_id(update)
-            if update_id is not None and await updates.handled_before(session, update_id):
+            if update_id is not None and await self.ledger.seen_before(
+                session, update_id, retry=retry
+            ):
                 log.info("update %s was handled before; skipping it", update_id)
                 return
             token = current_session.set(session)
@@ -120,6 +131,8 @@ class PeerApplication(Application):
                 # Written last: an SQLite transaction that writes first would hold the
                 # write lock through every Telegram call the handlers make.
                 updates.record_handled(session, update_id, services.clock.now())
+        if update_id is not None:
+            self.ledger.committed(update_id)
 
     async def process_error(
         self,
@@ -214,6 +227,16 @@ async def forget_old_updates(context: PeerContext) -> None:
         await updates.forget_old(session, services.clock.now())
 
 
+def remember_sniffio_is_missing() -> None:
+    """httpcore asks `import sniffio` several times for every Bot API call (to tell asyncio
+    from trio). anyio 4 no longer installs it, and an import that fails is not remembered:
+    each try searched every folder on sys.path again, about 0.1 ms, a few times per call.
+    Recorded as absent, the same import fails at once and httpcore takes asyncio, as it
+    did; nothing else changes (anyio and httpx treat the absence the same way)."""
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+
+
 def file_url_for(base_url: str) -> str:
     """Telegram serves files beside the API: .../bot -> .../file/bot."""
     head, _, tail = base_url.rstrip("/").rpartition("/")
@@ -232,6 +255,7 @@ def build_application(
     mixes a test's clock with the wall clock."""
     from handlers import register_all  # handlers import bot.*, so import them late
 
+    remember_sniffio_is_missing()
     services = Services(
         settings=settings,
         clock=clock,

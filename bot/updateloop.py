@@ -105,25 +105,31 @@ class OffsetGuard:
         loop = asyncio.get_running_loop()
         seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
         deadline = loop.time() + float(seconds or 0)
+        # Asking again right away would cost a whole getUpdates (the same updates, parsed
+        # again) at the very moment the bot handles them, for updates that almost never came
+        # in between: first give what is being handled REFETCH_EVERY to finish. Usually it
+        # does (a few ms), and the next long poll confirms it, one getUpdates per update.
+        refetch_at = min(loop.time() + REFETCH_EVERY, deadline)
         while True:
             oldest = queue.oldest_unconfirmed()
             if oldest is None or (offset is not None and oldest >= offset):
                 remaining = max(round(deadline - loop.time()), 0)
                 return await self._bot.get_updates(offset=offset, timeout=remaining, **kwargs)
-            # Asked from the oldest update still being handled: it stays with Telegram.
-            updates = await self._bot.get_updates(offset=oldest, timeout=0, **kwargs)
-            fresh = tuple(u for u in updates if offset is None or u.update_id >= offset)
-            if fresh or queue.refused:
-                return fresh
-            if loop.time() >= deadline:
-                return ()
-            # Asking again costs Telegram's whole backlog each time (the same updates): at
-            # most every REFETCH_EVERY, sooner only once nothing is being handled any more.
-            until = min(loop.time() + REFETCH_EVERY, deadline)
-            while queue.in_flight and not queue.refused and loop.time() < until:
+            if loop.time() >= refetch_at or queue.refused:
+                # Asked from the oldest update still being handled: it stays with Telegram.
+                updates = await self._bot.get_updates(offset=oldest, timeout=0, **kwargs)
+                fresh = tuple(u for u in updates if offset is None or u.update_id >= offset)
+                if fresh or queue.refused:
+                    return fresh
+                if loop.time() >= deadline:
+                    return ()
+                # Asking again costs Telegram's whole backlog each time (the same updates):
+                # at most every REFETCH_EVERY, sooner only once nothing is being handled.
+                refetch_at = min(loop.time() + REFETCH_EVERY, deadline)
+            if queue.in_flight:
                 queue.changed.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(queue.changed.wait(), until - loop.time())
+                    await asyncio.wait_for(queue.changed.wait(), refetch_at - loop.time())
 
 
 class PeerUpdater(Updater):

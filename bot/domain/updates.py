@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models.updates import HandledUpdate
@@ -21,6 +21,36 @@ KEEP_FOR = timedelta(days=2)
 
 async def handled_before(session: AsyncSession, update_id: int) -> bool:
     return await session.get(HandledUpdate, update_id) is not None
+
+
+async def highest_handled(session: AsyncSession) -> int:
+    """The newest update id in the record (0 when empty). Telegram numbers updates in
+    increasing order, so a higher id can only be new (see `UpdateLedger`)."""
+    return await session.scalar(select(func.coalesce(func.max(HandledUpdate.update_id), 0))) or 0
+
+
+class UpdateLedger:
+    """Which updates need the record looked up before they are handled: only an id at or
+    below the highest one known handled. Telegram's ids increase, so above that mark an
+    update is new unless it is a re-delivery of one this process handled (which raised the
+    mark) or of one the previous process committed (below the mark read at the start).
+    Saves a statement on nearly every update; the record is still written for each."""
+
+    def __init__(self) -> None:
+        self.mark: int | None = None  # read from the record with the first update
+
+    async def seen_before(self, session: AsyncSession, update_id: int, *, retry: bool) -> bool:
+        if self.mark is None:
+            self.mark = await highest_handled(session)
+        if update_id > self.mark and not retry:
+            return False
+        # A retry looks too: its first try may have raced another writer of the same id.
+        return await handled_before(session, update_id)
+
+    def committed(self, update_id: int) -> None:
+        """The update's transaction (with its record) committed."""
+        if self.mark is not None:
+            self.mark = max(self.mark, update_id)
 
 
 def record_handled(session: AsyncSession, update_id: int, now: datetime) -> None:
