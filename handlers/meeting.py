@@ -360,10 +360,11 @@ async def on_poll_answer(update: Update, context: PeerContext) -> None:
         return
     services = context.services
     session, now = context.session, services.clock.now()
-    meeting = await domain.meeting_for_poll(session, services.group_id, answer.poll_id)
-    if meeting is None or meeting.status != domain.OPEN:
+    # The meeting, the voter and their pause in one statement: votes come in crowds.
+    found = await domain.ballot(session, services.group_id, answer.poll_id, answer.user.id, now)
+    if found is None or found.meeting.status != domain.OPEN:
         return
-    person = await people.find_person(session, services.group_id, answer.user.id)
+    person = found.person
     if person is None:
         try:
             member = await is_group_member(context, answer.user.id)
@@ -371,12 +372,11 @@ async def on_poll_answer(update: Update, context: PeerContext) -> None:
             member = False
         if not member:
             return
-        person = await people.record_member(
+        person = await people.record_member(  # new here, so on no pause
             session, services.group_id, telegram_person(context, answer.user), now
         )
-    if not await domain.is_active_volunteer(session, person, now, flow.coordinators(context)):
-        return
-    await domain.record_answer(session, meeting, person.id, list(answer.option_ids), now)
+    if domain.counts_as_volunteer(person, found.paused, flow.coordinators(context)):
+        await domain.record_answer(session, found.meeting, person.id, list(answer.option_ids), now)
 
 
 # Other polls ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from telegram import ChatMemberUpdated, Update
@@ -20,7 +21,7 @@ from telegram.ext import (
 from bot.context import PeerContext, Services
 from bot.domain import matches, people
 from bot.i18n import texts
-from handlers.common import MEMBER_STATUSES, telegram_person
+from handlers.common import MEMBER_STATUSES, MEMBERSHIP_FRESH, telegram_person
 from handlers.delivery import follow_migration, send_private
 
 if TYPE_CHECKING:
@@ -42,6 +43,26 @@ def membership_change(change: ChatMemberUpdated) -> tuple[bool, bool]:
         return status in MEMBER_STATUSES
 
     return inside(change.old_chat_member), inside(change.new_chat_member)
+
+
+# Telegram's word that someone is in the group, by Telegram user id: when it was last given
+# (a getChatMember answer or a join). Shared with `handlers.common.still_in_group`.
+SEEN = "member_seen"
+
+
+def confirmed_lately(context: PeerContext, user_id: int, now: datetime) -> bool:
+    """Whether Telegram said less than MEMBERSHIP_FRESH ago that this person is in the group
+    (every way of leaving forgets it: see `forget_confirmed`)."""
+    last = context.application.bot_data.get(SEEN, {}).get(user_id)
+    return last is not None and timedelta(0) <= now - last < MEMBERSHIP_FRESH
+
+
+def remember_confirmed(context: PeerContext, user_id: int, now: datetime) -> None:
+    context.application.bot_data.setdefault(SEEN, {})[user_id] = now
+
+
+def forget_confirmed(context: PeerContext, user_id: int) -> None:
+    context.application.bot_data.get(SEEN, {}).pop(user_id, None)
 
 
 async def guard_other_chats(update: Update, context: PeerContext) -> None:
@@ -81,11 +102,14 @@ async def member_changed(update: Update, context: PeerContext) -> None:
     user = change.new_chat_member.user
     if user.is_bot or was == now_inside:
         return
+    now = services.clock.now()
     if now_inside:
+        remember_confirmed(context, user.id, now)
         await people.record_member(
-            context.session, services.group_id, telegram_person(context, user), services.clock.now()
+            context.session, services.group_id, telegram_person(context, user), now
         )
     else:
+        forget_confirmed(context, user.id)
         person = await people.find_person(context.session, services.group_id, user.id)
         if person is not None:
             await member_gone(context, person=person)
@@ -97,6 +121,7 @@ async def member_gone(context: PeerContext, *, person: Person) -> None:
     and the coordinators hear which of their matches now need a volunteer."""
     services = context.services
     now = services.clock.now()
+    forget_confirmed(context, person.telegram_user_id)
     if not person.is_member:
         return
     on = await matches.matches_for_person(context.session, services.group_id, person.id, now)

@@ -34,6 +34,7 @@ from handlers.common import (
     telegram_person,
     texts_for,
 )
+from handlers.membership import confirmed_lately, remember_confirmed
 from handlers.pause_buttons import BUTTONS, PauseAction
 
 if TYPE_CHECKING:
@@ -52,15 +53,22 @@ def all_commands(application: Application) -> list[CommandInfo]:
     return application.bot_data["commands"]
 
 
-async def register_from_private_chat(update: Update, context: PeerContext) -> Person | None:
+async def register_from_private_chat(
+    update: Update, context: PeerContext, *, tell_features: bool = True
+) -> Person | None:
     """Register the sender of a private message if they are in the group; otherwise answer
-    kindly and make sure nothing about them is kept. Returns the person or None."""
+    kindly and make sure nothing about them is kept. Returns the person or None. With
+    `tell_features=False` the caller emits "person_started" itself (see `start`)."""
     user = update.effective_user
     assert user is not None
     services = context.services
     now = services.clock.now()
-    coordinator = is_coordinator(context, update)
-    if not coordinator and not await is_group_member(context, user.id):
+    # Telegram is asked unless it said so within minutes (every way of leaving forgets it).
+    inside = is_coordinator(context, update) or confirmed_lately(context, user.id, now)
+    if not inside and await is_group_member(context, user.id):
+        inside = True
+        remember_confirmed(context, user.id, now)
+    if not inside:
         known = await people.find_person(context.session, services.group_id, user.id)
         if known is not None and known.is_member:
             # Removed while the bot missed the update: they left, with the usual retention.
@@ -81,7 +89,8 @@ async def register_from_private_chat(update: Update, context: PeerContext) -> Pe
     person = await people.record_member(
         context.session, services.group_id, telegram_person(context, user), now, started_bot=True
     )
-    await services.emit("person_started", context, person=person)
+    if tell_features:
+        await services.emit("person_started", context, person=person)
     return person
 
 
@@ -153,13 +162,17 @@ async def start(update: Update, context: PeerContext) -> None:
     if not is_private(update):
         await help_command(update, context)
         return
-    person = await register_from_private_chat(update, context)
+    person = await register_from_private_chat(update, context, tell_features=False)
     if person is None:
         return
     _ = context.texts(person.language)
     welcome = _("Welcome, {name}! It is good to have you here.").format(name=person.first_name)
     body = help_text(context, person.language, coordinator=is_coordinator(context, update))
     await reply(update, f"{welcome}\n\n{body}", reply_markup=pause_button(_))
+    # The features' part (reminders of a decided meeting, minutes held for them) only
+    # queues messages that go once the update commits, after the welcome in any case:
+    # done after it, so the welcome does not wait for their statements.
+    await context.services.emit("person_started", context, person=person)
 
 
 async def help_command(update: Update, context: PeerContext) -> None:

@@ -56,8 +56,24 @@ async def test_a_missed_kick_is_noticed_at_the_next_command(tmp_path: Path, comm
 async def test_membership_is_asked_at_most_every_few_minutes(tmp_path: Path):
     async with sandbox(tmp_path / "cache.sqlite3") as (box, cast):
         anna = cast.volunteers[0]
-        await box.say(anna, "/start")
+        await box.say(anna, "/start")  # asks Telegram
         asked = len(box.fake.calls_to("getChatMember"))
         for _ in range(3):
             await box.say(anna, "/meetings")
+            await box.say(anna, "/start")
+        assert len(box.fake.calls_to("getChatMember")) == asked  # its answer holds a while
+        box.clock.advance(MEMBERSHIP_FRESH)
+        await box.say(anna, "/start")
+        await box.say(anna, "/meetings")
         assert len(box.fake.calls_to("getChatMember")) == asked + 1
+
+
+async def test_a_leave_forgets_telegrams_last_word(tmp_path: Path):
+    """Who left (even seconds after Telegram said they were in) is asked about again."""
+    async with sandbox(tmp_path / "left.sqlite3") as (box, cast):
+        anna = cast.volunteers[0]
+        await box.say(anna, "/start")
+        box.fake.leave(GROUP_CHAT_ID, anna)
+        await box.settle()
+        await box.say(anna, "/start")
+        assert "lukket gruppe" in box.last_text_to(anna.id)

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import meeting_dates as dates
 from bot.domain import outbox, people
-from storage.models import Person
+from storage.models import Pause, Person
 from storage.models.meeting import (
     GroupPoll,
     Meeting,
@@ -232,6 +232,42 @@ async def meeting_for_poll(session: AsyncSession, group_id: int, poll_id: str) -
     return await session.scalar(
         select(Meeting).where(Meeting.group_id == group_id, Meeting.poll_id == poll_id)
     )
+
+
+@dataclass(frozen=True)
+class Ballot:
+    """What a vote on a date poll needs, read in one statement (see `ballot`)."""
+
+    meeting: Meeting
+    person: Person | None  # None: not (yet) known as a person of the group
+    paused: bool  # the person is on a pause now
+
+
+async def ballot(
+    session: AsyncSession, group_id: int, poll_id: str, user_id: int, now: datetime
+) -> Ballot | None:
+    """The meeting of a date poll, the voter and whether they are on a pause, in one round
+    trip (a vote was three); None for a poll that is not a meeting's."""
+    on_pause = exists().where(Pause.person_id == Person.id, people.active_pause_filter(now))
+    row = (
+        await session.execute(
+            select(Meeting, Person, on_pause)
+            .outerjoin(
+                Person,
+                and_(Person.group_id == Meeting.group_id, Person.telegram_user_id == user_id),
+            )
+            .where(Meeting.group_id == group_id, Meeting.poll_id == poll_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    meeting, person, paused = row
+    return Ballot(meeting, person, bool(paused) if person is not None else False)
+
+
+def counts_as_volunteer(person: Person, paused: bool, coordinator_ids: Collection[int]) -> bool:
+    """`is_active_volunteer` with the pause already known."""
+    return person.is_member and person.telegram_user_id not in coordinator_ids and not paused
 
 
 async def month_is_planned(
