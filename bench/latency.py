@@ -10,8 +10,9 @@ three things people do:
   a poll the harness posts). A poll answer is not answered, so each one is queued together
   with a follow-up `/ping` from the same person (the floor answers "pong", PeerBot's
   fallback for private texts it doesn't know answers "I didn't quite understand that");
-  updates are handled one at a time, in order, so that answer comes only after the poll
-  answer (and the `poll` update Telegram sends with it) was handled. The figure (and its
+  one person's updates are handled in order, so that answer comes only after the poll
+  answer was handled (and, for the floor, which asks for every kind of update, the `poll`
+  update Telegram sends with each vote; PeerBot does not ask for those). The figure (and its
   target) is queued -> that answer; the poll answer's own share is estimated too: that time
   minus the median of the `/ping` alone (measured just before), a few ms at most, for the
   floor (no handler) close to 0.
