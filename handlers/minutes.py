@@ -294,13 +294,13 @@ async def referat_command(update: Update, context: PeerContext) -> None:
 async def run_due(context: PeerContext) -> None:
     """The week's question about minutes that never came, copies due (also after a stop,
     and held ones of anyone no longer on a pause: a safety net beside `pause_ended`), stale
-    drafts. (Old minutes are deleted by the retention job, bot/domain/retention.py.)"""
+    drafts. (Old minutes are deleted by the retention job, bot/domain/retention.py, with
+    their copies' outbox rows.)"""
     services = context.services
     await minutes_paste.questions_due(context)
     async with services.db.transaction() as session:
         await domain.wake_ended_pauses(session, services.group_id, services.clock.now())
         await domain.drop_stale_drafts(session, services.group_id, services.clock.now())
-        await domain.forget_copies_of_deleted(session, services.group_id)
     await send_copies(context)
 
 

@@ -388,19 +388,7 @@ async def report(session: AsyncSession, minutes_id: int) -> Report:
 
 # Drafts ------------------------------------------------------------------------------------
 # (Confirmed minutes and attendance are deleted by the retention job, bot/domain/retention.py:
-# MINUTES_RETENTION_MONTHS for minutes; the outbox rule for the copies' rows.)
-
-
-async def forget_copies_of_deleted(session: AsyncSession, group_id: int) -> int:
-    """The outbox rows of minutes the retention rule deleted go with them."""
-    result = await session.execute(
-        delete(OutboxItem).where(
-            OutboxItem.group_id == group_id,
-            OutboxItem.kind == KIND,
-            OutboxItem.subject_id.not_in(select(Minutes.id)),
-        )
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+# MINUTES_RETENTION_MONTHS for minutes, with their copies' outbox rows in the same step.)
 
 
 async def drop_stale_drafts(session: AsyncSession, group_id: int, now: datetime) -> int:

@@ -18,9 +18,11 @@ from sqlalchemy import ColumnElement, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import storage.models  # noqa: F401  (registers every feature's tables on the metadata)
+from bot.domain.minutes import KIND as MINUTES_COPY
 from bot.domain.rights import overwrite_deleted_content, uncovered_without
 from storage.base import Base
 from storage.models import Person
+from storage.models.outbox import DONE, OutboxItem
 from storage.models.privacy import RetentionRun
 
 RUN_EVERY = timedelta(days=1)
@@ -37,6 +39,8 @@ class RetentionRule:
     # For a table without a time of its own: the foreign key column whose parent row holds
     # `timestamp_column` (e.g. attendance.meeting_id -> meetings.opened_at).
     via: str | None = None
+    # The outbox kind whose items are about these rows (`subject_id`): they go with them.
+    outbox_kind: str | None = None
 
     def period(self, settings: Any) -> int:
         return int(getattr(settings, self.settings_field))
@@ -72,12 +76,15 @@ RULES: list[RetentionRule] = [
     # Answers to the meeting date poll, and who came to a meeting (by the meeting's date).
     RetentionRule("meeting_answers", "answered_at", "retention_answers_months"),
     RetentionRule("attendance", "opened_at", "retention_answers_months", via="meeting_id"),
-    # Minutes, with the record of who was sent a copy (deleted with them).
-    RetentionRule("minutes", "created_at", "minutes_retention_months"),
+    # Minutes, with the record of who was sent a copy (their outbox items, deleted with
+    # them here: once a day, not a search of every copy on every pass).
+    RetentionRule("minutes", "created_at", "minutes_retention_months", outbox_kind=MINUTES_COPY),
     # The coordinator's broadcasts, with the record of who received them.
     RetentionRule("broadcasts", "created_at", "retention_answers_months"),
-    # Promised messages once kept or let go (ids and state only): as long as answers.
-    RetentionRule("outbox", "done_at", "retention_answers_months"),
+    # Promised messages once kept or let go (ids and state only): as long as answers. Only
+    # done items have done_at; saying so reads them along the (group, state, due) index
+    # instead of every pending reminder too.
+    RetentionRule("outbox", "done_at", "retention_answers_months", lambda t: t.c.state == DONE),
 ]
 
 # Tables that point at a person and are kept exactly as long as the person is in the group
@@ -139,6 +146,14 @@ async def apply_rules(
             condition &= table.c.group_id == group_id
         if rule.extra_condition is not None:
             condition &= rule.extra_condition(table)
+        if rule.outbox_kind is not None:
+            gone = await session.execute(
+                delete(OutboxItem).where(
+                    OutboxItem.kind == rule.outbox_kind,
+                    OutboxItem.subject_id.in_(select(table.c.id).where(condition)),
+                )
+            )
+            deleted["outbox"] = deleted.get("outbox", 0) + max(gone.rowcount or 0, 0)
         result = await session.execute(delete(table).where(condition))
         count = max(result.rowcount or 0, 0)
         deleted[rule.table_name] = deleted.get(rule.table_name, 0) + count

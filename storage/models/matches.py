@@ -67,11 +67,16 @@ class MatchOccurrence(Base):
     same weeks twice never makes a second row."""
 
     __tablename__ = "match_occurrences"
-    __table_args__ = (UniqueConstraint("match_id", "scheduled_date"),)
+    __table_args__ = (
+        # Its first column also serves match_id (and the cascade from matches).
+        UniqueConstraint("match_id", "scheduled_date"),
+        # What the scheduling pass asks for: not yet armed (migration 0003f).
+        Index("ix_match_occurrences_unarmed", "group_id", "armed"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
-    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
     scheduled_date: Mapped[date] = mapped_column(Date)
     local_date: Mapped[date] = mapped_column(Date)
     local_time: Mapped[time] = mapped_column(Time)
@@ -84,7 +89,7 @@ class MatchOccurrence(Base):
     # Asked when a volunteer cancels: does the citizen know? (None: not answered)
     citizen_informed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     # Reminder rows exist for this occurrence (cleared when volunteers or times change).
-    armed: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    armed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ReminderDelivery(Base):
@@ -93,15 +98,13 @@ class ReminderDelivery(Base):
     "sent" or "skipped"."""
 
     __tablename__ = "reminder_deliveries"
-    __table_args__ = (
-        UniqueConstraint("occurrence_id", "person_id", "lead"),
-        Index("ix_reminder_deliveries_state_due", "state", "due_at"),
-    )
+    # Its first column also serves occurrence_id (and the cascade from occurrences).
+    __table_args__ = (UniqueConstraint("occurrence_id", "person_id", "lead"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
     occurrence_id: Mapped[int] = mapped_column(
-        ForeignKey("match_occurrences.id", ondelete="CASCADE"), index=True
+        ForeignKey("match_occurrences.id", ondelete="CASCADE")
     )
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     lead: Mapped[str] = mapped_column(String(16))  # "day_before" | "hours_before"
