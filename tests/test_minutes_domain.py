@@ -24,6 +24,8 @@ STARTS = datetime(2026, 12, 9, 17, 0, tzinfo=CPH).astimezone(UTC)
 OTHER_DAY = datetime(2026, 12, 10, 16, 30, tzinfo=CPH).astimezone(UTC)
 BEFORE = datetime(2026, 12, 1, 9, 0, tzinfo=CPH).astimezone(UTC)
 AFTER = STARTS + timedelta(hours=3)
+# Only the copies of the minutes (the meeting's poll post is an outbox item too).
+COPIES = frozenset({domain.KIND})
 RHYTHM = pauses.Rhythm(checkin_every=timedelta(weeks=3), open_ended_ask_after=timedelta(weeks=6))
 
 
@@ -220,14 +222,14 @@ async def test_confirming_promises_one_copy_per_person_and_each_is_claimed_once(
     minutes_id = await confirmed_minutes(database, meeting_id)
     assert await copy_states(database) == [(ids["Camilla"], "pending"), (ids["Dennis"], "pending")]
     async with database.transaction() as session:
-        first = await outbox.claim_next(session, group_id, AFTER, "process-a")
-        second = await outbox.claim_next(session, group_id, AFTER, "process-a")
+        first = await outbox.claim_next(session, group_id, AFTER, "process-a", COPIES)
+        second = await outbox.claim_next(session, group_id, AFTER, "process-a", COPIES)
         assert first and second and first.subject_id == second.subject_id == minutes_id
-        assert await outbox.claim_next(session, group_id, AFTER, "process-a") is None
+        assert await outbox.claim_next(session, group_id, AFTER, "process-a", COPIES) is None
         await outbox.record(session, first.item_id, "sent", AFTER)
     # process-a stopped while sending `second`: a new process sends it again, never `first`.
     async with database.transaction() as session:
-        again = await outbox.claim_next(session, group_id, AFTER, "process-b")
+        again = await outbox.claim_next(session, group_id, AFTER, "process-b", COPIES)
         assert again is not None and again.item_id == second.item_id and again.retried
 
 
@@ -243,11 +245,11 @@ async def test_a_failing_copy_is_tried_again_a_few_times_then_reported(database:
             retried = await domain.try_again_later(session, claim.item_id, now)
             assert retried == (attempt < domain.MAX_ATTEMPTS)
             if attempt == 1:
-                dennis = await outbox.claim_next(session, group_id, now, "p")
+                dennis = await outbox.claim_next(session, group_id, now, "p", COPIES)
                 assert dennis is not None and dennis.person_id == ids["Dennis"]
                 await outbox.record(session, dennis.item_id, "sent", now)
             # Not again in the same pass: after a while.
-            assert await outbox.claim_next(session, group_id, now, "p") is None
+            assert await outbox.claim_next(session, group_id, now, "p", COPIES) is None
         now += domain.RETRY_AFTER
     async with database.transaction() as session:
         seen = await domain.report(session, minutes_id)
@@ -262,7 +264,7 @@ async def test_waiting_copies_wake_only_for_confirmed_minutes(database: Database
     group_id, meeting_id, ids = await world(database)
     minutes_id = await confirmed_minutes(database, meeting_id)
     async with database.transaction() as session:
-        while claim := await outbox.claim_next(session, group_id, AFTER, "p"):
+        while claim := await outbox.claim_next(session, group_id, AFTER, "p", COPIES):
             await outbox.record(session, claim.item_id, "not_started", AFTER)
         seen = await domain.report(session, minutes_id)
         assert seen.unreachable == ["Camilla", "Dennis"] and seen.sent == []
