@@ -8,21 +8,24 @@ import importlib.util
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.context import PeerContext, Services, after_commit_hooks, current_session
-from bot.domain import people, updates
+from bot.domain import groups, updates
 from bot.logging_setup import ContentFreeLibraryLogs
 from bot.ratelimit import PeerRateLimiter
 from bot.scheduler import Scheduler
 from bot.updateloop import ConfirmAfterHandling, PeerUpdater, PerPersonProcessor
 from storage.db import Database
+from storage.models import Group
 
 log = logging.getLogger(__name__)
 
@@ -287,21 +290,41 @@ def build_application(
     return application
 
 
+async def upsert_configured_group(
+    session: AsyncSession, settings: Settings, now: datetime
+) -> Group | None:
+    """The one-group shortcut: GROUP_CHAT_ID's group, registered (or brought in step) with
+    COORDINATOR_IDS, TIMEZONE and LANGUAGE at each start, as before groups were data."""
+    if settings.group_chat_id is None:
+        return None
+    return await groups.add_group(
+        session,
+        settings.group_chat_id,
+        now,
+        coordinator_ids=settings.coordinator_ids,
+        timezone=settings.timezone,
+        language=settings.language,
+    )
+
+
 async def _on_start(application: Application) -> None:
     """Find the group, publish the command menus, arm the scheduler (and catch up)."""
     from handlers.start import publish_command_menus
 
     services: Services = application.bot_data["services"]
-    settings = services.settings
-    if settings.group_chat_id is None:
-        raise RuntimeError("GROUP_CHAT_ID is not set")
     async with services.db.transaction() as session:
-        group = await people.ensure_group(session, settings.group_chat_id, services.clock.now())
-        await people.sync_coordinators(session, group.id, settings.coordinator_ids)
+        group = await upsert_configured_group(session, services.settings, services.clock.now())
+        if group is None:
+            served = await groups.all_groups(session)
+            if not served:
+                raise RuntimeError(
+                    "no group: set GROUP_CHAT_ID and COORDINATOR_IDS, or `peerbot groups add`"
+                )
+            group = served[0]
         services.group_id, services.group_chat_id = group.id, group.chat_id
     services.bot_username = application.bot.username
     await publish_command_menus(application)
-    services.scheduler.arm(application, settings.scheduler_interval_seconds)
+    services.scheduler.arm(application, services.settings.scheduler_interval_seconds)
     log.info("PeerBot started for group row %s", services.group_id)
 
 

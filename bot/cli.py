@@ -1,4 +1,4 @@
-"""`peerbot` / `python -m bot`: run, demo, migrate, check, backup, restore."""
+"""`peerbot` / `python -m bot`: run, demo, migrate, check, groups, backup, restore."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+from typing import Any
 
 from bot.config import Settings, load_settings, problems_for_running, problems_for_webhook
 from bot.logging_setup import configure_logging, redacting_excepthook
@@ -20,10 +21,37 @@ def _settings_or_exit(**overrides: object) -> Settings:
     return settings
 
 
+def groups_in_database(settings: Settings) -> int | None:
+    """How many groups the database holds (0 for a database not made yet), or None when it
+    cannot be read; never creates nor changes it."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from storage.db import Database
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and not os.path.exists(url.database or ""):
+        return 0
+
+    async def _count() -> int | None:
+        database = Database(settings.database_url)
+        try:
+            async with database.engine.connect() as connection:
+                return int((await connection.execute(text("SELECT COUNT(*) FROM groups"))).scalar())
+        except Exception:  # not made yet, unreachable: the start will tell more
+            return None
+        finally:
+            await database.dispose()
+
+    return asyncio.run(_count())
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     settings, problems = load_settings()
     if settings is not None:
-        problems = problems_for_running(settings)
+        problems = problems_for_running(settings, groups_in_database(settings))
+        if not problems:
+            _print_groups_found(settings)
         if args.webhook or settings.webhook_url:
             problems += problems_for_webhook(settings)
     from bot.clock import FAKE_CLOCK_FILE_ENV
@@ -64,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.runner import DatabaseUnusable, run_polling, run_webhook
 
     settings = _settings_or_exit()
-    problems = problems_for_running(settings)
+    problems = problems_for_running(settings, groups_in_database(settings))
     if args.webhook:
         problems += problems_for_webhook(settings)
     if problems:
@@ -87,6 +115,106 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    return 0
+
+
+def _print_groups_found(settings: Settings) -> None:
+    if settings.group_chat_id is not None:
+        print(f"One group from GROUP_CHAT_ID ({settings.group_chat_id}); more: `peerbot groups`.")
+
+
+async def _in_migrated_database(settings: Settings, work: Any) -> Any:
+    """Run `work(session)` in one transaction of the up-to-date database."""
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    database = Database(settings.database_url)
+    try:
+        await upgrade(database.engine)
+        async with database.transaction() as session:
+            return await work(session)
+    finally:
+        await database.dispose()
+
+
+def cmd_groups(args: argparse.Namespace) -> int:
+    """`peerbot groups add|list|remove`: the groups this PeerBot serves."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from bot.clock import clock_from_environment
+    from bot.config import SUPPORTED_LANGUAGES
+    from bot.domain import groups
+
+    settings = _settings_or_exit()
+    now = clock_from_environment().now()
+    if args.groups_command == "list":
+        views = asyncio.run(_in_migrated_database(settings, groups.overview))
+        if not views:
+            print("No group yet: `peerbot groups add <chat id> --coordinator <user id>`.")
+        for view in views:
+            coordinators = ", ".join(str(c) for c in view.coordinator_ids) or "none"
+            print(
+                f"{view.chat_id}  time zone {view.timezone}, language {view.language}, "
+                f"coordinators {coordinators}, {view.members} members"
+            )
+        return 0
+    if args.chat_id >= 0:
+        print(f"{args.chat_id} is not a group's chat id (those are negative)", file=sys.stderr)
+        return 2
+    if args.groups_command == "add":
+        try:
+            coordinators = groups.parse_user_ids(args.coordinator)
+            if args.timezone:
+                ZoneInfo(args.timezone)
+        except (ValueError, ZoneInfoNotFoundError) as error:
+            text = str(error) if isinstance(error, ValueError) and str(error) else ""
+            print(text or f"unknown time zone {args.timezone!r}", file=sys.stderr)
+            return 2
+        if args.language and args.language not in SUPPORTED_LANGUAGES:
+            print(f"--language must be one of {', '.join(SUPPORTED_LANGUAGES)}", file=sys.stderr)
+            return 2
+        if not coordinators:
+            print("name at least one coordinator: --coordinator <user id>", file=sys.stderr)
+            return 2
+
+        async def _add(session: Any) -> None:
+            known = await groups.find_group(session, args.chat_id)
+            await groups.add_group(
+                session,
+                args.chat_id,
+                now,
+                coordinator_ids=coordinators,
+                timezone=args.timezone or (None if known else settings.timezone),
+                language=args.language or (None if known else settings.language),
+            )
+
+        asyncio.run(_in_migrated_database(settings, _add))
+        named = ", ".join(map(str, coordinators))
+        print(f"Group {args.chat_id} is served, coordinated by {named}.")
+        return 0
+    # remove
+    if args.chat_id == settings.group_chat_id:
+        print(
+            "That is GROUP_CHAT_ID: remove GROUP_CHAT_ID and COORDINATOR_IDS from the "
+            "configuration first, or it comes back at the next start.",
+            file=sys.stderr,
+        )
+        return 2
+    if not args.yes:
+        print(
+            f"This deletes group {args.chat_id} and everything PeerBot keeps about it "
+            "(people, pauses, matches, minutes, broadcasts). Add --yes to do it.",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def _remove(session: Any) -> bool:
+        return await groups.remove_group(session, args.chat_id)
+
+    if not asyncio.run(_in_migrated_database(settings, _remove)):
+        print(f"No group {args.chat_id} is registered.", file=sys.stderr)
+        return 1
+    print(f"Group {args.chat_id} and everything about it are deleted.")
     return 0
 
 
@@ -143,6 +271,20 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check", help="validate the configuration")
     check.add_argument("--webhook", action="store_true", help="also for `run --webhook`")
     check.set_defaults(func=cmd_check)
+    group_parser = commands.add_parser("groups", help="the groups this PeerBot serves")
+    group_parser.set_defaults(func=cmd_groups)
+    group_commands = group_parser.add_subparsers(dest="groups_command", required=True)
+    add = group_commands.add_parser("add", help="serve a group (or change one already served)")
+    add.add_argument("chat_id", type=int, help="the group's chat id (a negative number)")
+    add.add_argument(
+        "--coordinator", action="append", default=[], help="a coordinator's Telegram user id"
+    )
+    add.add_argument("--timezone", help="e.g. Europe/Copenhagen (default: TIMEZONE)")
+    add.add_argument("--language", help="the group's language: da or en (default: LANGUAGE)")
+    group_commands.add_parser("list", help="the groups served, with their coordinators")
+    remove = group_commands.add_parser("remove", help="stop serving a group, deleting its data")
+    remove.add_argument("chat_id", type=int)
+    remove.add_argument("--yes", action="store_true", help="really delete everything about it")
     backup = commands.add_parser("backup", help="copy the database to a file (safe while running)")
     backup.add_argument("file")
     backup.set_defaults(func=cmd_backup)

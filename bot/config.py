@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///data/peerbot.sqlite3"
     group_chat_id: int | None = Field(default=None, ge=INT64_MIN, lt=0)
     coordinator_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    # Association admins: may register a new group with /setup there and see /overview
+    # (counts per group, never names). Comma-separated Telegram user ids.
+    admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
     timezone: str = "Europe/Copenhagen"
     language: str = "da"
     # Where to get help at once; shown gently in the pause flow.
@@ -132,7 +135,7 @@ class Settings(BaseSettings):
             return time(int(found.group(1)), int(found.group(2)))
         return value
 
-    @field_validator("coordinator_ids")
+    @field_validator("coordinator_ids", "admin_ids")
     @classmethod
     def _user_ids(cls, value: tuple[int, ...]) -> tuple[int, ...]:
         for user_id in value:
@@ -143,7 +146,7 @@ class Settings(BaseSettings):
                 )
         return value
 
-    @field_validator("coordinator_ids", mode="before")
+    @field_validator("coordinator_ids", "admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
@@ -191,16 +194,27 @@ class Settings(BaseSettings):
     def is_coordinator(self, user_id: int) -> bool:
         return user_id in self.coordinator_ids
 
+    def is_admin(self, user_id: int) -> bool:
+        return user_id in self.admin_ids
 
-def problems_for_running(settings: Settings) -> list[str]:
-    """What stops `peerbot run` from serving a real group, one line each."""
+
+def problems_for_running(settings: Settings, groups_in_database: int | None = None) -> list[str]:
+    """What stops `peerbot run` from serving real groups, one line each. Groups come from
+    the database (`peerbot groups add`, `/setup`) and, as the one-group shortcut, from
+    GROUP_CHAT_ID + COORDINATOR_IDS; `groups_in_database` None: not looked at."""
     problems = []
     if not settings.telegram_bot_token:  # its format is checked as it is read
         problems.append("TELEGRAM_BOT_TOKEN is missing (get one from @BotFather)")
-    if settings.group_chat_id is None:
+    if settings.group_chat_id is None and settings.coordinator_ids:
         problems.append("GROUP_CHAT_ID is missing (the volunteers' group id, a negative number)")
-    if not settings.coordinator_ids:
+    if settings.group_chat_id is not None and not settings.coordinator_ids:
         problems.append("COORDINATOR_IDS is missing (comma-separated Telegram user ids)")
+    no_shortcut = settings.group_chat_id is None and not settings.coordinator_ids
+    if no_shortcut and groups_in_database == 0 and not settings.admin_ids:
+        problems.append(
+            "GROUP_CHAT_ID is missing and no group is registered: set GROUP_CHAT_ID and "
+            "COORDINATOR_IDS for one group, or add groups with `peerbot groups add`"
+        )
     if not settings.telegram_base_url.startswith(("http://", "https://")):
         problems.append("TELEGRAM_BASE_URL must start with http:// or https://")
     return problems

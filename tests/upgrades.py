@@ -20,3 +20,18 @@ def to_old_heads(connection: Connection, url: str, old: str) -> None:
         if old not in {r.revision for r in script.iterate_revisions(head, "base")}:
             command.upgrade(config, head)
     command.upgrade(config, old)
+
+
+def to_heads_but(connection: Connection, url: str, new: str) -> None:
+    """Every migration branch at its head except the branch `new` starts, left at the
+    revision before it: the database as the version before `new` left it; use with
+    `run_sync`."""
+    config = alembic_config(url)
+    config.attributes["connection"] = connection
+    script = ScriptDirectory.from_config(config)
+    before = script.get_revision(new).down_revision
+    assert isinstance(before, str)
+    for head in sorted(script.get_heads()):
+        if new not in {r.revision for r in script.iterate_revisions(head, "base")}:
+            command.upgrade(config, head)
+    command.upgrade(config, before)

@@ -168,11 +168,3 @@ async def active_volunteers(session: AsyncSession, group_id: int, now: datetime)
     """Volunteers who are not on a pause (reachable or not)."""
     paused = await paused_person_ids(session, group_id, now)
     return [p for p in await volunteers(session, group_id) if p.id not in paused]
-
-
-async def sync_coordinators(
-    session: AsyncSession, group_id: int, user_ids: tuple[int, ...]
-) -> None:
-    """COORDINATOR_IDS may change between runs; keep the people rows in step."""
-    for person in await session.scalars(select(Person).where(Person.group_id == group_id)):
-        person.is_coordinator = person.telegram_user_id in user_ids

@@ -9,7 +9,7 @@ from storage.models import minutes as minutes
 from storage.models import outbox as outbox
 from storage.models import privacy as privacy
 from storage.models import updates as updates
-from storage.models.core import Group, Pause, Person
+from storage.models.core import Group, GroupCoordinator, Pause, Person
 from storage.models.matches import (
     CoverAsk,
     Match,
@@ -23,6 +23,7 @@ __all__ = [
     "Base",
     "CoverAsk",
     "Group",
+    "GroupCoordinator",
     "Match",
     "MatchOccurrence",
     "MatchVolunteer",

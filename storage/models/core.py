@@ -20,6 +20,25 @@ class Group(Base):
     # Kept after an upgrade to a supergroup so the old id in `.env` still finds the group.
     previous_chat_id: Mapped[int | None] = mapped_column(TelegramId, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # What varies per group (migration 0015): its local time zone (for days and wall-clock
+    # times), the language said in the group, and where to get help at once (shown in the
+    # pause flow; empty: the CRISIS_HELP_TEXT setting).
+    timezone: Mapped[str] = mapped_column(String(64), server_default="Europe/Copenhagen")
+    language: Mapped[str] = mapped_column(String(8), server_default="da")
+    crisis_help_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class GroupCoordinator(Base):
+    """A coordinator of one group, by Telegram user id (they may not have joined or started
+    the bot yet). `Person.is_coordinator` mirrors these rows for the people of the group."""
+
+    __tablename__ = "group_coordinators"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    telegram_user_id: Mapped[int] = mapped_column(TelegramId, primary_key=True, index=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Person(Base):

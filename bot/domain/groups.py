@@ -1,0 +1,224 @@
+"""The groups one PeerBot serves, and who coordinates each: data, not configuration.
+
+A group is added by the operator (`peerbot groups add`), by an association admin (`/setup`
+in the group), or, as the one-group shortcut, from GROUP_CHAT_ID + COORDINATOR_IDS at each
+start. Everything else in the database belongs to exactly one group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Group, GroupCoordinator, Person
+
+INT64_MAX = 2**63 - 1  # Telegram's ids are signed 64-bit numbers
+
+
+@dataclass(frozen=True)
+class GroupView:
+    """A group as the operator sees it: ids and settings, never anybody's name."""
+
+    id: int
+    chat_id: int
+    timezone: str
+    language: str
+    coordinator_ids: tuple[int, ...]
+    members: int
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+async def find_group(session: AsyncSession, chat_id: int) -> Group | None:
+    """The group of a chat id, also by the id it had before Telegram made it a supergroup."""
+    return await session.scalar(
+        select(Group)
+        .where(or_(Group.chat_id == chat_id, Group.previous_chat_id == chat_id))
+        .order_by(Group.chat_id != chat_id)  # its current id first
+        .limit(1)
+    )
+
+
+async def get_group(session: AsyncSession, group_id: int) -> Group | None:
+    return await session.get(Group, group_id)
+
+
+async def all_groups(session: AsyncSession) -> list[Group]:
+    """Every group served, oldest first (each scheduler pass serves them all)."""
+    return list(await session.scalars(select(Group).order_by(Group.id)))
+
+
+async def add_group(
+    session: AsyncSession,
+    chat_id: int,
+    now: datetime,
+    *,
+    coordinator_ids: Collection[int] | None = None,
+    timezone: str | None = None,
+    language: str | None = None,
+    crisis_help_text: str | None = None,
+) -> Group:
+    """Register a group, or update the one this chat id already finds: what is given
+    replaces what was there (`coordinator_ids` the whole list), what is None stays."""
+    group = await find_group(session, chat_id)
+    if group is None:
+        group = Group(
+            chat_id=chat_id,
+            created_at=now,
+            timezone=timezone or "Europe/Copenhagen",
+            language=language or "da",
+        )
+        session.add(group)
+        await session.flush()
+    if timezone is not None:
+        ZoneInfo(timezone)  # an unknown zone is refused before it is stored
+        group.timezone = timezone
+    if language is not None:
+        group.language = language
+    if crisis_help_text is not None:
+        group.crisis_help_text = crisis_help_text or None
+    if coordinator_ids is not None:
+        await set_coordinators(session, group.id, coordinator_ids, now)
+    await session.flush()
+    return group
+
+
+async def remove_group(session: AsyncSession, chat_id: int) -> bool:
+    """Stop serving a group and delete everything of it (people, pauses, matches, minutes,
+    ...: every row belongs to its group and goes with it). False if it was not there."""
+    group = await find_group(session, chat_id)
+    if group is None:
+        return False
+    await session.delete(group)
+    await session.flush()
+    return True
+
+
+async def set_coordinators(
+    session: AsyncSession, group_id: int, user_ids: Collection[int], now: datetime
+) -> None:
+    """The group's coordinators are exactly `user_ids` from now on; the people rows of the
+    group follow (a coordinator is not counted as a volunteer)."""
+    wanted = set(user_ids)
+    have = set(await coordinator_ids(session, group_id))
+    if have - wanted:
+        await session.execute(
+            delete(GroupCoordinator).where(
+                GroupCoordinator.group_id == group_id,
+                GroupCoordinator.telegram_user_id.in_(have - wanted),
+            )
+        )
+    for user_id in sorted(wanted - have):
+        session.add(GroupCoordinator(group_id=group_id, telegram_user_id=user_id, added_at=now))
+    for person in await session.scalars(select(Person).where(Person.group_id == group_id)):
+        person.is_coordinator = person.telegram_user_id in wanted
+    await session.flush()
+
+
+async def coordinator_ids(session: AsyncSession, group_id: int) -> list[int]:
+    """The Telegram user ids named as the group's coordinators, in a stable order."""
+    rows = await session.scalars(
+        select(GroupCoordinator.telegram_user_id)
+        .where(GroupCoordinator.group_id == group_id)
+        .order_by(GroupCoordinator.added_at, GroupCoordinator.telegram_user_id)
+    )
+    return list(rows)
+
+
+async def coordinators_now(session: AsyncSession, group_id: int, now: datetime) -> list[int]:
+    """The coordinators of this group now, as Telegram user ids: whom a notice for "the
+    coordinator" goes to and who has the coordinator's everyday rights at `now`.
+
+    Keep this name and signature stable: the coordinator's stand-in (`/away`) is built on
+    top of it and routes notices through it. Today it is the named coordinators; `now` is
+    there for the periods when a stand-in takes over."""
+    del now  # no time-bound coordinators yet
+    return await coordinator_ids(session, group_id)
+
+
+async def is_coordinator(session: AsyncSession, group_id: int, user_id: int) -> bool:
+    """Whether this person is one of the group's named coordinators."""
+    found = await session.scalar(
+        select(GroupCoordinator.telegram_user_id).where(
+            GroupCoordinator.group_id == group_id, GroupCoordinator.telegram_user_id == user_id
+        )
+    )
+    return found is not None
+
+
+async def groups_coordinated_by(session: AsyncSession, user_id: int) -> list[Group]:
+    """The groups this person coordinates, oldest first."""
+    return list(
+        await session.scalars(
+            select(Group)
+            .join(GroupCoordinator, GroupCoordinator.group_id == Group.id)
+            .where(GroupCoordinator.telegram_user_id == user_id)
+            .order_by(Group.id)
+        )
+    )
+
+
+async def groups_of_member(session: AsyncSession, user_id: int) -> list[Group]:
+    """The groups this person is a member of (or coordinates), oldest first."""
+    member = select(Person.group_id).where(
+        Person.telegram_user_id == user_id, Person.is_member.is_(True)
+    )
+    coordinating = select(GroupCoordinator.group_id).where(
+        GroupCoordinator.telegram_user_id == user_id
+    )
+    return list(
+        await session.scalars(
+            select(Group)
+            .where(or_(Group.id.in_(member), Group.id.in_(coordinating)))
+            .order_by(Group.id)
+        )
+    )
+
+
+async def overview(session: AsyncSession) -> list[GroupView]:
+    """Every group with its settings, coordinators' ids and how many members it has."""
+    counts = dict(
+        (
+            await session.execute(
+                select(Person.group_id, func.count())
+                .where(Person.is_member.is_(True))
+                .group_by(Person.group_id)
+            )
+        ).all()
+    )
+    views = []
+    for group in await all_groups(session):
+        views.append(
+            GroupView(
+                id=group.id,
+                chat_id=group.chat_id,
+                timezone=group.timezone,
+                language=group.language,
+                coordinator_ids=tuple(await coordinator_ids(session, group.id)),
+                members=int(counts.get(group.id, 0)),
+            )
+        )
+    return views
+
+
+def parse_user_ids(values: Sequence[str]) -> list[int]:
+    """Telegram user ids as typed (`1001 1002` or `1001,1002`); a wrong one raises
+    ValueError naming it."""
+    found = []
+    for value in values:
+        for part in value.replace(",", " ").split():
+            try:
+                user_id = int(part)
+            except ValueError:
+                raise ValueError(f"{part!r} is not a Telegram user id (a number)") from None
+            if not 0 < user_id <= INT64_MAX:
+                raise ValueError(f"{user_id} is not a person's Telegram user id (positive)")
+            found.append(user_id)
+    return found
