@@ -7,6 +7,7 @@ from telegram.ext import Application
 
 from bot.context import Services
 from handlers import (
+    away,
     broadcast,
     conversation,
     delivery,
@@ -37,6 +38,7 @@ FEATURES = [
     privacy,
     minutes,
     broadcast,
+    away,
     start,
     # Last: the outbox sender's pass sends what the passes above promised.
     delivery,

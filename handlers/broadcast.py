@@ -48,8 +48,8 @@ from handlers import broadcast_sending as sending
 from handlers.callbacks import ID, REFUSALS, TOKEN, Callbacks, Parser, Who, choice
 from handlers.common import (
     CommandInfo,
+    acts_as_coordinator,
     coordinator_only,
-    is_coordinator,
     private_only,
     reply_language,
     telegram_person,
@@ -204,7 +204,7 @@ async def on_callback(
     services = context.services
     draft = await broadcasts.get(context.session, services.group_id, broadcast_id)
     user = update.effective_user
-    if draft is None or user is None or not is_coordinator(context, update):
+    if draft is None or user is None or not await acts_as_coordinator(context, user.id):
         await query.answer(_("Sorry, only the coordinator can use that command."))
         return
     now = services.clock.now()
@@ -559,15 +559,12 @@ def register(application: Application, services: Services) -> None:
     )
     application.add_handler(CommandHandler("broadcast", broadcast_command))
     application.add_handler(CallbackQueryHandler(BUTTONS.dispatch, pattern=BUTTONS.pattern))
-    coordinators = list(services.settings.coordinator_ids)
-    if coordinators:
-        application.add_handler(
-            MessageHandler(
-                filters.UpdateType.MESSAGE
-                & filters.ChatType.PRIVATE
-                & filters.User(user_id=coordinators)
-                & ~filters.COMMAND,
-                composed_message,
-            ),
-            group=COMPOSE_GROUP,
-        )
+    # Anyone's private message is looked at: a stand-in (bot.domain.away) composes too;
+    # without a draft of theirs it passes on at once.
+    application.add_handler(
+        MessageHandler(
+            filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & ~filters.COMMAND,
+            composed_message,
+        ),
+        group=COMPOSE_GROUP,
+    )

@@ -24,7 +24,7 @@ from bot.context import PeerContext
 from bot.domain import confirmations
 from bot.domain.confirmations import Refusal
 from bot.i18n import N_
-from handlers.common import language_of
+from handlers.common import acts_as_coordinator, language_of
 
 MAX_BYTES = 64
 # The largest id a database integer column holds; longer digit strings are not ids.
@@ -194,7 +194,7 @@ class Callbacks(Generic[A]):
         if route.where is Where.PRIVATE and not in_own_private_chat(update):
             await answer(update, context, STALE)
             return
-        if route.who is Who.COORDINATOR and not is_coordinator_tap(update, context):
+        if route.who is Who.COORDINATOR and not await is_coordinator_tap(update, context):
             await answer(update, context, ONLY_COORDINATOR)
             return
         await route.handler(update, context, *args)
@@ -210,9 +210,10 @@ def in_own_private_chat(update: Update) -> bool:
     return chat.type == ChatType.PRIVATE and chat.id == user.id
 
 
-def is_coordinator_tap(update: Update, context: PeerContext) -> bool:
+async def is_coordinator_tap(update: Update, context: PeerContext) -> bool:
+    """A coordinator's button: a coordinator, or their stand-in during the period."""
     user = update.effective_user
-    return user is not None and context.services.settings.is_coordinator(user.id)
+    return await acts_as_coordinator(context, user.id if user else None)
 
 
 async def stale_button(update: Update, context: PeerContext) -> None:

@@ -14,7 +14,7 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, ChatMigrated, TelegramError
 
 from bot.context import PeerContext
-from bot.domain import people
+from bot.domain import away, people
 from bot.i18n import N_, Translate, pick_language
 from handlers.delivery import follow_migration, send_in_parts
 
@@ -74,8 +74,24 @@ def is_private(update: Update) -> bool:
 
 
 def is_coordinator(context: PeerContext, update: Update) -> bool:
+    """A coordinator: the rights over people's data (`/mydata @`, `/forgetme @`) ask this."""
     user = update.effective_user
     return user is not None and context.services.settings.is_coordinator(user.id)
+
+
+async def acts_as_coordinator(context: PeerContext, user_id: int | None) -> bool:
+    """The coordinator's everyday rights (cover, pauses, meetings, minutes, broadcasts): a
+    coordinator, or their stand-in while they are away (`bot.domain.away`)."""
+    if user_id is None:
+        return False
+    services = context.services
+    return await away.can_act_as_coordinator(
+        context.session,
+        services.group_id,
+        user_id,
+        services.settings.coordinator_ids,
+        services.clock.now(),
+    )
 
 
 def deep_link(context: PeerContext, payload: str = "") -> str:
@@ -129,11 +145,13 @@ async def talk_privately_instead(update: Update, context: PeerContext) -> None:
 
 
 def coordinator_only(handler: Handler) -> Handler:
-    """Coordinator commands answer everyone else with a polite no."""
+    """Coordinator commands (also for a stand-in, `acts_as_coordinator`) answer everyone
+    else with a polite no."""
 
     @functools.wraps(handler)
     async def wrapper(update: Update, context: PeerContext) -> None:
-        if is_coordinator(context, update):
+        user = update.effective_user
+        if await acts_as_coordinator(context, user.id if user else None):
             await handler(update, context)
             return
         _ = texts_for(context, update)

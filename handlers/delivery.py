@@ -28,7 +28,7 @@ from telegram import Bot, InputFile, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
 from bot.context import PeerContext
-from bot.domain import outbox, people
+from bot.domain import away, outbox, people
 from bot.i18n import Translate
 from bot.ratelimit import retry_seconds
 
@@ -217,6 +217,22 @@ async def follow_migration(context: PeerContext, new_chat_id: int) -> None:
 
 # Telling the coordinators -------------------------------------------------------------------
 
+
+async def coordinator_recipients(
+    context: PeerContext, session: AsyncSession | None = None
+) -> list[int]:
+    """Who gets what the bot tells "the coordinator" now (Telegram ids): each coordinator,
+    or during their time away their stand-in (`bot.domain.away`). Every message for the
+    coordinators asks this one function. `session`: the caller's, or None for a short one."""
+    services = context.services
+    ids = services.settings.coordinator_ids
+    now = services.clock.now()
+    if session is not None:
+        return await away.recipients_for_coordinator_messages(session, services.group_id, ids, now)
+    async with services.db.transaction() as own:
+        return await away.recipients_for_coordinator_messages(own, services.group_id, ids, now)
+
+
 # `render(_, language)`: the text in one coordinator's language.
 Render = Callable[[Translate, str], str]
 
@@ -229,14 +245,15 @@ async def tell_coordinators(
     skip: Collection[int] = (),
     **kwargs: Any,
 ) -> int:
-    """Tell every coordinator (but `skip`, Telegram user ids) now, each in their language, in
+    """Tell every coordinator (or their stand-in, `coordinator_recipients`; but `skip`,
+    Telegram user ids) now, each in their language, in
     parts when long. Returns how many got it; one who can't be reached is logged (by id) and
     remembered, so the caller can say so. Best effort: what must not be lost across a stop
     is enqueued in the outbox instead (`bot.domain.outbox`, e.g. the pause notices).
     `session`: the caller's transaction, or None to use short ones of its own."""
     services = context.services
     delivered = 0
-    for user_id in services.settings.coordinator_ids:
+    for user_id in await coordinator_recipients(context, session):
         if user_id in skip:
             continue
         if session is None:

@@ -34,8 +34,8 @@ from handlers import meeting_flow as flow
 from handlers.callbacks import ID, Who, choice, small_int
 from handlers.common import (
     CommandInfo,
+    acts_as_coordinator,
     coordinator_only,
-    is_coordinator,
     is_group_member,
     private_only,
     reply,
@@ -494,7 +494,8 @@ async def typed_setting(update: Update, context: PeerContext) -> None:
     message = update.effective_message
     if pending is None or message is None or not message.text:
         return
-    if not is_coordinator(context, update):
+    user = update.effective_user
+    if not await acts_as_coordinator(context, user.id if user else None):
         return
     conversation.finish(context, NewSettingValue)
     if message.text.startswith("/"):

@@ -22,7 +22,7 @@ from bot.context import PeerContext, Services
 from bot.domain import matches, people
 from bot.i18n import texts
 from handlers.common import MEMBER_STATUSES, MEMBERSHIP_FRESH, telegram_person
-from handlers.delivery import follow_migration, send_private
+from handlers.delivery import coordinator_recipients, follow_migration, send_private
 
 if TYPE_CHECKING:
     from storage.models import Person
@@ -129,7 +129,7 @@ async def member_gone(context: PeerContext, *, person: Person) -> None:
     if not on:
         return
     labels = [m.label for m in on]
-    for coordinator_id in services.settings.coordinator_ids:
+    for coordinator_id in await coordinator_recipients(context, context.session):
         coordinator = await people.find_person(context.session, services.group_id, coordinator_id)
         _ = texts(coordinator.language if coordinator else services.settings.language)
         text = "\n".join(

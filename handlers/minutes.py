@@ -38,8 +38,8 @@ from handlers import conversation, minutes_paste
 from handlers.callbacks import REFUSALS, TOKEN, Who, take_confirmation
 from handlers.common import (
     CommandInfo,
+    acts_as_coordinator,
     coordinator_only,
-    is_coordinator,
     private_only,
     reply,
     reply_language,
@@ -143,12 +143,19 @@ async def private_message(update: Update, context: PeerContext) -> None:
     """The coordinator's private message: the minutes after `/minutes`, or sent without a
     command (runs before other features; what it does not take goes on to them)."""
     message = update.effective_message
-    if message is None or not is_coordinator(context, update):
+    if message is None:
+        return
+    user = update.effective_user
+    awaited = conversation.get(context, AwaitingMinutes)
+    # The coordinator; or a stand-in (bot.domain.away) who asked with /minutes. Minutes
+    # pasted without a command are taken from the coordinator only.
+    if not is_coordinator(context, update) and (
+        awaited is None or not await acts_as_coordinator(context, user.id if user else None)
+    ):
         return
     if (message.text or message.caption or "").startswith("/"):
         conversation.finish(context, AwaitingMinutes)
         return  # a command: the coordinator moved on
-    awaited = conversation.get(context, AwaitingMinutes)
     if awaited is None:
         if await minutes_paste.pasted(update, context):
             raise ApplicationHandlerStop

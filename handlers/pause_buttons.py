@@ -18,6 +18,8 @@ class PauseAction(StrEnum):
     COVER = "cover"
     NOTE = "note"
     CONFIRM = "ok"
+    # The coordinator is away: start the pause, but its notice waits for the coordinator.
+    CONFIRM_WAIT = "okw"
     # The coordinator's side: pick a volunteer, a length for them, or end their pause.
     PICK = "cp"
     PICK_LENGTH = "cl"

@@ -76,6 +76,7 @@ EXPORT_PARTS = {
     "meeting_answers": N_("Your answers in the date polls for the volunteer meeting"),
     "outbox": N_("Messages I sent you or am still to send you (what and when, never their text)"),
     "broadcasts": N_("Messages you sent to everyone as the coordinator (never their text)"),
+    "coordinator_away": N_("Times the coordinator was away, and who stood in"),
     "minutes": N_("Minutes of volunteer meetings that you wrote"),
     "pending_actions": N_("Questions with buttons that concern you (e.g. a confirmation)"),
     "pauses": N_("Your pauses"),

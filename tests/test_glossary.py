@@ -18,6 +18,7 @@ CATALOGUES = sorted((LOCALE_DIR / "da" / "LC_MESSAGES").glob("*.po"))
 # (pattern in a Danish text, what to say instead). Case-sensitive where case matters.
 FORBIDDEN = [
     (r"(?i)\bafløser", "midlertidig frivillig"),
+    (r"(?i)\bvikar", "stedfortræder (the coordinator's stand-in)"),
     (r"(?i)\baftale(n|rne)\b|\b(dine|din|mine|jeres|nye|ingen|de|en) aftaler?\b", "møde, møder"),
     (r"(?i)\bfejled", "kunne ikke / ikke kommet frem"),
     (r"(?i)\bmangle(r|de)?\b", "har brug for"),

@@ -38,6 +38,8 @@ class Kind(StrEnum):
     COVER_SUGGESTION = "cover_suggestion"
     # "Yes"/"No, thanks" under the question to a volunteer (subject: the cover ask).
     COVER_ANSWER = "cover_answer"
+    AWAY = "away"  # "Yes, set it up" for a time away (person: the stand-in)
+    AWAY_END = "away_end"  # end a time away early (subject: its id)
 
 
 # Longer than a day where the question may wait longer: the coordinator reads the pause

@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import away, outbox, people
 from bot.domain import meeting as domain
 from bot.domain import meeting_dates as dates
-from bot.domain import outbox, people
 from storage.models import Person
 from storage.models.meeting import Meeting
 from storage.models.outbox import CLAIMED, DONE, HELD, PENDING, OutboxItem
@@ -242,8 +242,12 @@ async def decide(
     for kind in (DECISION, PICTURE, MOVED):  # an earlier date's messages not yet sent
         await let_go(session, kind, meeting.id, now)
     await outbox.enqueue(session, meeting.group_id, DECISION, meeting.id, None, now)
-    for coordinator in await _coordinators(session, meeting.group_id, coordinator_ids):
-        await outbox.enqueue(session, meeting.group_id, PICTURE, meeting.id, coordinator.id, now)
+    # To each coordinator, or during their time away to their stand-in.
+    for recipient in await away.route(session, meeting.group_id, coordinator_ids, now):
+        if recipient.person_id is not None:
+            await outbox.enqueue(
+                session, meeting.group_id, PICTURE, meeting.id, recipient.person_id, now
+            )
     for person in said_yes:
         await outbox.enqueue(session, meeting.group_id, MOVED, meeting.id, person.id, now)
     return moved
@@ -313,7 +317,9 @@ async def wanted_after_decision(
         return None
     if claim.kind == PICTURE:
         person = await session.get(Person, claim.person_id)
-        if person is None or person.telegram_user_id not in coordinator_ids:
+        if person is None or not await away.may_receive(
+            session, person, coordinator_ids, claim.due_at
+        ):
             return None
         return meeting, person
     found = await _active(session, claim.person_id, now, coordinator_ids)

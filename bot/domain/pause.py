@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import outbox
+from bot.domain import away, outbox
 from bot.domain.localtime import local_to_utc, local_today
 from bot.domain.people import active_pause_filter, current_pause
 from bot.domain.typed_dates import parse_day
@@ -144,10 +144,12 @@ async def start_pause(
     tz: ZoneInfo,
     note: str | None = None,
     notify: Sequence[int] = (),
+    wait_for_coordinator: bool = False,
 ) -> Pause:
     """Pause a volunteer from now, until a planned date (asked then) or open-ended; the
     coordinators `notify` (Telegram ids) are promised a notice, with the volunteer's `note`
-    (sealed: this row never holds it readable)."""
+    (sealed: this row never holds it readable). `wait_for_coordinator`: a coordinator who
+    is away gets the pause's notices when back, never the stand-in."""
     if await current_pause(session, person_id, now) is not None:
         raise AlreadyPaused
     until = at_local_hour(until_day, tz) if until_day is not None else None
@@ -164,6 +166,8 @@ async def start_pause(
     )
     session.add(pause)
     await session.flush()
+    if wait_for_coordinator:
+        await away.wait_for_coordinator(session, group_id, pause.id, now)
     await tell_coordinators(session, pause, STARTED, now, notify)
     return pause
 
@@ -172,17 +176,21 @@ async def tell_coordinators(
     session: AsyncSession, pause: Pause, kind: str, now: datetime, coordinators: Sequence[int]
 ) -> int:
     """Promise each coordinator (Telegram ids) who has a row (everyone who started the bot
-    has) a notice of `kind` about this pause; returns how many were promised."""
+    has), or their stand-in, a notice of `kind` about this pause; returns how many were
+    promised."""
     if not coordinators:
         return 0
-    ids = await session.scalars(
-        select(Person.id).where(
-            Person.group_id == pause.group_id, Person.telegram_user_id.in_(coordinators)
-        )
-    )
     count = 0
-    for person_id in ids:
-        await outbox.enqueue(session, pause.group_id, kind, pause.id, person_id, now)
+    # During a coordinator's period away, the stand-in (or, for a pause that waits for the
+    # coordinator, the coordinator at the period's end): `away.route` decides.
+    for recipient in await away.route(
+        session, pause.group_id, coordinators, now, pause_id=pause.id
+    ):
+        if recipient.person_id is None:
+            continue
+        await outbox.enqueue(
+            session, pause.group_id, kind, pause.id, recipient.person_id, recipient.due_at
+        )
         count += 1
     return count
 

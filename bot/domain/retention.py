@@ -85,6 +85,9 @@ RULES: list[RetentionRule] = [
     # done items have done_at; saying so reads them along the (group, state, due) index
     # instead of every pending reminder too.
     RetentionRule("outbox", "done_at", "retention_answers_months", lambda t: t.c.state == DONE),
+    # The coordinator's times away (who stood in; the pauses that waited go with them), by
+    # their planned end: as long as answers.
+    RetentionRule("coordinator_away", "ends_at", "retention_answers_months"),
 ]
 
 # Tables that point at a person and are kept exactly as long as the person is in the group

@@ -13,6 +13,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import TelegramError
 
 from bot.context import PeerContext, Services
+from bot.domain import away
 from bot.domain import pause as pauses
 from bot.domain.matches import PersonMatch
 from bot.domain.typed_dates import example_day
@@ -258,17 +259,54 @@ async def announce_end(context: PeerContext, person: Person, pause: Pause) -> No
     await services.emit("pause_ended", context, person=person, pause=pause)
 
 
-def started_text(context: PeerContext, _: Translate, told: bool, until: str | None) -> str:
-    """What a volunteer reads once her pause has started (`told`: the coordinator has it)."""
-    lines = [_("Your pause has started. Take good care of yourself.")]
-    lines.append(
-        _("I have told the coordinator.")
-        if told
-        else _(
-            "I couldn't reach the coordinator just now; if you feel up to it, you can tell "
-            "them yourself."
-        )
+async def stand_ins(context: PeerContext, language: str) -> tuple[str | None, str | None]:
+    """While a coordinator is away: who reads what a volunteer tells the coordinator (first
+    names), and the last day away, written out; (None, None) otherwise."""
+    services = context.services
+    standing_in = await away.running_stand_ins(
+        context.session, services.group_id, services.settings.coordinator_ids, services.clock.now()
     )
+    if not standing_in:
+        return None, None
+    names = citizens_text(
+        [person.first_name for person, _period in standing_in], context.texts(language)
+    )
+    back = max(away.last_day(period, services.tz) for _person, period in standing_in)
+    return names, day_text(context, back, language)
+
+
+def started_text(
+    context: PeerContext,
+    _: Translate,
+    told: bool,
+    until: str | None,
+    *,
+    stand_in: str | None = None,
+    waits_until: str | None = None,
+) -> str:
+    """What a volunteer reads once her pause has started (`told`: the coordinator has it;
+    `stand_in`: who read it instead while the coordinator is away; `waits_until`: it waits
+    for the coordinator, back after that day)."""
+    lines = [_("Your pause has started. Take good care of yourself.")]
+    if waits_until is not None:
+        lines.append(
+            _(
+                "I will tell the coordinator when they are back after {day}. Nobody else is told."
+            ).format(day=waits_until)
+        )
+    elif told and stand_in is not None:
+        lines.append(
+            _("I have told {name}, who stands in for the coordinator.").format(name=stand_in)
+        )
+    else:
+        lines.append(
+            _("I have told the coordinator.")
+            if told
+            else _(
+                "I couldn't reach the coordinator just now; if you feel up to it, you can tell "
+                "them yourself."
+            )
+        )
     lines.append(_("While you are on a pause, I won't send you reminders."))
     if until is None:
         lines.append(

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.context import PeerContext
-from bot.domain import outbox, rows
+from bot.domain import away, outbox, rows
 from bot.domain import pause as pauses
 from bot.domain.matches import matches_for_person
 from bot.i18n import Translate, format_day
@@ -84,13 +84,17 @@ async def prepare_notice(
     context: PeerContext, session: AsyncSession, claim: outbox.Claim, now: datetime
 ) -> Outgoing | None:
     """A coordinator's notice, in their language; not wanted once the volunteer is
-    forgotten, a check-in once the pause is over, or when the recipient is no coordinator."""
+    forgotten, a check-in once the pause is over, or when the recipient is no coordinator
+    (nor a stand-in)."""
     services = context.services
     pause = await pauses.find_pause(session, claim.subject_id)
     coordinator = await rows.find_person(session, claim.person_id)
     if pause is None or coordinator is None:
         return None
-    if not services.settings.is_coordinator(coordinator.telegram_user_id):
+    # A coordinator, or the stand-in of a period running when it was promised.
+    if not await away.may_receive(
+        session, coordinator, services.settings.coordinator_ids, claim.due_at
+    ):
         return None
     person = await rows.find_person(session, pause.person_id)
     if person is None:

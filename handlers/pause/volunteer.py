@@ -51,6 +51,7 @@ from handlers.pause.common import (
     note_key,
     remove_keyboard,
     rhythm,
+    stand_ins,
     started_text,
     until_text,
 )
@@ -243,21 +244,31 @@ async def show_summary(
         lines.append("• " + _('Your message to the coordinator: "{message}"').format(message=note))
     else:
         lines.append("• " + _("No message to the coordinator."))
+
+    def button(label: str, action: PauseAction) -> list[InlineKeyboardButton]:
+        return [InlineKeyboardButton(label, callback_data=BUTTONS.encode(action))]
+
+    buttons = [button(_("Yes, start my pause"), PauseAction.CONFIRM)]
+    # The coordinator is away: say who reads it, and offer to let it wait (a pause is
+    # private, and the stand-in may be a peer).
+    names, back = await stand_ins(context, person.language)
+    if names is not None:
+        lines.append(
+            "• "
+            + _(
+                "The coordinator is away until and including {day}. Meanwhile {name} reads "
+                "what you tell the coordinator. If you prefer, it can wait for the coordinator."
+            ).format(day=back, name=names)
+        )
+        buttons.append(button(_("Yes, but wait for the coordinator"), PauseAction.CONFIRM_WAIT))
     lines += ["", _("Shall I go ahead?")]
-    keyboard = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    _("Yes, start my pause"), callback_data=BUTTONS.encode(PauseAction.CONFIRM)
-                )
-            ],
-            [InlineKeyboardButton(_("Not now"), callback_data=BUTTONS.encode(PauseAction.CANCEL))],
-        ]
-    )
-    await reply(update, "\n".join(lines), reply_markup=keyboard)
+    buttons.append(button(_("Not now"), PauseAction.CANCEL))
+    await reply(update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons))
 
 
-async def confirm(update: Update, context: PeerContext, person: Person, flow: PauseFlow) -> None:
+async def confirm(
+    update: Update, context: PeerContext, person: Person, flow: PauseFlow, *, wait: bool = False
+) -> None:
     """Start the pause; the coordinators' notice (with the message) is enqueued with it, sent
     once it has committed (or after a restart), and the volunteer is told whether it arrived.
     The message waits on the pause only until it is delivered."""
@@ -279,10 +290,14 @@ async def confirm(update: Update, context: PeerContext, person: Person, flow: Pa
             tz=services.tz,
             note=seal(note_key(services), note) if note else None,
             notify=services.settings.coordinator_ids,
+            wait_for_coordinator=wait,
         )
     except pauses.AlreadyPaused:
         await reply(update, _("You are already on a pause. Take good care of yourself."))
         return
+    # Who reads it now: a stand-in (named to the volunteer), or, when it waits, nobody yet.
+    stand_in, back = await stand_ins(context, person.language)
+    back = back if wait else None
     del note  # from here on only the pause row has it, sealed, until the coordinators do
     log.info("pause %s started for person %s", pause.id, person.id)
     await services.emit("pause_started", context, person=person, pause=pause)
@@ -293,7 +308,8 @@ async def confirm(update: Update, context: PeerContext, person: Person, flow: Pa
         """Once the notice went (or not): whether the coordinator has it."""
         async with later.services.db.transaction() as session:
             told = await pauses.notice_reached(session, pauses.STARTED, pause_id)
-        delivery = await send_private(later.bot, user_id, started_text(later, _, told, until))
+        text = started_text(later, _, told, until, stand_in=stand_in, waits_until=back)
+        delivery = await send_private(later.bot, user_id, text)
         if not delivery.sent:
             log.warning("pause %s: the confirmation did not reach the volunteer", pause_id)
 
@@ -553,6 +569,17 @@ async def on_confirm(update: Update, context: PeerContext) -> None:
         return
     if flow.step == "confirm":
         await confirm(update, context, person, flow)
+
+
+@BUTTONS.route(PauseAction.CONFIRM_WAIT)
+async def on_confirm_wait(update: Update, context: PeerContext) -> None:
+    """Start the pause; its notice waits for the coordinator, never to the stand-in."""
+    await answered(update)
+    person = await tapping_person(update, context)
+    if person is None or (flow := await flow_of(update, context, person)) is None:
+        return
+    if flow.step == "confirm":
+        await confirm(update, context, person, flow, wait=True)
 
 
 @private_only

@@ -2,7 +2,8 @@
 registers every table on `Base.metadata` (Alembic and the tests rely on that)."""
 
 from storage.base import Base
-from storage.models import broadcast as broadcast  # registers its tables
+from storage.models import away as away  # registers its tables
+from storage.models import broadcast as broadcast
 from storage.models import confirmations as confirmations
 from storage.models import meeting as meeting
 from storage.models import minutes as minutes

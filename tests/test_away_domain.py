@@ -1,0 +1,104 @@
+"""The stand-in rules (bot/domain/away.py) with a fixed `now`: typed periods, local
+midnights right across daylight saving, who gets a coordinator's message and who may act
+as one, and what waits for the coordinator."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.domain import away, people
+from storage.db import Database
+
+CPH = ZoneInfo("Europe/Copenhagen")
+NOW = datetime(2027, 3, 1, 9, 0, tzinfo=CPH).astimezone(UTC)
+COORDINATORS = (1001,)
+
+
+def test_periods_are_read_like_every_date_in_the_bot():
+    today = date(2026, 12, 4)
+    assert away.parse_period("20.12", "3.1", today) == (date(2026, 12, 20), date(2027, 1, 3))
+    assert away.parse_period("2026-12-20", "3/1/2027", today) == (
+        date(2026, 12, 20),
+        date(2027, 1, 3),
+    )
+    assert away.parse_period("4.12", "4.12", today) == (date(2026, 12, 4), date(2026, 12, 4))
+    assert away.parse_period("1.12.2026", "3.12.2026", today) is away.PeriodProblem.IN_THE_PAST
+    assert away.parse_period("20.1", "10.1", today) is away.PeriodProblem.BACKWARDS
+    assert away.parse_period("20.12", "next week", today) is away.PeriodProblem.UNREADABLE
+    assert away.parse_period("20.12", "1.1.2028", today) is away.PeriodProblem.TOO_LONG
+
+
+async def _people(db: Database) -> tuple[int, int, int]:
+    async with db.transaction() as session:
+        group = await people.ensure_group(session, -1, NOW)
+        mette = people.TelegramPerson(1001, "Mette", "mette", "da", is_coordinator=True)
+        anna = people.TelegramPerson(2001, "Anna", "anna", "da")
+        m = await people.record_member(session, group.id, mette, NOW, started_bot=True)
+        a = await people.record_member(session, group.id, anna, NOW, started_bot=True)
+        return group.id, m.id, a.id
+
+
+async def test_a_period_runs_from_local_midnight_to_local_midnight_across_dst(
+    database: Database,
+):
+    group_id, mette, anna = await _people(database)
+    # Summer time begins on Sunday 28 March 2027 (02:00 -> 03:00).
+    async with database.transaction() as session:
+        period = await away.set_away(
+            session, group_id, mette, anna, (date(2027, 3, 20), date(2027, 4, 3)), CPH, NOW
+        )
+        assert period.starts_at == datetime(2027, 3, 19, 23, 0, tzinfo=UTC)  # 00:00 CET
+        assert period.ends_at == datetime(2027, 4, 3, 22, 0, tzinfo=UTC)  # 00:00 CEST
+        assert away.first_day(period, CPH) == date(2027, 3, 20)
+        assert away.last_day(period, CPH) == date(2027, 4, 3)
+
+    def local(day: int, month: int, hour: int, minute: int = 0) -> datetime:
+        return datetime(2027, month, day, hour, minute, tzinfo=CPH)
+
+    async with database.transaction() as session:
+        for moment, expected in (
+            (local(19, 3, 23, 59), [1001]),
+            (local(20, 3, 0, 0), [2001]),
+            (local(28, 3, 3, 30), [2001]),
+            (local(3, 4, 23, 59), [2001]),
+            (local(4, 4, 0, 0), [1001]),
+        ):
+            got = await away.recipients_for_coordinator_messages(
+                session, group_id, COORDINATORS, moment
+            )
+            assert got == expected, moment
+            acts = await away.can_act_as_coordinator(session, group_id, 2001, COORDINATORS, moment)
+            assert acts is (expected == [2001]), moment
+            # The coordinator always keeps every right.
+            assert await away.can_act_as_coordinator(session, group_id, 1001, COORDINATORS, moment)
+
+
+async def test_autumn_and_an_early_end(database: Database):
+    group_id, mette, anna = await _people(database)
+    # Winter time begins on Sunday 31 October 2027 (03:00 -> 02:00).
+    async with database.transaction() as session:
+        period = await away.set_away(
+            session, group_id, mette, anna, (date(2027, 10, 25), date(2027, 10, 31)), CPH, NOW
+        )
+        assert period.ends_at == datetime(2027, 10, 31, 23, 0, tzinfo=UTC)  # 00:00 CET
+        try:
+            await away.set_away(
+                session, group_id, mette, anna, (date(2027, 10, 26), date(2027, 10, 27)), CPH, NOW
+            )
+        except away.Overlaps:
+            pass
+        else:
+            raise AssertionError("a second period while one is planned")
+    during = datetime(2027, 10, 27, 12, 0, tzinfo=CPH)
+    async with database.transaction() as session:
+        found = await away.current_or_planned(session, group_id, mette, during)
+        assert found is not None
+        await away.end_early(session, found, during)
+        assert away.last_day(found, CPH) == date(2027, 10, 27)
+    async with database.transaction() as session:
+        later = during + timedelta(minutes=1)
+        assert await away.recipients_for_coordinator_messages(
+            session, group_id, COORDINATORS, later
+        ) == [1001]
+        assert not await away.can_act_as_coordinator(session, group_id, 2001, COORDINATORS, later)
