@@ -18,7 +18,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import PeerContext, Services
-from bot.domain import away, confirmations, people
+from bot.domain import away, confirmations, people, rows
 from bot.domain.localtime import local_to_utc, local_today
 from bot.domain.typed_dates import example_day
 from bot.i18n import N_, Translate, format_day, ngettext
@@ -132,7 +132,7 @@ async def away_command(update: Update, context: PeerContext) -> None:
             _(
                 "I can't find {username} among the people in the group I can write to. Your "
                 "stand-in must be in the group, and I must be able to write to them."
-            ).format(username=words[2]),
+            ).format(username=words[2][:33]),
         )
         return
     if stand_in.telegram_user_id == user.id:
@@ -141,7 +141,7 @@ async def away_command(update: Update, context: PeerContext) -> None:
     if me is not None and await away.current_or_planned(
         context.session, services.group_id, me.id, now
     ):
-        await reply(update, ALREADY(_))
+        await reply(update, already_text(_))
         return
     kind = confirmations.Kind.AWAY
     await confirmations.supersede(context.session, services.group_id, (kind,), user.id, now)
@@ -183,7 +183,7 @@ async def away_command(update: Update, context: PeerContext) -> None:
     await reply(update, text, reply_markup=keyboard)
 
 
-def ALREADY(_: Translate) -> str:
+def already_text(_: Translate) -> str:
     return _("You already have a time away planned. Write /away to see it, or to end it first.")
 
 
@@ -201,7 +201,7 @@ async def show_period(
         await reply(update, _("You have no time away planned.") + "\n\n" + _usage(context, _))
         return
     language = me.language
-    stand_in = await people.member_by_id(context.session, services.group_id, period.stand_in_id)
+    stand_in = await rows.find_person(context.session, period.stand_in_id)
     name = stand_in.first_name if stand_in is not None else "?"
     first = _day_text(context, away.first_day(period, services.tz), language)
     last = _day_text(context, away.last_day(period, services.tz), language)
@@ -278,7 +278,7 @@ async def on_set(update: Update, context: PeerContext, token: str, first: date, 
             context.session, services.group_id, me.id, stand_in.id, days, services.tz, now
         )
     except away.Overlaps:
-        await _edit(update, ALREADY(_))
+        await _edit(update, already_text(_))
         return
     log.info("away %s set: person %s stands in for person %s", period.id, stand_in.id, me.id)
     first_text = _day_text(context, days[0], me.language)

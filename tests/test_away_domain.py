@@ -102,3 +102,48 @@ async def test_autumn_and_an_early_end(database: Database):
             session, group_id, COORDINATORS, later
         ) == [1001]
         assert not await away.can_act_as_coordinator(session, group_id, 2001, COORDINATORS, later)
+
+
+async def test_a_pause_that_waits_and_the_stand_ins_own_pause_go_to_the_coordinator_later(
+    database: Database,
+):
+    from bot.domain import pause as pauses
+
+    group_id, mette, anna = await _people(database)
+    rhythm = pauses.Rhythm()
+    async with database.transaction() as session:
+        bo = await people.record_member(
+            session, group_id, people.TelegramPerson(2002, "Bo", "bo", "da"), NOW, started_bot=True
+        )
+        period = await away.set_away(
+            session, group_id, mette, anna, (date(2027, 3, 1), date(2027, 3, 7)), CPH, NOW
+        )
+        end = period.ends_at
+        waits = await pauses.start_pause(
+            session,
+            group_id,
+            bo.id,
+            NOW,
+            until_day=None,
+            wants_cover=False,
+            rhythm=rhythm,
+            tz=CPH,
+            notify=COORDINATORS,
+            wait_for_coordinator=True,
+        )
+        own = await pauses.start_pause(
+            session,
+            group_id,
+            anna,
+            NOW,
+            until_day=None,
+            wants_cover=False,
+            rhythm=rhythm,
+            tz=CPH,
+            notify=COORDINATORS,
+        )
+        for pause in (waits, own):
+            [to] = await away.route(session, group_id, COORDINATORS, NOW, pause_id=pause.id)
+            assert (to.telegram_user_id, to.due_at, to.stand_in) == (1001, end, False)
+        [plain] = await away.route(session, group_id, COORDINATORS, NOW)
+        assert (plain.telegram_user_id, plain.stand_in) == (2001, True)

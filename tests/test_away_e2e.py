@@ -22,6 +22,14 @@ def last(box: Sandbox, user: Any) -> Any:
     return message
 
 
+def prefixed(message: Any, prefix: str, suffix: str = "") -> str:
+    return next(
+        b["callback_data"]
+        for b in message.buttons
+        if b["callback_data"].startswith(prefix) and b["callback_data"].endswith(suffix)
+    )
+
+
 def new_texts(box: Sandbox, user: Any, since: int) -> str:
     return "\n---\n".join(box.texts_to(user.id)[since:])
 
@@ -109,6 +117,16 @@ async def test_the_stand_in_reads_and_acts_but_never_sees_data_and_a_summary_end
     await box.tap(anna, who, button(who, "Camilla"))
     assert "Camilla tager nu møderne med K.L., indtil Bo er tilbage" in box.last_text_to(anna.id)
     assert "Thank you for covering the meetings with K.L." in box.last_text_to(camilla.id)
+
+    # ...and a broadcast to every volunteer, privately.
+    await box.say(anna, "/broadcast Husk kaffen på fredag")
+    control = next(m for m in reversed(box.fake.messages_to(anna.id)) if m.buttons)
+    await box.tap(anna, control, prefixed(control, "broadcast:aud:", ":volunteers"))
+    await box.tap(anna, control, prefixed(control, "broadcast:imp:", ":0"))
+    await box.tap(anna, control, prefixed(control, "broadcast:send:"))
+    await box.fake.wait_until_idle()
+    await box.settle()
+    assert box.fake.calls_to("copyMessage"), "the stand-in's broadcast went out"
 
     # Never the rights over people's data.
     documents_before = len(box.fake.messages_to(anna.id))

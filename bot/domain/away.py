@@ -206,6 +206,7 @@ async def route(
     period the stand-in; about a pause that waits for the coordinator, the coordinator
     at the period's end. Each person once."""
     waiting = await held_periods(session, pause_id) if pause_id is not None else set()
+    pause = await session.get(Pause, pause_id) if pause_id is not None else None
     found: dict[int, Recipient] = {}
     for user_id in coordinator_user_ids:
         coordinator = await session.scalar(
@@ -217,7 +218,10 @@ async def route(
             else None
         )
         chosen = Recipient(user_id, coordinator.id if coordinator else None, now)
-        if away is not None and away.id in waiting:
+        # A stand-in's own pause is never told to themselves: it waits for the coordinator.
+        if away is not None and (
+            away.id in waiting or (pause is not None and pause.person_id == away.stand_in_id)
+        ):
             chosen = Recipient(user_id, away.coordinator_id, effective_end(away))
         elif away is not None:
             stand_in = await session.get(Person, away.stand_in_id)

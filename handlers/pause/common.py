@@ -259,18 +259,19 @@ async def announce_end(context: PeerContext, person: Person, pause: Pause) -> No
     await services.emit("pause_ended", context, person=person, pause=pause)
 
 
-async def stand_ins(context: PeerContext, language: str) -> tuple[str | None, str | None]:
-    """While a coordinator is away: who reads what a volunteer tells the coordinator (first
-    names), and the last day away, written out; (None, None) otherwise."""
+async def stand_ins(context: PeerContext, person: Person) -> tuple[str | None, str | None]:
+    """While a coordinator is away: who reads what this volunteer tells the coordinator
+    (first names; never the volunteer, whose own pause waits for the coordinator), and the
+    last day away, written out; (None, None) otherwise."""
+    language = person.language
     services = context.services
     standing_in = await away.running_stand_ins(
         context.session, services.group_id, services.settings.coordinator_ids, services.clock.now()
     )
+    standing_in = [(p, period) for p, period in standing_in if p.id != person.id]
     if not standing_in:
         return None, None
-    names = citizens_text(
-        [person.first_name for person, _period in standing_in], context.texts(language)
-    )
+    names = citizens_text([p.first_name for p, _period in standing_in], context.texts(language))
     back = max(away.last_day(period, services.tz) for _person, period in standing_in)
     return names, day_text(context, back, language)
 

@@ -251,7 +251,7 @@ async def show_summary(
     buttons = [button(_("Yes, start my pause"), PauseAction.CONFIRM)]
     # The coordinator is away: say who reads it, and offer to let it wait (a pause is
     # private, and the stand-in may be a peer).
-    names, back = await stand_ins(context, person.language)
+    names, back = await stand_ins(context, person)
     if names is not None:
         lines.append(
             "• "
@@ -296,7 +296,7 @@ async def confirm(
         await reply(update, _("You are already on a pause. Take good care of yourself."))
         return
     # Who reads it now: a stand-in (named to the volunteer), or, when it waits, nobody yet.
-    stand_in, back = await stand_ins(context, person.language)
+    stand_in, back = await stand_ins(context, person)
     back = back if wait else None
     del note  # from here on only the pause row has it, sealed, until the coordinators do
     log.info("pause %s started for person %s", pause.id, person.id)
