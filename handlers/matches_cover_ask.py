@@ -21,7 +21,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot.context import PeerContext
-from bot.domain import confirmations, outbox, people, rows
+from bot.domain import away, confirmations, outbox, people, rows
 from bot.domain import matches as match_rules
 from bot.domain.matches import asks
 from bot.i18n import N_
@@ -400,7 +400,10 @@ async def prepare_answered(
     if seen is None or coordinator is None:
         return None
     services = context.services
-    if not services.settings.is_coordinator(coordinator.telegram_user_id):
+    # A coordinator, or the stand-in of a period running when it was promised.
+    if not await away.may_receive(
+        session, coordinator, services.settings.coordinator_ids, claim.due_at
+    ):
         return None
     language = coordinator.language or services.settings.language
     _ = context.texts(language)

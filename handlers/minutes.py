@@ -146,16 +146,13 @@ async def private_message(update: Update, context: PeerContext) -> None:
     if message is None:
         return
     user = update.effective_user
-    awaited = conversation.get(context, AwaitingMinutes)
-    # The coordinator; or a stand-in (bot.domain.away) who asked with /minutes. Minutes
-    # pasted without a command are taken from the coordinator only.
-    if not is_coordinator(context, update) and (
-        awaited is None or not await acts_as_coordinator(context, user.id if user else None)
-    ):
+    # The coordinator, or the stand-in while the coordinator is away (bot.domain.away).
+    if not await acts_as_coordinator(context, user.id if user else None):
         return
     if (message.text or message.caption or "").startswith("/"):
         conversation.finish(context, AwaitingMinutes)
         return  # a command: the coordinator moved on
+    awaited = conversation.get(context, AwaitingMinutes)
     if awaited is None:
         if await minutes_paste.pasted(update, context):
             raise ApplicationHandlerStop

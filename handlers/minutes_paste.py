@@ -27,7 +27,7 @@ from bot.i18n import ngettext
 from handlers import conversation
 from handlers.callbacks import ID, STALE, Who, answer
 from handlers.common import reply, reply_language, telegram_person, texts_for
-from handlers.delivery import send_private
+from handlers.delivery import coordinator_recipients, send_private
 from handlers.minutes_common import (
     BUTTONS,
     MinutesAction,
@@ -321,7 +321,7 @@ async def questions_due(context: PeerContext) -> None:
     if not ask:
         log.info("minutes question for meeting %s found too late; skipped", meeting_id)
         return
-    for user_id in services.settings.coordinator_ids:
+    for user_id in await coordinator_recipients(context):
         async with services.db.transaction() as session:
             meeting = await stored.meeting(session, meeting_id)
             language = await language_of_user(session, context, user_id)

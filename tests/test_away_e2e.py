@@ -85,7 +85,7 @@ async def test_the_stand_in_reads_and_acts_but_never_sees_data_and_a_summary_end
     group: tuple[Sandbox, Cast],
 ):
     box, cast = group
-    mette, (anna, bo, camilla, _dennis) = cast.coordinator, cast.volunteers
+    mette, (anna, bo, _camilla, dennis) = cast.coordinator, cast.volunteers
     await everyone_starts(box, cast)
     await weekly_match(box, "K.L.", bo)
     await set_away(box, cast, "7.12 13.12", "anna")
@@ -109,14 +109,15 @@ async def test_the_stand_in_reads_and_acts_but_never_sees_data_and_a_summary_end
     assert "Bo har bedt om en pause" in notice and "Ring gerne til mig." in notice
     assert "har bedt om en pause" not in new_texts(box, mette, mette_before)
 
-    # The everyday rights: cover, with the coordinator's buttons.
-    await box.say(anna, "/cover")
-    chooser = last(box, anna)
-    await box.tap(anna, chooser, button(chooser, "K.L."))
-    who = last(box, anna)
-    await box.tap(anna, who, button(who, "Camilla"))
-    assert "Camilla tager nu møderne med K.L., indtil Bo er tilbage" in box.last_text_to(anna.id)
-    assert "Thank you for covering the meetings with K.L." in box.last_text_to(camilla.id)
+    # The everyday rights: the pause notice's buttons (ask someone to cover).
+    notice = next(m for m in reversed(box.fake.messages_to(anna.id)) if m.buttons)
+    assert "Spørg Dennis" in [b["text"] for b in notice.buttons]
+    await box.tap(anna, notice, button(notice, "Spørg Dennis"))
+    assert "Jeg har spurgt Dennis privat om møderne med K.L." in box.last_text_to(anna.id)
+    question = last(box, dennis)
+    await box.tap(dennis, question, button(question, "Ja"))
+    assert "Dennis har sagt ja og tager møderne med K.L." in box.last_text_to(anna.id)
+    assert "Dennis har sagt ja" not in new_texts(box, mette, mette_before)
 
     # ...and a broadcast to every volunteer, privately.
     await box.say(anna, "/broadcast Husk kaffen på fredag")
