@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import storage.models  # noqa: F401  (registers every feature's tables on the metadata)
+from bot.domain.bulk import BULK_ROWS, roomy_cache
 from bot.domain.minutes import KIND as MINUTES_COPY
 from bot.domain.rights import overwrite_deleted_content, uncovered_without
 from storage.base import Base
@@ -134,6 +135,14 @@ async def apply_rules(
     """Delete everything past its retention period in one group. Returns rows per table."""
     await overwrite_deleted_content(session)
     deleted: dict[str, int] = {}
+    async with roomy_cache(session, BULK_ROWS):  # a day's deletions, or months' after a stop
+        await _apply(session, group_id, settings, now, deleted)
+    return deleted
+
+
+async def _apply(
+    session: AsyncSession, group_id: int, settings: Any, now: datetime, deleted: dict[str, int]
+) -> None:
     for rule, table in active_rules():
         if rule.via is None:
             stamp = table.c[rule.timestamp_column]
@@ -160,7 +169,6 @@ async def apply_rules(
         result = await session.execute(delete(table).where(condition))
         count = max(result.rowcount or 0, 0)
         deleted[rule.table_name] = deleted.get(rule.table_name, 0) + count
-    return deleted
 
 
 @dataclass

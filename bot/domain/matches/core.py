@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.bulk import roomy_cache
 from bot.domain.schedule import (
     BIWEEKLY,
     DATES,
@@ -314,7 +315,8 @@ async def plan_occurrences(
                 }
             )
     if new_rows:
-        await session.execute(_insert_ignoring_duplicates(session, MatchOccurrence), new_rows)
+        async with roomy_cache(session, len(new_rows)):
+            await session.execute(_insert_ignoring_duplicates(session, MatchOccurrence), new_rows)
     ids = [r[0] for r in rows]
     for chunk in _chunks(ids):
         await session.execute(
@@ -419,16 +421,17 @@ async def arm_reminders(session: AsyncSession, group_id: int, now: datetime, tz:
                             "state": PENDING,
                         }
                     )
-    if new_rows:
-        newest = await session.scalar(select(func.max(ReminderDelivery.id))) or 0
-        await session.execute(_insert_ignoring_duplicates(session, ReminderDelivery), new_rows)
-        await promise_reminders(session, group_id, newest)
-    # Large chunks: the first pass after a long stop arms 40,000 meetings (a statement per
-    # 500 was 80 statements); well under SQLite's and PostgreSQL's 32,766 parameters.
-    for chunk in _chunks([o[0] for o in occurrences], 10_000):
-        await session.execute(
-            update(MatchOccurrence).where(MatchOccurrence.id.in_(chunk)).values(armed=True)
-        )
+    async with roomy_cache(session, len(new_rows)):
+        if new_rows:
+            newest = await session.scalar(select(func.max(ReminderDelivery.id))) or 0
+            await session.execute(_insert_ignoring_duplicates(session, ReminderDelivery), new_rows)
+            await promise_reminders(session, group_id, newest)
+        # Large chunks: the first pass after a long stop arms 40,000 meetings (a statement
+        # per 500 was 80); well under SQLite's and PostgreSQL's 32,766 parameters.
+        for chunk in _chunks([o[0] for o in occurrences], 10_000):
+            await session.execute(
+                update(MatchOccurrence).where(MatchOccurrence.id.in_(chunk)).values(armed=True)
+            )
     return len(new_rows)
 
 
