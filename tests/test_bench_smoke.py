@@ -49,6 +49,16 @@ async def test_scale_seeds_the_real_models_and_runs_a_scheduling_pass(tmp_path: 
     assert first > 0 and usual > 0
 
 
+def test_the_pass_comparison_seeds_once_and_times_first_and_usual_passes(tmp_path: Path):
+    database = tmp_path / "passes.sqlite3"
+    command = [sys.executable, str(ROOT / "bench" / "passes.py"), "--database", str(database)]
+    command += ["--volunteers", "30", "--matches", "10", "--usual", "1"]
+    for _ in range(2):  # seeded the first time, copied the second
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True)
+        assert done.stdout.startswith("first ") and ", usual " in done.stdout
+    assert database.exists()
+
+
 def test_the_summary_names_every_target():
     floor = {
         "start_seconds": 0.3,
