@@ -225,12 +225,12 @@ async def coordinator_recipients(
     or during their time away their stand-in (`bot.domain.away`). Every message for the
     coordinators asks this one function. `session`: the caller's, or None for a short one."""
     services = context.services
-    ids = services.settings.coordinator_ids
     now = services.clock.now()
+    # The group's coordinators now (bot.domain.groups), each mapped to a stand-in if away.
     if session is not None:
-        return await away.recipients_for_coordinator_messages(session, services.group_id, ids, now)
+        return await away.recipients_for_coordinator_messages(session, services.group_id, None, now)
     async with services.db.transaction() as own:
-        return await away.recipients_for_coordinator_messages(own, services.group_id, ids, now)
+        return await away.recipients_for_coordinator_messages(own, services.group_id, None, now)
 
 
 # `render(_, language)`: the text in one coordinator's language.

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import outbox
+from bot.domain import groups, outbox
 from bot.domain.localtime import local_to_utc, local_today
 from bot.domain.typed_dates import parse_day
 from storage.models import Pause, Person
@@ -232,9 +232,15 @@ async def route(
 
 
 async def recipients_for_coordinator_messages(
-    session: AsyncSession, group_id: int, coordinator_user_ids: Collection[int], now: datetime
+    session: AsyncSession,
+    group_id: int,
+    coordinator_user_ids: Collection[int] | None,
+    now: datetime,
 ) -> list[int]:
-    """The Telegram ids that get a coordinator's message now (see `route`)."""
+    """The Telegram ids that get a coordinator's message now (see `route`); the group's
+    coordinators are `groups.coordinators_now` when not given."""
+    if coordinator_user_ids is None:
+        coordinator_user_ids = await groups.coordinators_now(session, group_id, now)
     return [r.telegram_user_id for r in await route(session, group_id, coordinator_user_ids, now)]
 
 
@@ -258,12 +264,14 @@ async def can_act_as_coordinator(
     session: AsyncSession,
     group_id: int,
     user_id: int,
-    coordinator_user_ids: Collection[int],
+    coordinator_user_ids: Collection[int] | None,
     now: datetime,
 ) -> bool:
     """The coordinator's everyday rights (cover, pauses, meetings, broadcasts): a
-    coordinator, or a stand-in during the period. Never the rights over people's data:
-    those ask for a coordinator only."""
+    coordinator (`groups.coordinators_now` when not given), or a stand-in during the
+    period. Never the rights over people's data: those ask for a coordinator only."""
+    if coordinator_user_ids is None:
+        coordinator_user_ids = await groups.coordinators_now(session, group_id, now)
     if user_id in coordinator_user_ids:
         return True
     return await standing_in(session, group_id, user_id, now) is not None
