@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from bot.domain import broadcast as broadcasts
 from bot.sandbox import GROUP_CHAT_ID, Cast, Sandbox
 from storage.models import Pause, Person
 from storage.models.outbox import OutboxItem
@@ -204,8 +205,11 @@ async def test_stopped_halfway_it_continues_after_a_restart_with_no_duplicates(
     assert 0 < sent_before < len(everyone)
     # A harder stop than this one: the process died after claiming a copy, before sending.
     async with _database(box) as session:
+        # A copy of this broadcast (the digest and the meeting's poll wait there too).
         lost = await session.scalar(
-            select(OutboxItem.id).where(OutboxItem.state == "pending").limit(1)
+            select(OutboxItem.id)
+            .where(OutboxItem.kind == broadcasts.KIND, OutboxItem.state == "pending")
+            .limit(1)
         )
         await session.execute(
             update(OutboxItem)
