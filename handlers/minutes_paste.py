@@ -40,6 +40,9 @@ from handlers.minutes_common import (
 log = logging.getLogger(__name__)
 
 TICKED, UNTICKED = "✅", "⬜"
+# Telegram takes at most 100 buttons under a message: beyond this many volunteers the
+# preview has no name buttons (who came stays as ticked from the poll).
+MAX_NAMES = 98
 QUESTION = confirmations.Kind.MINUTES
 
 
@@ -99,6 +102,8 @@ async def preview(
         )
         for t in ticks
     ]
+    if len(ticks_row) > MAX_NAMES:
+        ticks_row = []
     rows = [ticks_row[i : i + 2] for i in range(0, len(ticks_row), 2)]
     rows.append(
         [
