@@ -14,12 +14,20 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.context import PeerContext, Services, after_commit_hooks, current_session
+from bot.context import (
+    PeerContext,
+    Services,
+    after_commit_hooks,
+    current_group,
+    current_session,
+)
 from bot.domain import groups, updates
+from bot.domain.groups import GroupScope
 from bot.logging_setup import ContentFreeLibraryLogs
 from bot.ratelimit import PeerRateLimiter
 from bot.scheduler import Scheduler
@@ -101,16 +109,20 @@ class PeerApplication(Application):
         trouble = _handler_trouble.set((failures, last_try))
         hooks: list[Callable[[], Awaitable[None]]] = []
         hooks_token = after_commit_hooks.set(hooks)
+        group_token = current_group.set(None)  # set to the update's in _in_transaction
         try:
-            await self._in_transaction(update, failures, retry=retry)
-        finally:
-            after_commit_hooks.reset(hooks_token)
-            _handler_trouble.reset(trouble)
-        for hook in hooks:
             try:
-                await hook()
-            except Exception:  # the update's work is done; only the extra failed
-                log.exception("work after update %s's commit failed", _update_id(update))
+                await self._in_transaction(update, failures, retry=retry)
+            finally:
+                after_commit_hooks.reset(hooks_token)
+                _handler_trouble.reset(trouble)
+            for hook in hooks:
+                try:
+                    await hook()
+                except Exception:  # the update's work is done; only the extra failed
+                    log.exception("work after update %s's commit failed", _update_id(update))
+        finally:
+            current_group.reset(group_token)
 
     async def _in_transaction(
         self, update: object, failures: list[BaseException], *, retry: bool
@@ -123,6 +135,10 @@ class PeerApplication(Application):
             ):
                 log.info("update %s was handled before; skipping it", update_id)
                 return
+            # The update's group stays set through the commit and the work after it (reset
+            # in _process_once): what runs after the commit (a kick of the sender) is the
+            # group's too.
+            current_group.set(await group_of_update(session, update, services.clock.now()))
             token = current_session.set(session)
             try:
                 await super().process_update(update)
@@ -183,6 +199,31 @@ _handler_trouble: contextvars.ContextVar[tuple[list[BaseException], bool] | None
 )
 
 
+async def group_of_update(
+    session: AsyncSession, update: object, now: datetime
+) -> GroupScope | None:
+    """The group an update belongs to: a group chat's own; a vote's poll's; in private, the
+    sender's group (`groups.group_of_person`). None: no group of ours (a foreign chat, a
+    stranger), handled as such."""
+    if not isinstance(update, Update):
+        return None
+    group: Group | None = None
+    chat = update.effective_chat
+    if chat is not None and chat.type != ChatType.PRIVATE:
+        group = await groups.find_group(session, chat.id)
+        message = update.effective_message
+        if group is None and message is not None and message.migrate_from_chat_id:
+            group = await groups.find_group(session, message.migrate_from_chat_id)
+        if group is None:
+            return None
+    elif update.poll is not None or update.poll_answer is not None:
+        poll_id = update.poll.id if update.poll is not None else update.poll_answer.poll_id
+        group = await groups.group_of_poll(session, poll_id)
+    elif update.effective_user is not None:
+        group = await groups.group_of_person(session, update.effective_user.id)
+    return await groups.scope_of(session, group, now) if group is not None else None
+
+
 def _update_id(update: object) -> int | None:
     return update.update_id if isinstance(update, Update) else None
 
@@ -240,6 +281,14 @@ def remember_sniffio_is_missing() -> None:
         sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
+async def groups_served(application: Application) -> list[GroupScope]:
+    """Every group, as each scheduler round serves them (read anew: groups come and go)."""
+    services: Services = application.bot_data["services"]
+    async with services.db.transaction() as session:
+        now = services.clock.now()
+        return [await groups.scope_of(session, g, now) for g in await groups.all_groups(session)]
+
+
 def file_url_for(base_url: str) -> str:
     """Telegram serves files beside the API: .../bot -> .../file/bot."""
     head, _, tail = base_url.rstrip("/").rpartition("/")
@@ -286,7 +335,8 @@ def build_application(
     ContentFreeLibraryLogs.install()
     application.bot_data["services"] = services
     register_all(application, services)
-    services.scheduler.add("handled_updates", forget_old_updates)
+    services.scheduler.add("handled_updates", forget_old_updates, per_group=False)
+    services.scheduler.groups = groups_served
     return application
 
 
@@ -321,7 +371,7 @@ async def _on_start(application: Application) -> None:
                     "no group: set GROUP_CHAT_ID and COORDINATOR_IDS, or `peerbot groups add`"
                 )
             group = served[0]
-        services.group_id, services.group_chat_id = group.id, group.chat_id
+        services.default_group = await groups.scope_of(session, group, services.clock.now())
     services.bot_username = application.bot.username
     await publish_command_menus(application)
     services.scheduler.arm(application, services.settings.scheduler_interval_seconds)

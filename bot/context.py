@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from telegram.ext import CallbackContext, ExtBot
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.domain.groups import GroupScope
 from bot.i18n import Translate, texts
 from storage.db import Database
 
@@ -36,6 +38,14 @@ after_commit_hooks: contextvars.ContextVar[list[Callable[[], Awaitable[None]]] |
 Listener = Callable[..., Awaitable[None]]
 
 
+# The group of the update being handled or of the scheduler pass running; set by
+# `PeerApplication` (from the update's chat, sender or poll) and by the scheduler (each
+# group in turn). Tasks started from there inherit it (asyncio copies context variables).
+current_group: contextvars.ContextVar[GroupScope | None] = contextvars.ContextVar(
+    "current_group", default=None
+)
+
+
 @dataclass
 class Services:
     """Long-lived dependencies, built once per process."""
@@ -44,9 +54,9 @@ class Services:
     clock: Clock
     db: Database
     scheduler: Scheduler
-    # Filled at start: the configured group's row id and its current Telegram chat id.
-    group_id: int = 0
-    group_chat_id: int = 0
+    # Filled at start: the group served when no update or pass names one (the one-group
+    # shortcut's, else the oldest); `group_id`, `group_chat_id`... read `current_group`.
+    default_group: GroupScope | None = None
     bot_username: str = ""
     # Features listen to each other's events ("person_started", "pause_ended", ...)
     # without importing each other.
@@ -62,8 +72,57 @@ class Services:
             await listener(context, **details)
 
     @property
+    def group(self) -> GroupScope | None:
+        """The group of the work in hand (see `current_group`), else the default one."""
+        return current_group.get() or self.default_group
+
+    @property
+    def group_id(self) -> int:
+        group = self.group
+        return group.id if group is not None else 0
+
+    @property
+    def group_chat_id(self) -> int:
+        group = self.group
+        return group.chat_id if group is not None else 0
+
+    def group_moved(self, new_chat_id: int) -> None:
+        """The group of the work in hand became a supergroup: its new chat id from now on."""
+        group = self.group
+        if group is None:
+            return
+        moved = dataclasses.replace(group, chat_id=new_chat_id)
+        if current_group.get() is not None:
+            current_group.set(moved)
+        if self.default_group is not None and self.default_group.id == group.id:
+            self.default_group = moved
+
+    @property
     def tz(self) -> ZoneInfo:
-        return self.settings.tz
+        group = self.group
+        return group.tz if group is not None else self.settings.tz
+
+    @property
+    def language(self) -> str:
+        """The group's language: what is said in the group, and the default in private."""
+        group = self.group
+        return group.language if group is not None else self.settings.language
+
+    @property
+    def coordinator_ids(self) -> tuple[int, ...]:
+        """The coordinators of the group now (`bot.domain.groups.coordinators_now`)."""
+        group = self.group
+        return group.coordinator_ids if group is not None else ()
+
+    def is_coordinator(self, user_id: int) -> bool:
+        return user_id in self.coordinator_ids
+
+    @property
+    def crisis_help_text(self) -> str:
+        group = self.group
+        if group is not None and group.crisis_help_text:
+            return group.crisis_help_text
+        return self.settings.crisis_help_text
 
 
 class PeerContext(CallbackContext[ExtBot, dict, dict, dict]):
@@ -106,4 +165,4 @@ class PeerContext(CallbackContext[ExtBot, dict, dict, dict]):
         hooks.append(hook)
 
     def texts(self, language: str | None = None) -> Translate:
-        return texts(language or self.services.settings.language)
+        return texts(language or self.services.language)

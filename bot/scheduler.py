@@ -2,7 +2,9 @@
 
 Due times are database rows owned by each feature; nothing lives only in memory. Every
 `interval` seconds (and once at start, to catch up after downtime) the JobQueue runs
-`run_due`, which calls each feature's pass in turn. Passes never overlap.
+`run_due`, which calls each feature's pass in turn, for every group served (each pass
+sees its group as `services.group_id`, `services.tz`...: `bot.context.current_group`).
+Passes never overlap.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from telegram.ext import Application
@@ -24,29 +26,51 @@ DuePass = Callable[["PeerContext"], Awaitable[None]]
 
 class Scheduler:
     def __init__(self) -> None:
-        self._passes: list[tuple[str, DuePass]] = []
+        self._passes: list[tuple[str, DuePass, bool]] = []
         self._lock = asyncio.Lock()
         self._rounds_done = 0
         self._round_finished = asyncio.Event()
         self.running_pass: str | None = None  # for a report when a round takes too long
+        # The groups a round serves (set by the application); None: passes run once each.
+        self.groups: Callable[[Application], Awaitable[list[Any]]] | None = None
 
-    def add(self, name: str, due_pass: DuePass) -> None:
-        self._passes.append((name, due_pass))
+    def add(self, name: str, due_pass: DuePass, *, per_group: bool = True) -> None:
+        """A pass run for each group in turn, or (`per_group=False`) once for all."""
+        self._passes.append((name, due_pass, per_group))
 
     @property
     def names(self) -> list[str]:
-        return [name for name, _ in self._passes]
+        return [name for name, _, _ in self._passes]
 
     async def run_due(self, application: Application) -> None:
-        """Run every feature's pass once. A failing pass is logged and the others still run."""
+        """Run every feature's pass once for every group. A failing pass is logged and the
+        others still run."""
+        from bot.context import current_group
+
         context = application.context_types.context(application=application)
         async with self._lock:
-            for name, due_pass in self._passes:
-                self.running_pass = name
+            served: list[Any] = [None]
+            if self.groups is not None:
                 try:
-                    await due_pass(context)
+                    served = await self.groups(application)
                 except Exception:
-                    log.exception("scheduled pass %s failed; it will run again next time", name)
+                    log.exception("the groups could not be read; the next round tries again")
+                    served = []
+            for name, due_pass, per_group in self._passes:
+                for group in served if per_group else [None]:
+                    self.running_pass = name
+                    token = current_group.set(group)
+                    try:
+                        await due_pass(context)
+                    except Exception:
+                        log.exception(
+                            "scheduled pass %s failed for group row %s; it will run again next "
+                            "time",
+                            name,
+                            group.id if group is not None else "-",
+                        )
+                    finally:
+                        current_group.reset(token)
             self.running_pass = None
             self._rounds_done += 1
             self._round_finished.set()

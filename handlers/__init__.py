@@ -52,5 +52,8 @@ def register_all(application: Application, services: Services) -> None:
         commands += getattr(feature, "COMMANDS", [])
         due_pass = getattr(feature, "run_due", None)
         if due_pass is not None:
-            services.scheduler.add(feature.__name__, due_pass)
+            # A pass runs for each group in turn unless the feature says it serves all
+            # groups at once (`RUN_DUE_FOR_ALL_GROUPS = True`).
+            per_group = not getattr(feature, "RUN_DUE_FOR_ALL_GROUPS", False)
+            services.scheduler.add(feature.__name__, due_pass, per_group=per_group)
     application.bot_data["commands"] = commands

@@ -135,6 +135,10 @@ def sweep(application: Application, now: datetime) -> int:
     return dropped
 
 
+# The sweep looks at every conversation in memory, whatever the group.
+RUN_DUE_FOR_ALL_GROUPS = True
+
+
 async def run_due(context: PeerContext) -> None:
     """The scheduler pass: abandoned flows hold what people typed; don't keep it."""
     sweep(context.application, _now(context))

@@ -211,7 +211,7 @@ async def follow_migration(context: PeerContext, new_chat_id: int) -> None:
         return
     async with services.db.transaction() as session:
         await people.migrate_group(session, services.group_id, new_chat_id)
-    services.group_chat_id = new_chat_id
+    services.group_moved(new_chat_id)
     log.info("group row %s was upgraded to a supergroup; following its new id", services.group_id)
 
 
@@ -261,7 +261,7 @@ async def tell_coordinators(
                 coordinator = await people.find_person(own, services.group_id, user_id)
         else:
             coordinator = await people.find_person(session, services.group_id, user_id)
-        language = coordinator.language if coordinator else services.settings.language
+        language = coordinator.language if coordinator else services.language
         delivery = await send_private(
             context.bot, user_id, render(context.texts(language), language), **kwargs
         )
@@ -397,21 +397,25 @@ def kick(application: Any, kind: str) -> None:
     stops, so nothing enqueued meanwhile waits for the next pass."""
     if not application.running:  # a stopped bot's next start sends it
         return
-    lanes: dict[str, bool] = application.bot_data.setdefault(LANES, {})
-    running = kind in lanes
-    lanes[kind] = True
+    # A lane per group and kind: it claims its group's items (the group of the work that
+    # kicked it, inherited by the task), so one group's broadcast never waits for another's.
+    lane = (application.bot_data["services"].group_id, kind)
+    lanes: dict[tuple[int, str], bool] = application.bot_data.setdefault(LANES, {})
+    running = lane in lanes
+    lanes[lane] = True
     if not running:
-        application.create_task(_lane(application, kind), name=f"outbox lane {kind}")
+        application.create_task(_lane(application, lane), name=f"outbox lane {kind}")
 
 
-async def _lane(application: Any, kind: str) -> None:
+async def _lane(application: Any, lane: tuple[int, str]) -> None:
     context: PeerContext = application.context_types.context(application=application)
-    lanes: dict[str, bool] = application.bot_data[LANES]
+    lanes: dict[tuple[int, str], bool] = application.bot_data[LANES]
+    kind = lane[1]
     workers = application.bot_data[KINDS][kind].workers
     claiming = asyncio.Lock()  # one claim at a time; the sends go side by side
     try:
-        while application.running and lanes.get(kind):
-            lanes[kind] = False
+        while application.running and lanes.get(lane):
+            lanes[lane] = False
             await asyncio.gather(
                 *(_drain(context, frozenset({kind}), claiming) for _ in range(workers))
             )
@@ -419,7 +423,7 @@ async def _lane(application: Any, kind: str) -> None:
         log.exception("outbox lane %s failed; the next pass continues", kind)
     finally:
         # No await between the last look and this: a kick from now on starts a new lane.
-        lanes.pop(kind, None)
+        lanes.pop(lane, None)
 
 
 async def _drain(

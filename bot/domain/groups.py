@@ -21,6 +21,56 @@ INT64_MAX = 2**63 - 1  # Telegram's ids are signed 64-bit numbers
 
 
 @dataclass(frozen=True)
+class GroupScope:
+    """The group an update or a scheduler pass serves, as read at its start: every
+    `services.group_id`, `services.tz`, `services.coordinator_ids`... in that work is
+    this group's (`bot.context.current_group`)."""
+
+    id: int
+    chat_id: int
+    timezone: str
+    language: str
+    coordinator_ids: tuple[int, ...]
+    crisis_help_text: str | None = None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+async def group_of_poll(session: AsyncSession, poll_id: str) -> Group | None:
+    """The group whose meeting poll this is (a vote names only the poll)."""
+    from storage.models.meeting import Meeting
+
+    return await session.scalar(
+        select(Group).join(Meeting, Meeting.group_id == Group.id).where(Meeting.poll_id == poll_id)
+    )
+
+
+async def group_of_person(session: AsyncSession, user_id: int) -> Group | None:
+    """The group a private message from this person is about: the first group they
+    coordinate, else the first they are a member of. (Choosing among several groups is
+    for the person to do: not yet.)"""
+    coordinated = await groups_coordinated_by(session, user_id)
+    if coordinated:
+        return coordinated[0]
+    member = await groups_of_member(session, user_id)
+    return member[0] if member else None
+
+
+async def scope_of(session: AsyncSession, group: Group, now: datetime) -> GroupScope:
+    """What the work of one update or pass needs to know of its group."""
+    return GroupScope(
+        id=group.id,
+        chat_id=group.chat_id,
+        timezone=group.timezone,
+        language=group.language,
+        coordinator_ids=tuple(await coordinators_now(session, group.id, now)),
+        crisis_help_text=group.crisis_help_text,
+    )
+
+
+@dataclass(frozen=True)
 class GroupView:
     """A group as the operator sees it: ids and settings, never anybody's name."""
 
@@ -141,6 +191,16 @@ async def coordinators_now(session: AsyncSession, group_id: int, now: datetime) 
     there for the periods when a stand-in takes over."""
     del now  # no time-bound coordinators yet
     return await coordinator_ids(session, group_id)
+
+
+async def all_coordinator_ids(session: AsyncSession) -> list[int]:
+    """Everyone who coordinates a group here (for the coordinators' command menu)."""
+    rows = await session.scalars(
+        select(GroupCoordinator.telegram_user_id)
+        .distinct()
+        .order_by(GroupCoordinator.telegram_user_id)
+    )
+    return list(rows)
 
 
 async def is_coordinator(session: AsyncSession, group_id: int, user_id: int) -> bool:
