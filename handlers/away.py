@@ -154,7 +154,7 @@ async def away_command(update: Update, context: PeerContext) -> None:
         now=now,
         person_id=stand_in.id,
     )
-    language = me.language if me else services.settings.language
+    language = me.language if me else services.language
     first, last = _day_text(context, days[0], language), _day_text(context, days[1], language)
     text = "\n\n".join(
         [
@@ -409,7 +409,7 @@ async def prepare_summary(
     if coordinator is None:
         return None
     summary = await away.summary(session, period, services.tz)
-    language = coordinator.language or services.settings.language
+    language = coordinator.language or services.language
     text = summary_text(context, summary, context.texts(language), language)
     return Outgoing(coordinator.telegram_user_id, text)
 

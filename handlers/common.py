@@ -13,8 +13,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, ChatMigrated, TelegramError
 
-from bot.context import PeerContext
-from bot.domain import away, people
+from bot.context import PeerContext, current_group
+from bot.domain import away, groups, people
 from bot.i18n import N_, Translate, pick_language
 from handlers.delivery import follow_migration, send_in_parts
 
@@ -42,7 +42,7 @@ class CommandInfo:
 
 
 def language_of(context: PeerContext, user: User | None) -> str:
-    default = context.services.settings.language
+    default = context.services.language
     return pick_language(user.language_code if user else None, default)
 
 
@@ -51,7 +51,7 @@ def reply_language(context: PeerContext, update: Update) -> str:
     so nobody is singled out by an answer in another language."""
     if is_private(update) or update.effective_chat is None:
         return language_of(context, update.effective_user)
-    return context.services.settings.language
+    return context.services.language
 
 
 def texts_for(context: PeerContext, update: Update) -> Translate:
@@ -65,7 +65,7 @@ def telegram_person(context: PeerContext, user: User) -> people.TelegramPerson:
         first_name=user.first_name,
         username=user.username,
         language=language_of(context, user),
-        is_coordinator=context.services.settings.is_coordinator(user.id),
+        is_coordinator=context.services.is_coordinator(user.id),
     )
 
 
@@ -76,7 +76,7 @@ def is_private(update: Update) -> bool:
 def is_coordinator(context: PeerContext, update: Update) -> bool:
     """A coordinator: the rights over people's data (`/mydata @`, `/forgetme @`) ask this."""
     user = update.effective_user
-    return user is not None and context.services.settings.is_coordinator(user.id)
+    return user is not None and context.services.is_coordinator(user.id)
 
 
 async def acts_as_coordinator(context: PeerContext, user_id: int | None) -> bool:
@@ -174,6 +174,25 @@ async def is_group_member(context: PeerContext, user_id: int) -> bool:
     )
 
 
+async def find_newcomers_group(context: PeerContext, user_id: int) -> bool:
+    """Someone no group knows yet writes in private: ask Telegram which served group they
+    are in and make it this update's group (`current_group`). True if one was found."""
+    if current_group.get() is not None:
+        return False  # known somewhere: their group is already this update's
+    now = context.services.clock.now()
+    for group in await groups.all_groups(context.session):
+        if group.id == context.services.group_id:
+            continue  # asked already
+        current_group.set(await groups.scope_of(context.session, group, now))
+        try:
+            if await is_group_member(context, user_id):
+                return True
+        except TelegramError as error:
+            log.info("membership not confirmed: %s", type(error).__name__)
+    current_group.set(None)
+    return False
+
+
 async def current_person(context: PeerContext, update: Update) -> Person | None:
     """The registered person behind this update, if they are still in the group (confirmed
     with Telegram now and then: see `still_in_group`)."""
@@ -195,11 +214,14 @@ async def still_in_group(context: PeerContext, person: Person) -> bool:
     chat_member update the bot missed is noticed here: the person is then treated as having
     left (event `member_gone`, handled in handlers/membership.py)."""
     services = context.services
-    if person.telegram_user_id in services.settings.coordinator_ids:
+    if person.telegram_user_id in services.coordinator_ids:
         return True
     now = services.clock.now()
-    checked: dict[int, datetime] = context.application.bot_data.setdefault("member_seen", {})
-    last = checked.get(person.telegram_user_id)
+    seen = (person.group_id, person.telegram_user_id)  # in this group, not in another
+    checked: dict[tuple[int, int], datetime] = context.application.bot_data.setdefault(
+        "member_seen", {}
+    )
+    last = checked.get(seen)
     if last is not None and timedelta(0) <= now - last < MEMBERSHIP_FRESH:
         return True
     try:
@@ -208,9 +230,9 @@ async def still_in_group(context: PeerContext, person: Person) -> bool:
         log.info("membership not confirmed: %s", type(error).__name__)
         return True
     if inside:
-        checked[person.telegram_user_id] = now
+        checked[seen] = now
         return True
-    checked.pop(person.telegram_user_id, None)
+    checked.pop(seen, None)
     await services.emit("member_gone", context, person=person)
     return False
 

@@ -351,7 +351,7 @@ async def prepare_digest(
         now,
         unmatched_weeks=settings.unmatched_weeks,
         cancelled_streak=settings.cancelled_in_a_row,
-        coordinator_user_ids=settings.coordinator_ids,
+        coordinator_user_ids=services.coordinator_ids,
     )
     if result.empty:
         return None

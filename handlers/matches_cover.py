@@ -84,7 +84,7 @@ async def _cover_pick_volunteer(update: Update, context: PeerContext, match_id: 
     services = context.services
     now = services.clock.now()
     on_match = {p.id for p in await matches.active_volunteers_of(context.session, match_id)}
-    coordinators = set(services.settings.coordinator_ids)
+    coordinators = set(services.coordinator_ids)
     candidates = [
         p
         for p in await people.active_volunteers(context.session, services.group_id, now)

@@ -106,7 +106,7 @@ async def suggestion_offer(
             match,
             pause.id,
             now,
-            coordinators=services.settings.coordinator_ids,
+            coordinators=services.coordinator_ids,
         )
         if not found:
             lines.append(
@@ -211,7 +211,7 @@ async def on_ask(update: Update, context: PeerContext, token: str) -> None:
     seen = await asks.view(session, result.id)
     assert seen is not None
     await _drop_buttons(update)
-    language = coordinator.language if coordinator else services.settings.language
+    language = coordinator.language if coordinator else services.language
     await reply(
         update,
         _(
@@ -326,7 +326,7 @@ async def prepare_ask(
         await asks.void(session, seen.ask.id, now)
         return None
     services = context.services
-    language = person.language or services.settings.language
+    language = person.language or services.language
     _ = context.texts(language)
     match = seen.match
     lines = [
@@ -402,10 +402,10 @@ async def prepare_answered(
     services = context.services
     # A coordinator, or the stand-in of a period running when it was promised.
     if not await away.may_receive(
-        session, coordinator, services.settings.coordinator_ids, claim.due_at
+        session, coordinator, services.coordinator_ids, claim.due_at
     ):
         return None
-    language = coordinator.language or services.settings.language
+    language = coordinator.language or services.language
     _ = context.texts(language)
     state = seen.ask.state
     names = {"name": seen.person.first_name, "label": seen.match.label}
@@ -455,7 +455,7 @@ async def prepare_partner(
         return None
     if seen.ask.state != asks.YES or not await asks.is_covering(session, seen.ask):
         return None
-    language = partner.language or context.services.settings.language
+    language = partner.language or context.services.language
     _ = context.texts(language)
     text = _(
         "{name} will take part in the meetings with {label} for a while, as a temporary volunteer."

@@ -97,7 +97,7 @@ class NewMatch(conversation.Flow):
 
 async def _candidates(context: PeerContext) -> list[Person]:
     services = context.services
-    coordinators = set(services.settings.coordinator_ids)
+    coordinators = set(services.coordinator_ids)
     volunteers = await people.active_volunteers(
         context.session, services.group_id, services.clock.now()
     )

@@ -141,7 +141,7 @@ async def _ask_coordinator_to_choose(
 
     # The dates on the buttons are in the group's language (one message for every
     # coordinator, through the one `tell_coordinators`).
-    language = context.services.settings.language
+    language = context.services.language
     buttons = [
         [
             InlineKeyboardButton(

@@ -89,7 +89,7 @@ async def load_config(context: PeerContext, session: object) -> domain.MeetingCo
 
 
 def coordinators(context: PeerContext) -> tuple[int, ...]:
-    return context.services.settings.coordinator_ids
+    return context.services.coordinator_ids
 
 
 def when(context: PeerContext, moment: datetime, language: str) -> str:
@@ -154,7 +154,7 @@ async def prepare_poll(
     candidates = [o.starts_at for o in await domain.options(session, meeting.id) if o.starts_at]
     assert meeting.closes_at is not None
     _ = context.texts()
-    language = services.settings.language
+    language = services.language
     first = candidates[0].astimezone(services.tz)
     question = _(
         "When can you come to the volunteer meeting in {month}? Tick every day that suits "

@@ -172,7 +172,7 @@ async def prepare_group_post(
     if meeting is None:
         return None
     services = context.services
-    language = services.settings.language
+    language = services.language
     _ = context.texts(language)
     if claim.kind == messages.NO_DATE:
         text = _("No date got a yes this time. The coordinator will find a date and let you know.")

@@ -53,16 +53,21 @@ SEEN = "member_seen"
 def confirmed_lately(context: PeerContext, user_id: int, now: datetime) -> bool:
     """Whether Telegram said less than MEMBERSHIP_FRESH ago that this person is in the group
     (every way of leaving forgets it: see `forget_confirmed`)."""
-    last = context.application.bot_data.get(SEEN, {}).get(user_id)
+    last = context.application.bot_data.get(SEEN, {}).get(_seen_key(context, user_id))
     return last is not None and timedelta(0) <= now - last < MEMBERSHIP_FRESH
 
 
+def _seen_key(context: PeerContext, user_id: int) -> tuple[int, int]:
+    """In this group (the update's), not in another one."""
+    return (context.services.group_id, user_id)
+
+
 def remember_confirmed(context: PeerContext, user_id: int, now: datetime) -> None:
-    context.application.bot_data.setdefault(SEEN, {})[user_id] = now
+    context.application.bot_data.setdefault(SEEN, {})[_seen_key(context, user_id)] = now
 
 
 def forget_confirmed(context: PeerContext, user_id: int) -> None:
-    context.application.bot_data.get(SEEN, {}).pop(user_id, None)
+    context.application.bot_data.get(SEEN, {}).pop(_seen_key(context, user_id), None)
 
 
 async def guard_other_chats(update: Update, context: PeerContext) -> None:
@@ -131,7 +136,7 @@ async def member_gone(context: PeerContext, *, person: Person) -> None:
     labels = [m.label for m in on]
     for coordinator_id in await coordinator_recipients(context, context.session):
         coordinator = await people.find_person(context.session, services.group_id, coordinator_id)
-        _ = texts(coordinator.language if coordinator else services.settings.language)
+        _ = texts(coordinator.language if coordinator else services.language)
         text = "\n".join(
             [
                 _("{name} is no longer in the group.").format(name=person.first_name),

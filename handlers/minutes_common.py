@@ -68,7 +68,7 @@ def day(context: PeerContext, meeting: Meeting, language: str) -> str:
 
 async def language_of_user(session: AsyncSession, context: PeerContext, user_id: int) -> str:
     person = await people.find_person(session, context.services.group_id, user_id)
-    return person.language if person else context.services.settings.language
+    return person.language if person else context.services.language
 
 
 def names(people_list: list[str]) -> str:

@@ -184,7 +184,7 @@ async def render_report(
     meeting = await stored.meeting(session, minutes.meeting_id)
     seen = await domain.report(session, minutes_id)
     author = await stored.find_person(session, minutes.author_id) if minutes.author_id else None
-    language = author.language if author else context.services.settings.language
+    language = author.language if author else context.services.language
     _ = context.texts(language)
     markup = None
     if seen.paused:

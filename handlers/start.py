@@ -21,11 +21,12 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import PeerContext, Services
-from bot.domain import people
+from bot.domain import groups, people
 from bot.i18n import N_, texts
 from handlers.callbacks import stale_button
 from handlers.common import (
     CommandInfo,
+    find_newcomers_group,
     is_coordinator,
     is_group_member,
     is_private,
@@ -67,6 +68,9 @@ async def register_from_private_chat(
     inside = is_coordinator(context, update) or confirmed_lately(context, user.id, now)
     if not inside and await is_group_member(context, user.id):
         inside = True
+        remember_confirmed(context, user.id, now)
+    if not inside and await find_newcomers_group(context, user.id):
+        inside = True  # in another group served here: that group is this update's now
         remember_confirmed(context, user.id, now)
     if not inside:
         known = await people.find_person(context.session, services.group_id, user.id)
@@ -188,7 +192,7 @@ async def help_command(update: Update, context: PeerContext) -> None:
     user = update.effective_user
     assert user is not None
     person = await people.find_person(context.session, context.services.group_id, user.id)
-    language = person.language if person else context.services.settings.language
+    language = person.language if person else context.services.language
     await reply(
         update,
         help_text(context, language, coordinator=is_coordinator(context, update)),
@@ -232,12 +236,14 @@ async def publish_command_menus(application: Application) -> None:
     volunteer = [c for c in commands if c.audience == "volunteer"]
     coordinator = [c for c in commands if c.audience in ("volunteer", "coordinator")]
     group = [c for c in commands if c.audience == "group"]
-    default_language = services.settings.language
+    default_language = services.language
     scopes: list[tuple[BotCommandScope, list[CommandInfo]]] = [
         (BotCommandScopeAllPrivateChats(), volunteer),
         (BotCommandScopeAllGroupChats(), group),
     ]
-    scopes += [(BotCommandScopeChat(cid), coordinator) for cid in services.settings.coordinator_ids]
+    async with services.db.transaction() as session:
+        coordinators = await groups.all_coordinator_ids(session)
+    scopes += [(BotCommandScopeChat(cid), coordinator) for cid in coordinators]
     for scope, chosen in scopes:
         for language in ("da", "en"):
             code = None if language == default_language else language

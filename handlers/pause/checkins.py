@@ -41,7 +41,7 @@ async def run_due(context: PeerContext) -> None:
                 now,
                 rhythm=rhythm(services),
                 tz=services.tz,
-                notify=services.settings.coordinator_ids,
+                notify=services.coordinator_ids,
             )
     for pause_id in questions:
         async with services.db.transaction() as session:

@@ -102,7 +102,7 @@ def rhythm(services: Services) -> pauses.Rhythm:
 
 
 def crisis_help(context: PeerContext, _: Translate) -> str:
-    configured = context.services.settings.crisis_help_text.strip()
+    configured = context.services.crisis_help_text.strip()
     return _("If things feel very hard right now, you can get help at once: {help}").format(
         help=configured or _(DEFAULT_CRISIS_HELP)
     )
@@ -266,7 +266,7 @@ async def stand_ins(context: PeerContext, person: Person) -> tuple[str | None, s
     language = person.language
     services = context.services
     standing_in = await away.running_stand_ins(
-        context.session, services.group_id, services.settings.coordinator_ids, services.clock.now()
+        context.session, services.group_id, services.coordinator_ids, services.clock.now()
     )
     standing_in = [(p, period) for p, period in standing_in if p.id != person.id]
     if not standing_in:

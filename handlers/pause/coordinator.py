@@ -99,7 +99,7 @@ async def coordinator_pause(
     """The coordinator pauses a volunteer (after a talk): both are told."""
     services = context.services
     _ = texts_for(context, update)
-    if person.is_coordinator or services.settings.is_coordinator(person.telegram_user_id):
+    if person.is_coordinator or services.is_coordinator(person.telegram_user_id):
         await reply(
             update,
             _(
@@ -197,7 +197,7 @@ async def pause_volunteer_command(update: Update, context: PeerContext) -> None:
         candidates = [
             p
             for p in await people.members(context.session, services.group_id)
-            if p.id not in paused and not services.settings.is_coordinator(p.telegram_user_id)
+            if p.id not in paused and not services.is_coordinator(p.telegram_user_id)
         ]
         if not candidates:
             await reply(update, _("There is no one to put on a pause right now."))

@@ -93,7 +93,7 @@ async def prepare_notice(
         return None
     # A coordinator, or the stand-in of a period running when it was promised.
     if not await away.may_receive(
-        session, coordinator, services.settings.coordinator_ids, claim.due_at
+        session, coordinator, services.coordinator_ids, claim.due_at
     ):
         return None
     person = await rows.find_person(session, pause.person_id)
@@ -110,7 +110,7 @@ async def prepare_notice(
             claim.due_at,
             horizon=pauses.affected_horizon(claim.due_at, pause.until, services.tz),
         )
-    language = coordinator.language or services.settings.language
+    language = coordinator.language or services.language
     text = _render(context, pause, person, claim.kind, matches)(context.texts(language), language)
     markup = None
     if claim.kind == pauses.STARTED and pause.wants_cover and pause.ended_at is None:

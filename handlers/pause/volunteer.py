@@ -289,7 +289,7 @@ async def confirm(
             rhythm=rhythm(services),
             tz=services.tz,
             note=seal(note_key(services), note) if note else None,
-            notify=services.settings.coordinator_ids,
+            notify=services.coordinator_ids,
             wait_for_coordinator=wait,
         )
     except pauses.AlreadyPaused:
@@ -333,7 +333,7 @@ async def extend(
             until_day=until_day,
             rhythm=rhythm(services),
             tz=services.tz,
-            notify=services.settings.coordinator_ids,
+            notify=services.coordinator_ids,
         )
     except pauses.NotPaused:
         await reply(update, _("You are not on a pause right now."))
@@ -360,7 +360,7 @@ async def come_back(update: Update, context: PeerContext, person: Person) -> Non
             context.session,
             person.id,
             services.clock.now(),
-            notify=services.settings.coordinator_ids,
+            notify=services.coordinator_ids,
         )
     except pauses.NotPaused:
         await reply(update, _("You are not on a pause right now."))
@@ -382,9 +382,7 @@ async def want_to_talk(update: Update, context: PeerContext, person: Person) -> 
     _ = context.texts(person.language)
     services = context.services
     now = services.clock.now()
-    if not await pauses.want_to_talk(
-        context.session, person.id, now, services.settings.coordinator_ids
-    ):
+    if not await pauses.want_to_talk(context.session, person.id, now, services.coordinator_ids):
         await reply(update, _("You are not on a pause right now."))
         return
     kick_after_commit(context)
