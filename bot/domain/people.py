@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import confirmations
@@ -77,6 +77,13 @@ async def record_member(
     name, username and language they have on Telegram now."""
     person = await find_person(session, group_id, who.user_id)
     if person is None:
+        # One bot for every group: someone who opened the private chat for another group
+        # can be written to here too (and one who blocked it cannot).
+        elsewhere = await session.scalar(
+            select(Person).where(Person.telegram_user_id == who.user_id).limit(1)
+        )
+        if started_bot is None and elsewhere is not None:
+            started_bot = elsewhere.started_bot and not elsewhere.blocked_bot
         # Never an id someone forgotten had: an old button must not find the newcomer.
         person = Person(
             id=await confirmations.next_person_id(session),
@@ -101,6 +108,13 @@ async def record_member(
             person.is_member, person.left_at = True, None
     if started_bot:
         person.started_bot, person.blocked_bot = True, False
+        # The same private chat serves every group the person is in.
+        await session.execute(
+            update(Person)
+            .where(Person.telegram_user_id == who.user_id, Person.id != person.id)
+            .values(started_bot=True, blocked_bot=False)
+            .execution_options(synchronize_session="fetch")
+        )
     await session.flush()
     return person
 
