@@ -401,9 +401,7 @@ async def prepare_answered(
         return None
     services = context.services
     # A coordinator, or the stand-in of a period running when it was promised.
-    if not await away.may_receive(
-        session, coordinator, services.coordinator_ids, claim.due_at
-    ):
+    if not await away.may_receive(session, coordinator, services.coordinator_ids, claim.due_at):
         return None
     language = coordinator.language or services.language
     _ = context.texts(language)
