@@ -366,12 +366,13 @@ async def _on_start(application: Application) -> None:
         group = await upsert_configured_group(session, services.settings, services.clock.now())
         if group is None:
             served = await groups.all_groups(session)
-            if not served:
+            if not served and not services.settings.admin_ids:
                 raise RuntimeError(
                     "no group: set GROUP_CHAT_ID and COORDINATOR_IDS, or `peerbot groups add`"
                 )
-            group = served[0]
-        services.default_group = await groups.scope_of(session, group, services.clock.now())
+            group = served[0] if served else None  # none yet: an admin's /setup adds one
+        if group is not None:
+            services.default_group = await groups.scope_of(session, group, services.clock.now())
     services.bot_username = application.bot.username
     await publish_command_menus(application)
     services.scheduler.arm(application, services.settings.scheduler_interval_seconds)

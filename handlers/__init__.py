@@ -12,6 +12,7 @@ from handlers import (
     conversation,
     delivery,
     errors,
+    groups_admin,
     matches,
     meeting,
     membership,
@@ -28,6 +29,8 @@ from handlers import (
 FEATURES = [
     errors,
     membership,
+    # The association admins: /setup in a new group, /overview.
+    groups_admin,
     # Typed conversation state: the kind note for a late answer, and the sweep.
     conversation,
     volunteers,

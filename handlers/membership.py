@@ -71,7 +71,8 @@ def forget_confirmed(context: PeerContext, user_id: int) -> None:
 
 
 async def guard_other_chats(update: Update, context: PeerContext) -> None:
-    """The bot works only in its own group: anywhere else it says so once and leaves."""
+    """The bot works only in its groups: anywhere else it says so once and leaves; a group
+    an association admin (ADMIN_IDS) adds waits, quietly, for their /setup."""
     chat = update.effective_chat
     services = context.services
     if chat is None or chat.type not in GROUP_TYPES or chat.id == services.group_chat_id:
@@ -82,6 +83,25 @@ async def guard_other_chats(update: Update, context: PeerContext) -> None:
         return
     if update.my_chat_member and update.my_chat_member.new_chat_member.status in GONE:
         raise ApplicationHandlerStop  # we already left (or were removed): nothing to say
+    user = update.effective_user
+    if user is not None and services.settings.is_admin(user.id) and chat.type != ChatType.CHANNEL:
+        # An association admin brings the bot to a new group: it stays for /setup.
+        message = update.effective_message
+        if message is not None and (message.text or "").split("@")[0].split(" ")[0] == "/setup":
+            return
+        if update.my_chat_member is not None:
+            _ = context.texts(services.settings.language)
+            await chat.send_message(
+                _(
+                    "Hi! To register this group, answer a message of its coordinator with "
+                    "/setup, or write /setup followed by the coordinators' Telegram user ids."
+                )
+            )
+        raise ApplicationHandlerStop
+    if services.settings.admin_ids and update.my_chat_member is None:
+        # Perhaps a group an admin added and has not set up yet: quiet until /setup (a
+        # group added by anyone else is left as soon as the bot is added, below).
+        raise ApplicationHandlerStop
     _ = context.texts()
     log.info("leaving a chat that is not the configured group")
     try:

@@ -282,3 +282,71 @@ def parse_user_ids(values: Sequence[str]) -> list[int]:
                 raise ValueError(f"{user_id} is not a person's Telegram user id (positive)")
             found.append(user_id)
     return found
+
+
+@dataclass(frozen=True)
+class GroupCounts:
+    """One group as an association admin sees it (`/overview`): counts only, never a name."""
+
+    chat_id: int
+    volunteers: int
+    active_matches: int
+    pauses_going_on: int
+    meetings_held: int
+    waiting_for_a_match: int
+
+
+async def counts(session: AsyncSession, now: datetime) -> list[GroupCounts]:
+    """Per group: volunteers, active matches, pauses going on, meetings held, and volunteers
+    waiting for a match (not on a pause, on no active match)."""
+    from storage.models import Match, MatchVolunteer, Pause
+    from storage.models.meeting import Meeting
+
+    found = []
+    for group in await all_groups(session):
+        volunteer_ids = set(
+            await session.scalars(
+                select(Person.id).where(
+                    Person.group_id == group.id,
+                    Person.is_member.is_(True),
+                    Person.is_coordinator.is_(False),
+                )
+            )
+        )
+        paused = set(
+            await session.scalars(
+                select(Pause.person_id).where(
+                    Pause.group_id == group.id, Pause.started_at <= now, Pause.ended_at.is_(None)
+                )
+            )
+        )
+        active = select(Match.id).where(Match.group_id == group.id, Match.ended_at.is_(None))
+        matched = set(
+            await session.scalars(
+                select(MatchVolunteer.person_id).where(
+                    MatchVolunteer.match_id.in_(active), MatchVolunteer.ended_at.is_(None)
+                )
+            )
+        )
+        found.append(
+            GroupCounts(
+                chat_id=group.chat_id,
+                volunteers=len(volunteer_ids),
+                active_matches=int(
+                    await session.scalar(select(func.count()).select_from(active.subquery())) or 0
+                ),
+                pauses_going_on=len(paused & volunteer_ids),
+                meetings_held=int(
+                    await session.scalar(
+                        select(func.count()).where(
+                            Meeting.group_id == group.id,
+                            Meeting.status == "decided",
+                            Meeting.starts_at <= now,
+                        )
+                    )
+                    or 0
+                ),
+                waiting_for_a_match=len(volunteer_ids - paused - matched),
+            )
+        )
+    return found
