@@ -92,7 +92,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.runner import DatabaseUnusable, run_polling, run_webhook
 
     settings = _settings_or_exit()
-    problems = problems_for_running(settings, groups_in_database(settings))
+    # The database is looked at only when the one-group shortcut is not used.
+    counted = groups_in_database(settings) if settings.group_chat_id is None else None
+    problems = problems_for_running(settings, counted)
     if args.webhook:
         problems += problems_for_webhook(settings)
     if problems:
