@@ -85,9 +85,9 @@ async def acts_as_coordinator(context: PeerContext, user_id: int | None) -> bool
     if user_id is None:
         return False
     services = context.services
-    # The configured coordinators at no cost; else the group's coordinators (rows) or a
-    # stand-in, asked of the database.
-    if services.settings.is_coordinator(user_id):
+    # The update's group's coordinators at no cost (read with the group); else a stand-in,
+    # asked of the database. Never COORDINATOR_IDS: that is one group's, not every group's.
+    if services.is_coordinator(user_id):
         return True
     return await away.can_act_as_coordinator(
         context.session, services.group_id, user_id, None, services.clock.now()
