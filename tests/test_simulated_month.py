@@ -35,7 +35,9 @@ Accepted windows, accounted for precisely in `explain` (anything else fails):
   names each missing one.
 Under CPU load the "clock moved" kill lands inside a pass (the test is preempted between
 writing the clock and the SIGKILL): that is how seed 8 once lost the meeting reminder of
-5 January, claim-first; reminders and nudges are now sent again after such a kill.
+5 January, claim-first; reminders and nudges are now sent again after such a kill, and the
+newest at-least-once message delivered before such a kill may arrive twice (the outbox
+sends one item at a time, so it is the only one that can be delivered and unrecorded).
 Not exercised: a client-side time-out (the fake's slow answers take 0.3 s, under PTB's
 5 s read timeout). A kill while an update is handled is: updates are confirmed to
 Telegram only after they were handled, so Telegram delivers it again.
@@ -74,6 +76,7 @@ from bot.clock import FAKE_CLOCK_FILE_ENV, FileClock, SystemClock, clock_from_en
 from bot.fake_telegram import FakeTelegram
 from bot.sandbox import COPENHAGEN, GROUP_CHAT_ID, populate
 from tests.month_script import (
+    SENDING_METHODS,
     BotProcess,
     KillInSend,
     KillPlan,
@@ -181,8 +184,32 @@ class Month:
         if self.plan.next_point():
             self.plan.log.append(f"{stamp(self.now)} {how}")
             trace(f"KILL {how}")
+            newest = self.newest_promise_delivered()
             self.bot.kill_now(how)
+            if newest is not None:
+                self.killer.delivered_at_kill.append(newest)
             await self.bot.reap_and_restart()
+
+    def newest_promise_delivered(self) -> tuple[int, int] | None:
+        """(chat id, message id) of the newest at-least-once message the living bot had
+        Telegram deliver. Under CPU load a kill at once lands inside a pass, maybe between
+        Telegram's answer and the bot's record of it; the outbox sends one item at a time,
+        so only this newest one can have been delivered and not recorded."""
+        life = self.bot.lives[-1]
+        for call in reversed(self.fake.calls[life.first_call :]):
+            if call.method not in SENDING_METHODS or call.status != 200:
+                continue
+            result = call.response.get("result")
+            if not isinstance(result, dict) or "message_id" not in result:
+                continue
+            chat_id = int(result.get("chat", {}).get("id", call.params.get("chat_id")))
+            sent = next(
+                (m for m in self.fake.messages_to(chat_id) if m.message_id == result["message_id"]),
+                None,
+            )
+            if sent is not None and at_least_once_reason(kind_of(sent) or ""):
+                return chat_id, sent.message_id
+        return None
 
     def kill_point_in_send(self, sends: int) -> None:
         """A kill point inside Telegram at the n-th send of the step (n seeded)."""
