@@ -67,7 +67,9 @@ ABOUT_EXPORT = N_(
 # What each part of the export is, in plain words (GDPR art. 12). A part not named here
 # (a new feature) would show its technical name: tests/test_texts.py asks for a name here.
 EXPORT_PARTS = {
-    "attendance": N_("Whether you came to volunteer meetings (the coordinator's checklist)"),
+    "attendance": N_(
+        "Whether you came to volunteer meetings (as the coordinator saved it with the minutes)"
+    ),
     "cover_asks": N_(
         "Questions whether you would take a match's meetings for a while, and the answers"
     ),

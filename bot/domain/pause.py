@@ -259,15 +259,6 @@ async def want_to_talk(
     return await tell_coordinators(session, pause, TALK, now, notify) > 0
 
 
-async def active_pauses(session: AsyncSession, group_id: int, now: datetime) -> list[Pause]:
-    rows = await session.scalars(
-        select(Pause)
-        .where(Pause.group_id == group_id, active_pause_filter(now))
-        .order_by(Pause.started_at, Pause.id)
-    )
-    return list(rows)
-
-
 async def paused_people(
     session: AsyncSession, group_id: int, now: datetime
 ) -> list[tuple[Person, Pause]]:

@@ -286,10 +286,6 @@ async def ask(
     return row
 
 
-async def find_ask(session: AsyncSession, ask_id: int) -> CoverAsk | None:
-    return await session.get(CoverAsk, ask_id)
-
-
 async def still_needed(session: AsyncSession, row: CoverAsk, now: datetime) -> bool:
     """The pause runs, the match runs and nobody covers it for this pause yet."""
     pause = await session.get(Pause, row.pause_id)
