@@ -232,10 +232,16 @@ async def answer(update: Update, context: PeerContext, text: str) -> None:
 
 
 async def take_confirmation(
-    update: Update, context: PeerContext, token: str, *kinds: confirmations.Kind
+    update: Update,
+    context: PeerContext,
+    token: str,
+    *kinds: confirmations.Kind,
+    keep_message: bool = False,
 ) -> confirmations.Pending | None:
     """The pending action behind a confirmation button, used up now; or None after telling
-    the tapper kindly why it does nothing (the buttons go, so it can't be tapped again)."""
+    the tapper kindly why it does nothing: in place of the message (its buttons go, so it
+    can't be tapped again), or on their screen only when `keep_message` (the message's
+    other buttons still count, e.g. the next suggestion to ask)."""
     query, user = update.callback_query, update.effective_user
     assert query is not None and user is not None and query.message is not None
     services = context.services
@@ -250,6 +256,9 @@ async def take_confirmation(
     )
     if isinstance(taken, confirmations.Pending):
         return taken
+    if keep_message:
+        await answer(update, context, REFUSALS[taken])
+        return None
     _ = context.texts(language_of(context, user))
     with contextlib.suppress(TelegramError):
         await query.answer()

@@ -25,7 +25,7 @@ from bot.domain import away, confirmations, outbox, people, rows
 from bot.domain import matches as match_rules
 from bot.domain.matches import asks
 from bot.i18n import N_
-from handlers.callbacks import REFUSALS, STALE, TOKEN, Callbacks, Who
+from handlers.callbacks import STALE, TOKEN, Callbacks, Who, take_confirmation
 from handlers.callbacks import answer as toast
 from handlers.common import reply, texts_for
 from handlers.delivery import Outcome, Outgoing, register_kind, send_due, start_sending
@@ -176,17 +176,9 @@ async def on_ask(update: Update, context: PeerContext, token: str) -> None:
     services = context.services
     session = context.session
     now = services.clock.now()
-    taken = await confirmations.take(
-        session,
-        services.group_id,
-        token,
-        (confirmations.Kind.COVER_SUGGESTION,),
-        actor_user_id=user.id,
-        chat_id=query.message.chat.id,
-        now=now,
-    )
-    if not isinstance(taken, confirmations.Pending):
-        await toast(update, context, REFUSALS[taken])
+    kind = confirmations.Kind.COVER_SUGGESTION
+    taken = await take_confirmation(update, context, token, kind, keep_message=True)
+    if taken is None:
         return
     if taken.subject_id is None or taken.subject_person_id is None:
         await toast(update, context, STALE)
@@ -264,17 +256,9 @@ async def _answered(update: Update, context: PeerContext, token: str, yes: bool)
     services = context.services
     session = context.session
     now = services.clock.now()
-    taken = await confirmations.take(
-        session,
-        services.group_id,
-        token,
-        (confirmations.Kind.COVER_ANSWER,),
-        actor_user_id=user.id,
-        chat_id=query.message.chat.id,
-        now=now,
-    )
-    if not isinstance(taken, confirmations.Pending):
-        await toast(update, context, REFUSALS[taken])
+    kind = confirmations.Kind.COVER_ANSWER
+    taken = await take_confirmation(update, context, token, kind, keep_message=True)
+    if taken is None:
         return
     if taken.subject_id is None:
         await toast(update, context, STALE)
