@@ -11,7 +11,7 @@ from bot.sandbox import GROUP_CHAT_ID, Cast, Sandbox
 from storage.models import Person
 from storage.models.minutes import Attendance, Minutes
 from tests.e2e import at, button, guided_match_waiting_for_the_label
-from tests.test_minutes_e2e import MISSED_YOU, copies_to, hold_meeting, labels
+from tests.test_minutes_e2e import AFTER_THE_MEETING, MISSED_YOU, copies_to, hold_meeting, labels
 
 # What a coordinator writes after a meeting: no command, the word "referat" nowhere.
 NOTES = (
@@ -81,6 +81,35 @@ async def test_pasted_text_one_preview_one_correction_send_reaches_exactly_those
     await box.say(mette, NOTES)
     assert "forstod jeg ikke helt" in box.last_text_to(mette.id)
     assert await drafts(box) == 1  # only the sent minutes
+
+
+async def test_a_yes_given_before_a_pause_is_not_ticked_as_came(group: tuple[Sandbox, Cast]):
+    """Anna said yes, then went on a pause before the meeting: she is not ticked, so her copy
+    of the minutes waits for the end of her pause instead of being lost to a wrong tick."""
+    box, cast = group
+    mette = cast.coordinator
+    anna, bo, camilla, dennis = cast.volunteers
+    for person in (mette, anna, bo, camilla):
+        await box.say(person, "/start")
+    await box.say(mette, "/meetingpoll 2026-12-09 17:00, 2026-12-10 16:30")
+    poll = next(m for m in reversed(box.fake.messages_to(GROUP_CHAT_ID)) if m.poll)
+    for person, option in ((anna, 0), (bo, 0), (camilla, 1), (dennis, 1)):
+        await box.vote(person, poll.poll["id"], [option])
+    await box.say(mette, "/setmeeting 2026-12-09 17:00")
+    await box.say(mette, "/pausevolunteer @anna")
+    await box.advance_to(AFTER_THE_MEETING)
+    before = len(box.fake.messages_to(mette.id))
+
+    await box.say(mette, NOTES)
+    [preview] = box.fake.messages_to(mette.id)[before:]
+    assert labels(preview) == ["⬜ Anna", "✅ Bo", "⬜ Camilla", "⬜ Dennis", "Send", "Annullér"]
+    assert "Anna holder pause og får referatet, når pausen er slut." in preview.text
+    await box.tap(mette, preview, button(preview, "Send"))
+    assert copies_to(box, anna.id) == []
+    await box.say(anna, "/resume")
+    await box.run_due()
+    assert len(copies_to(box, anna.id)) == 1
+    assert copies_to(box, bo.id) == []
 
 
 async def test_a_forwarded_message_and_a_document_are_taken_as_minutes(

@@ -44,7 +44,7 @@ class Tick:
 async def ticks(session: AsyncSession, meeting: Meeting) -> list[Tick]:
     """One row per volunteer in the group, ticked as saved, or else as they answered the
     poll."""
-    present = await present_person_ids(session, meeting.id)
+    present = await present_person_ids(session, meeting)
     return [
         Tick(p.id, p.first_name, p.id in present)
         for p in await people.volunteers(session, meeting.group_id)
@@ -119,11 +119,16 @@ async def toggle(session: AsyncSession, meeting: Meeting, person_id: int, now: d
     return True
 
 
-async def present_person_ids(session: AsyncSession, meeting_id: int) -> set[int]:
-    """Who came: as recorded, or else those who said yes to the chosen date."""
-    saved = await recorded_attendance(session, meeting_id)
+async def present_person_ids(session: AsyncSession, meeting: Meeting) -> set[int]:
+    """Who came: as recorded, or else those who said yes to the chosen date and were not on
+    a pause when it began (a yes given before a pause is no longer a plan to come, and a
+    wrong tick would cost them their copy of the minutes)."""
+    saved = await recorded_attendance(session, meeting.id)
     if saved is None:
-        return await meetings.yes_person_ids(session, meeting_id)
+        said_yes = await meetings.yes_person_ids(session, meeting.id)
+        return said_yes - await people.paused_person_ids_at(
+            session, meeting.group_id, meeting.starts_at
+        )
     return {pid for pid, present in saved.items() if present}
 
 

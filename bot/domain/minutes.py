@@ -61,7 +61,7 @@ class Recipients:
 
 async def recipients(session: AsyncSession, meeting: Meeting, now: datetime) -> Recipients:
     """The volunteers who couldn't come (paused ones wait until they are back)."""
-    present = await attendance.present_person_ids(session, meeting.id)
+    present = await attendance.present_person_ids(session, meeting)
     paused = await people.paused_person_ids(session, meeting.group_id, now)
     absent = [p for p in await people.volunteers(session, meeting.group_id) if p.id not in present]
     return Recipients(

@@ -163,6 +163,18 @@ async def paused_person_ids(session: AsyncSession, group_id: int, now: datetime)
     return set(rows)
 
 
+async def paused_person_ids_at(session: AsyncSession, group_id: int, moment: datetime) -> set[int]:
+    """Who was on a pause at that moment (also pauses that have ended since)."""
+    rows = await session.scalars(
+        select(Pause.person_id).where(
+            Pause.group_id == group_id,
+            Pause.started_at <= moment,
+            Pause.ended_at.is_(None) | (Pause.ended_at > moment),
+        )
+    )
+    return set(rows)
+
+
 async def members(session: AsyncSession, group_id: int) -> list[Person]:
     """Everyone currently in the group that the bot knows, by first name."""
     rows = await session.scalars(
