@@ -14,7 +14,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.demo_scenes import broadcast, matches, meeting, minutes, pause, privacy, welcome
+from bot.demo_scenes import (
+    broadcast,
+    cover,
+    matches,
+    meeting,
+    minutes,
+    pause,
+    privacy,
+    welcome,
+)
 from bot.i18n import format_when
 from bot.logging_setup import configure_logging
 from bot.sandbox import COPENHAGEN, Cast, Sandbox, sandbox
@@ -28,6 +37,7 @@ SCENES: list[Scene] = [
     minutes.scene,
     pause.scene,
     matches.scene,
+    cover.scene,
     broadcast.scene,
     privacy.scene,
 ]
