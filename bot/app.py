@@ -20,9 +20,11 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from bot.clock import Clock
 from bot.config import Settings
 from bot.context import (
+    ChosenGroup,
     PeerContext,
     Services,
     after_commit_hooks,
+    chosen_group,
     current_group,
     current_session,
 )
@@ -138,7 +140,9 @@ class PeerApplication(Application):
             # The update's group stays set through the commit and the work after it (reset
             # in _process_once): what runs after the commit (a kick of the sender) is the
             # group's too.
-            current_group.set(await group_of_update(session, update, services.clock.now()))
+            now = services.clock.now()
+            chosen = self._chosen_group(update, now)
+            current_group.set(await group_of_update(session, update, now, chosen))
             token = current_session.set(session)
             try:
                 await super().process_update(update)
@@ -152,6 +156,19 @@ class PeerApplication(Application):
                 updates.record_handled(session, update_id, services.clock.now())
         if update_id is not None:
             self.ledger.committed(update_id)
+
+    def _chosen_group(self, update: object, now: datetime) -> ChosenGroup | None:
+        """The group the sender chose for their private conversation, if still live; a
+        private update of theirs keeps it alive."""
+        if not isinstance(update, Update) or update.effective_user is None:
+            return None
+        chat = update.effective_chat
+        if chat is not None and chat.type != ChatType.PRIVATE:
+            return None
+        chosen = chosen_group(self.user_data.get(update.effective_user.id), now)
+        if chosen is not None:
+            chosen.touched_at = now
+        return chosen
 
     async def process_error(
         self,
@@ -200,14 +217,16 @@ _handler_trouble: contextvars.ContextVar[tuple[list[BaseException], bool] | None
 
 
 async def group_of_update(
-    session: AsyncSession, update: object, now: datetime
+    session: AsyncSession, update: object, now: datetime, chosen: ChosenGroup | None = None
 ) -> GroupScope | None:
     """The group an update belongs to: a group chat's own; a vote's poll's; in private, the
-    sender's group (`groups.group_of_person`). None: no group of ours (a foreign chat, a
-    stranger), handled as such."""
+    sender's: for someone in several groups the one a tapped button names, else the one
+    chosen for the conversation (`chosen`), else `groups.group_of_person`'s. None: no
+    group of ours (a foreign chat, a stranger), handled as such."""
     if not isinstance(update, Update):
         return None
     group: Group | None = None
+    several = False
     chat = update.effective_chat
     if chat is not None and chat.type != ChatType.PRIVATE:
         group = await groups.find_group(session, chat.id)
@@ -216,12 +235,23 @@ async def group_of_update(
             group = await groups.find_group(session, message.migrate_from_chat_id)
         if group is None:
             return None
+        if chat.title and group.title != chat.title:
+            group.title = chat.title[:255]  # how it is named in private (renamed, or new)
     elif update.poll is not None or update.poll_answer is not None:
         poll_id = update.poll.id if update.poll is not None else update.poll_answer.poll_id
         group = await groups.group_of_poll(session, poll_id)
     elif update.effective_user is not None:
-        group = await groups.group_of_person(session, update.effective_user.id)
-    return await groups.scope_of(session, group, now) if group is not None else None
+        query = update.callback_query
+        key = groups.split_data(query.data)[1] if query is not None and query.data else None
+        group, several = await groups.private_group(
+            session,
+            update.effective_user.id,
+            key=key,
+            chosen=chosen.group_id if chosen is not None else None,
+        )
+    if group is None:
+        return None
+    return await groups.scope_of(session, group, now, marks_buttons=several)
 
 
 def _update_id(update: object) -> int | None:

@@ -155,8 +155,9 @@ def cmd_groups(args: argparse.Namespace) -> int:
             print("No group yet: `peerbot groups add <chat id> --coordinator <user id>`.")
         for view in views:
             coordinators = ", ".join(str(c) for c in view.coordinator_ids) or "none"
+            named = f" ({view.title})" if view.title else ""
             print(
-                f"{view.chat_id}  time zone {view.timezone}, language {view.language}, "
+                f"{view.chat_id}{named}  time zone {view.timezone}, language {view.language}, "
                 f"coordinators {coordinators}, {view.members} members"
             )
         return 0
@@ -188,6 +189,7 @@ def cmd_groups(args: argparse.Namespace) -> int:
                 coordinator_ids=coordinators,
                 timezone=args.timezone or (None if known else settings.timezone),
                 language=args.language or (None if known else settings.language),
+                title=args.title,
             )
 
         asyncio.run(_in_migrated_database(settings, _add))
@@ -283,6 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     add.add_argument("--timezone", help="e.g. Europe/Copenhagen (default: TIMEZONE)")
     add.add_argument("--language", help="the group's language: da or en (default: LANGUAGE)")
+    add.add_argument(
+        "--title",
+        help="how the group is named in private to someone in several groups "
+        "(default: its Telegram title, once the bot sees the group)",
+    )
     group_commands.add_parser("list", help="the groups served, with their coordinators")
     remove = group_commands.add_parser("remove", help="stop serving a group, deleting its data")
     remove.add_argument("chat_id", type=int)

@@ -7,7 +7,8 @@ import contextvars
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event
@@ -44,6 +45,35 @@ Listener = Callable[..., Awaitable[None]]
 current_group: contextvars.ContextVar[GroupScope | None] = contextvars.ContextVar(
     "current_group", default=None
 )
+
+
+# The `user_data` slot of the group someone in several groups chose for their private
+# conversation (handlers/group_choice.py): their private updates are that group's while
+# it lives. Beside the conversation's flow (handlers/conversation.py), not in its slot:
+# the choice holds through several flows, one after the other.
+CHOSEN_GROUP = "chosen_group"
+
+
+@dataclass
+class ChosenGroup:
+    """A group chosen for the conversation; it lives `lifetime` after the person's last
+    private update (memory only: a restart asks again)."""
+
+    group_id: int
+    touched_at: datetime
+
+    # At least as long as the longest flow (the minutes' six hours), so a flow's typed
+    # answer never lands in another group.
+    lifetime: ClassVar[timedelta] = timedelta(hours=6)
+
+    def live(self, now: datetime) -> bool:
+        return timedelta(0) <= now - self.touched_at <= self.lifetime
+
+
+def chosen_group(user_data: Any, now: datetime) -> ChosenGroup | None:
+    """The live choice in one person's `user_data` (a mapping or None)."""
+    held = user_data.get(CHOSEN_GROUP) if user_data is not None else None
+    return held if isinstance(held, ChosenGroup) and held.live(now) else None
 
 
 @dataclass

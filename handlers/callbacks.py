@@ -20,8 +20,8 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
-from bot.context import PeerContext
-from bot.domain import confirmations
+from bot.context import PeerContext, current_group
+from bot.domain import confirmations, groups
 from bot.domain.confirmations import Refusal
 from bot.i18n import N_
 from handlers.common import acts_as_coordinator, language_of
@@ -154,7 +154,12 @@ class Callbacks(Generic[A]):
         return register
 
     def encode(self, action: A, *args: object) -> str:
+        """The button's data; made for someone in several groups, it also names the group
+        of the work in hand, so a tap acts for that group (`groups.mark_data`)."""
         data = ":".join([self.prefix, action.value, *(str(a) for a in args)])
+        scope = current_group.get()
+        if scope is not None and scope.marks_buttons:
+            data = groups.mark_data(data, scope.key)
         if len(data.encode()) > MAX_BYTES:
             raise ValueError(f"button data over {MAX_BYTES} bytes: {data[:20]}…")
         return data
@@ -163,6 +168,12 @@ class Callbacks(Generic[A]):
         """(action, typed args), or None for anything `encode` could not have made."""
         if not data or len(data.encode()) > MAX_BYTES:
             return None
+        data, key = groups.split_data(data)
+        if key is not None:
+            # Made for a group: valid only in that group's update (the tapper is in it).
+            scope = current_group.get()
+            if scope is None or scope.key != key:
+                return None
         prefix, *rest = data.split(":")
         if prefix != self.prefix or not rest:
             return None

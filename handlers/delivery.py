@@ -31,6 +31,7 @@ from bot.context import PeerContext
 from bot.domain import away, outbox, people
 from bot.i18n import Translate
 from bot.ratelimit import retry_seconds
+from handlers.group_names import for_whom, group_header, marked
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -262,9 +263,16 @@ async def tell_coordinators(
         else:
             coordinator = await people.find_person(session, services.group_id, user_id)
         language = coordinator.language if coordinator else services.language
-        delivery = await send_private(
-            context.bot, user_id, render(context.texts(language), language), **kwargs
-        )
+        text, extra = render(context.texts(language), language), kwargs
+        if session is None:
+            async with services.db.transaction() as own:
+                header = await group_header(context, own, user_id, language)
+        else:
+            header = await group_header(context, session, user_id, language)
+        if header:
+            text = f"{header}\n{text}"
+            extra = {**kwargs, "reply_markup": marked(kwargs.get("reply_markup"), services)}
+        delivery = await send_private(context.bot, user_id, text, **extra)
         delivered += delivery.sent
         if delivery.sent:
             continue
@@ -295,6 +303,8 @@ class Outgoing:
     protect_content: bool = False
     # The feature's own way to send it (e.g. a copy of a message) instead of the above.
     send: Callable[[], Awaitable[Outcome]] | None = None
+    # Sent just before `send`: the line naming the group to someone in several.
+    header: str = ""
 
 
 class Hold:
@@ -471,9 +481,12 @@ async def _drain(
             if isinstance(outgoing, Hold):
                 await outbox.hold(session, claim.item_id)
                 continue
+            outgoing = await for_whom(context, session, claim, outgoing)
         if claim.retried:
             log.info("outbox item %s: sent again, a stop left its claim", claim.item_id)
         if outgoing.send is not None:
+            if outgoing.header:
+                await send_private(context.bot, outgoing.chat_id, outgoing.header)
             outcome = await outgoing.send()
         else:
             try:

@@ -74,6 +74,7 @@ async def setup(update: Update, context: PeerContext) -> None:
         coordinator_ids=coordinators,
         timezone=services.settings.timezone if new_here else None,
         language=services.settings.language if new_here else None,
+        title=chat.title,
     )
     current_group.set(await groups.scope_of(context.session, group, now))
     log.info("group row %s registered by an admin (%s coordinators)", group.id, len(coordinators))

@@ -7,6 +7,8 @@ start. Everything else in the database belongs to exactly one group.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,10 +34,39 @@ class GroupScope:
     language: str
     coordinator_ids: tuple[int, ...]
     crisis_help_text: str | None = None
+    title: str | None = None
+    key: str = ""  # `button_key`: names the group on a button
+    # The work is for someone in several groups (a private update of theirs, an outbox
+    # item to them): buttons made now carry `key`, so a tap acts for this group.
+    marks_buttons: bool = False
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+# Separates a button's data from the key of the group it was made for (`mark_data`).
+KEY_MARK = "~"
+
+
+def button_key(group: Group) -> str:
+    """A short name of the group for button data: not its row id, which a group added
+    after this one was removed could take over; its id and creation time together are
+    never this group's again. Not a secret: a tap still acts only for someone in it."""
+    stamp = int(group.created_at.timestamp())
+    digest = hashlib.sha256(f"{group.id}:{stamp}".encode()).digest()
+    return base64.urlsafe_b64encode(digest[:6]).decode()  # 8 characters
+
+
+def mark_data(data: str, key: str) -> str:
+    """Button data that also names its group (see `GroupScope.marks_buttons`)."""
+    return f"{data}{KEY_MARK}{key}"
+
+
+def split_data(data: str) -> tuple[str, str | None]:
+    """(the button's own data, the key of the group it names or None)."""
+    own, mark, key = data.rpartition(KEY_MARK)
+    return (own, key) if mark else (data, None)
 
 
 async def group_of_poll(session: AsyncSession, poll_id: str) -> Group | None:
@@ -48,17 +79,52 @@ async def group_of_poll(session: AsyncSession, poll_id: str) -> Group | None:
 
 
 async def group_of_person(session: AsyncSession, user_id: int) -> Group | None:
-    """The group a private message from this person is about: the first group they
-    coordinate, else the first they are a member of. (Choosing among several groups is
-    for the person to do: not yet.)"""
-    coordinated = await groups_coordinated_by(session, user_id)
-    if coordinated:
-        return coordinated[0]
+    """The group a private message from this person is about when nothing says which: the
+    first group they coordinate, else the first they are a member of."""
+    found, _several = await private_group(session, user_id)
+    return found
+
+
+async def private_group(
+    session: AsyncSession, user_id: int, *, key: str | None = None, chosen: int | None = None
+) -> tuple[Group | None, bool]:
+    """The group a private update of this person is for, and whether they are in several:
+    the group a tapped button names (`key`), else the one they chose for the conversation
+    (`chosen`, a group id), else `group_of_person`'s. A key or choice of a group they are
+    not in counts for nothing."""
     member = await groups_of_member(session, user_id)
-    return member[0] if member else None
+    if len(member) <= 1:
+        return (member[0] if member else None), False
+    for group in member:
+        if key is not None and button_key(group) == key:
+            return group, True
+    for group in member:
+        if chosen is not None and group.id == chosen:
+            return group, True
+    coordinated = await groups_coordinated_by(session, user_id)
+    return (coordinated or member)[0], True
 
 
-async def scope_of(session: AsyncSession, group: Group, now: datetime) -> GroupScope:
+async def in_several_groups(session: AsyncSession, user_id: int) -> bool:
+    """Whether this person is a member (or coordinator) of more than one group here."""
+    return len(await groups_of_member(session, user_id)) > 1
+
+
+async def set_title(session: AsyncSession, group_id: int, title: str) -> None:
+    """Remember the group's Telegram title (asked of Telegram when none was known)."""
+    group = await session.get(Group, group_id)
+    if group is not None and title:
+        group.title = title[:255]
+
+
+def title_of(group: Group | GroupScope) -> str:
+    """How the group is named to people: its title, or its chat id when none is known."""
+    return group.title or str(group.chat_id)
+
+
+async def scope_of(
+    session: AsyncSession, group: Group, now: datetime, *, marks_buttons: bool = False
+) -> GroupScope:
     """What the work of one update or pass needs to know of its group."""
     return GroupScope(
         id=group.id,
@@ -67,6 +133,9 @@ async def scope_of(session: AsyncSession, group: Group, now: datetime) -> GroupS
         language=group.language,
         coordinator_ids=tuple(await coordinators_now(session, group.id, now)),
         crisis_help_text=group.crisis_help_text,
+        title=group.title,
+        key=button_key(group),
+        marks_buttons=marks_buttons,
     )
 
 
@@ -80,6 +149,7 @@ class GroupView:
     language: str
     coordinator_ids: tuple[int, ...]
     members: int
+    title: str | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -114,6 +184,7 @@ async def add_group(
     timezone: str | None = None,
     language: str | None = None,
     crisis_help_text: str | None = None,
+    title: str | None = None,
 ) -> Group:
     """Register a group, or update the one this chat id already finds: what is given
     replaces what was there (`coordinator_ids` the whole list), what is None stays."""
@@ -134,6 +205,8 @@ async def add_group(
         group.language = language
     if crisis_help_text is not None:
         group.crisis_help_text = crisis_help_text or None
+    if title:
+        group.title = title[:255]
     if coordinator_ids is not None:
         await set_coordinators(session, group.id, coordinator_ids, now)
     await session.flush()
@@ -263,6 +336,7 @@ async def overview(session: AsyncSession) -> list[GroupView]:
                 language=group.language,
                 coordinator_ids=tuple(await coordinator_ids(session, group.id)),
                 members=int(counts.get(group.id, 0)),
+                title=group.title,
             )
         )
     return views

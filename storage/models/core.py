@@ -26,6 +26,9 @@ class Group(Base):
     timezone: Mapped[str] = mapped_column(String(64), server_default="Europe/Copenhagen")
     language: Mapped[str] = mapped_column(String(8), server_default="da")
     crisis_help_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Its Telegram title (migration 0015b), to name the group in private to someone in
+    # several groups; empty until the bot sees the group or the operator names it.
+    title: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class GroupCoordinator(Base):
