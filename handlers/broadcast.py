@@ -45,7 +45,16 @@ from bot.domain import confirmations, people, rows
 from bot.domain.confirmations import Refusal
 from bot.i18n import N_, Translate, ngettext
 from handlers import broadcast_sending as sending
-from handlers.callbacks import ID, REFUSALS, TOKEN, Callbacks, Parser, Who, choice
+from handlers.callbacks import (
+    ID,
+    REFUSALS,
+    TOKEN,
+    Callbacks,
+    Parser,
+    Who,
+    choice,
+    offer_confirmation,
+)
 from handlers.common import (
     CommandInfo,
     acts_as_coordinator,
@@ -254,12 +263,12 @@ async def on_callback(
             )
         else:
             draft.important = False
-            await _ask_confirmation(query, context, draft, _, reply_language(context, update))
+            await _ask_confirmation(update, context, draft)
         return
     if action == "imp" and draft.audience is not None:
         await query.answer()
         draft.important = value == "1"
-        await _ask_confirmation(query, context, draft, _, reply_language(context, update))
+        await _ask_confirmation(update, context, draft)
         return
     await query.answer()
 
@@ -311,23 +320,12 @@ async def on_send(update: Update, context: PeerContext, token: str) -> None:
     _start_after_commit(context, draft_id)
 
 
-async def _ask_confirmation(
-    query: Any, context: PeerContext, draft: Broadcast, _: Translate, language: str
-) -> None:
+async def _ask_confirmation(update: Update, context: PeerContext, draft: Broadcast) -> None:
     services, now = context.services, context.services.clock.now()
+    _, language = texts_for(context, update), reply_language(context, update)
     found = await broadcasts.recipients(context.session, services.group_id, draft, now)
     # "Send now" carries a single-use token; newer choices replace the older button.
-    who, chat = query.from_user.id, query.message.chat.id
-    await confirmations.supersede(context.session, services.group_id, (QUESTION,), who, now)
-    token = await confirmations.offer(
-        context.session,
-        services.group_id,
-        QUESTION,
-        actor_user_id=who,
-        chat_id=chat,
-        now=now,
-        subject_id=draft.id,
-    )
+    token = await offer_confirmation(update, context, QUESTION, subject_id=draft.id)
     lines = [_("Ready to send:")]
     if broadcasts.reaches_group(draft):
         lines.append("• " + _("in the group"))
@@ -370,7 +368,7 @@ async def _ask_confirmation(
                 ).format(count=count)
             )
     await _edit(
-        query,
+        update.callback_query,
         "\n".join(lines),
         InlineKeyboardMarkup(
             [

@@ -276,3 +276,30 @@ async def take_confirmation(
     with contextlib.suppress(TelegramError):  # the message may be too old to edit
         await query.edit_message_text(_(REFUSALS[taken]))
     return None
+
+
+async def offer_confirmation(
+    update: Update,
+    context: PeerContext,
+    kind: confirmations.Kind,
+    *,
+    person_id: int | None = None,
+    subject_id: int | None = None,
+    replacing: bool = True,
+) -> str:
+    """A single-use token for a button shown to this update's sender in this chat; by
+    default it replaces their open questions of this kind."""
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    services = context.services
+    return await confirmations.offer(
+        context.session,
+        services.group_id,
+        kind,
+        actor_user_id=user.id,
+        chat_id=chat.id,
+        now=services.clock.now(),
+        person_id=person_id,
+        subject_id=subject_id,
+        replacing=replacing,
+    )

@@ -28,7 +28,7 @@ from handlers import (
     matches_meetings,
     matches_schedule,
 )
-from handlers.callbacks import ID, TOKEN, Parser, Who, choice, take_confirmation
+from handlers.callbacks import ID, TOKEN, Parser, Who, choice, offer_confirmation, take_confirmation
 from handlers.common import (
     CommandInfo,
     coordinator_only,
@@ -254,20 +254,10 @@ async def endmatch_command(update: Update, context: PeerContext) -> None:
         return
     # Each button carries a single-use token naming exactly its match (a newer list replaces
     # this one), never the match's row id.
-    user, chat = update.effective_user, update.effective_chat
-    assert user is not None and chat is not None
-    now, kind = services.clock.now(), confirmations.Kind.END_MATCH
-    await confirmations.supersede(context.session, services.group_id, (kind,), user.id, now)
     rows = []
     for m in found:
-        token = await confirmations.offer(
-            context.session,
-            services.group_id,
-            kind,
-            actor_user_id=user.id,
-            chat_id=chat.id,
-            now=now,
-            subject_id=m.id,
+        token = await offer_confirmation(
+            update, context, confirmations.Kind.END_MATCH, subject_id=m.id, replacing=not rows
         )
         rows.append(
             [InlineKeyboardButton(m.label, callback_data=BUTTONS.encode(MatchAction.END, token))]

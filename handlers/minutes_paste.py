@@ -25,7 +25,7 @@ from bot.domain import minutes as domain
 from bot.domain import rows as stored
 from bot.i18n import ngettext
 from handlers import conversation
-from handlers.callbacks import ID, STALE, Who, answer
+from handlers.callbacks import ID, STALE, Who, answer, offer_confirmation
 from handlers.common import reply, reply_language, telegram_person, texts_for
 from handlers.delivery import coordinator_recipients, send_private
 from handlers.minutes_common import (
@@ -121,22 +121,8 @@ async def preview(
 async def offer_preview(
     update: Update, context: PeerContext, minutes_id: int
 ) -> tuple[str, InlineKeyboardMarkup]:
-    """A fresh Send/Cancel token for this draft (older questions are superseded) and the
-    preview that carries it."""
-    services = context.services
-    user, chat = update.effective_user, update.effective_chat
-    assert user is not None and chat is not None
-    now = services.clock.now()
-    await confirmations.supersede(context.session, services.group_id, (QUESTION,), user.id, now)
-    token = await confirmations.offer(
-        context.session,
-        services.group_id,
-        QUESTION,
-        actor_user_id=user.id,
-        chat_id=chat.id,
-        now=now,
-        subject_id=minutes_id,
-    )
+    """A fresh Send/Cancel token for this draft and the preview that carries it."""
+    token = await offer_confirmation(update, context, QUESTION, subject_id=minutes_id)
     return await preview(context, minutes_id, token, reply_language(context, update))
 
 

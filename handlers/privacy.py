@@ -17,7 +17,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import PeerContext, Services
 from bot.domain import confirmations, people, retention, rights, rows
 from bot.i18n import N_, Translate, format_day
-from handlers.callbacks import TOKEN, Callbacks, take_confirmation
+from handlers.callbacks import TOKEN, Callbacks, offer_confirmation, take_confirmation
 from handlers.common import (
     CommandInfo,
     is_coordinator,
@@ -237,20 +237,8 @@ async def forget_me(update: Update, context: PeerContext) -> None:
             "told that a volunteer asked to be forgotten, without your name, so your matches "
             "can get a new volunteer. You stay in the Telegram group until you leave it."
         )
-    services = context.services
-    user, chat = update.effective_user, update.effective_chat
-    assert user is not None and chat is not None
-    now = services.clock.now()
-    kind = confirmations.Kind.FORGET
-    await confirmations.supersede(context.session, services.group_id, (kind,), user.id, now)
-    token = await confirmations.offer(
-        context.session,
-        services.group_id,
-        kind,
-        actor_user_id=user.id,
-        chat_id=chat.id,
-        now=now,
-        person_id=person.id,
+    token = await offer_confirmation(
+        update, context, confirmations.Kind.FORGET, person_id=person.id
     )
     await reply(update, question, reply_markup=_confirm_keyboard(_, token))
 

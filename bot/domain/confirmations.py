@@ -78,9 +78,12 @@ async def offer(
     now: datetime,
     person_id: int | None = None,
     subject_id: int | None = None,
+    replacing: bool = False,
 ) -> str:
-    """A new token for one button. Call `supersede` first when a new question replaces the
-    earlier ones (one question may offer several buttons)."""
+    """A new token for one button; `replacing`: this question supersedes the person's open
+    ones of this kind (a question with several buttons replaces only with its first)."""
+    if replacing:
+        await supersede(session, group_id, (kind,), actor_user_id, now)
     token = secrets.token_urlsafe(16)
     session.add(
         PendingAction(

@@ -13,7 +13,7 @@ from bot.context import PeerContext
 from bot.domain import confirmations, people
 from bot.domain import pause as pauses
 from bot.domain.matches import matches_for_person
-from handlers.callbacks import TOKEN, Who, choice, take_confirmation
+from handlers.callbacks import TOKEN, Who, choice, offer_confirmation, take_confirmation
 from handlers.common import (
     coordinator_only,
     language_of,
@@ -48,14 +48,15 @@ async def _volunteer_buttons(
 ) -> InlineKeyboardMarkup:
     """One button per volunteer, each with its own single-use token naming exactly them
     (a newer list replaces this one)."""
-    kind = _KINDS[action]
-    tokens = await _offer(update, context, kind, [p.id for p in candidates], supersede=True)
-    return InlineKeyboardMarkup(
-        [
+    rows = []
+    for p in candidates:
+        token = await offer_confirmation(
+            update, context, _KINDS[action], person_id=p.id, replacing=not rows
+        )
+        rows.append(
             [InlineKeyboardButton(p.first_name, callback_data=BUTTONS.encode(action, token))]
-            for p, token in zip(candidates, tokens, strict=True)
-        ]
-    )
+        )
+    return InlineKeyboardMarkup(rows)
 
 
 _KINDS = {
@@ -63,34 +64,6 @@ _KINDS = {
     PauseAction.PICK_LENGTH: confirmations.Kind.PAUSE_SOMEONE,
     PauseAction.RESUME: confirmations.Kind.RESUME_SOMEONE,
 }
-
-
-async def _offer(
-    update: Update,
-    context: PeerContext,
-    kind: confirmations.Kind,
-    person_ids: list[int],
-    *,
-    supersede: bool,
-) -> list[str]:
-    services = context.services
-    user, chat = update.effective_user, update.effective_chat
-    assert user is not None and chat is not None
-    now = services.clock.now()
-    if supersede:
-        await confirmations.supersede(context.session, services.group_id, (kind,), user.id, now)
-    return [
-        await confirmations.offer(
-            context.session,
-            services.group_id,
-            kind,
-            actor_user_id=user.id,
-            chat_id=chat.id,
-            now=now,
-            person_id=person_id,
-        )
-        for person_id in person_ids
-    ]
 
 
 async def coordinator_pause(
@@ -300,7 +273,9 @@ async def on_pick(update: Update, context: PeerContext, token: str) -> None:
     if (person := await picked_volunteer(update, context, token, kind)) is None:
         return
     _ = texts_for(context, update)
-    [length_token] = await _offer(update, context, kind, [person.id], supersede=False)
+    length_token = await offer_confirmation(
+        update, context, kind, person_id=person.id, replacing=False
+    )
     await reply(
         update,
         _("For how long should {name}'s pause be?").format(name=person.first_name),
