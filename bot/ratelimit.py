@@ -18,6 +18,12 @@ makes. Compared with python-telegram-bot's `AIORateLimiter`:
   bulk ones (`rate_limit_args=Priority.BULK`, used by broadcasts), and bulk calls are held
   slightly under the ceiling, so a long broadcast never makes an answer to a person wait
   for more than a moment.
+- Shared fairly: within a priority, waiting calls take turns by share (`share`, the group
+  of the work: one process serves many groups). A share's next message waits behind one
+  message of every other share already waiting, not behind that share's whole backlog, so
+  200 groups' polls go out in the first 200 slots even while one group's broadcast has
+  thousands of copies queued (fair queueing by rounds: a share's calls are numbered
+  round after round; a share that arrives late starts at the round being served).
 - A call Telegram answered with a server error (5xx) posted nothing, so it gives its slot
   back: otherwise every failed attempt would lower the rate of the ones that succeed.
 - 429 `retry_after` is honoured: the chat is paused for that long and the call is retried,
@@ -36,7 +42,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -160,8 +166,11 @@ class PeerRateLimiter(BaseRateLimiter[Priority]):
         max_retry_after: float = 60.0,
         now: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        share: Callable[[], Hashable] | None = None,
     ) -> None:
         self._now = now
+        # Whose turn a call is (the group of the work in hand); None: everyone shares one.
+        self.share = share
         self._sleep = sleep
         self.private_per_second = private_per_second
         self.private_burst = private_burst
@@ -175,9 +184,13 @@ class PeerRateLimiter(BaseRateLimiter[Priority]):
         bulk_limit = max(1, overall_per_second - 1)
         self._bulk = SlidingWindow(bulk_limit, bulk_limit / (overall_per_second * bulk_share))
         self._chats: dict[int | str, _Chat] = {}
-        self._waiting: list[tuple[int, int]] = []  # heap of (priority, arrival) tickets
+        # Heap of (priority, round, arrival) tickets; per priority the round being served
+        # and each share's last round taken (fair queueing).
+        self._waiting: list[tuple[int, int, int]] = []
         self._arrivals = itertools.count()
-        self._changed = asyncio.Event()
+        self._serving = {p: 0 for p in Priority}
+        self._last_round: dict[tuple[Priority, Hashable], int] = {}
+        self._wakers: dict[tuple[int, int, int], asyncio.Future[None]] = {}
         self.stats = RateLimiterStats()
 
     async def initialize(self) -> None:
@@ -284,14 +297,31 @@ class PeerRateLimiter(BaseRateLimiter[Priority]):
 
     # Overall, by priority ------------------------------------------------------------------
 
+    def _round(self, priority: Priority) -> int:
+        """This call's round: one after its share's last, never before the one served."""
+        share = self.share() if self.share is not None else None
+        key = (priority, share)
+        serving = self._serving[priority]
+        turn = max(serving, self._last_round.get(key, serving - 1) + 1)
+        if len(self._last_round) > 4096:  # shares whose rounds are all served start afresh
+            self._last_round = {k: r for k, r in self._last_round.items() if r >= serving}
+        self._last_round[key] = turn
+        return turn
+
     async def _take_overall(self, priority: Priority) -> float:
-        ticket = (int(priority), next(self._arrivals))
+        ticket = (int(priority), self._round(priority), next(self._arrivals))
         heapq.heappush(self._waiting, ticket)
         try:
             while True:
                 if self._waiting[0] != ticket:
-                    changed = self._changed
-                    await changed.wait()
+                    # Woken when this ticket becomes the first (only the first is woken:
+                    # waking every waiter at each message cost thousands of wake-ups).
+                    waker = asyncio.get_running_loop().create_future()
+                    self._wakers[ticket] = waker
+                    try:
+                        await waker
+                    finally:
+                        del self._wakers[ticket]
                     continue
                 now = self._now()
                 wait = self._overall.wait_time(now)
@@ -299,6 +329,7 @@ class PeerRateLimiter(BaseRateLimiter[Priority]):
                     wait = max(wait, self._bulk.wait_time(now))
                 if wait <= 0:
                     heapq.heappop(self._waiting)
+                    self._serving[priority] = max(self._serving[priority], ticket[1])
                     self._overall.take(now)
                     if priority is Priority.BULK:
                         self._bulk.take(now)
@@ -311,8 +342,11 @@ class PeerRateLimiter(BaseRateLimiter[Priority]):
             self._notify()
 
     def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+        """The first ticket may have changed: wake its holder if it waits for its turn."""
+        if self._waiting:
+            waker = self._wakers.get(self._waiting[0])
+            if waker is not None and not waker.done():
+                waker.set_result(None)
 
 
 def server_answered_with_error(error: NetworkError) -> bool:

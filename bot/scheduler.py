@@ -4,14 +4,16 @@ Due times are database rows owned by each feature; nothing lives only in memory.
 `interval` seconds (and once at start, to catch up after downtime) the JobQueue runs
 `run_due`, which calls each feature's pass in turn, for every group served (each pass
 sees its group as `services.group_id`, `services.tz`...: `bot.context.current_group`).
-Passes never overlap.
+Rounds never overlap. Within a round each pass serves the groups in order, `side_by_side`
+of them at a time (the next group goes to whichever finishes first), so a group with much
+to send delays only its own turn; one group's passes always run one after another.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,6 +33,7 @@ class Scheduler:
         self._rounds_done = 0
         self._round_finished = asyncio.Event()
         self.running_pass: str | None = None  # for a report when a round takes too long
+        self.side_by_side = 1  # groups served at once by a pass (see the module's doc)
         # The groups a round serves (set by the application); None: passes run once each.
         self.groups: Callable[[Application], Awaitable[list[Any]]] | None = None
 
@@ -45,8 +48,6 @@ class Scheduler:
     async def run_due(self, application: Application) -> None:
         """Run every feature's pass once for every group. A failing pass is logged and the
         others still run."""
-        from bot.context import current_group
-
         context = application.context_types.context(application=application)
         async with self._lock:
             served: list[Any] = [None]
@@ -57,23 +58,43 @@ class Scheduler:
                     log.exception("the groups could not be read; the next round tries again")
                     served = []
             for name, due_pass, per_group in self._passes:
-                for group in served if per_group else [None]:
-                    self.running_pass = name
-                    token = current_group.set(group)
-                    try:
-                        await due_pass(context)
-                    except Exception:
-                        log.exception(
-                            "scheduled pass %s failed for group row %s; it will run again next "
-                            "time",
-                            name,
-                            group.id if group is not None else "-",
-                        )
-                    finally:
-                        current_group.reset(token)
+                self.running_pass = name
+                if not per_group:
+                    await self._run_pass(context, name, due_pass, None)
+                    continue
+                waiting = iter(served)  # shared: each server takes the next group in order
+                servers = min(max(1, self.side_by_side), len(served))
+                await asyncio.gather(
+                    *(self._serve(context, name, due_pass, waiting) for _ in range(servers))
+                )
             self.running_pass = None
             self._rounds_done += 1
             self._round_finished.set()
+
+    async def _serve(
+        self, context: PeerContext, name: str, due_pass: DuePass, waiting: Iterator[Any]
+    ) -> None:
+        """Run the pass for the next group waiting, until none is left."""
+        for group in waiting:
+            await self._run_pass(context, name, due_pass, group)
+
+    async def _run_pass(
+        self, context: PeerContext, name: str, due_pass: DuePass, group: Any
+    ) -> None:
+        """One pass for one group (None: once for all); a failure is logged, not raised."""
+        from bot.context import current_group
+
+        token = current_group.set(group)
+        try:
+            await due_pass(context)
+        except Exception:
+            log.exception(
+                "scheduled pass %s failed for group row %s; it will run again next time",
+                name,
+                group.id if group is not None else "-",
+            )
+        finally:
+            current_group.reset(token)
 
     async def wait_for_rounds(self, count: int) -> None:
         """Until `count` rounds of passes have finished since start (the catch-up round at

@@ -396,8 +396,11 @@ async def send_due(context: PeerContext, kinds: Collection[str] | None = None) -
     wanted = frozenset(k for k in wanted if registered[k].workers <= 1)
     if not wanted:
         return 0
-    lock: asyncio.Lock = application.bot_data.setdefault(LOCK, asyncio.Lock())
-    async with lock:  # a kick and the scheduler pass never send the same item side by side
+    # Per group: a kick and the scheduler pass never send the same item side by side,
+    # while other groups' passes send theirs at the same time.
+    locks: dict[int, asyncio.Lock] = application.bot_data.setdefault(LOCK, {})
+    lock = locks.setdefault(context.services.group_id, asyncio.Lock())
+    async with lock:
         return await _drain(context, wanted, None)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import heapq
 import itertools
 from collections.abc import Coroutine
@@ -36,7 +37,8 @@ class VirtualTime:
     async def run(self, *coroutines: Coroutine[Any, Any, Any]) -> list[Any]:
         tasks = [asyncio.ensure_future(c) for c in coroutines]
         while True:
-            for _ in range(30):
+            # Enough turns for a chain of wake-ups (each first ticket wakes the next) to run.
+            for _ in range(200):
                 await asyncio.sleep(0)
             if all(t.done() for t in tasks):
                 return [t.result() for t in tasks]
@@ -290,3 +292,89 @@ async def test_a_server_error_gives_its_slot_back(limiter, clock):
     assert len(times) == 570
     assert len(times) / (times[-1] + 1) >= 0.95 * 30
     assert limiter.stats.given_back == 30
+
+
+# Shared fairly between groups -------------------------------------------------------------
+
+share_of_work: contextvars.ContextVar[int | None] = contextvars.ContextVar("share", default=None)
+
+
+@pytest.fixture
+def shared(clock: VirtualTime) -> PeerRateLimiter:
+    return PeerRateLimiter(now=clock.now, sleep=clock.sleep, share=share_of_work.get)
+
+
+async def for_group(
+    group: int,
+    limiter: PeerRateLimiter,
+    api: FakeApi,
+    endpoint: str,
+    chat_id: Any,
+    priority: Priority | None = None,
+    after: float = 0.0,
+) -> None:
+    """A call made by the work of `group` (as the app sets it: the group of the pass)."""
+    share_of_work.set(group)
+    if after:
+        await api.clock.sleep(after)
+    await request(limiter, api, endpoint, chat_id, priority)
+
+
+async def test_groups_waiting_at_once_are_served_round_robin(shared, clock):
+    api = FakeApi(clock)
+    calls = [
+        for_group(g, shared, api, "sendMessage", 10_000 * g + n)
+        for g in (1, 2, 3)
+        for n in range(40)  # each group queues its 40 reminders before the next group
+    ]
+    await clock.run(*calls)
+    order = [chat // 10_000 for _, _, chat in api.sent]
+    # The first second's 30 go to group 1, which asked first and found no one waiting;
+    # from then on the groups waiting take turns, one message each.
+    assert order[:30] == [1] * 30
+    assert order[30:60] == [2, 3, 1] * 10
+    assert order[60:] == [2, 3] * 30
+    assert telegram_would_refuse(api.sent) == []
+
+
+async def test_200_polls_at_once_beside_one_groups_thousands_of_reminders(shared, clock):
+    """One group has 3,000 reminders queued (100 s at 30/s); the 200 groups' polls,
+    arriving a second later, all go out within the next 200 slots, and nothing Telegram
+    would refuse."""
+    api = FakeApi(clock)
+    backlog = [for_group(0, shared, api, "sendMessage", 100_000 + n) for n in range(3000)]
+    polls = [
+        for_group(g, shared, api, "sendPoll", -1_000_000 - g, after=1.0) for g in range(1, 201)
+    ]
+    await clock.run(*backlog, *polls)
+    poll_times = [t for t, endpoint, _ in api.sent if endpoint == "sendPoll"]
+    assert len(poll_times) == 200
+    assert max(poll_times) < 1.0 + 200 / 30 + 1  # about seven seconds, not a hundred
+    assert max(t for t, _, _ in api.sent) >= 100  # the backlog itself still at 30/s
+    assert max(sum(1 for t, _, _ in api.sent if s <= t < s + 1) for s, _, _ in api.sent) <= 30
+    assert telegram_would_refuse(api.sent) == []
+
+
+async def test_one_groups_big_broadcast_does_not_starve_the_others(shared, clock):
+    api = FakeApi(clock)
+    big = [
+        for_group(0, shared, api, "copyMessage", 1_000_000 + n, Priority.BULK) for n in range(2000)
+    ]
+    small = [
+        for_group(g, shared, api, "copyMessage", 10_000 * g + n, Priority.BULK, after=5.0)
+        for g in range(1, 51)
+        for n in range(25)
+    ]
+    await clock.run(*big, *small)
+    first = {}
+    last = {}
+    for moment, _, chat in api.sent:
+        group = 0 if chat >= 1_000_000 else chat // 10_000
+        first.setdefault(group, moment)
+        last[group] = moment
+    # Every small group starts within two seconds of asking and is done well before the
+    # big one: the big broadcast takes one turn in each round, like everyone else.
+    assert all(first[g] < 5.0 + 2 for g in range(1, 51))
+    assert max(last[g] for g in range(1, 51)) < 5.0 + 2 * 50 * 25 / 29
+    assert last[0] > max(last[g] for g in range(1, 51))
+    assert telegram_would_refuse(api.sent) == []
