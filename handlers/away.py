@@ -19,6 +19,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import PeerContext, Services
 from bot.domain import away, confirmations, people, rows
+from bot.domain import pause as pauses
 from bot.domain.localtime import local_to_utc, local_today
 from bot.domain.typed_dates import example_day
 from bot.i18n import N_, Translate, format_day, ngettext
@@ -31,6 +32,8 @@ from handlers.common import (
     texts_for,
 )
 from handlers.delivery import Outgoing, register_kind, send_private, start_sending
+from handlers.matches_cover_ask import BUTTONS as COVER_BUTTONS
+from handlers.matches_cover_ask import CoverAction, suggestion_offer
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,7 +45,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COMMANDS = [
-    CommandInfo("away", N_("Away for a while: who stands in for you"), "coordinator"),
+    CommandInfo(
+        "away", N_("Away for a while: who stands in for you"), "coordinator", stand_in=False
+    ),
 ]
 
 
@@ -53,6 +58,7 @@ class Action(StrEnum):
 
 
 BUTTONS: Callbacks[Action] = Callbacks("away", Action)
+SELF_DATA = COVER_BUTTONS.encode(CoverAction.SELF)
 
 
 def DAY(raw: str) -> date:
@@ -411,7 +417,27 @@ async def prepare_summary(
     summary = await away.summary(session, period, services.tz)
     language = coordinator.language or services.language
     text = summary_text(context, summary, context.texts(language), language)
-    return Outgoing(coordinator.telegram_user_id, text)
+    # What is still open comes back with the coordinator: the cover still wanted, with
+    # the suggestions as buttons (a stand-in's late tap on theirs says so).
+    lines: list[str] = []
+    keyboard: list[list[InlineKeyboardButton]] = []
+    for pause_id in summary.open_pauses:
+        pause = await pauses.find_pause(session, pause_id)
+        if pause is None:
+            continue
+        found, markup = await suggestion_offer(context, session, coordinator, pause, now, language)
+        lines += ["", *found] if found else []
+        if markup is not None:
+            keyboard += [row for row in markup.inline_keyboard if row not in keyboard]
+    if not keyboard:
+        return Outgoing(coordinator.telegram_user_id, "\n".join([text, *lines]))
+    # "I'll find someone myself" once, last.
+    keyboard.sort(key=lambda row: row[0].callback_data == SELF_DATA)
+    return Outgoing(
+        coordinator.telegram_user_id,
+        "\n".join([text, *lines]),
+        InlineKeyboardMarkup(keyboard),
+    )
 
 
 def register(application: Application, services: Services) -> None:

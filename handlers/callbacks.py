@@ -10,6 +10,7 @@ answered with a kind "this button is no longer valid", never the error path.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,10 +22,12 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 
 from bot.context import PeerContext, current_group
-from bot.domain import confirmations, groups
+from bot.domain import away, confirmations, groups, rows
 from bot.domain.confirmations import Refusal
 from bot.i18n import N_
 from handlers.common import acts_as_coordinator, language_of
+
+log = logging.getLogger(__name__)
 
 MAX_BYTES = 64
 # The largest id a database integer column holds; longer digit strings are not ids.
@@ -62,7 +65,8 @@ class Where(Enum):
 
 class Who(Enum):
     ANYONE = "anyone"
-    COORDINATOR = "coordinator"
+    COORDINATOR = "coordinator"  # or their stand-in while away: the everyday rights
+    GROUP_COORDINATOR = "group_coordinator"  # one of the group's own: its settings
 
 
 class Invalid(ValueError):
@@ -206,6 +210,9 @@ class Callbacks(Generic[A]):
             await answer(update, context, STALE)
             return
         if route.who is Who.COORDINATOR and not await is_coordinator_tap(update, context):
+            await refuse_coordinator_tap(update, context)
+            return
+        if route.who is Who.GROUP_COORDINATOR and not is_group_coordinator_tap(update, context):
             await answer(update, context, ONLY_COORDINATOR)
             return
         await route.handler(update, context, *args)
@@ -225,6 +232,46 @@ async def is_coordinator_tap(update: Update, context: PeerContext) -> bool:
     """A coordinator's button: a coordinator, or their stand-in during the period."""
     user = update.effective_user
     return await acts_as_coordinator(context, user.id if user else None)
+
+
+def is_group_coordinator_tap(update: Update, context: PeerContext) -> bool:
+    """One of the group's own coordinators (never a stand-in): the group's settings."""
+    user = update.effective_user
+    return user is not None and context.services.is_coordinator(user.id)
+
+
+async def refuse_coordinator_tap(update: Update, context: PeerContext) -> None:
+    """Not a coordinator's tap. A stand-in whose period is over gets a kind word that the
+    coordinator is back and has what is still open (the summary at the period's end names
+    it, with the cover still wanted); anyone else "only the coordinator"."""
+    user, query = update.effective_user, update.callback_query
+    services = context.services
+    now = services.clock.now()
+    period = (
+        await away.stood_in_lately(context.session, services.group_id, user.id, now)
+        if user is not None
+        else None
+    )
+    if period is None or user is None or query is None:
+        await answer(update, context, ONLY_COORDINATOR)
+        return
+    coordinator = await rows.find_person(context.session, period.coordinator_id)
+    _ = context.texts(language_of(context, user))
+    name = coordinator.first_name if coordinator is not None else _("the coordinator")
+    with contextlib.suppress(TelegramError):
+        await query.answer()
+    if in_own_private_chat(update):
+        with contextlib.suppress(TelegramError):  # its buttons go: nothing to tap again
+            await query.edit_message_reply_markup(reply_markup=None)
+    with contextlib.suppress(TelegramError):  # in private: the group is told nothing
+        await context.bot.send_message(
+            user.id,
+            _(
+                "{coordinator} is back and has taken over again, so I have done nothing with "
+                "this. {coordinator} has what is still open. Thank you for standing in!"
+            ).format(coordinator=name),
+        )
+    log.info("a late tap of a former stand-in (period %s) passed back", period.id)
 
 
 async def stale_button(update: Update, context: PeerContext) -> None:

@@ -39,6 +39,9 @@ class CommandInfo:
     name: str
     description: str
     audience: Literal["volunteer", "coordinator", "group"]
+    # A coordinator's command the stand-in also has while standing in (`/away`): the
+    # everyday ones. Not the rights over people's data, nor the group's own settings.
+    stand_in: bool = True
 
 
 def language_of(context: PeerContext, user: User | None) -> str:
@@ -152,6 +155,21 @@ def coordinator_only(handler: Handler) -> Handler:
     async def wrapper(update: Update, context: PeerContext) -> None:
         user = update.effective_user
         if await acts_as_coordinator(context, user.id if user else None):
+            await handler(update, context)
+            return
+        _ = texts_for(context, update)
+        await reply(update, _("Sorry, only the coordinator can use that command."))
+
+    return wrapper
+
+
+def group_coordinator_only(handler: Handler) -> Handler:
+    """The group's own settings (meeting defaults, crisis help, the weekly overview): one
+    of the group's coordinators only, never a stand-in; everyone else a polite no."""
+
+    @functools.wraps(handler)
+    async def wrapper(update: Update, context: PeerContext) -> None:
+        if is_coordinator(context, update):
             await handler(update, context)
             return
         _ = texts_for(context, update)

@@ -380,23 +380,35 @@ async def prepare_answered(
     """The coordinator's one line: yes (the cover is set), or no / no answer / not
     reachable, with the next suggestions while the match still needs someone."""
     seen = await asks.view(session, claim.subject_id)
-    coordinator = await rows.find_person(session, claim.person_id or 0)
-    if seen is None or coordinator is None:
+    asker = await rows.find_person(session, claim.person_id or 0)
+    if seen is None or asker is None:
         return None
     services = context.services
-    # A coordinator, or the stand-in of a period running when it was promised.
-    if not await away.may_receive(session, coordinator, services.coordinator_ids, claim.due_at):
+    # A coordinator, or the stand-in of a period running when it was promised; an answer
+    # that comes after the stand-in's period goes to the coordinator who is back.
+    coordinator = await away.reader(
+        session, services.group_id, asker, services.coordinator_ids, claim.due_at, now
+    )
+    if coordinator is None:
         return None
     language = coordinator.language or services.language
     _ = context.texts(language)
     state = seen.ask.state
     names = {"name": seen.person.first_name, "label": seen.match.label}
+    intro = []
+    if coordinator.id != asker.id:
+        intro = [
+            _(
+                "While you were away, {stand_in} asked {name} to take the meetings with {label} "
+                "for a while."
+            ).format(stand_in=asker.first_name, **names)
+        ]
     if state == asks.YES:
         text = _(
             "{name} said yes and takes the meetings with {label} as a temporary volunteer until "
             "{paused} is back from the pause."
         ).format(paused=seen.paused.first_name, **names)
-        return Outgoing(coordinator.telegram_user_id, text)
+        return Outgoing(coordinator.telegram_user_id, "\n".join([*intro, text]))
     if not await asks.still_needed(session, seen.ask, now):
         return None  # the pause or the match ended, or someone took it meanwhile
     if state == asks.NO:
@@ -423,7 +435,7 @@ async def prepare_answered(
         match_id=seen.match.id,
         intro=False,
     )
-    return Outgoing(coordinator.telegram_user_id, "\n".join([text, *lines]), markup)
+    return Outgoing(coordinator.telegram_user_id, "\n".join([*intro, text, *lines]), markup)
 
 
 async def prepare_partner(

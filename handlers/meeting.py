@@ -34,8 +34,9 @@ from handlers import meeting_flow as flow
 from handlers.callbacks import ID, Who, choice, small_int
 from handlers.common import (
     CommandInfo,
-    acts_as_coordinator,
     coordinator_only,
+    group_coordinator_only,
+    is_coordinator,
     is_group_member,
     private_only,
     reply,
@@ -55,7 +56,7 @@ COMMANDS = [
     CommandInfo("closepoll", N_("Close the open poll now"), "coordinator"),
     CommandInfo("setmeeting", N_("Set or move the volunteer meeting"), "coordinator"),
     CommandInfo("poll", N_("Post a poll in the group"), "coordinator"),
-    CommandInfo("meetingsettings", N_("Change a meeting setting"), "coordinator"),
+    CommandInfo("meetingsettings", N_("Change a meeting setting"), "coordinator", stand_in=False),
 ]
 
 POLL_EXAMPLE = N_("/poll Which course would you like? | First aid | Handling conflicts")
@@ -317,14 +318,14 @@ async def set_meeting(update: Update, context: PeerContext) -> None:
     )
 
 
-@BUTTONS.route(MeetingAction.SETTINGS, who=Who.COORDINATOR)
+@BUTTONS.route(MeetingAction.SETTINGS, who=Who.GROUP_COORDINATOR)
 async def on_settings(update: Update, context: PeerContext) -> None:
     assert update.callback_query is not None
     await update.callback_query.answer()
     await show_settings(update, context, texts_for(context, update))
 
 
-@BUTTONS.route(MeetingAction.EDIT_SETTING, choice(*domain.SETTING_KEYS), who=Who.COORDINATOR)
+@BUTTONS.route(MeetingAction.EDIT_SETTING, choice(*domain.SETTING_KEYS), who=Who.GROUP_COORDINATOR)
 async def on_edit_setting(update: Update, context: PeerContext, key: str) -> None:
     assert update.callback_query is not None
     await update.callback_query.answer()
@@ -494,8 +495,7 @@ async def typed_setting(update: Update, context: PeerContext) -> None:
     message = update.effective_message
     if pending is None or message is None or not message.text:
         return
-    user = update.effective_user
-    if not await acts_as_coordinator(context, user.id if user else None):
+    if not is_coordinator(context, update):
         return
     conversation.finish(context, NewSettingValue)
     if message.text.startswith("/"):
@@ -533,7 +533,7 @@ async def save_setting(
 
 
 @private_only
-@coordinator_only
+@group_coordinator_only
 async def meeting_settings(update: Update, context: PeerContext) -> None:
     """`/meetingsettings` shows the settings; `/meetingsettings <key> <value>` changes one."""
     _ = texts_for(context, update)

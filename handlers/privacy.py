@@ -51,10 +51,16 @@ COMMANDS = [
     CommandInfo("mydata", N_("A copy of everything I store about you"), "volunteer"),
     CommandInfo("forgetme", N_("Ask me to delete everything about you"), "volunteer"),
     CommandInfo(
-        "mydata", N_("With an @username: someone's data, when they ask by phone"), "coordinator"
+        "mydata",
+        N_("With an @username: someone's data, when they ask by phone"),
+        "coordinator",
+        stand_in=False,
     ),
     CommandInfo(
-        "forgetme", N_("With an @username: forget someone, when they ask by phone"), "coordinator"
+        "forgetme",
+        N_("With an @username: forget someone, when they ask by phone"),
+        "coordinator",
+        stand_in=False,
     ),
 ]
 

@@ -15,7 +15,7 @@ from bot.context import PeerContext, Services
 from bot.i18n import N_
 from handlers.common import (
     CommandInfo,
-    acts_as_coordinator,
+    is_coordinator,
     private_only,
     reply,
     texts_for,
@@ -45,8 +45,8 @@ def sections(services: Services) -> list[Section]:
 async def settings_menu(update: Update, context: PeerContext) -> None:
     """Show the sections this person may change."""
     _ = texts_for(context, update)
-    user = update.effective_user
-    coordinator = await acts_as_coordinator(context, user.id if user else None)
+    # The group's own settings are for its coordinators, not for a stand-in.
+    coordinator = is_coordinator(context, update)
     allowed = [s for s in sections(context.services) if coordinator or not s.coordinator_only]
     if not allowed:
         await reply(update, _("There is nothing to set up here yet."))

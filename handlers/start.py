@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -21,8 +22,9 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import PeerContext, Services
-from bot.domain import groups, people
-from bot.i18n import N_, texts
+from bot.domain import away, groups, people, rows
+from bot.domain.localtime import local_to_utc
+from bot.i18n import N_, format_day, texts
 from handlers.callbacks import stale_button
 from handlers.common import (
     CommandInfo,
@@ -140,7 +142,21 @@ def commands_for(application: Application, *, coordinator: bool) -> list[Command
     return [c for c in all_commands(application) if c.audience in audiences]
 
 
-def help_text(context: PeerContext, language: str, *, coordinator: bool) -> str:
+@dataclass(frozen=True)
+class StandingIn:
+    """Whom this person stands in for now (`/away`), and until which day, written out."""
+
+    coordinator: str
+    last_day: str
+
+
+def help_text(
+    context: PeerContext,
+    language: str,
+    *,
+    coordinator: bool,
+    standing_in: StandingIn | None = None,
+) -> str:
     _ = texts(language)
     lines = [
         _("Hi, I am PeerBot, the volunteers' helper in the group."),
@@ -158,7 +174,36 @@ def help_text(context: PeerContext, language: str, *, coordinator: bool) -> str:
         for command in commands_for(context.application, coordinator=True):
             if command.audience == "coordinator":
                 lines.append(f"/{command.name} – {_(command.description)}")
+    elif standing_in is not None:
+        # The stand-in's everyday commands only: never the rights over people's data.
+        lines += [
+            "",
+            _(
+                "While you stand in for {coordinator} (until and including {day}), you can "
+                "also use:"
+            ).format(coordinator=standing_in.coordinator, day=standing_in.last_day),
+        ]
+        for command in commands_for(context.application, coordinator=True):
+            if command.audience == "coordinator" and command.stand_in:
+                lines.append(f"/{command.name} – {_(command.description)}")
     return "\n".join(lines)
+
+
+async def standing_in_now(context: PeerContext, user_id: int, language: str) -> StandingIn | None:
+    """Whom this person stands in for right now, if anyone (`/help` shows them more)."""
+    services = context.services
+    now = services.clock.now()
+    period = await away.standing_in(context.session, services.group_id, user_id, now)
+    if period is None:
+        return None
+    coordinator = await rows.find_person(context.session, period.coordinator_id)
+    _ = texts(language)
+    last = away.last_day(period, services.tz)
+    moment = local_to_utc(last, datetime.min.time(), services.tz)
+    return StandingIn(
+        coordinator=coordinator.first_name if coordinator is not None else _("the coordinator"),
+        last_day=format_day(moment, services.tz, language, now=now),
+    )
 
 
 async def start(update: Update, context: PeerContext) -> None:
@@ -171,7 +216,15 @@ async def start(update: Update, context: PeerContext) -> None:
         return
     _ = context.texts(person.language)
     welcome = _("Welcome, {name}! It is good to have you here.").format(name=person.first_name)
-    body = help_text(context, person.language, coordinator=is_coordinator(context, update))
+    coordinator = is_coordinator(context, update)
+    body = help_text(
+        context,
+        person.language,
+        coordinator=coordinator,
+        standing_in=None
+        if coordinator
+        else await standing_in_now(context, person.telegram_user_id, person.language),
+    )
     await reply(update, f"{welcome}\n\n{body}", reply_markup=pause_button(_))
     # The features' part (reminders of a decided meeting, minutes held for them) only
     # queues messages that go once the update commits, after the welcome in any case:
@@ -193,9 +246,11 @@ async def help_command(update: Update, context: PeerContext) -> None:
     assert user is not None
     person = await people.find_person(context.session, context.services.group_id, user.id)
     language = person.language if person else context.services.language
+    coordinator = is_coordinator(context, update)
+    standing_in = None if coordinator else await standing_in_now(context, user.id, language)
     await reply(
         update,
-        help_text(context, language, coordinator=is_coordinator(context, update)),
+        help_text(context, language, coordinator=coordinator, standing_in=standing_in),
         reply_markup=pause_button(texts(language)),
     )
 

@@ -239,3 +239,93 @@ async def test_only_a_coordinator_sets_a_time_away_and_mistakes_get_a_kind_answe
     assert "fx /away" in box.last_text_to(mette.id)
     await box.say(mette, "/away 7.12 13.12 @anna", in_group=True)
     assert "stedfortræder" not in "\n".join(box.texts_to(GROUP_CHAT_ID))
+
+
+async def test_the_stand_ins_help_shows_the_everyday_commands_only_while_standing_in(
+    group: tuple[Sandbox, Cast],
+):
+    box, cast = group
+    anna = cast.volunteers[0]
+    await everyone_starts(box, cast)
+    await set_away(box, cast, "7.12 13.12", "anna")
+    await box.say(anna, "/help")
+    before = box.last_text_to(anna.id)
+    assert "stedfortræder" not in before and "/cover" not in before
+
+    await box.advance_to(at(7, 10))
+    await box.say(anna, "/help")
+    during = box.last_text_to(anna.id)
+    assert (
+        "Mens du er stedfortræder for Mette (til og med søndag 13. december), kan du også "
+        "bruge:" in during
+    )
+    for command in ("/cover", "/pausevolunteer", "/setmeeting", "/broadcast", "/minutes"):
+        assert command in during
+    # Never the rights over people's data, nor /away or the group's settings.
+    assert "Med et @brugernavn" not in during
+    assert "/away" not in during and "/meetingsettings" not in during
+
+    await box.advance_to(at(14, 0, 5))
+    await box.say(anna, "/help")
+    after = box.last_text_to(anna.id)
+    assert after == before
+
+
+async def pause_with_cover_asked_of_the_stand_in(box: Sandbox, cast: Cast) -> Any:
+    """Bo (on K.L.'s match) asks for a pause on the period's last evening; Anna, the
+    stand-in, gets the notice with its suggestions, returned."""
+    mette, (anna, bo, _camilla, _dennis) = cast.coordinator, cast.volunteers
+    await everyone_starts(box, cast)
+    await weekly_match(box, "K.L.", bo)
+    await set_away(box, cast, "7.12 13.12", "anna")
+    await box.advance_to(at(13, 20))
+    await ask_for_pause(box, bo, note=None, wait=False)
+    notice = next(m for m in reversed(box.fake.messages_to(anna.id)) if m.buttons)
+    assert "Bo har bedt om en pause" in notice.text
+    assert "har bedt om en pause" not in "\n".join(box.texts_to(mette.id))
+    return notice
+
+
+async def test_an_answer_after_the_period_reaches_the_coordinator_who_is_back(
+    group: tuple[Sandbox, Cast],
+):
+    box, cast = group
+    mette, (anna, _bo, _camilla, dennis) = cast.coordinator, cast.volunteers
+    notice = await pause_with_cover_asked_of_the_stand_in(box, cast)
+    await box.tap(anna, notice, button(notice, "Spørg Dennis"))
+    question = last(box, dennis)
+    await box.advance_to(at(14, 9))  # the period is over; the summary has come
+    mette_before, anna_before = len(box.texts_to(mette.id)), len(box.texts_to(anna.id))
+
+    await box.tap(dennis, question, button(question, "Ja"))
+    await box.run_due()
+    told = new_texts(box, mette, mette_before)
+    assert "Mens du var væk, spurgte Anna Dennis, om Dennis ville tage møderne med K.L." in told
+    assert "Dennis har sagt ja og tager møderne med K.L." in told
+    assert "Dennis har sagt ja" not in new_texts(box, anna, anna_before)
+    nothing_in_the_group_about_it(box)
+
+
+async def test_a_late_tap_of_the_stand_in_is_passed_back_and_the_coordinator_has_it(
+    group: tuple[Sandbox, Cast],
+):
+    box, cast = group
+    mette, (anna, _bo, _camilla, dennis) = cast.coordinator, cast.volunteers
+    notice = await pause_with_cover_asked_of_the_stand_in(box, cast)
+    mette_before = len(box.texts_to(mette.id))
+    await box.advance_to(at(14, 9))
+    summary = next(m for m in reversed(box.fake.messages_to(mette.id)) if m.buttons)
+    assert summary.text.startswith("Velkommen tilbage!")
+    assert "Hvem kan tage over?" in summary.text
+    assert "Spørg Dennis" in [b["text"] for b in summary.buttons]
+    assert new_texts(box, mette, mette_before).count("Velkommen tilbage!") == 1
+
+    dennis_before = len(box.texts_to(dennis.id))
+    await box.tap(anna, notice, button(notice, "Spørg Dennis"))
+    assert "Mette er tilbage og har overtaget igen" in box.last_text_to(anna.id)
+    await box.run_due()
+    assert len(box.texts_to(dennis.id)) == dennis_before, "nothing was asked of Dennis"
+
+    await box.tap(mette, summary, button(summary, "Spørg Dennis"))
+    assert "Jeg har spurgt Dennis privat om møderne med K.L." in box.last_text_to(mette.id)
+    nothing_in_the_group_about_it(box)

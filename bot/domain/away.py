@@ -38,6 +38,11 @@ SUMMARY = "away_summary"
 # module asks this one who gets them).
 PAUSE_NOTICES = ("pause_started", "pause_longer", "pause_back", "pause_talk", "pause_checkin")
 MAX_DAYS = 366
+# How long after a period a button the stand-in got then is answered with "the coordinator
+# is back" rather than "only the coordinator".
+LATE_TAPS = timedelta(days=60)
+# The summary offers cover for at most this many pauses (the rest: /matches).
+OPEN_PAUSES_SHOWN = 10
 
 
 class PeriodProblem(StrEnum):
@@ -295,6 +300,54 @@ async def may_receive(
     return found is not None
 
 
+async def stood_in_lately(
+    session: AsyncSession, group_id: int, user_id: int, now: datetime
+) -> CoordinatorAway | None:
+    """The period, over by now and ended within `LATE_TAPS`, in which this person (a
+    Telegram id) was the stand-in: a button they got then is tapped late."""
+    return await session.scalar(
+        select(CoordinatorAway)
+        .join(Person, Person.id == CoordinatorAway.stand_in_id)
+        .where(
+            CoordinatorAway.group_id == group_id,
+            Person.telegram_user_id == user_id,
+            or_(
+                and_(CoordinatorAway.ended_at.is_(None), CoordinatorAway.ends_at <= now),
+                CoordinatorAway.ended_at <= now,
+            ),
+            CoordinatorAway.ends_at > now - LATE_TAPS,
+        )
+        .order_by(CoordinatorAway.ends_at.desc())
+        .limit(1)
+    )
+
+
+async def reader(
+    session: AsyncSession,
+    group_id: int,
+    person: Person,
+    coordinator_user_ids: Collection[int],
+    at: datetime,
+    now: datetime,
+) -> Person | None:
+    """Who reads, now, a coordinator's message promised to `person` at `at`: the person,
+    if a coordinator or the stand-in of a period running then; once that person's period
+    is over, the coordinator they stood in for (or that coordinator's stand-in, if away
+    again), so an answer that comes late is never lost; else nobody."""
+    if await may_receive(session, person, coordinator_user_ids, at):
+        return person
+    period = await stood_in_lately(session, group_id, person.telegram_user_id, at)
+    if period is None:
+        return None
+    coordinator = await session.get(Person, period.coordinator_id)
+    if coordinator is None or coordinator.telegram_user_id not in coordinator_user_ids:
+        return None
+    for recipient in await route(session, group_id, [coordinator.telegram_user_id], now):
+        if recipient.person_id is not None:
+            return await session.get(Person, recipient.person_id)
+    return None
+
+
 async def running_stand_ins(
     session: AsyncSession, group_id: int, coordinator_user_ids: Collection[int], now: datetime
 ) -> list[tuple[Person, CoordinatorAway]]:
@@ -359,6 +412,8 @@ class Summary:
     still_paused: list[str] = field(default_factory=list)  # started meanwhile: check in
     want_to_talk: list[str] = field(default_factory=list)
     waited: list[str] = field(default_factory=list)  # their notices come to you now
+    # Pauses going on at the end (ids, oldest first): what may still need cover.
+    open_pauses: list[int] = field(default_factory=list)
 
 
 async def summary(session: AsyncSession, away: CoordinatorAway, tz: ZoneInfo) -> Summary:
@@ -409,6 +464,13 @@ async def summary(session: AsyncSession, away: CoordinatorAway, tz: ZoneInfo) ->
         .where(AwayHeldPause.away_id == away.id)
         .order_by(Person.first_name)
     )
+    open_pauses = await session.scalars(
+        select(Pause.id)
+        .where(Pause.group_id == away.group_id, Pause.started_at < end)
+        .where(Pause.ended_at.is_(None))
+        .order_by(Pause.started_at, Pause.id)
+        .limit(OPEN_PAUSES_SHOWN)
+    )
     return Summary(
         stand_in=stand_in.first_name if stand_in is not None else None,
         first_day=first_day(away, tz),
@@ -419,4 +481,5 @@ async def summary(session: AsyncSession, away: CoordinatorAway, tz: ZoneInfo) ->
         still_paused=[p.first_name for pause, p in started if pause.ended_at is None],
         want_to_talk=sorted(set(talk)),
         waited=list(waited),
+        open_pauses=list(open_pauses),
     )
