@@ -8,7 +8,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import latency, run, scale
+import pytest
+
+from bench import groups, latency, run, scale
 from bench.common import ROOT, percentile
 from bot.clock import FakeClock
 from bot.fake_telegram import FakeTelegram
@@ -57,6 +59,17 @@ def test_the_pass_comparison_seeds_once_and_times_first_and_usual_passes(tmp_pat
         done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True)
         assert done.stdout.startswith("first ") and ", usual " in done.stdout
     assert database.exists()
+
+
+async def test_the_groups_bench_runs_every_part_on_postgresql(postgres_server: str | None):
+    if postgres_server is None:
+        pytest.skip("PostgreSQL could not be started here (see the warning above)")
+    figures = await groups.run(count=3, volunteers=2, samples=4, database_url=postgres_server)
+    assert figures["many_groups"]["start"]["count"] == figures["one_group"]["start"]["count"] == 4
+    minute = figures["poll_minute"]
+    assert minute["polls_out"] == 3 and minute["too_many_requests"] == 0
+    sent = figures["broadcasts"]
+    assert sent["copies"] == 6 and sent["lost"] == 0 and sent["duplicated"] == 0
 
 
 def test_the_summary_names_every_target():
