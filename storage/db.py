@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage import sqlite_driver
+
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     # Every connection: WAL so readers never block the writer, foreign keys enforced,
@@ -36,10 +38,19 @@ def create_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, hide_parameters=True)
+        engine = create_async_engine(
+            url, hide_parameters=True, async_creator=lambda: _connect_sqlite(engine)
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def _connect_sqlite(engine: AsyncEngine) -> Any:
+    """A connection that makes one trip to its thread per statement (storage/sqlite_driver),
+    opened with the arguments SQLAlchemy takes from the URL."""
+    args, kwargs = engine.dialect.create_connect_args(engine.url)
+    return sqlite_driver.connector(*args, **kwargs)()
 
 
 class Database:
