@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import importlib.util
 import logging
 import sys
@@ -146,7 +147,8 @@ class PeerApplication(Application):
             # group's too.
             now = services.clock.now()
             chosen = self._chosen_group(update, now)
-            current_group.set(await group_of_update(session, update, now, chosen))
+            scope = await group_of_update(session, update, now, chosen)
+            current_group.set(self._titled(scope, update))
             token = current_session.set(session)
             try:
                 await super().process_update(update)
@@ -160,6 +162,27 @@ class PeerApplication(Application):
                 updates.record_handled(session, update_id, services.clock.now())
         if update_id is not None:
             self.ledger.committed(update_id)
+
+    def _titled(self, scope: GroupScope | None, update: object) -> GroupScope | None:
+        """The group as Telegram names it in this update: a title new to us (a new group, a
+        renamed one) is stored after the commit, in a short transaction of its own (written
+        here, an SQLite transaction would hold the write lock through the whole update)."""
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if scope is None or chat is None or chat.type == ChatType.PRIVATE or not chat.title:
+            return scope
+        if scope.title == chat.title[:255]:
+            return scope
+        title, group_id = chat.title[:255], scope.id
+        services: Services = self.bot_data["services"]
+
+        async def remember() -> None:
+            async with services.db.transaction() as session:
+                await groups.set_title(session, group_id, title)
+
+        hooks = after_commit_hooks.get()
+        if hooks is not None:
+            hooks.append(remember)
+        return dataclasses.replace(scope, title=title)
 
     def _chosen_group(self, update: object, now: datetime) -> ChosenGroup | None:
         """The group the sender chose for their private conversation, if still live; a
@@ -239,8 +262,6 @@ async def group_of_update(
             group = await groups.find_group(session, message.migrate_from_chat_id)
         if group is None:
             return None
-        if chat.title and group.title != chat.title:
-            group.title = chat.title[:255]  # how it is named in private (renamed, or new)
     elif update.poll is not None or update.poll_answer is not None:
         poll_id = update.poll.id if update.poll is not None else update.poll_answer.poll_id
         group = await groups.group_of_poll(session, poll_id)

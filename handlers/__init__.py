@@ -12,6 +12,7 @@ from handlers import (
     conversation,
     delivery,
     errors,
+    group_choice,
     groups_admin,
     matches,
     meeting,
@@ -33,6 +34,8 @@ FEATURES = [
     groups_admin,
     # Typed conversation state: the kind note for a late answer, and the sweep.
     conversation,
+    # Someone in several groups: which group a private command is about (asked once).
+    group_choice,
     volunteers,
     settings,
     pause,

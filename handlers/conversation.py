@@ -14,6 +14,11 @@ text, and keeps only a marker with the command to start again; the first private
 person types in the day after that gets one kind line ("it's been a while, I let the
 question go: send /match to start again") instead of "I didn't understand". Commands pass
 untouched: someone who moved on is not told about the old question.
+
+Beside the flow, in slots of their own: the group someone in several groups chose for the
+conversation (`bot.context.ChosenGroup`: it holds through several flows, one after the
+other, and lapses after hours of silence) and the command that waits for that choice
+(handlers/group_choice.py). The sweep forgets both when they lapse.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from telegram import Message, Update
 from telegram.ext import ApplicationHandlerStop, MessageHandler, filters
 from telegram.ext.filters import MessageFilter
 
+from bot.context import CHOSEN_GROUP, ChosenGroup, chosen_group
 from bot.i18n import N_
 from handlers.common import reply, texts_for
 
@@ -111,6 +117,44 @@ def finish(context: PeerContext, flow_type: type[Flow] | None = None) -> None:
         data.pop(SLOT, None)
 
 
+# The command waiting for someone in several groups to choose one (memory only).
+WAITING_COMMAND = "waiting_for_group"
+# A command older than this is not carried on after a late choice: it is sent again.
+COMMAND_WAITS = timedelta(hours=1)
+
+
+def chosen(context: PeerContext) -> ChosenGroup | None:
+    """The group this person chose for the conversation, if the choice is still live."""
+    return chosen_group(context.user_data, _now(context))
+
+
+def choose_group(context: PeerContext, group_id: int) -> None:
+    """Remember the group this person chose, for the conversation."""
+    assert context.user_data is not None, "a choice lives in a private chat with a person"
+    context.user_data[CHOSEN_GROUP] = ChosenGroup(group_id, _now(context))
+
+
+def hold_command(context: PeerContext, update: Update) -> None:
+    """Keep a command until the person has chosen its group (one at a time)."""
+    assert context.user_data is not None
+    context.user_data[WAITING_COMMAND] = (update, _now(context))
+
+
+def take_command(context: PeerContext) -> Update | None:
+    """The command waiting for the choice, if it is recent enough; it waits no more."""
+    held = context.user_data.pop(WAITING_COMMAND, None) if context.user_data else None
+    return _waiting(held, _now(context))
+
+
+def _waiting(held: object, now: datetime) -> Update | None:
+    if not isinstance(held, tuple) or len(held) != 2:
+        return None
+    update, held_at = held
+    if not isinstance(update, Update) or now - held_at > COMMAND_WAITS:
+        return None
+    return update
+
+
 def _services(application: Application) -> Services:
     return application.bot_data["services"]
 
@@ -123,9 +167,14 @@ def current(application: Application, user_id: int) -> Flow | Abandoned | None:
 
 def sweep(application: Application, now: datetime) -> int:
     """Drop the state of every abandoned flow (keeping a marker for the kind note) and
-    forget markers older than `NOTE_WINDOW`. Returns how many flows were dropped."""
+    forget markers older than `NOTE_WINDOW`, lapsed group choices and commands that waited
+    for one too long. Returns how many flows were dropped."""
     dropped = 0
     for data in list(application.user_data.values()):
+        if CHOSEN_GROUP in data and chosen_group(data, now) is None:
+            data.pop(CHOSEN_GROUP, None)
+        if WAITING_COMMAND in data and _waiting(data[WAITING_COMMAND], now) is None:
+            data.pop(WAITING_COMMAND, None)
         held = data.get(SLOT)
         if isinstance(held, Flow) and held.expired(now):
             data[SLOT] = Abandoned(held.restart, now)

@@ -33,20 +33,22 @@ async def group_header(
 ) -> str:
     """The first line of a private message to someone in several groups, naming the group
     it is from ("" for someone in one group: nearly everyone, and their texts stay as they
-    were). The group's title is asked of Telegram when the bot has not seen it yet."""
+    were). The group's title is asked of Telegram when the bot has not seen it yet.
+    `session`: for reading only (written here, an SQLite transaction would hold the write
+    lock through the sending)."""
     if not await groups.in_several_groups(session, user_id):
         return ""
     scope = context.services.group
     if scope is None:
         return ""
-    if scope.title is None:
+    if scope.title is None:  # not seen since it was added: Telegram knows its title
         try:
             chat = await context.bot.get_chat(scope.chat_id)
         except TelegramError as error:
             log.info("the group's title is not known: %s", type(error).__name__)
         else:
             if chat.title:
-                await groups.set_title(session, scope.id, chat.title)
+                # For the rest of this work; stored when the bot next sees the group.
                 scope = dataclasses.replace(scope, title=chat.title)
                 if current_group.get() is not None:
                     current_group.set(scope)

@@ -6,6 +6,7 @@ in one group sees no change."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from bot.sandbox import GROUP_CHAT_ID, Cast, Sandbox
@@ -52,3 +53,45 @@ async def test_reminders_of_both_groups_name_their_group_and_buttons_act_there(
     assert "Anna kan ikke" not in box.last_text_to(bo.id)
     assert "P.R." not in private_texts(box, mette, mette_before)
     assert box.fake.messages_to(GROUP_CHAT_ID) == [] and box.fake.messages_to(B_CHAT_ID) == []
+
+
+def labels(message: Any) -> list[str]:
+    return [b["text"] for b in message.buttons]
+
+
+async def test_a_command_that_needs_a_group_asks_once_and_remembers(
+    two_groups: tuple[Sandbox, Cast, GroupB],
+):
+    box, cast, b = two_groups
+    mette, anna, bo = cast.coordinator, cast.volunteers[0], cast.volunteers[1]
+    await box.say(mette, '/match @anna @bo_frivillig "K.L." weekly tue 10:00')
+    await box.say(b.jonas, '/match @anna @freja "P.R." weekly tue 12:00')
+    await box.say(anna, "/meetings")
+    chooser = box.fake.messages_to(anna.id)[-1]
+    assert "Hvilken gruppe" in chooser.text
+    assert labels(chooser) == ["Frivillige", "Frivillige Vest"]
+    await box.tap(anna, chooser, button(chooser, "Frivillige Vest"))
+    assert "Fint: Frivillige Vest" in box.fake.messages_to(anna.id)[-2].text
+    shown = box.last_text_to(anna.id)
+    assert "P.R." in shown and "K.L." not in shown  # the command went on, in Vest
+    # Remembered: the next command is Vest's without asking.
+    await box.say(anna, "/meetings")
+    assert "P.R." in box.last_text_to(anna.id) and "Hvilken" not in box.last_text_to(anna.id)
+    # A button on that answer acts in Vest.
+    meetings = box.fake.messages_to(anna.id)[-1]
+    assert meetings.buttons
+    # /group chooses again.
+    await box.say(anna, "/group")
+    chooser = box.fake.messages_to(anna.id)[-1]
+    await box.tap(anna, chooser, button(chooser, "Frivillige"))
+    assert "send the command again" not in box.last_text_to(anna.id)
+    await box.say(anna, "/meetings")
+    assert "K.L." in box.last_text_to(anna.id) and "P.R." not in box.last_text_to(anna.id)
+    # The choice lapses after hours of silence: asked again.
+    box.clock.advance(timedelta(hours=7))
+    await box.say(anna, "/meetings")
+    assert "Hvilken gruppe" in box.last_text_to(anna.id)
+    # Someone in one group is never asked.
+    for user in (bo, b.freja, mette, b.jonas):
+        await box.say(user, "/meetings")
+        assert "Hvilken gruppe" not in box.last_text_to(user.id)
