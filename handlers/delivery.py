@@ -30,7 +30,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from bot.context import PeerContext
 from bot.domain import away, outbox, people
 from bot.i18n import Translate
-from bot.ratelimit import retry_seconds
+from bot.ratelimit import Turn, Turns, retry_seconds
 from handlers.group_names import for_whom, group_header, marked
 
 if TYPE_CHECKING:
@@ -351,6 +351,10 @@ LOCK = "outbox_lock"
 # The kicks still sending (the sandbox waits for them, as a person would for the messages).
 KICKS = "outbox_kicks"
 LANES = "outbox_lanes"  # kinds with a lane running in this process: "look once more"
+TURNS = "outbox_turns"
+# Items every lane together has in hand (claimed, not yet recorded): about a second of
+# Telegram's 30 messages a second, so a lane's claims never crowd out the updates.
+LANE_SENDS_AT_ONCE = 24
 
 
 def register_kind(
@@ -426,12 +430,20 @@ async def _lane(application: Any, lane: tuple[int, str]) -> None:
     kind = lane[1]
     workers = application.bot_data[KINDS][kind].workers
     claiming = asyncio.Lock()  # one claim at a time; the sends go side by side
+    # Every lane's senders share one set of turns, taken round-robin by lane.
+    turns = application.bot_data.setdefault(TURNS, Turns(LANE_SENDS_AT_ONCE))
+
+    async def sender() -> None:
+        turn = Turn(turns, lane)
+        try:
+            await _drain(context, frozenset({kind}), claiming, turn)
+        finally:
+            turn.release()
+
     try:
         while application.running and lanes.get(lane):
             lanes[lane] = False
-            await asyncio.gather(
-                *(_drain(context, frozenset({kind}), claiming) for _ in range(workers))
-            )
+            await asyncio.gather(*(sender() for _ in range(workers)))
     except Exception:
         log.exception("outbox lane %s failed; the next pass continues", kind)
     finally:
@@ -440,9 +452,13 @@ async def _lane(application: Any, lane: tuple[int, str]) -> None:
 
 
 async def _drain(
-    context: PeerContext, wanted: frozenset[str], claiming: asyncio.Lock | None
+    context: PeerContext,
+    wanted: frozenset[str],
+    claiming: asyncio.Lock | None,
+    turn: Turn | None = None,
 ) -> int:
-    """Claim, send and record items of `wanted` until none is due; returns how many sent."""
+    """Claim, send and record items of `wanted` until none is due; returns how many sent.
+    A lane's sender holds a `turn` for each item, from its claim to its record."""
     application = context.application
     registered: dict[str, OutboxKind] = application.bot_data.get(KINDS, {})
     services = context.services
@@ -451,6 +467,8 @@ async def _drain(
     taken: outbox.Claim | None = None
     # A lane stops with the application (the next start continues); the pass finishes.
     while claiming is None or application.running:
+        if turn is not None:
+            await turn.next()
         now = services.clock.now()
         if claiming is not None:
             # A lane's claim is committed on its own, so the next sender can claim while

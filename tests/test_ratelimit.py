@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from telegram.error import NetworkError, RetryAfter
 
-from bot.ratelimit import PeerRateLimiter, Priority, TokenBucket, posts_a_message
+from bot.ratelimit import PeerRateLimiter, Priority, TokenBucket, Turn, Turns, posts_a_message
 
 
 class VirtualTime:
@@ -378,3 +378,48 @@ async def test_one_groups_big_broadcast_does_not_starve_the_others(shared, clock
     assert max(last[g] for g in range(1, 51)) < 5.0 + 2 * 50 * 25 / 29
     assert last[0] > max(last[g] for g in range(1, 51))
     assert telegram_would_refuse(api.sent) == []
+
+
+async def test_lane_turns_go_round_robin_by_group_and_never_exceed_the_capacity():
+    turns = Turns(3)
+    order: list[str] = []
+    holding = 0
+    most = 0
+
+    async def sender(group: str) -> None:
+        nonlocal holding, most
+        turn = Turn(turns, group)
+        try:
+            for _ in range(4):  # a lane's sender: one item after another
+                await turn.next()
+                holding += 1
+                most = max(most, holding)
+                order.append(group)
+                await asyncio.sleep(0)
+                holding -= 1
+        finally:
+            turn.release()
+
+    # Group a's broadcast has six senders; b and c, asking later, one each.
+    await asyncio.gather(*(sender("a") for _ in range(6)), sender("b"), sender("c"))
+    assert most <= 3 and turns.busy == 0
+    assert order[:3] == ["a", "a", "a"]  # nobody was waiting yet
+    assert order[3:5] == ["b", "c"]  # then the groups that hold none go first
+    # b and c are never passed over for a's many senders: from then on the three groups
+    # hold a turn each, so b's and c's four items go out among the first fifteen.
+    assert order[3:15].count("b") == order[3:15].count("c") == 4
+    assert sorted(order) == ["a"] * 24 + ["b"] * 4 + ["c"] * 4
+
+
+async def test_a_cancelled_wait_for_a_turn_gives_nothing_away():
+    turns = Turns(1)
+    await turns.take("a")
+    waiting = asyncio.ensure_future(turns.take("b"))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiting
+    turns.give_back("a")
+    assert turns.busy == 0
+    await asyncio.wait_for(turns.take("c"), 1)
+    assert turns.busy == 1
