@@ -38,6 +38,7 @@ from bot.i18n import N_
 from handlers import conversation
 from handlers.callbacks import STALE, Callbacks, Invalid, answer
 from handlers.common import reply, texts_for
+from handlers.group_names import title_of
 
 if TYPE_CHECKING:
     from bot.context import Services
@@ -82,16 +83,8 @@ def _command_of(update: Update) -> str:
 
 
 async def _titled(context: PeerContext, member: list[Group]) -> list[tuple[str, str]]:
-    """(title, key) of each group; a title the bot never saw is asked of Telegram (and
-    stored when the bot next sees the group)."""
-    found = []
-    for group in member:
-        title = group.title
-        if title is None:
-            with contextlib.suppress(TelegramError):
-                title = (await context.bot.get_chat(group.chat_id)).title
-        found.append((title or groups.title_of(group), groups.button_key(group)))
-    return found
+    """(title, key) of each group."""
+    return [(await title_of(context, g), groups.button_key(g)) for g in member]
 
 
 async def offer_choice(update: Update, context: PeerContext, member: list[Group]) -> None:
@@ -159,7 +152,7 @@ async def on_pick(update: Update, context: PeerContext, key: str) -> None:
     with contextlib.suppress(TelegramError):
         await query.answer()
     waiting = conversation.take_command(context)
-    title = groups.title_of(group)
+    title = await title_of(context, group)
     with contextlib.suppress(TelegramError):  # an old message can't be edited
         await query.edit_message_text((_(CHOSEN) if waiting else _(SEND_AGAIN)).format(group=title))
     if waiting is not None:

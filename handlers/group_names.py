@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from bot.domain import outbox
+    from bot.domain.groups import GroupScope
     from handlers.delivery import Outgoing
+    from storage.models import Group
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +43,27 @@ async def group_header(
     scope = context.services.group
     if scope is None:
         return ""
-    if scope.title is None:  # not seen since it was added: Telegram knows its title
-        try:
-            chat = await context.bot.get_chat(scope.chat_id)
-        except TelegramError as error:
-            log.info("the group's title is not known: %s", type(error).__name__)
-        else:
-            if chat.title:
-                # For the rest of this work; stored when the bot next sees the group.
-                scope = dataclasses.replace(scope, title=chat.title)
-                if current_group.get() is not None:
-                    current_group.set(scope)
     _ = context.texts(language)
-    return _(FROM_GROUP).format(group=groups.title_of(scope))
+    return _(FROM_GROUP).format(group=await title_of(context, scope))
+
+
+async def title_of(context: PeerContext, group: Group | GroupScope) -> str:
+    """How a group is named to people: its title, asked of Telegram when the bot has not
+    seen the group since it was added (stored when it next sees it; for the update's own
+    group kept for the rest of this work)."""
+    if group.title is not None:
+        return group.title
+    try:
+        chat = await context.bot.get_chat(group.chat_id)
+    except TelegramError as error:
+        log.info("the group's title is not known: %s", type(error).__name__)
+        return groups.title_of(group)
+    if not chat.title:
+        return groups.title_of(group)
+    scope = current_group.get()
+    if scope is not None and scope.id == group.id:
+        current_group.set(dataclasses.replace(scope, title=chat.title))
+    return chat.title
 
 
 def marked(markup: Any, services: Any) -> Any:

@@ -20,6 +20,8 @@ class PauseAction(StrEnum):
     CONFIRM = "ok"
     # The coordinator is away: start the pause, but its notice waits for the coordinator.
     CONFIRM_WAIT = "okw"
+    # In several groups: the pause is from this group only, or from all of them.
+    SCOPE = "scope"
     # The coordinator's side: pick a volunteer, a length for them, or end their pause.
     PICK = "cp"
     PICK_LENGTH = "cl"

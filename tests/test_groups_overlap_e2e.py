@@ -9,7 +9,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from bot.sandbox import GROUP_CHAT_ID, Cast, Sandbox
+from storage.models import Group, Pause, Person
 from tests.e2e import at, button
 from tests.test_groups_isolation_e2e import B_CHAT_ID, GroupB, private_texts, two_groups
 
@@ -95,3 +98,88 @@ async def test_a_command_that_needs_a_group_asks_once_and_remembers(
     for user in (bo, b.freja, mette, b.jonas):
         await box.say(user, "/meetings")
         assert "Hvilken gruppe" not in box.last_text_to(user.id)
+
+
+def data(message: Any, prefix: str) -> str:
+    """The callback data of the button whose data starts so (it may name its group)."""
+    return next(
+        b["callback_data"] for b in message.buttons if b["callback_data"].startswith(prefix)
+    )
+
+
+async def paused_in(box: Sandbox, user: Any) -> set[int]:
+    """The chat ids of the groups where this person is on a pause now."""
+    async with box.services.db.transaction() as session:
+        rows = await session.execute(
+            select(Group.chat_id)
+            .join(Person, Person.group_id == Group.id)
+            .join(Pause, Pause.person_id == Person.id)
+            .where(Person.telegram_user_id == user.id, Pause.ended_at.is_(None))
+        )
+        return {chat_id for (chat_id,) in rows}
+
+
+async def pause_as(box: Sandbox, anna: Any, group_title: str, scope: str, *, cover: bool) -> str:
+    """Anna's /pause, choosing the group, then the scope; two weeks; no message. Returns
+    the summary she was shown."""
+    await box.say(anna, "/pause")
+    chooser = box.fake.messages_to(anna.id)[-1]
+    await box.tap(anna, chooser, button(chooser, group_title))
+    question = box.fake.messages_to(anna.id)[-1]
+    assert "alle dine grupper" in question.text
+    await box.tap(anna, question, button(question, scope))
+    await box.tap(
+        anna,
+        box.fake.messages_to(anna.id)[-1],
+        data(box.fake.messages_to(anna.id)[-1], "pause:len:2w"),
+    )
+    if cover:
+        cover_question = box.fake.messages_to(anna.id)[-1]
+        assert "K.L." in cover_question.text and "P.R." in cover_question.text
+        await box.tap(anna, cover_question, data(cover_question, "pause:cover:yes"))
+    note_question = box.fake.messages_to(anna.id)[-1]
+    await box.tap(anna, note_question, data(note_question, "pause:note:"))
+    summary = box.fake.messages_to(anna.id)[-1]
+    await box.tap(anna, summary, data(summary, "pause:ok"))
+    await box.settle()
+    return summary.text
+
+
+async def test_a_pause_from_one_group_is_told_there_only(
+    two_groups: tuple[Sandbox, Cast, GroupB],
+):
+    box, cast, b = two_groups
+    mette, anna = cast.coordinator, cast.volunteers[0]
+    mette_before, jonas_before = len(box.texts_to(mette.id)), len(box.texts_to(b.jonas.id))
+    summary = await pause_as(box, anna, "Frivillige Vest", "Kun Frivillige Vest", cover=False)
+    assert "Kun i Frivillige Vest." in summary
+    assert await paused_in(box, anna) == {B_CHAT_ID}
+    assert "Anna har bedt om en pause" in private_texts(box, b.jonas, jonas_before)
+    assert "Anna" not in private_texts(box, mette, mette_before)
+    assert "Jeg har givet koordinatoren besked." in box.last_text_to(anna.id)
+    assert box.fake.messages_to(GROUP_CHAT_ID) == [] and box.fake.messages_to(B_CHAT_ID) == []
+
+
+async def test_a_pause_from_all_groups_covers_each_and_each_coordinator_hears_of_their_own(
+    two_groups: tuple[Sandbox, Cast, GroupB],
+):
+    box, cast, b = two_groups
+    mette, anna, bo = cast.coordinator, cast.volunteers[0], cast.volunteers[1]
+    await box.say(mette, '/match @anna @bo_frivillig "K.L." weekly tue 10:00')
+    await box.say(b.jonas, '/match @anna @freja "P.R." weekly tue 12:00')
+    mette_before, jonas_before = len(box.texts_to(mette.id)), len(box.texts_to(b.jonas.id))
+    summary = await pause_as(box, anna, "Frivillige", "Alle mine grupper", cover=True)
+    assert "I alle dine grupper: Frivillige og Frivillige Vest." in summary
+    assert await paused_in(box, anna) == {GROUP_CHAT_ID, B_CHAT_ID}
+    to_mette = private_texts(box, mette, mette_before)
+    to_jonas = private_texts(box, b.jonas, jonas_before)
+    assert "Anna har bedt om en pause" in to_mette and "Anna har bedt om en pause" in to_jonas
+    assert "K.L." in to_mette and "P.R." not in to_mette and "Vest" not in to_mette
+    assert "P.R." in to_jonas and "K.L." not in to_jonas
+    assert "Jeg har givet koordinatoren besked." in box.last_text_to(anna.id)
+    # Pause means quiet in both groups; the others' reminders go on.
+    anna_before = len(box.fake.messages_to(anna.id))
+    await box.advance_to(at(30, 18, 5, month=11))
+    assert reminders(box, anna, anna_before) == []
+    assert len(reminders(box, bo)) == 1 and len(reminders(box, b.freja)) == 1
+    assert box.fake.messages_to(GROUP_CHAT_ID) == [] and box.fake.messages_to(B_CHAT_ID) == []

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
 from bot.context import PeerContext, Services
@@ -20,9 +20,7 @@ from bot.domain.typed_dates import example_day
 from bot.i18n import N_, Translate, format_day, format_when, ngettext
 from bot.sealing import derive_key
 from handlers import conversation
-from handlers.common import (
-    CommandInfo,
-)
+from handlers.common import CommandInfo, reply
 from handlers.pause_buttons import BUTTONS, PauseAction
 
 if TYPE_CHECKING:
@@ -45,13 +43,15 @@ class PauseFlow(conversation.Flow):
     """A volunteer's `/pause` (mode "new") or "a little longer" (mode "extend"): what they
     chose so far. The note lives here, in memory only, until the pause starts."""
 
-    step: Literal["length", "date", "cover", "note", "confirm"] = "length"
+    step: Literal["scope", "length", "date", "cover", "note", "confirm"] = "length"
     mode: Literal["new", "extend"] = "new"
     until: date | None = None  # None: no end date yet
     citizens: list[str] = field(default_factory=list)  # labels of their matches
     cover_asked: bool = False
     wants_cover: bool = False
     note: str | None = None
+    # Someone in several groups: from all of them (True) or the group in hand (False).
+    everywhere: bool | None = None
     restart: ClassVar[str] = "/pause"
 
 
@@ -358,3 +358,27 @@ def couldnt_tell(context: PeerContext, person: Person, language: str) -> str:
         "I couldn't write to {name} privately ({name} hasn't started a chat with me yet, or "
         "has blocked me), so please tell {name} yourself."
     ).format(name=person.first_name)
+
+
+async def ask_length(update: Update, context: PeerContext, person: Person) -> None:
+    """Warm words, the crisis help, and how long."""
+    _ = context.texts(person.language)
+    text = "\n\n".join(
+        [
+            _(
+                "It is completely all right to take a pause. You don't need to explain "
+                "anything, and your place in the group is here when you are ready."
+            ),
+            _(
+                "For how long, roughly? You can always change it later. You can also just "
+                "write a date, e.g. {example}."
+            ).format(example=date_example(context)),
+            crisis_help(context, _),
+        ]
+    )
+    keyboard = length_keyboard(_, PauseAction.LENGTH)
+    rows = [
+        *keyboard.inline_keyboard,
+        [InlineKeyboardButton(_("Not now"), callback_data=BUTTONS.encode(PauseAction.CANCEL))],
+    ]
+    await reply(update, text, reply_markup=InlineKeyboardMarkup(rows))

@@ -92,9 +92,7 @@ async def prepare_notice(
     if pause is None or coordinator is None:
         return None
     # A coordinator, or the stand-in of a period running when it was promised.
-    if not await away.may_receive(
-        session, coordinator, services.coordinator_ids, claim.due_at
-    ):
+    if not await away.may_receive(session, coordinator, services.coordinator_ids, claim.due_at):
         return None
     person = await rows.find_person(session, pause.person_id)
     if person is None:

@@ -27,6 +27,7 @@ from handlers.common import (
     texts_for,
 )
 from handlers.delivery import send_private
+from handlers.pause import several
 from handlers.pause.notices import kick_after_commit
 from handlers.pause_buttons import BUTTONS, PauseAction
 from handlers.start import register_from_private_chat
@@ -43,8 +44,8 @@ from handlers.pause.common import (
     TYPED_STEPS,
     PauseFlow,
     announce_end,
+    ask_length,
     citizens_text,
-    crisis_help,
     date_example,
     day_text,
     length_keyboard,
@@ -89,26 +90,9 @@ async def begin(update: Update, context: PeerContext, person: Person) -> None:
             reply_markup=keyboard,
         )
         return
-    conversation.start(context, PauseFlow, mode="new")
-    text = "\n\n".join(
-        [
-            _(
-                "It is completely all right to take a pause. You don't need to explain "
-                "anything, and your place in the group is here when you are ready."
-            ),
-            _(
-                "For how long, roughly? You can always change it later. You can also just "
-                "write a date, e.g. {example}."
-            ).format(example=date_example(context)),
-            crisis_help(context, _),
-        ]
-    )
-    keyboard = length_keyboard(_, PauseAction.LENGTH)
-    rows = [
-        *keyboard.inline_keyboard,
-        [InlineKeyboardButton(_("Not now"), callback_data=BUTTONS.encode(PauseAction.CANCEL))],
-    ]
-    await reply(update, text, reply_markup=InlineKeyboardMarkup(rows))
+    flow = conversation.start(context, PauseFlow, mode="new")
+    if not await several.ask_scope(update, context, person, flow):
+        await ask_length(update, context, person)
 
 
 @private_only
@@ -150,6 +134,8 @@ async def length_chosen(
     now = context.services.clock.now()
     matches = await matches_for_person(context.session, context.services.group_id, person.id, now)
     citizens = [m.label for m in matches if m.kind == "match"]
+    if flow.everywhere:
+        citizens += await several.citizens_elsewhere(context, person)
     if citizens:
         flow.citizens = citizens
         flow.step = "cover"
@@ -214,6 +200,8 @@ async def show_summary(
     _ = context.texts(person.language)
     until_day = flow.until
     lines = [_("Here is what I will do if you say yes:")]
+    if where := await several.summary_line(context, person, flow, _):
+        lines.append("• " + where)
     if until_day is None:
         lines.append("• " + _("A pause from today, with no end date yet."))
     else:
@@ -295,6 +283,12 @@ async def confirm(
     except pauses.AlreadyPaused:
         await reply(update, _("You are already on a pause. Take good care of yourself."))
         return
+    # "All my groups": the same pause in each other group, told there only.
+    elsewhere = (
+        await several.start_elsewhere(context, person, flow, note, wait=wait)
+        if flow.everywhere
+        else []
+    )
     # Who reads it now: a stand-in (named to the volunteer), or, when it waits, nobody yet.
     stand_in, back = await stand_ins(context, person)
     back = back if wait else None
@@ -306,8 +300,11 @@ async def confirm(
 
     async def tell_volunteer(later: PeerContext) -> None:
         """Once the notice went (or not): whether the coordinator has it."""
+        await several.send_elsewhere(later, elsewhere)
         async with later.services.db.transaction() as session:
-            told = await pauses.notice_reached(session, pauses.STARTED, pause_id)
+            told = True
+            for one in (pause_id, *(p for _g, p in elsewhere)):
+                told = told and await pauses.notice_reached(session, pauses.STARTED, one)
         text = started_text(later, _, told, until, stand_in=stand_in, waits_until=back)
         delivery = await send_private(later.bot, user_id, text)
         if not delivery.sent:
