@@ -459,3 +459,9 @@ class Turn:
         if self.held:
             self.held = False
             self.turns.give_back(self.key)
+
+    async def __aenter__(self) -> Turn:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.release()

@@ -351,10 +351,8 @@ LOCK = "outbox_lock"
 # The kicks still sending (the sandbox waits for them, as a person would for the messages).
 KICKS = "outbox_kicks"
 LANES = "outbox_lanes"  # kinds with a lane running in this process: "look once more"
-TURNS = "outbox_turns"
-# Items every lane together has in hand (claimed, not yet recorded): about a second of
-# Telegram's 30 messages a second, so a lane's claims never crowd out the updates.
-LANE_SENDS_AT_ONCE = 24
+# Every lane's items in hand (claimed, not recorded) at once: about a second of Telegram's.
+TURNS, LANE_SENDS_AT_ONCE = "outbox_turns", 24
 
 
 def register_kind(
@@ -400,11 +398,9 @@ async def send_due(context: PeerContext, kinds: Collection[str] | None = None) -
     wanted = frozenset(k for k in wanted if registered[k].workers <= 1)
     if not wanted:
         return 0
-    # Per group: a kick and the scheduler pass never send the same item side by side,
-    # while other groups' passes send theirs at the same time.
+    # Per group: a kick and the pass never send the same item side by side.
     locks: dict[int, asyncio.Lock] = application.bot_data.setdefault(LOCK, {})
-    lock = locks.setdefault(context.services.group_id, asyncio.Lock())
-    async with lock:
+    async with locks.setdefault(context.services.group_id, asyncio.Lock()):
         return await _drain(context, wanted, None)
 
 
@@ -429,16 +425,12 @@ async def _lane(application: Any, lane: tuple[int, str]) -> None:
     lanes: dict[tuple[int, str], bool] = application.bot_data[LANES]
     kind = lane[1]
     workers = application.bot_data[KINDS][kind].workers
-    claiming = asyncio.Lock()  # one claim at a time; the sends go side by side
-    # Every lane's senders share one set of turns, taken round-robin by lane.
+    claiming = _Claims()  # one claim at a time; the sends go side by side
     turns = application.bot_data.setdefault(TURNS, Turns(LANE_SENDS_AT_ONCE))
 
     async def sender() -> None:
-        turn = Turn(turns, lane)
-        try:
+        async with Turn(turns, lane) as turn:
             await _drain(context, frozenset({kind}), claiming, turn)
-        finally:
-            turn.release()
 
     try:
         while application.running and lanes.get(lane):
@@ -451,14 +443,19 @@ async def _lane(application: Any, lane: tuple[int, str]) -> None:
         lanes.pop(lane, None)
 
 
+class _Claims(asyncio.Lock):
+    """A lane's claims, one at a time; `empty`: one found none, the others stop."""
+
+    empty = False
+
+
 async def _drain(
     context: PeerContext,
     wanted: frozenset[str],
-    claiming: asyncio.Lock | None,
+    claiming: _Claims | None,
     turn: Turn | None = None,
 ) -> int:
-    """Claim, send and record items of `wanted` until none is due; returns how many sent.
-    A lane's sender holds a `turn` for each item, from its claim to its record."""
+    """Claim, send, record `wanted` items till none is due, each in `turn`; returns how many."""
     application = context.application
     registered: dict[str, OutboxKind] = application.bot_data.get(KINDS, {})
     services = context.services
@@ -473,8 +470,12 @@ async def _drain(
         if claiming is not None:
             # A lane's claim is committed on its own, so the next sender can claim while
             # this one asks the feature (reads, side by side).
-            async with claiming, services.db.transaction() as session:
-                taken = await outbox.claim_next(session, services.group_id, now, token, wanted)
+            async with claiming:
+                if claiming.empty:
+                    break
+                async with services.db.transaction() as session:
+                    taken = await outbox.claim_next(session, services.group_id, now, token, wanted)
+                claiming.empty = taken is None
             if taken is None:
                 break
         async with services.db.transaction() as session:
