@@ -6,14 +6,17 @@ in one group sees no change."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
+from bot.domain import groups
 from bot.sandbox import GROUP_CHAT_ID, Cast, Sandbox
 from storage.models import Group, Pause, Person
 from tests.e2e import at, button
+from tests.test_broadcast_e2e import broadcast, copies_to, eventually
 from tests.test_groups_isolation_e2e import B_CHAT_ID, GroupB, private_texts, two_groups
 
 __all__ = ["two_groups"]  # the fixture, shared with the isolation tests
@@ -183,3 +186,98 @@ async def test_a_pause_from_all_groups_covers_each_and_each_coordinator_hears_of
     assert reminders(box, anna, anna_before) == []
     assert len(reminders(box, bo)) == 1 and len(reminders(box, b.freja)) == 1
     assert box.fake.messages_to(GROUP_CHAT_ID) == [] and box.fake.messages_to(B_CHAT_ID) == []
+
+
+def group_ids(found: Any) -> set[int]:
+    """Every `group_id` in an export, however deep."""
+    if isinstance(found, dict):
+        own = {found["group_id"]} if "group_id" in found else set()
+        return own.union(*(group_ids(v) for v in found.values()))
+    if isinstance(found, list):
+        return set().union(*(group_ids(v) for v in found))
+    return set()
+
+
+def polls_in(box: Sandbox, chat_id: int) -> list[Any]:
+    return [m for m in box.fake.messages_to(chat_id) if m.poll]
+
+
+async def test_poll_nudges_and_minutes_of_both_groups_each_name_their_group(
+    two_groups: tuple[Sandbox, Cast, GroupB],
+):
+    box, cast, b = two_groups
+    mette, anna, bo = cast.coordinator, cast.volunteers[0], cast.volunteers[1]
+    # Each group's own meeting; Anna can only come on the other day in both.
+    await box.say(mette, "/meetingpoll 2026-12-09 17:00, 2026-12-10 16:30")
+    await box.say(b.jonas, "/meetingpoll 2026-12-09 19:00, 2026-12-10 19:00")
+    [a_poll], [b_poll] = polls_in(box, GROUP_CHAT_ID), polls_in(box, B_CHAT_ID)
+    for who, poll, option in ((anna, a_poll, 1), (bo, a_poll, 0), (anna, b_poll, 1)):
+        await box.vote(who, poll.poll["id"], [option])
+    await box.vote(b.freja, b_poll.poll["id"], [0])
+    await box.say(mette, "/setmeeting 2026-12-09 17:00")
+    await box.say(b.jonas, "/setmeeting 2026-12-09 19:00")
+    await box.advance_to(at(9, 22, 0))
+    mette_before, jonas_before = len(box.texts_to(mette.id)), len(box.texts_to(b.jonas.id))
+    for coordinator, text in (
+        (mette, "Referat: julefrokost."),
+        (b.jonas, "Referat: grill i Vest."),
+    ):
+        await box.say(coordinator, "/minutes")
+        await box.say(coordinator, text)
+        preview = box.fake.last_message_to(coordinator.id)
+        await box.tap(coordinator, preview, button(preview, "Send"))
+    await box.settle()
+    copies = [m.text for m in box.fake.messages_to(anna.id) if "hvad vi talte om" in (m.text or "")]
+    assert len(copies) == 2
+    by_group = {text.splitlines()[0]: text for text in copies}
+    assert set(by_group) == {FROM_A, FROM_B}
+    assert "julefrokost" in by_group[FROM_A] and "grill i Vest" in by_group[FROM_B]
+    assert "Vest" not in private_texts(box, mette, mette_before)
+    assert "julefrokost" not in private_texts(box, b.jonas, jonas_before)
+
+    # The monthly polls open in both groups; Anna, who answered neither, is nudged by each.
+    await box.advance_to(at(15, 10, 0))
+    await box.advance_to(at(15, 10, 5))
+    assert len(polls_in(box, GROUP_CHAT_ID)) == 2 and len(polls_in(box, B_CHAT_ID)) == 2
+    anna_before = len(box.texts_to(anna.id))
+    await box.vote(b.freja, polls_in(box, B_CHAT_ID)[-1].poll["id"], [0])
+    await box.advance_to(at(19, 10, 0))
+    await box.advance_to(at(19, 12, 0))
+    nudges = box.fake.messages_to(anna.id)[anna_before:]
+    assert len(nudges) == 2
+    assert {m.text.splitlines()[0] for m in nudges} == {FROM_A, FROM_B}
+    # Each nudge links to its own group's poll.
+    links = {m.text.splitlines()[0]: m.buttons[0]["url"] for m in nudges}
+    assert links[FROM_B].endswith(f"/{polls_in(box, B_CHAT_ID)[-1].message_id}")
+    assert links[FROM_A].endswith(f"/{polls_in(box, GROUP_CHAT_ID)[-1].message_id}")
+    # Bo, in one group, gets his nudge as it always was.
+    assert not any(t.startswith("Fra ") for t in box.texts_to(bo.id))
+
+
+async def test_a_broadcast_copy_and_mydata_are_of_one_group_and_say_which(
+    two_groups: tuple[Sandbox, Cast, GroupB],
+):
+    box, cast, b = two_groups
+    mette, anna = cast.coordinator, cast.volunteers[0]
+    await box.say(mette, '/match @anna "K.L." weekly tue 10:00')
+    await box.say(b.jonas, '/match @anna "P.R." weekly tue 12:00')
+    mette_before = len(box.texts_to(mette.id))
+    await broadcast(box, b.jonas, "Husk grillaften i Vest", "volunteers", False)
+    await eventually(lambda: copies_to(box, anna.id))
+    await box.settle()
+    [copy] = copies_to(box, anna.id)
+    messages = box.fake.messages_to(anna.id)
+    assert messages[messages.index(copy) - 1].text == FROM_B  # the line before the copy
+    assert "Vest" not in private_texts(box, mette, mette_before)
+    # /mydata asks which group, and the export holds that group's data only.
+    await box.say(anna, "/mydata")
+    chooser = box.fake.messages_to(anna.id)[-1]
+    await box.tap(anna, chooser, button(chooser, "Frivillige Vest"))
+    export = next(m for m in reversed(box.fake.messages_to(anna.id)) if m.document)
+    content = box.fake.files[export.document["file_id"]].content.decode()
+    async with box.services.db.transaction() as session:
+        b_group = await groups.find_group(session, B_CHAT_ID)
+    assert b_group is not None
+    assert group_ids(json.loads(content)) == {b_group.id}
+    assert not any(m.document for m in box.fake.messages_to(mette.id)[mette_before:])
+    assert not any(m.document for m in box.fake.messages_to(b.jonas.id))
