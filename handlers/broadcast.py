@@ -23,7 +23,7 @@ import time
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -56,9 +56,10 @@ from handlers.callbacks import (
     offer_confirmation,
 )
 from handlers.common import (
+    Button,
     CommandInfo,
-    acts_as_coordinator,
     coordinator_only,
+    keyboard,
     private_only,
     reply_language,
     telegram_person,
@@ -96,12 +97,8 @@ AUDIENCE_LABELS = {
 # Writing --------------------------------------------------------------------------------
 
 
-def _button(label: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=data)
-
-
-def _cancel_row(_: Translate, broadcast_id: int) -> list[InlineKeyboardButton]:
-    return [_button(_("Cancel"), BUTTONS.encode(BroadcastAction.CANCEL, broadcast_id))]
+def _cancel(_: Translate, broadcast_id: int) -> Button:
+    return (_("Cancel"), BUTTONS.encode(BroadcastAction.CANCEL, broadcast_id))
 
 
 @private_only
@@ -129,7 +126,7 @@ async def broadcast_command(update: Update, context: PeerContext) -> None:
             "you like), a photo or a document with a caption. You will see a preview before "
             "anything is sent."
         ),
-        reply_markup=InlineKeyboardMarkup([_cancel_row(_, draft.id)]),
+        reply_markup=keyboard(_cancel(_, draft.id)),
     )
 
 
@@ -152,7 +149,7 @@ async def composed_message(update: Update, context: PeerContext) -> None:
     if not (message.text or message.photo or message.document):
         await message.chat.send_message(
             _("I can send text, a photo or a document. Please try again, or tap Cancel."),
-            reply_markup=InlineKeyboardMarkup([_cancel_row(_, draft.id)]),
+            reply_markup=keyboard(_cancel(_, draft.id)),
         )
         raise ApplicationHandlerStop
     copied = await context.bot.copy_message(
@@ -176,11 +173,13 @@ async def _ask_audience(
 
 
 def _audience_keyboard(_: Translate, broadcast_id: int) -> InlineKeyboardMarkup:
-    rows = [
-        [_button(_(label), BUTTONS.encode(BroadcastAction.AUDIENCE, broadcast_id, key))]
-        for key, label in AUDIENCE_LABELS.items()
-    ]
-    return InlineKeyboardMarkup([*rows, _cancel_row(_, broadcast_id)])
+    return keyboard(
+        *(
+            (_(label), BUTTONS.encode(BroadcastAction.AUDIENCE, broadcast_id, key))
+            for key, label in AUDIENCE_LABELS.items()
+        ),
+        _cancel(_, broadcast_id),
+    )
 
 
 class BroadcastAction(StrEnum):
@@ -212,8 +211,7 @@ async def on_callback(
     _ = texts_for(context, update)
     services = context.services
     draft = await broadcasts.get(context.session, services.group_id, broadcast_id)
-    user = update.effective_user
-    if draft is None or user is None or not await acts_as_coordinator(context, user.id):
+    if draft is None:  # (only a coordinator's tap gets here: `_route`)
         await query.answer(_("Sorry, only the coordinator can use that command."))
         return
     now = services.clock.now()
@@ -246,19 +244,15 @@ async def on_callback(
                     "Is it important? Volunteers on a pause only receive important messages; "
                     "everyone else receives it either way."
                 ),
-                InlineKeyboardMarkup(
+                keyboard(
                     [
-                        [
-                            _button(
-                                _("Yes, important"),
-                                BUTTONS.encode(BroadcastAction.IMPORTANT, draft.id, 1),
-                            ),
-                            _button(
-                                _("No"), BUTTONS.encode(BroadcastAction.IMPORTANT, draft.id, 0)
-                            ),
-                        ],
-                        _cancel_row(_, draft.id),
-                    ]
+                        (
+                            _("Yes, important"),
+                            BUTTONS.encode(BroadcastAction.IMPORTANT, draft.id, 1),
+                        ),
+                        (_("No"), BUTTONS.encode(BroadcastAction.IMPORTANT, draft.id, 0)),
+                    ],
+                    _cancel(_, draft.id),
                 ),
             )
         else:
@@ -330,51 +324,42 @@ async def _ask_confirmation(update: Update, context: PeerContext, draft: Broadca
     if broadcasts.reaches_group(draft):
         lines.append("• " + _("in the group"))
     if broadcasts.reaches_volunteers(draft):
-        count = len(found.reachable)
-        lines.append(
-            "• "
-            + ngettext(
-                language, "privately to {count} volunteer", "privately to {count} volunteers", count
-            ).format(count=count)
-        )
-        if found.not_started:
-            count = len(found.not_started)
-            lines.append(
-                "• "
-                + ngettext(
+        counted = [
+            ngettext(
+                language, "privately to {count} volunteer", "privately to {count} volunteers", n
+            ).format(count=n)
+            for n in [len(found.reachable)]
+        ]
+        if n := len(found.not_started):
+            counted.append(
+                ngettext(
                     language,
                     "{count} hasn't started a chat with me yet, so I can't reach them",
                     "{count} haven't started a chat with me yet, so I can't reach them",
-                    count,
-                ).format(count=count)
+                    n,
+                ).format(count=n)
             )
-        if found.blocked:
-            count = len(found.blocked)
-            lines.append(
-                "• "
-                + ngettext(
-                    language, "{count} has blocked me", "{count} have blocked me", count
-                ).format(count=count)
+        if n := len(found.blocked):
+            counted.append(
+                ngettext(language, "{count} has blocked me", "{count} have blocked me", n).format(
+                    count=n
+                )
             )
-        if found.paused_skipped:
-            count = found.paused_skipped
-            lines.append(
-                "• "
-                + ngettext(
+        if n := found.paused_skipped:
+            counted.append(
+                ngettext(
                     language,
                     "{count} on a pause won't get it, as it is not marked important",
                     "{count} on a pause won't get it, as it is not marked important",
-                    count,
-                ).format(count=count)
+                    n,
+                ).format(count=n)
             )
+        lines += [f"• {line}" for line in counted]
     await _edit(
         update.callback_query,
         "\n".join(lines),
-        InlineKeyboardMarkup(
-            [
-                [_button(_("Send now"), BUTTONS.encode(BroadcastAction.SEND, token))],
-                _cancel_row(_, draft.id),
-            ]
+        keyboard(
+            (_("Send now"), BUTTONS.encode(BroadcastAction.SEND, token)), _cancel(_, draft.id)
         ),
     )
 
@@ -424,16 +409,8 @@ def report_text(_: Translate, report: broadcasts.Progress) -> str:
 
 
 def _retry_markup(_: Translate, broadcast_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [
-                _button(
-                    _("Send again to those who didn't get it"),
-                    BUTTONS.encode(BroadcastAction.RETRY, broadcast_id),
-                )
-            ]
-        ]
-    )
+    again = _("Send again to those who didn't get it")
+    return keyboard((again, BUTTONS.encode(BroadcastAction.RETRY, broadcast_id)))
 
 
 class Reporter:

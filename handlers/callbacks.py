@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any, Generic, TypeVar
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
@@ -115,8 +115,6 @@ def small_int(*values: int) -> Parser:
 
     return parse
 
-
-FLAG = small_int(0, 1)
 
 ButtonHandler = Callable[..., Awaitable[None]]
 
@@ -287,6 +285,14 @@ async def answer(update: Update, context: PeerContext, text: str) -> None:
     # An old query can't be answered any more; there is nothing else to do then.
     with contextlib.suppress(TelegramError):
         await query.answer(_(text))
+
+
+async def acknowledge(update: Update) -> CallbackQuery:
+    """The tapped button's query, answered at once (the button stops spinning)."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    return query
 
 
 async def take_confirmation(

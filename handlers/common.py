@@ -108,6 +108,21 @@ def private_chat_button(
     return InlineKeyboardMarkup([[InlineKeyboardButton(label, url=deep_link(context, payload))]])
 
 
+Button = tuple[str, str]  # (label, callback data)
+
+
+def keyboard(*rows: Button | list[Button]) -> InlineKeyboardMarkup:
+    """Buttons under a message: each argument is a row, one button or a list of them."""
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(label, callback_data=data) for label, data in row]
+            if isinstance(row, list)
+            else [InlineKeyboardButton(row[0], callback_data=row[1])]
+            for row in rows
+        ]
+    )
+
+
 async def reply(update: Update, text: str, **kwargs: object) -> None:
     """Answer in the chat the update came from."""
     assert update.effective_chat is not None

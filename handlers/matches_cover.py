@@ -6,14 +6,21 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 
 from bot.context import PeerContext
 from bot.domain import matches, people
 from bot.domain.matches import asks
 from bot.i18n import N_, Translate
 from handlers.callbacks import ID, Who
-from handlers.common import coordinator_only, private_only, reply, reply_language, texts_for
+from handlers.common import (
+    coordinator_only,
+    keyboard,
+    private_only,
+    reply,
+    reply_language,
+    texts_for,
+)
 from handlers.delivery import send_to_person
 from handlers.matches_common import BUTTONS, MatchAction, rhythm_text, tell_coordinators, when
 
@@ -51,16 +58,15 @@ async def cover_command(update: Update, context: PeerContext) -> None:
             return
         if len(found) > 1:  # two citizens with the same label: let the coordinator choose
             language = reply_language(context, update)
-            rows = [
-                [
-                    InlineKeyboardButton(
+            markup = keyboard(
+                *(
+                    (
                         f"{m.label}: {rhythm_text(m, _, language)}",
-                        callback_data=BUTTONS.encode(MatchAction.COVER_WITH, m.id, person.id),
+                        BUTTONS.encode(MatchAction.COVER_WITH, m.id, person.id),
                     )
-                ]
-                for m in found
-            ]
-            markup = InlineKeyboardMarkup(rows)
+                    for m in found
+                )
+            )
             await reply(update, _("Which match needs cover?"), reply_markup=markup)
             return
         await _cover(update, context, found[0].id, person.id)
@@ -72,11 +78,8 @@ async def cover_command(update: Update, context: PeerContext) -> None:
             update, _("No match needs cover right now. (Or in one line: /cover K.L. @dennis)")
         )
         return
-    rows = [
-        [InlineKeyboardButton(m.label, callback_data=BUTTONS.encode(MatchAction.COVER_MATCH, m.id))]
-        for m in needing
-    ]
-    await reply(update, _("Which match needs cover?"), reply_markup=InlineKeyboardMarkup(rows))
+    rows = [(m.label, BUTTONS.encode(MatchAction.COVER_MATCH, m.id)) for m in needing]
+    await reply(update, _("Which match needs cover?"), reply_markup=keyboard(*rows))
 
 
 async def _cover_pick_volunteer(update: Update, context: PeerContext, match_id: int) -> None:
@@ -94,14 +97,9 @@ async def _cover_pick_volunteer(update: Update, context: PeerContext, match_id: 
         await reply(update, _("Nobody else is free to cover right now."))
         return
     rows = [
-        [
-            InlineKeyboardButton(
-                p.first_name, callback_data=BUTTONS.encode(MatchAction.COVER_WITH, match_id, p.id)
-            )
-        ]
-        for p in candidates
+        (p.first_name, BUTTONS.encode(MatchAction.COVER_WITH, match_id, p.id)) for p in candidates
     ]
-    await reply(update, _("Who will cover for now?"), reply_markup=InlineKeyboardMarkup(rows))
+    await reply(update, _("Who will cover for now?"), reply_markup=keyboard(*rows))
 
 
 COVER_ERRORS = {

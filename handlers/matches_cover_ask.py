@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler
 
@@ -27,7 +27,7 @@ from bot.domain.matches import asks
 from bot.i18n import N_
 from handlers.callbacks import STALE, TOKEN, Callbacks, Who, take_confirmation
 from handlers.callbacks import answer as toast
-from handlers.common import reply, texts_for
+from handlers.common import Button, keyboard, reply, texts_for
 from handlers.delivery import Outcome, Outgoing, register_kind, send_due, start_sending
 from handlers.matches_common import rhythm_text, when
 from handlers.matches_cover import cover_text
@@ -96,7 +96,7 @@ async def suggestion_offer(
     if paused is None or not wanted:
         return [], None
     lines: list[str] = []
-    keyboard: list[list[InlineKeyboardButton]] = []
+    buttons: list[Button] = []
     for match in wanted:
         if await asks.open_ask(session, match.id, now) is not None:
             continue  # someone was asked and has not answered yet
@@ -129,10 +129,8 @@ async def suggestion_offer(
             text = _("Ask {name}").format(name=suggestion.person.first_name)
             if len(wanted) > 1:
                 text = f"{match.label}: {text}"
-            keyboard.append(
-                [InlineKeyboardButton(text, callback_data=BUTTONS.encode(CoverAction.ASK, token))]
-            )
-    if not keyboard:
+            buttons.append((text, BUTTONS.encode(CoverAction.ASK, token)))
+    if not buttons:
         return lines, None
     if intro:
         lines.insert(
@@ -145,14 +143,8 @@ async def suggestion_offer(
         )
     else:
         lines.insert(0, _("Would you like to ask someone else?"))
-    keyboard.append(
-        [
-            InlineKeyboardButton(
-                _("I'll find someone myself"), callback_data=BUTTONS.encode(CoverAction.SELF)
-            )
-        ]
-    )
-    return lines, InlineKeyboardMarkup(keyboard)
+    buttons.append((_("I'll find someone myself"), BUTTONS.encode(CoverAction.SELF)))
+    return lines, keyboard(*buttons)
 
 
 async def _drop_buttons(update: Update) -> None:
@@ -349,16 +341,10 @@ async def prepare_ask(
         )
         for _answer in (CoverAction.YES, CoverAction.NO)
     ]
-    markup = InlineKeyboardMarkup(
+    markup = keyboard(
         [
-            [
-                InlineKeyboardButton(
-                    _("Yes"), callback_data=BUTTONS.encode(CoverAction.YES, tokens[0])
-                ),
-                InlineKeyboardButton(
-                    _("No, thanks"), callback_data=BUTTONS.encode(CoverAction.NO, tokens[1])
-                ),
-            ]
+            (_("Yes"), BUTTONS.encode(CoverAction.YES, tokens[0])),
+            (_("No, thanks"), BUTTONS.encode(CoverAction.NO, tokens[1])),
         ]
     )
     return Outgoing(person.telegram_user_id, "\n".join(lines), markup)

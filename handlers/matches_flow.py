@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 
 from bot.context import PeerContext
 from bot.domain import matches, people
@@ -16,7 +16,7 @@ from bot.domain.schedule import BIWEEKLY, DATES, WEEKLY
 from bot.domain.typed_dates import example_day
 from bot.i18n import Translate
 from handlers import conversation
-from handlers.common import coordinator_only, private_only, reply, texts_for
+from handlers.common import coordinator_only, keyboard, private_only, reply, texts_for
 from handlers.matches_common import (
     BUTTONS,
     MatchAction,
@@ -107,17 +107,16 @@ async def _candidates(context: PeerContext) -> list[Person]:
 def _pick_keyboard(
     candidates: list[Person], chosen: list[int], _: Translate
 ) -> InlineKeyboardMarkup:
-    rows = [
-        [
-            InlineKeyboardButton(
+    return keyboard(
+        *(
+            (
                 ("✓ " if p.id in chosen else "") + p.first_name,
-                callback_data=BUTTONS.encode(MatchAction.PICK_VOLUNTEER, p.id),
+                BUTTONS.encode(MatchAction.PICK_VOLUNTEER, p.id),
             )
-        ]
-        for p in candidates
-    ]
-    rows.append([InlineKeyboardButton(_("Next"), callback_data=BUTTONS.encode(MatchAction.PICKED))])
-    return InlineKeyboardMarkup(rows)
+            for p in candidates
+        ),
+        (_("Next"), BUTTONS.encode(MatchAction.PICKED)),
+    )
 
 
 async def start_flow(update: Update, context: PeerContext, kind: str) -> None:
@@ -145,25 +144,10 @@ async def start_flow(update: Update, context: PeerContext, kind: str) -> None:
 
 
 def _rhythm_keyboard(_: Translate) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    _("Every week"), callback_data=BUTTONS.encode(MatchAction.RHYTHM, WEEKLY)
-                )
-            ],
-            [
-                InlineKeyboardButton(
-                    _("Every other week"),
-                    callback_data=BUTTONS.encode(MatchAction.RHYTHM, BIWEEKLY),
-                )
-            ],
-            [
-                InlineKeyboardButton(
-                    _("A single date"), callback_data=BUTTONS.encode(MatchAction.RHYTHM, DATES)
-                )
-            ],
-        ]
+    return keyboard(
+        (_("Every week"), BUTTONS.encode(MatchAction.RHYTHM, WEEKLY)),
+        (_("Every other week"), BUTTONS.encode(MatchAction.RHYTHM, BIWEEKLY)),
+        (_("A single date"), BUTTONS.encode(MatchAction.RHYTHM, DATES)),
     )
 
 
@@ -255,15 +239,7 @@ async def flow_text(update: Update, context: PeerContext, text: str) -> bool:
         await reply(
             update,
             _("Where do you meet? Write the place, or tap the button to leave it out."),
-            reply_markup=InlineKeyboardMarkup(
-                [
-                    [
-                        InlineKeyboardButton(
-                            _("No place"), callback_data=BUTTONS.encode(MatchAction.NO_PLACE)
-                        )
-                    ]
-                ]
-            ),
+            reply_markup=keyboard((_("No place"), BUTTONS.encode(MatchAction.NO_PLACE))),
         )
     elif flow.step == "place":
         request.place = text.strip()[:80]
@@ -299,15 +275,7 @@ async def _after_place(update: Update, context: PeerContext, flow: NewMatch) -> 
         _("From which date? Write a date (for example {example}), or tap the button.").format(
             example=example_day(today(context) + timedelta(days=7))
         ),
-        reply_markup=InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        _("From today"), callback_data=BUTTONS.encode(MatchAction.FROM_TODAY)
-                    )
-                ]
-            ]
-        ),
+        reply_markup=keyboard((_("From today"), BUTTONS.encode(MatchAction.FROM_TODAY))),
     )
 
 
@@ -324,15 +292,7 @@ async def _after_start(update: Update, context: PeerContext, flow: NewMatch) -> 
             "Does the activity have an end date? Write the last date (for example {example}), "
             "or tap the button."
         ).format(example=example_day(today(context) + timedelta(days=120))),
-        reply_markup=InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        _("No end date"), callback_data=BUTTONS.encode(MatchAction.NO_END)
-                    )
-                ]
-            ]
-        ),
+        reply_markup=keyboard((_("No end date"), BUTTONS.encode(MatchAction.NO_END))),
     )
 
 

@@ -8,18 +8,13 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 
 from bot.context import PeerContext
 from bot.domain import matches, outbox
 from bot.i18n import N_, Translate, ngettext
-from handlers.callbacks import small_int
-from handlers.common import (
-    current_person,
-    reply,
-    reply_language,
-    texts_for,
-)
+from handlers.callbacks import acknowledge, small_int
+from handlers.common import current_person, keyboard, reply, reply_language, texts_for
 from handlers.delivery import Outcome, Outgoing, register_kind, send_to_person
 from handlers.matches_common import (
     BUTTONS,
@@ -76,26 +71,13 @@ def reminder_text(context: PeerContext, due: matches.DueReminder) -> str:
 
 
 def reminder_keyboard(_: Translate, delivery_id: int, occurrence_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    _("I'm coming"), callback_data=BUTTONS.encode(MatchAction.COMING, delivery_id)
-                )
-            ],
-            [
-                InlineKeyboardButton(
-                    _("Cancel this time"),
-                    callback_data=BUTTONS.encode(MatchAction.CANCEL, occurrence_id),
-                )
-            ],
-            [
-                InlineKeyboardButton(
-                    _("I would like to talk to the coordinator"),
-                    callback_data=BUTTONS.encode(MatchAction.TALK, occurrence_id),
-                )
-            ],
-        ]
+    return keyboard(
+        (_("I'm coming"), BUTTONS.encode(MatchAction.COMING, delivery_id)),
+        (_("Cancel this time"), BUTTONS.encode(MatchAction.CANCEL, occurrence_id)),
+        (
+            _("I would like to talk to the coordinator"),
+            BUTTONS.encode(MatchAction.TALK, occurrence_id),
+        ),
     )
 
 
@@ -151,10 +133,10 @@ async def on_coming(update: Update, context: PeerContext, delivery_id: int) -> N
     await query.answer(_("Thank you!"))
     message = query.message
     text = getattr(message, "text", None) or ""
-    keyboard = reminder_keyboard(_, delivery_id, delivery.occurrence_id).inline_keyboard[1:]
+    rest = reminder_keyboard(_, delivery_id, delivery.occurrence_id).inline_keyboard[1:]
     await query.edit_message_text(
         f"{text}\n\n✓ " + _("Lovely, you're coming."),
-        reply_markup=InlineKeyboardMarkup(keyboard),
+        reply_markup=InlineKeyboardMarkup(rest),
     )
 
 
@@ -163,12 +145,10 @@ async def on_coming(update: Update, context: PeerContext, delivery_id: int) -> N
 
 async def on_cancel_asked(update: Update, context: PeerContext, occurrence_id: int) -> None:
     """For a match, first ask whether the citizen knows; an activity goes on without them."""
-    query = update.callback_query
-    assert query is not None
+    await acknowledge(update)
     _ = texts_for(context, update)
     person = await current_person(context, update)
     services = context.services
-    await query.answer()
     if person is None:
         return
     try:
@@ -187,27 +167,13 @@ async def on_cancel_asked(update: Update, context: PeerContext, occurrence_id: i
         _("Thank you for saying so. Does {label} know that you can't come {when}?").format(
             label=match.label, when=moment
         ),
-        reply_markup=InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        _("Yes, the citizen knows"),
-                        callback_data=BUTTONS.encode(MatchAction.CITIZEN_KNOWS, occurrence_id),
-                    )
-                ],
-                [
-                    InlineKeyboardButton(
-                        _("No, can the coordinator tell them?"),
-                        callback_data=BUTTONS.encode(MatchAction.CITIZEN_NOT_TOLD, occurrence_id),
-                    )
-                ],
-                [
-                    InlineKeyboardButton(
-                        _("Keep the meeting"),
-                        callback_data=BUTTONS.encode(MatchAction.KEEP, occurrence_id),
-                    )
-                ],
-            ]
+        reply_markup=keyboard(
+            (_("Yes, the citizen knows"), BUTTONS.encode(MatchAction.CITIZEN_KNOWS, occurrence_id)),
+            (
+                _("No, can the coordinator tell them?"),
+                BUTTONS.encode(MatchAction.CITIZEN_NOT_TOLD, occurrence_id),
+            ),
+            (_("Keep the meeting"), BUTTONS.encode(MatchAction.KEEP, occurrence_id)),
         ),
     )
 
@@ -215,12 +181,10 @@ async def on_cancel_asked(update: Update, context: PeerContext, occurrence_id: i
 async def on_cancel_confirmed(
     update: Update, context: PeerContext, occurrence_id: int, *, citizen_knows: bool
 ) -> None:
-    query = update.callback_query
-    assert query is not None
+    query = await acknowledge(update)
     _ = texts_for(context, update)
     services = context.services
     person = await current_person(context, update)
-    await query.answer()
     if person is None:
         return
     try:
@@ -324,20 +288,16 @@ async def tell_others(
 
 
 async def on_cancel_kept(update: Update, context: PeerContext, _occurrence_id: int) -> None:
-    query = update.callback_query
-    assert query is not None
+    query = await acknowledge(update)
     _ = texts_for(context, update)
-    await query.answer()
     await query.edit_message_text(_("Good, the meeting stays as it is."))
 
 
 async def on_talk(update: Update, context: PeerContext, occurrence_id: int) -> None:
     """Tell the coordinator privately: first name and match label only."""
-    query = update.callback_query
-    assert query is not None
+    await acknowledge(update)
     _ = texts_for(context, update)
     person = await current_person(context, update)
-    await query.answer()
     if person is None:
         return
     try:
@@ -382,40 +342,36 @@ def _settings_view(pref, _: Translate, language: str) -> tuple[str, InlineKeyboa
             ).format(count=pref.hours_before_count, state=on if pref.hours_before else off),
         ]
     )
-    rows = [
+    encode = REMINDER_BUTTONS.encode
+    return text, keyboard(
+        (
+            _("Turn off the day-before reminder")
+            if pref.day_before
+            else _("Turn on the day-before reminder"),
+            encode(ReminderAction.DAY_BEFORE),
+        ),
         [
-            InlineKeyboardButton(
-                _("Turn off the day-before reminder")
-                if pref.day_before
-                else _("Turn on the day-before reminder"),
-                callback_data=REMINDER_BUTTONS.encode(ReminderAction.DAY_BEFORE),
-            )
-        ],
-        [
-            InlineKeyboardButton(
+            (
                 ("✓ " if h == pref.day_before_hour else "") + clock(time(h), language),
-                callback_data=REMINDER_BUTTONS.encode(ReminderAction.DAY_HOUR, h),
+                encode(ReminderAction.DAY_HOUR, h),
             )
             for h in DAY_HOURS
         ],
+        (
+            _("Turn off the hours-before reminder")
+            if pref.hours_before
+            else _("Turn on the hours-before reminder"),
+            encode(ReminderAction.HOURS_BEFORE),
+        ),
         [
-            InlineKeyboardButton(
-                _("Turn off the hours-before reminder")
-                if pref.hours_before
-                else _("Turn on the hours-before reminder"),
-                callback_data=REMINDER_BUTTONS.encode(ReminderAction.HOURS_BEFORE),
-            )
-        ],
-        [
-            InlineKeyboardButton(
+            (
                 ("✓ " if n == pref.hours_before_count else "")
                 + ngettext(language, "{count} hour", "{count} hours", n).format(count=n),
-                callback_data=REMINDER_BUTTONS.encode(ReminderAction.HOUR_COUNT, n),
+                encode(ReminderAction.HOUR_COUNT, n),
             )
             for n in HOUR_COUNTS
         ],
-    ]
-    return text, InlineKeyboardMarkup(rows)
+    )
 
 
 async def _reminder_change(
@@ -440,23 +396,21 @@ async def _reminder_change(
         services.tz,
         **change(pref),
     )
-    text, keyboard = _settings_view(pref, _, reply_language(context, update))
-    await query.edit_message_text(text, reply_markup=keyboard)
+    text, markup = _settings_view(pref, _, reply_language(context, update))
+    await query.edit_message_text(text, reply_markup=markup)
 
 
 @REMINDER_BUTTONS.route(ReminderAction.SETTINGS)
 async def on_reminder_settings(update: Update, context: PeerContext) -> None:
     """The "My meeting reminders" section of /settings."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
+    await acknowledge(update)
     person = await current_person(context, update)
     if person is None:
         return
     _ = texts_for(context, update)
     pref = await matches.preference(context.session, context.services.group_id, person.id)
-    text, keyboard = _settings_view(pref, _, reply_language(context, update))
-    await reply(update, text, reply_markup=keyboard)
+    text, markup = _settings_view(pref, _, reply_language(context, update))
+    await reply(update, text, reply_markup=markup)
 
 
 @REMINDER_BUTTONS.route(ReminderAction.DAY_BEFORE)

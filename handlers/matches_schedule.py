@@ -6,13 +6,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 
 from bot.context import PeerContext
 from bot.domain import matches
 from bot.domain.schedule import BIWEEKLY, WEEKLY
 from handlers import conversation
-from handlers.common import current_person, private_only, reply, texts_for, volunteer_only
+from handlers.callbacks import acknowledge
+from handlers.common import (
+    current_person,
+    keyboard,
+    private_only,
+    reply,
+    texts_for,
+    volunteer_only,
+)
 from handlers.matches_common import (
     BUTTONS,
     RHYTHM_BIWEEKLY,
@@ -91,38 +99,30 @@ async def meetings_command(update: Update, context: PeerContext) -> None:
         short = _short(context, occurrence, language)
         if match.kind == "activity":
             # One volunteer can't change an activity for everyone; they can say they can't come.
-            rows.append(
-                [
-                    InlineKeyboardButton(
-                        _("Can't come {day}").format(day=short),
-                        callback_data=BUTTONS.encode(MatchAction.CANCEL, occurrence.id),
-                    )
-                ]
-            )
+            cancel = BUTTONS.encode(MatchAction.CANCEL, occurrence.id)
+            rows.append((_("Can't come {day}").format(day=short), cancel))
             continue
         rows.append(
             [
-                InlineKeyboardButton(
+                (
                     _("Move {day}").format(day=short),
-                    callback_data=BUTTONS.encode(MatchAction.MOVE, occurrence.id),
+                    BUTTONS.encode(MatchAction.MOVE, occurrence.id),
                 ),
-                InlineKeyboardButton(
+                (
                     _("Cancel {day}").format(day=short),
-                    callback_data=BUTTONS.encode(MatchAction.CANCEL, occurrence.id),
+                    BUTTONS.encode(MatchAction.CANCEL, occurrence.id),
                 ),
             ]
         )
     for match in seen_matches.values():
         if match.kind == "match" and match.rhythm in (WEEKLY, BIWEEKLY):
             rows.append(
-                [
-                    InlineKeyboardButton(
-                        _("Change the rhythm for {label}").format(label=match.label),
-                        callback_data=BUTTONS.encode(MatchAction.CHANGE_RHYTHM, match.id),
-                    )
-                ]
+                (
+                    _("Change the rhythm for {label}").format(label=match.label),
+                    BUTTONS.encode(MatchAction.CHANGE_RHYTHM, match.id),
+                )
             )
-    markup = InlineKeyboardMarkup(rows) if rows else None
+    markup = keyboard(*rows) if rows else None
     await reply(update, "\n".join(lines), reply_markup=markup)
 
 
@@ -151,10 +151,8 @@ async def _may_change(
 
 
 async def on_move_asked(update: Update, context: PeerContext, occurrence_id: int) -> None:
-    query = update.callback_query
-    assert query is not None
+    await acknowledge(update)
     _ = texts_for(context, update)
-    await query.answer()
     if not await _may_change(update, context, occurrence_id=occurrence_id):
         return
     conversation.start(context, MoveMeeting, occurrence_id=occurrence_id)
@@ -167,43 +165,26 @@ async def on_move_asked(update: Update, context: PeerContext, occurrence_id: int
 
 
 async def on_rhythm_asked(update: Update, context: PeerContext, match_id: int) -> None:
-    query = update.callback_query
-    assert query is not None
+    await acknowledge(update)
     _ = texts_for(context, update)
-    await query.answer()
     if not await _may_change(update, context, match_id=match_id):
         return
     await reply(
         update,
         _("How often will you meet from now on?"),
-        reply_markup=InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        _("Every week"),
-                        callback_data=BUTTONS.encode(
-                            MatchAction.RHYTHM_CHOSEN, match_id, RHYTHM_WEEKLY
-                        ),
-                    )
-                ],
-                [
-                    InlineKeyboardButton(
-                        _("Every other week"),
-                        callback_data=BUTTONS.encode(
-                            MatchAction.RHYTHM_CHOSEN, match_id, RHYTHM_BIWEEKLY
-                        ),
-                    )
-                ],
-            ]
+        reply_markup=keyboard(
+            (_("Every week"), BUTTONS.encode(MatchAction.RHYTHM_CHOSEN, match_id, RHYTHM_WEEKLY)),
+            (
+                _("Every other week"),
+                BUTTONS.encode(MatchAction.RHYTHM_CHOSEN, match_id, RHYTHM_BIWEEKLY),
+            ),
         ),
     )
 
 
 async def on_rhythm_chosen(update: Update, context: PeerContext, match_id: int, kind: str) -> None:
-    query = update.callback_query
-    assert query is not None
+    await acknowledge(update)
     _ = texts_for(context, update)
-    await query.answer()
     if not await _may_change(update, context, match_id=match_id):
         return
     rhythm = WEEKLY if kind == RHYTHM_WEEKLY else BIWEEKLY

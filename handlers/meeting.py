@@ -7,11 +7,12 @@ The sending side lives in `handlers.meeting_flow`; the rules in `bot.domain.meet
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import ClassVar, Literal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -31,13 +32,14 @@ from bot.i18n import N_, Translate, format_day, ngettext
 from handlers import conversation, meeting_messages
 from handlers import meeting_decision as decision
 from handlers import meeting_flow as flow
-from handlers.callbacks import ID, Who, choice, small_int
+from handlers.callbacks import ID, Who, acknowledge, choice, small_int
 from handlers.common import (
     CommandInfo,
     coordinator_only,
     group_coordinator_only,
     is_coordinator,
     is_group_member,
+    keyboard,
     private_only,
     reply,
     reply_language,
@@ -213,14 +215,7 @@ async def meeting_poll(update: Update, context: PeerContext) -> None:
             )
             return
         if not all(dates.within_allowed_days(c, now, tz) for c in candidates):
-            _first, last = dates.allowed_days(now, tz)
-            await reply(
-                update,
-                _("Please choose a time from now until {last}, for example {example}.").format(
-                    last=_day(context, update, last),
-                    example=flow.dates_example(context, reply_language(context, update)),
-                ),
-            )
+            await _too_far(update, context, flow.dates_example)
             return
         if len(candidates) > dates.MAX_CANDIDATES:
             await reply(
@@ -253,12 +248,13 @@ async def meeting_poll(update: Update, context: PeerContext) -> None:
         sorry = _("Sorry, something went wrong on my side. Please try again in a moment.")
         await reply(update, sorry)  # (the coordinator was told if it perhaps was)
         return
-    when = flow.when(context, closes_at, texts_language(context, update))
+    await _poll_posted(update, context, closes_at)
+
+
+async def _poll_posted(update: Update, context: PeerContext, closes_at: datetime) -> None:
+    _ = texts_for(context, update)
+    when = flow.when(context, closes_at, reply_language(context, update))
     await reply(update, _("The poll is in the group. It closes {when}.").format(when=when))
-
-
-def texts_language(context: PeerContext, update: Update) -> str:
-    return reply_language(context, update)
 
 
 @private_only
@@ -300,20 +296,35 @@ async def set_meeting(update: Update, context: PeerContext) -> None:
     now = services.clock.now()
     if not dates.within_allowed_days(starts_at, now, services.tz):
         # Nothing is written before this check: a half-made meeting would later be "moved".
-        _first, last = dates.allowed_days(now, services.tz)
-        await reply(
-            update,
-            _("Please choose a time from now until {last}, for example {example}.").format(
-                last=_day(context, update, last),
-                example=flow.setmeeting_example(context, reply_language(context, update)),
-            ),
-        )
+        await _too_far(update, context, flow.setmeeting_example)
         return
-    await decision.choose(context, None, starts_at)
+    await _choose(update, context, None, starts_at)
+
+
+async def _too_far(
+    update: Update, context: PeerContext, example: Callable[[PeerContext, str], str]
+) -> None:
+    _ = texts_for(context, update)
+    _first, last = dates.allowed_days(context.services.clock.now(), context.services.tz)
+    await reply(
+        update,
+        _("Please choose a time from now until {last}, for example {example}.").format(
+            last=_day(context, update, last),
+            example=example(context, reply_language(context, update)),
+        ),
+    )
+
+
+async def _choose(
+    update: Update, context: PeerContext, meeting_id: int | None, starts_at: datetime
+) -> None:
+    """Fix the meeting (told to everyone concerned) and say so to the coordinator."""
+    _ = texts_for(context, update)
+    await decision.choose(context, meeting_id, starts_at)
     await reply(
         update,
         _("Done: the volunteer meeting is {when}. I have told the group.").format(
-            when=flow.when(context, starts_at, texts_language(context, update))
+            when=flow.when(context, starts_at, reply_language(context, update))
         ),
     )
 
@@ -335,22 +346,12 @@ async def on_edit_setting(update: Update, context: PeerContext, key: str) -> Non
 @BUTTONS.route(MeetingAction.CHOOSE, ID, small_int(*range(100)), who=Who.COORDINATOR)
 async def on_choose(update: Update, context: PeerContext, meeting_id: int, position: int) -> None:
     """The coordinator picks one of the poll's dates when none got a yes."""
-    query = update.callback_query
-    assert query is not None
-    _ = texts_for(context, update)
-    await query.answer()
+    query = await acknowledge(update)
     option = await domain.option_at(context.session, meeting_id, position)
     if option is None or option.starts_at is None:
-        await query.answer()
         return
     await query.edit_message_reply_markup(None)
-    await decision.choose(context, meeting_id, option.starts_at)
-    await reply(
-        update,
-        _("Done: the volunteer meeting is {when}. I have told the group.").format(
-            when=flow.when(context, option.starts_at, texts_language(context, update))
-        ),
-    )
+    await _choose(update, context, meeting_id, option.starts_at)
 
 
 async def on_poll_answer(update: Update, context: PeerContext) -> None:
@@ -431,19 +432,14 @@ async def any_poll(update: Update, context: PeerContext) -> None:
         now=now,
         closes_at=closes_at,
     )
-    await reply(
-        update,
-        _("The poll is in the group. It closes {when}.").format(
-            when=flow.when(context, closes_at, texts_language(context, update))
-        ),
-    )
+    await _poll_posted(update, context, closes_at)
 
 
 # Settings ------------------------------------------------------------------------------------
 
 
 async def show_settings(update: Update, context: PeerContext, _: Translate) -> None:
-    language = texts_language(context, update)
+    language = reply_language(context, update)
     values = await domain.setting_values(
         context.session, context.services.group_id, flow.setting_defaults(context)
     )
@@ -460,20 +456,15 @@ async def show_settings(update: Update, context: PeerContext, _: Translate) -> N
         ),
     ]
     buttons = [
-        [
-            InlineKeyboardButton(
-                _(SETTING_LABELS[key]),
-                callback_data=BUTTONS.encode(MeetingAction.EDIT_SETTING, key),
-            )
-        ]
+        (_(SETTING_LABELS[key]), BUTTONS.encode(MeetingAction.EDIT_SETTING, key))
         for key in domain.SETTING_KEYS
     ]
-    await reply(update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons))
+    await reply(update, "\n".join(lines), reply_markup=keyboard(*buttons))
 
 
 async def ask_for_setting(update: Update, context: PeerContext, _: Translate, key: str) -> None:
     """ "Send me the new value": the next text the coordinator sends is the value."""
-    language = texts_language(context, update)
+    language = reply_language(context, update)
     values = await domain.setting_values(
         context.session, context.services.group_id, flow.setting_defaults(context)
     )
@@ -508,7 +499,7 @@ async def save_setting(
     update: Update, context: PeerContext, key: str, value: str, *, retry: bool = False
 ) -> None:
     _ = texts_for(context, update)
-    language = texts_language(context, update)
+    language = reply_language(context, update)
     try:
         stored = await domain.change_setting(context.session, context.services.group_id, key, value)
     except ValueError:
@@ -545,7 +536,7 @@ async def meeting_settings(update: Update, context: PeerContext) -> None:
     key = KEY_ALIASES.get(name.lower())
     if key is None:
         names = ", ".join(
-            DANISH_KEYS[k] if texts_language(context, update) == "da" else k
+            DANISH_KEYS[k] if reply_language(context, update) == "da" else k
             for k in domain.SETTING_KEYS
         )
         await reply(

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -34,6 +33,7 @@ from bot.domain import rows
 from bot.i18n import Translate
 from handlers import meeting_flow as flow
 from handlers import meeting_messages
+from handlers.common import keyboard
 from handlers.delivery import send_due, send_to_group, tell_coordinators
 from handlers.meeting_buttons import BUTTONS, MeetingAction
 
@@ -143,16 +143,14 @@ async def _ask_coordinator_to_choose(
     # coordinator, through the one `tell_coordinators`).
     language = context.services.language
     buttons = [
-        [
-            InlineKeyboardButton(
-                flow.when(context, c.starts_at, language),
-                callback_data=BUTTONS.encode(MeetingAction.CHOOSE, meeting_id, c.position),
-            )
-        ]
+        (
+            flow.when(context, c.starts_at, language),
+            BUTTONS.encode(MeetingAction.CHOOSE, meeting_id, c.position),
+        )
         for c in counts
     ]
     await tell_coordinators(
-        context, None, render, reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
+        context, None, render, reply_markup=keyboard(*buttons) if buttons else None
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
 
 from bot.context import PeerContext
@@ -26,7 +26,7 @@ from bot.domain import rows as stored
 from bot.i18n import ngettext
 from handlers import conversation
 from handlers.callbacks import ID, STALE, Who, answer, offer_confirmation
-from handlers.common import reply, reply_language, telegram_person, texts_for
+from handlers.common import keyboard, reply, reply_language, telegram_person, texts_for
 from handlers.delivery import coordinator_recipients, send_private
 from handlers.minutes_common import (
     BUTTONS,
@@ -95,27 +95,20 @@ async def preview(
                 len(found.paused),
             ).format(names=names([p.first_name for p in found.paused]))
         )
-    ticks_row = [
-        InlineKeyboardButton(
+    names_row = [
+        (
             f"{TICKED if t.present else UNTICKED} {t.first_name}",
-            callback_data=BUTTONS.encode(MinutesAction.TICK, minutes_id, t.person_id),
+            BUTTONS.encode(MinutesAction.TICK, minutes_id, t.person_id),
         )
-        for t in ticks
+        for t in (ticks if len(ticks) <= MAX_NAMES else [])
     ]
-    if len(ticks_row) > MAX_NAMES:
-        ticks_row = []
-    rows = [ticks_row[i : i + 2] for i in range(0, len(ticks_row), 2)]
-    rows.append(
+    return "\n".join(lines), keyboard(
+        *(names_row[i : i + 2] for i in range(0, len(names_row), 2)),
         [
-            InlineKeyboardButton(
-                _("Send"), callback_data=BUTTONS.encode(MinutesAction.SEND, token)
-            ),
-            InlineKeyboardButton(
-                _("Cancel"), callback_data=BUTTONS.encode(MinutesAction.CANCEL, token)
-            ),
-        ]
+            (_("Send"), BUTTONS.encode(MinutesAction.SEND, token)),
+            (_("Cancel"), BUTTONS.encode(MinutesAction.CANCEL, token)),
+        ],
     )
-    return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
 async def offer_preview(
@@ -218,34 +211,20 @@ async def pasted(update: Update, context: PeerContext) -> bool:
         question = _("Is this the minutes of the volunteer meeting {date}?").format(
             date=day(context, held[0], language)
         )
-        buttons = [
-            [
-                InlineKeyboardButton(
-                    _("Yes, the minutes"),
-                    callback_data=BUTTONS.encode(MinutesAction.IS_MINUTES, draft.id),
-                )
-            ]
-        ]
+        buttons = [(_("Yes, the minutes"), BUTTONS.encode(MinutesAction.IS_MINUTES, draft.id))]
     else:
         question = _("Which volunteer meeting are these minutes from?")
         buttons = [
-            [
-                InlineKeyboardButton(
-                    day(context, meeting, language),
-                    callback_data=BUTTONS.encode(MinutesAction.FOR_MEETING, draft.id, meeting.id),
-                )
-            ]
+            (
+                day(context, meeting, language),
+                BUTTONS.encode(MinutesAction.FOR_MEETING, draft.id, meeting.id),
+            )
             for meeting in held[:3]
         ]
     buttons.append(
-        [
-            InlineKeyboardButton(
-                _("No, it isn't the minutes"),
-                callback_data=BUTTONS.encode(MinutesAction.NOT_MINUTES, draft.id),
-            )
-        ]
+        (_("No, it isn't the minutes"), BUTTONS.encode(MinutesAction.NOT_MINUTES, draft.id))
     )
-    await reply(update, question, reply_markup=InlineKeyboardMarkup(buttons))
+    await reply(update, question, reply_markup=keyboard(*buttons))
     return True
 
 

@@ -12,7 +12,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 
 from bot.context import PeerContext, Services
@@ -21,6 +21,7 @@ from bot.domain import outbox
 from bot.domain import rows as stored
 from bot.i18n import Translate, format_day
 from handlers.callbacks import ID
+from handlers.common import keyboard
 from handlers.delivery import (
     HOLD,
     MAX_MESSAGE,
@@ -188,15 +189,8 @@ async def render_report(
     _ = context.texts(language)
     markup = None
     if seen.paused:
-        markup = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        _("Send now anyway"),
-                        callback_data=BUTTONS.encode(MinutesAction.SEND_PAUSED, minutes_id),
-                    )
-                ]
-            ]
+        markup = keyboard(
+            (_("Send now anyway"), BUTTONS.encode(MinutesAction.SEND_PAUSED, minutes_id))
         )
     limit = None if full else MAX_MESSAGE
     return minutes, report_text(_, day(context, meeting, language), seen, limit=limit), markup

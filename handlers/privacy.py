@@ -11,16 +11,17 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from babel import Locale, UnknownLocaleError
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import PeerContext, Services
 from bot.domain import confirmations, people, retention, rights, rows
 from bot.i18n import N_, Translate, format_day
-from handlers.callbacks import TOKEN, Callbacks, offer_confirmation, take_confirmation
+from handlers.callbacks import TOKEN, Callbacks, acknowledge, offer_confirmation, take_confirmation
 from handlers.common import (
     CommandInfo,
     is_coordinator,
+    keyboard,
     private_only,
     reply,
     reply_language,
@@ -207,20 +208,9 @@ BUTTONS: Callbacks[PrivacyAction] = Callbacks("privacy", PrivacyAction)
 
 
 def _confirm_keyboard(_: Translate, token: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    _("Yes, delete everything"),
-                    callback_data=BUTTONS.encode(PrivacyAction.FORGET, token),
-                )
-            ],
-            [
-                InlineKeyboardButton(
-                    _("No, keep it"), callback_data=BUTTONS.encode(PrivacyAction.KEEP)
-                )
-            ],
-        ]
+    return keyboard(
+        (_("Yes, delete everything"), BUTTONS.encode(PrivacyAction.FORGET, token)),
+        (_("No, keep it"), BUTTONS.encode(PrivacyAction.KEEP)),
     )
 
 
@@ -251,9 +241,7 @@ async def forget_me(update: Update, context: PeerContext) -> None:
 
 @BUTTONS.route(PrivacyAction.KEEP)
 async def on_keep(update: Update, context: PeerContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
+    query = await acknowledge(update)
     await query.edit_message_text(
         texts_for(context, update)("Good, I have kept everything as it was.")
     )

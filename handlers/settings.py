@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot.context import PeerContext, Services
@@ -16,6 +16,7 @@ from bot.i18n import N_
 from handlers.common import (
     CommandInfo,
     is_coordinator,
+    keyboard,
     private_only,
     reply,
     texts_for,
@@ -51,10 +52,8 @@ async def settings_menu(update: Update, context: PeerContext) -> None:
     if not allowed:
         await reply(update, _("There is nothing to set up here yet."))
         return
-    keyboard = [[InlineKeyboardButton(_(s.label), callback_data=s.callback_data)] for s in allowed]
-    await reply(
-        update, _("What would you like to change?"), reply_markup=InlineKeyboardMarkup(keyboard)
-    )
+    buttons = [(_(s.label), s.callback_data) for s in allowed]
+    await reply(update, _("What would you like to change?"), reply_markup=keyboard(*buttons))
 
 
 def register(application: Application, services: Services) -> None:

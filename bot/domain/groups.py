@@ -166,10 +166,6 @@ async def find_group(session: AsyncSession, chat_id: int) -> Group | None:
     )
 
 
-async def get_group(session: AsyncSession, group_id: int) -> Group | None:
-    return await session.get(Group, group_id)
-
-
 async def all_groups(session: AsyncSession) -> list[Group]:
     """Every group served, oldest first (each scheduler pass serves them all)."""
     return list(await session.scalars(select(Group).order_by(Group.id)))

@@ -228,12 +228,6 @@ async def open_meeting_poll(session: AsyncSession, group_id: int) -> Meeting | N
     )
 
 
-async def meeting_for_poll(session: AsyncSession, group_id: int, poll_id: str) -> Meeting | None:
-    return await session.scalar(
-        select(Meeting).where(Meeting.group_id == group_id, Meeting.poll_id == poll_id)
-    )
-
-
 @dataclass(frozen=True)
 class Ballot:
     """What a vote on a date poll needs, read in one statement (see `ballot`)."""

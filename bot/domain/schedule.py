@@ -13,11 +13,9 @@ from bot.domain.localtime import local_to_utc, local_today  # noqa: F401 (re-exp
 WEEKLY = "weekly"
 BIWEEKLY = "biweekly"
 DATES = "dates"
-RHYTHMS = (WEEKLY, BIWEEKLY, DATES)
 
 DAY_BEFORE = "day_before"
 HOURS_BEFORE = "hours_before"
-LEADS = (DAY_BEFORE, HOURS_BEFORE)
 
 
 def first_on_or_after(start: date, weekday: int) -> date:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup
 
 from bot.context import PeerContext
 from bot.domain import pause as pauses
+from handlers.common import keyboard
 from handlers.delivery import send_due
 from handlers.pause_buttons import BUTTONS, PauseAction
 
@@ -68,19 +69,8 @@ def readiness_question(
             ),
         ]
     )
-    keyboard = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    _("Yes, I'm back"), callback_data=BUTTONS.encode(PauseAction.BACK)
-                )
-            ],
-            [
-                InlineKeyboardButton(
-                    _("A little longer"), callback_data=BUTTONS.encode(PauseAction.MORE)
-                )
-            ],
-            [InlineKeyboardButton(_("Let's talk"), callback_data=BUTTONS.encode(PauseAction.TALK))],
-        ]
+    return text, keyboard(
+        (_("Yes, I'm back"), BUTTONS.encode(PauseAction.BACK)),
+        (_("A little longer"), BUTTONS.encode(PauseAction.MORE)),
+        (_("Let's talk"), BUTTONS.encode(PauseAction.TALK)),
     )
-    return text, keyboard

@@ -7,15 +7,23 @@ import logging
 from datetime import date
 from typing import TYPE_CHECKING
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 
 from bot.context import PeerContext
 from bot.domain import confirmations, people
 from bot.domain import pause as pauses
 from bot.domain.matches import matches_for_person
-from handlers.callbacks import TOKEN, Who, choice, offer_confirmation, take_confirmation
+from handlers.callbacks import (
+    TOKEN,
+    Who,
+    acknowledge,
+    choice,
+    offer_confirmation,
+    take_confirmation,
+)
 from handlers.common import (
     coordinator_only,
+    keyboard,
     language_of,
     private_only,
     reply,
@@ -53,10 +61,8 @@ async def _volunteer_buttons(
         token = await offer_confirmation(
             update, context, _KINDS[action], person_id=p.id, replacing=not rows
         )
-        rows.append(
-            [InlineKeyboardButton(p.first_name, callback_data=BUTTONS.encode(action, token))]
-        )
-    return InlineKeyboardMarkup(rows)
+        rows.append((p.first_name, BUTTONS.encode(action, token)))
+    return keyboard(*rows)
 
 
 _KINDS = {
@@ -253,9 +259,7 @@ async def picked_volunteer(
     pending = await take_confirmation(update, context, token, kind)
     if pending is None or pending.subject_person_id is None:
         return None
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
+    query = await acknowledge(update)
     await remove_keyboard(query.message)
     person = await people.member_by_id(
         context.session, context.services.group_id, pending.subject_person_id

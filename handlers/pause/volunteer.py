@@ -9,7 +9,7 @@ import logging
 from datetime import date
 from typing import TYPE_CHECKING
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 
 from bot.context import PeerContext
 from bot.domain import pause as pauses
@@ -18,10 +18,12 @@ from bot.domain.matches import matches_for_person
 from bot.i18n import Translate
 from bot.sealing import seal
 from handlers import conversation
-from handlers.callbacks import choice
+from handlers.callbacks import acknowledge, choice
 from handlers.common import (
     NOT_REGISTERED,
+    Button,
     current_person,
+    keyboard,
     private_only,
     reply,
     texts_for,
@@ -67,19 +69,9 @@ async def begin(update: Update, context: PeerContext, person: Person) -> None:
     running = await people.current_pause(context.session, person.id, now)
     if running is not None:
         conversation.finish(context, PauseFlow)
-        keyboard = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        _("A little longer"), callback_data=BUTTONS.encode(PauseAction.MORE)
-                    )
-                ],
-                [
-                    InlineKeyboardButton(
-                        _("Yes, I'm back"), callback_data=BUTTONS.encode(PauseAction.BACK)
-                    )
-                ],
-            ]
+        markup = keyboard(
+            (_("A little longer"), BUTTONS.encode(PauseAction.MORE)),
+            (_("Yes, I'm back"), BUTTONS.encode(PauseAction.BACK)),
         )
         await reply(
             update,
@@ -87,7 +79,7 @@ async def begin(update: Update, context: PeerContext, person: Person) -> None:
                 "You are already on a pause ({until}). Would you like to change the date, "
                 "or are you ready to come back? Both are completely fine."
             ).format(until=until_text(context, running.until, person.language)),
-            reply_markup=keyboard,
+            reply_markup=markup,
         )
         return
     flow = conversation.start(context, PauseFlow, mode="new")
@@ -139,23 +131,12 @@ async def length_chosen(
     if citizens:
         flow.citizens = citizens
         flow.step = "cover"
-        keyboard = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        _("Please find a temporary volunteer"),
-                        callback_data=BUTTONS.encode(PauseAction.COVER, COVER_YES),
-                    )
-                ],
-                [
-                    InlineKeyboardButton(
-                        _("I'll tell {citizens} myself").format(
-                            citizens=citizens_text(citizens, _)
-                        ),
-                        callback_data=BUTTONS.encode(PauseAction.COVER, COVER_SELF),
-                    )
-                ],
-            ]
+        markup = keyboard(
+            (_("Please find a temporary volunteer"), BUTTONS.encode(PauseAction.COVER, COVER_YES)),
+            (
+                _("I'll tell {citizens} myself").format(citizens=citizens_text(citizens, _)),
+                BUTTONS.encode(PauseAction.COVER, COVER_SELF),
+            ),
         )
         await reply(
             update,
@@ -163,7 +144,7 @@ async def length_chosen(
                 "Should the coordinator find a temporary volunteer for {citizens} while you are "
                 "on a pause, or would you rather tell {citizens} yourself?"
             ).format(citizens=citizens_text(citizens, _)),
-            reply_markup=keyboard,
+            reply_markup=markup,
         )
         return
     flow.wants_cover = False
@@ -181,15 +162,7 @@ async def ask_for_note(
             "Would you like to send a few words to the coordinator? Just write them here. "
             "They are passed on, and deleted as soon as the coordinator has them."
         ),
-        reply_markup=InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        _("No message"), callback_data=BUTTONS.encode(PauseAction.NOTE, NO_NOTE)
-                    )
-                ]
-            ]
-        ),
+        reply_markup=keyboard((_("No message"), BUTTONS.encode(PauseAction.NOTE, NO_NOTE))),
     )
 
 
@@ -233,8 +206,8 @@ async def show_summary(
     else:
         lines.append("• " + _("No message to the coordinator."))
 
-    def button(label: str, action: PauseAction) -> list[InlineKeyboardButton]:
-        return [InlineKeyboardButton(label, callback_data=BUTTONS.encode(action))]
+    def button(label: str, action: PauseAction) -> Button:
+        return (label, BUTTONS.encode(action))
 
     buttons = [button(_("Yes, start my pause"), PauseAction.CONFIRM)]
     # The coordinator is away: say who reads it, and offer to let it wait (a pause is
@@ -251,7 +224,7 @@ async def show_summary(
         buttons.append(button(_("Yes, but wait for the coordinator"), PauseAction.CONFIRM_WAIT))
     lines += ["", _("Shall I go ahead?")]
     buttons.append(button(_("Not now"), PauseAction.CANCEL))
-    await reply(update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons))
+    await reply(update, "\n".join(lines), reply_markup=keyboard(*buttons))
 
 
 async def confirm(
@@ -449,9 +422,7 @@ async def tapping_person(update: Update, context: PeerContext) -> Person | None:
 
 async def answered(update: Update, *, keep_keyboard: bool = False) -> None:
     """Acknowledge the tap; take the buttons off an answered question."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
+    query = await acknowledge(update)
     if not keep_keyboard:
         await remove_keyboard(query.message)
 

@@ -47,7 +47,6 @@ NO = "no"
 EXPIRED = "expired"
 UNREACHED = "unreached"  # the question could not be delivered
 VOID = "void"  # no longer needed (the pause ended, the match ended, someone else took it)
-OPEN_AGAIN = (NO, EXPIRED, UNREACHED)  # the coordinator may pick the next suggestion
 
 
 class AskProblem(StrEnum):
