@@ -7,7 +7,7 @@ import contextvars
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -146,6 +146,15 @@ class Services:
 
     def is_coordinator(self, user_id: int) -> bool:
         return user_id in self.coordinator_ids
+
+    @property
+    def digest_slot(self) -> tuple[int, time]:
+        """When the group's weekly overview comes: the group's choice (`/digest`), else
+        DIGEST_WEEKDAY and DIGEST_TIME."""
+        group = self.group
+        if group is not None and group.digest_weekday is not None and group.digest_time:
+            return group.digest_weekday % 7, group.digest_time
+        return self.settings.digest_weekday % 7, self.settings.digest_time
 
     @property
     def crisis_help_text(self) -> str:

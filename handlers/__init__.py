@@ -13,6 +13,7 @@ from handlers import (
     delivery,
     errors,
     group_choice,
+    group_settings,
     groups_admin,
     matches,
     meeting,
@@ -41,6 +42,8 @@ FEATURES = [
     pause,
     meeting,
     matches,
+    # The group's own settings: /crisishelp, /digest.
+    group_settings,
     privacy,
     minutes,
     broadcast,

@@ -307,19 +307,12 @@ async def run_due(context: PeerContext) -> None:
     """Plan meetings ahead, arm their reminders, promise the weekly digest, send what is
     due."""
     services = context.services
-    settings = services.settings
     now = services.clock.now()
     async with services.db.transaction() as session:
         await matches.plan_occurrences(session, services.group_id, now, services.tz)
         await matches.arm_reminders(session, services.group_id, now, services.tz)
-        await matches.promise_digest(
-            session,
-            services.group_id,
-            now,
-            settings.digest_weekday % 7,
-            settings.digest_time,
-            services.tz,
-        )
+        weekday, at = services.digest_slot
+        await matches.promise_digest(session, services.group_id, now, weekday, at, services.tz)
     await send_due(context, (matches.REMINDER_KIND, matches.DIGEST_KIND))
     await matches_cover_ask.run_due(context)
 
@@ -332,7 +325,7 @@ async def prepare_digest(
     the outbox recorded it sends it again."""
     services = context.services
     settings = services.settings
-    weekday, at = settings.digest_weekday % 7, settings.digest_time
+    weekday, at = services.digest_slot
     if not matches.is_digest_slot(claim.due_at, weekday, at, services.tz):
         return None
     result = await matches.digest(

@@ -196,3 +196,97 @@ async def test_a_pause_in_one_group_is_told_to_that_groups_coordinator_only(
     assert "Freja" in private_texts(box, b.jonas, jonas_before)
     assert box.fake.messages_to(GROUP_CHAT_ID) == []
     assert box.fake.messages_to(B_CHAT_ID) == []
+
+
+async def test_each_groups_coordinator_sets_their_own_groups_settings_only(
+    two_groups: tuple[Sandbox, Cast, GroupB],
+):
+    from bot.domain import meeting as meeting_rules
+    from tests.test_away_e2e import ask_for_pause
+
+    box, cast, b = two_groups
+    mette, bo = cast.coordinator, cast.volunteers[1]
+    await box.say(b.jonas, "/crisishelp Ring til Vest-vagten: 11 22 33 44.")
+    assert "Gemt." in box.last_text_to(b.jonas.id)
+    await box.say(b.jonas, "/digest torsdag 8.30")
+    assert "hver torsdag kl. 08.30" in box.last_text_to(b.jonas.id)
+    await box.say(b.jonas, "/meetingsettings sted Vesthuset")
+    assert "Vesthuset" in box.last_text_to(b.jonas.id)
+
+    # Group A is as it was.
+    await box.say(mette, "/crisishelp")
+    assert "Det er standardteksten." in box.last_text_to(mette.id)
+    await box.say(mette, "/digest")
+    assert "hver mandag kl. 09.00" in box.last_text_to(mette.id)
+    await box.say(mette, "/meetingsettings")
+    assert "Vesthuset" not in box.last_text_to(mette.id)
+    await ask_for_pause(box, bo, note=None, wait=False)
+    assert "Vest-vagten" not in box.last_text_to(bo.id)
+    assert "Livslinien" in box.last_text_to(bo.id)
+
+    # Group A's coordinator changes A's; B keeps its own.
+    await box.say(mette, "/crisishelp Ring til Øst-vagten: 55 66 77 88.")
+    await ask_for_pause(box, b.freja, note=None, wait=False)
+    assert "Vest-vagten: 11 22 33 44." in box.last_text_to(b.freja.id)
+    assert "Øst-vagten" not in box.last_text_to(b.freja.id)
+    async with box.services.db.transaction() as session:
+        found = {g.chat_id: g for g in await groups.all_groups(session)}
+        a_group, b_group = found[GROUP_CHAT_ID], found[B_CHAT_ID]
+        assert a_group.crisis_help_text == "Ring til Øst-vagten: 55 66 77 88."
+        assert b_group.crisis_help_text == "Ring til Vest-vagten: 11 22 33 44."
+        assert (a_group.digest_weekday, a_group.digest_time) == (None, None)
+        assert (b_group.digest_weekday, b_group.digest_time) == (3, "08:30")
+        defaults = {k: "x" for k in meeting_rules.SETTING_KEYS}
+        a_values = await meeting_rules.setting_values(session, a_group.id, defaults)
+        b_values = await meeting_rules.setting_values(session, b_group.id, defaults)
+        assert a_values["place"] == "x" and b_values["place"] == "Vesthuset"
+    assert box.fake.messages_to(GROUP_CHAT_ID) == []
+    assert box.fake.messages_to(B_CHAT_ID) == []
+
+
+async def test_a_stand_in_reads_only_the_pauses_of_the_group_whose_coordinator_is_away(
+    two_groups: tuple[Sandbox, Cast, GroupB],
+):
+    from tests.test_away_e2e import ask_for_pause, button
+
+    box, cast, b = two_groups
+    mette, anna, bo = cast.coordinator, cast.volunteers[0], cast.volunteers[1]
+    # Jonas (B) is away; Anna, in both groups, stands in for him in B only.
+    await box.say(b.jonas, "/away 30.11 4.12 @anna")
+    question = box.fake.messages_to(b.jonas.id)[-1]
+    await box.tap(b.jonas, question, button(question, "Ja, sæt det op"))
+    assert "Så er det på plads." in box.last_text_to(b.jonas.id)
+    before = {u.id: len(box.texts_to(u.id)) for u in (mette, anna, b.jonas)}
+
+    summary = await ask_for_pause(box, b.freja, note="Privat ord.", wait=False)
+    assert "Imens læser Anna det, du fortæller koordinatoren" in summary
+    await box.run_due()
+    to_anna = private_texts(box, anna, before[anna.id])
+    assert "Freja har bedt om en pause" in to_anna and "Privat ord." in to_anna
+    assert "Freja" not in private_texts(box, mette, before[mette.id])
+    assert "Freja" not in private_texts(box, b.jonas, before[b.jonas.id])
+
+    # In group A nobody is away: Bo's pause goes to Mette, never to B's stand-in.
+    summary = await ask_for_pause(box, bo, note=None, wait=False)
+    assert "Imens læser" not in summary
+    await box.run_due()
+    assert "Bo har bedt om en pause" in private_texts(box, mette, before[mette.id])
+    assert "Bo" not in private_texts(box, anna, before[anna.id])
+    assert "Bo" not in private_texts(box, b.jonas, before[b.jonas.id])
+
+    # Gustav (B) lets his pause wait for Jonas: Anna never reads it, Jonas gets it when
+    # he is back, and Mette never.
+    gustav = box.fake.add_user(2102, "Gustav", username="gustav")
+    box.fake.set_member(B_CHAT_ID, gustav.id, "member")
+    await box.say(gustav, "/start")
+    await ask_for_pause(box, gustav, note="Kun til Jonas.", wait=True)
+    await box.advance_to(datetime(2026, 12, 4, 23, 0, tzinfo=COPENHAGEN))
+    assert "Gustav" not in private_texts(box, anna, before[anna.id])
+    assert "Gustav" not in private_texts(box, b.jonas, before[b.jonas.id])
+    await box.advance_to(datetime(2026, 12, 5, 0, 5, tzinfo=COPENHAGEN))
+    back = private_texts(box, b.jonas, before[b.jonas.id])
+    assert back.count("Gustav har bedt om en pause") == 1 and "Kun til Jonas." in back
+    assert "Gustav" not in private_texts(box, anna, before[anna.id])
+    assert "Gustav" not in private_texts(box, mette, before[mette.id])
+    assert box.fake.messages_to(GROUP_CHAT_ID) == []
+    assert box.fake.messages_to(B_CHAT_ID) == []

@@ -11,7 +11,7 @@ import base64
 import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, or_, select
@@ -35,6 +35,9 @@ class GroupScope:
     coordinator_ids: tuple[int, ...]
     crisis_help_text: str | None = None
     title: str | None = None
+    # The weekly overview's slot as the group's coordinators chose it; None: the settings.
+    digest_weekday: int | None = None
+    digest_time: time | None = None
     key: str = ""  # `button_key`: names the group on a button
     # The work is for someone in several groups (a private update of theirs, an outbox
     # item to them): buttons made now carry `key`, so a tap acts for this group.
@@ -117,6 +120,14 @@ async def set_title(session: AsyncSession, group_id: int, title: str) -> None:
         group.title = title[:255]
 
 
+def stored_time(value: str | None) -> time | None:
+    """A local time stored as "HH:MM" (None: not chosen)."""
+    if not value:
+        return None
+    hours, _sep, minutes = value.partition(":")
+    return time(int(hours), int(minutes or 0))
+
+
 def title_of(group: Group | GroupScope) -> str:
     """How the group is named to people: its title, or its chat id when none is known."""
     return group.title or str(group.chat_id)
@@ -134,6 +145,8 @@ async def scope_of(
         coordinator_ids=tuple(await coordinators_now(session, group.id, now)),
         crisis_help_text=group.crisis_help_text,
         title=group.title,
+        digest_weekday=group.digest_weekday,
+        digest_time=stored_time(group.digest_time),
         key=button_key(group),
         marks_buttons=marks_buttons,
     )

@@ -26,6 +26,10 @@ class Group(Base):
     timezone: Mapped[str] = mapped_column(String(64), server_default="Europe/Copenhagen")
     language: Mapped[str] = mapped_column(String(8), server_default="da")
     crisis_help_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # When the coordinators get the weekly overview of the matches (migration 0015s):
+    # weekday (0 = Monday) and local "HH:MM"; empty: DIGEST_WEEKDAY and DIGEST_TIME.
+    digest_weekday: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    digest_time: Mapped[str | None] = mapped_column(String(5), nullable=True)
     # Its Telegram title (migration 0015b), to name the group in private to someone in
     # several groups; empty until the bot sees the group or the operator names it.
     title: Mapped[str | None] = mapped_column(String(255), nullable=True)
