@@ -22,6 +22,7 @@ class PauseAction(StrEnum):
     CONFIRM_WAIT = "okw"
     # In several groups: the pause is from this group only, or from all of them.
     SCOPE = "scope"
+    BACK_SCOPE = "bscope"  # and back from a pause in this group only, or in all
     # The coordinator's side: pick a volunteer, a length for them, or end their pause.
     PICK = "cp"
     PICK_LENGTH = "cl"

@@ -186,6 +186,18 @@ async def test_a_pause_from_all_groups_covers_each_and_each_coordinator_hears_of
     assert reminders(box, anna, anna_before) == []
     assert len(reminders(box, bo)) == 1 and len(reminders(box, b.freja)) == 1
     assert box.fake.messages_to(GROUP_CHAT_ID) == [] and box.fake.messages_to(B_CHAT_ID) == []
+    # Back: here only, or everywhere (asked, as she is on a pause in both).
+    mette_before, jonas_before = len(box.texts_to(mette.id)), len(box.texts_to(b.jonas.id))
+    await box.say(anna, "/resume")
+    chooser = box.fake.messages_to(anna.id)[-1]  # hours later: her choice has lapsed
+    await box.tap(anna, chooser, button(chooser, "Frivillige"))
+    question = box.fake.messages_to(anna.id)[-1]
+    assert labels(question) == ["Kun Frivillige", "Alle mine grupper"]
+    await box.tap(anna, question, button(question, "Alle mine grupper"))
+    assert await paused_in(box, anna) == set()
+    assert "Velkommen tilbage" in private_texts(box, anna, anna_before)
+    assert "Anna er tilbage" in private_texts(box, mette, mette_before)
+    assert "Anna er tilbage" in private_texts(box, b.jonas, jonas_before)
 
 
 def group_ids(found: Any) -> set[int]:

@@ -6,7 +6,8 @@ matches handled as for one group. The group itself is told nothing, as ever."""
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
+import functools
+from typing import TYPE_CHECKING, Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
@@ -19,9 +20,16 @@ from bot.sealing import seal
 from handlers import conversation
 from handlers.callbacks import choice
 from handlers.common import reply
-from handlers.delivery import send_due
+from handlers.delivery import send_due, start_sending
 from handlers.group_names import title_of
-from handlers.pause.common import PauseFlow, ask_length, citizens_text, note_key, rhythm
+from handlers.pause.common import (
+    PauseFlow,
+    announce_end,
+    ask_length,
+    citizens_text,
+    note_key,
+    rhythm,
+)
 from handlers.pause_buttons import BUTTONS, PauseAction
 
 if TYPE_CHECKING:
@@ -157,6 +165,84 @@ async def start_elsewhere(
             await services.emit("pause_started", context, person=there, pause=pause)
             started.append((scope, pause.id))
     return started
+
+
+async def paused_elsewhere(context: PeerContext, person: Person) -> list[tuple[GroupScope, Person]]:
+    """The person's other groups where a pause of theirs is going on."""
+    now = context.services.clock.now()
+    return [
+        (scope, there)
+        for scope, there in await other_groups(context, person)
+        if await people.current_pause(context.session, there.id, now) is not None
+    ]
+
+
+async def ask_resume_scope(update: Update, context: PeerContext, person: Person) -> bool:
+    """On a pause in other groups too: ask whether they are back here only or everywhere;
+    True if asked."""
+    if not await paused_elsewhere(context, person):
+        return False
+    _ = context.texts(person.language)
+    title = await title_of(context, context.services.group)  # type: ignore[arg-type]
+    rows = []
+    if await people.current_pause(context.session, person.id, context.services.clock.now()):
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    _("Only {group}").format(group=title),
+                    callback_data=BUTTONS.encode(PauseAction.BACK_SCOPE, ONE),
+                )
+            ]
+        )
+    rows.append(
+        [
+            InlineKeyboardButton(
+                _("All my groups"), callback_data=BUTTONS.encode(PauseAction.BACK_SCOPE, ALL)
+            )
+        ]
+    )
+    await reply(
+        update,
+        _("You are on a pause in more than one group. Where are you coming back?"),
+        reply_markup=InlineKeyboardMarkup(rows),
+    )
+    return True
+
+
+@BUTTONS.route(PauseAction.BACK_SCOPE, choice(ONE, ALL))
+async def on_back_scope(update: Update, context: PeerContext, answer: str) -> None:
+    from handlers.pause import volunteer  # the flow's steps; it imports this module
+
+    await volunteer.answered(update)
+    if person := await volunteer.tapping_person(update, context):
+        await volunteer.come_back(update, context, person, everywhere=answer == ALL)
+
+
+async def end_elsewhere(context: PeerContext, person: Person) -> list[str]:
+    """ "Back in all my groups": the pauses in the other groups end too, each told to that
+    group's coordinators; returns the titles of those groups."""
+    services = context.services
+    now = services.clock.now()
+    application = context.application
+    ended = []
+    for scope, there in await paused_elsewhere(context, person):
+        with in_group(scope):
+            try:
+                pause = await pauses.end_pause(
+                    context.session, there.id, now, notify=scope.coordinator_ids
+                )
+            except pauses.NotPaused:
+                continue
+            await announce_end(context, there, pause)
+            # Its notices and what its pause held, sent in its group once this committed.
+            context.after_commit(functools.partial(_send_in, application, scope))
+            ended.append(await title_of(context, scope))
+    return ended
+
+
+def _send_in(application: Any, scope: GroupScope) -> None:
+    with in_group(scope):
+        start_sending(application)
 
 
 async def send_elsewhere(later: PeerContext, started: list[tuple[GroupScope, int]]) -> None:

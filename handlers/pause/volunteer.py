@@ -320,11 +320,17 @@ async def extend(
     await reply(update, text)
 
 
-async def come_back(update: Update, context: PeerContext, person: Person) -> None:
-    """End the pause (from /resume or "Yes, I'm back")."""
+async def come_back(
+    update: Update, context: PeerContext, person: Person, *, everywhere: bool | None = None
+) -> None:
+    """End the pause (from /resume or "Yes, I'm back"); in several groups, here or in all
+    (asked when a pause is going on elsewhere too)."""
     conversation.finish(context, PauseFlow)
+    if everywhere is None and await several.ask_resume_scope(update, context, person):
+        return
     services = context.services
     _ = context.texts(person.language)
+    elsewhere = await several.end_elsewhere(context, person) if everywhere else []
     try:
         pause = await pauses.end_pause(
             context.session,
@@ -333,7 +339,10 @@ async def come_back(update: Update, context: PeerContext, person: Person) -> Non
             notify=services.coordinator_ids,
         )
     except pauses.NotPaused:
-        await reply(update, _("You are not on a pause right now."))
+        if not elsewhere:
+            await reply(update, _("You are not on a pause right now."))
+        else:
+            await reply(update, _("Welcome back! I have told the coordinators."))
         return
     kick_after_commit(context)
     welcome = _(
