@@ -13,7 +13,9 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.domain import groups
+from bot.i18n import texts
 from bot.sandbox import GROUP_CHAT_ID, Cast, Sandbox
+from handlers.callbacks import STALE
 from storage.models import Group, Pause, Person
 from tests.e2e import at, button
 from tests.test_broadcast_e2e import broadcast, copies_to, eventually
@@ -49,6 +51,18 @@ async def test_reminders_of_both_groups_name_their_group_and_buttons_act_there(
     # Anna can't come to the one in Vest: Vest's match, Freja and Jonas hear of it.
     jonas_before, mette_before = len(box.texts_to(b.jonas.id)), len(box.texts_to(mette.id))
     b_reminder = by_group[FROM_B]
+    # Her button names Vest: tapped by Bo (only in A), or with a made-up group, it is stale.
+    stale = texts("da")(STALE)
+    tapped = button(b_reminder, "Aflys denne gang")
+    bo_before = len(box.fake.messages_to(bo.id))
+    for who, on, forged in (
+        (bo, to_bo, tapped),
+        (anna, b_reminder, tapped.rpartition("~")[0] + "~AAAAAAAA"),
+    ):
+        await box.forge_tap(who, on, forged)
+        assert box.fake.calls_to("answerCallbackQuery")[-1].params.get("text") == stale
+    assert len(box.fake.messages_to(bo.id)) == bo_before
+    assert "Ved P.R." not in box.last_text_to(anna.id)
     await box.tap(anna, b_reminder, button(b_reminder, "Aflys denne gang"))
     question = box.fake.messages_to(anna.id)[-1]
     assert "Ved P.R., at du ikke kan komme" in question.text
