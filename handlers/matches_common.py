@@ -84,14 +84,8 @@ def parse_weekday(text: str) -> int | None:
     return WEEKDAYS.get(text.strip().lower().rstrip("."))
 
 
-def parse_time(text: str) -> time | None:
-    """ "10:00", "10.00", "kl. 10", "10" -> 10:00."""
-    return parse_clock(text)
-
-
-def parse_date(text: str, today: date) -> date | None:
-    """ "2026-12-09", "9.12.2026", "9/12", "9.12" (the next such date from today)."""
-    return parse_day(text, today)
+# "10:00", "10.00", "kl. 10" -> 10:00; "9.12.2026", "9/12" (the next such date from today).
+parse_time, parse_date = parse_clock, parse_day
 
 
 def example_moment(day: date) -> str:

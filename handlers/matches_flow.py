@@ -16,7 +16,7 @@ from bot.domain.schedule import BIWEEKLY, DATES, WEEKLY
 from bot.domain.typed_dates import example_day
 from bot.i18n import Translate
 from handlers import conversation
-from handlers.common import coordinator_only, keyboard, private_only, reply, texts_for
+from handlers.common import Handler, coordinator_only, keyboard, private_only, reply, texts_for
 from handlers.matches_common import (
     BUTTONS,
     MatchAction,
@@ -59,22 +59,21 @@ async def _one_line(update: Update, context: PeerContext, kind: str) -> None:
     await create_and_announce(update, context, request)
 
 
-@private_only
-@coordinator_only
-async def match_command(update: Update, context: PeerContext) -> None:
-    if context.args:
-        await _one_line(update, context, "match")
-    else:
-        await start_flow(update, context, "match")
+def _command(kind: str) -> Handler:
+    """`/match` or `/activity`: in one line, or step by step when typed alone."""
+
+    @private_only
+    @coordinator_only
+    async def command(update: Update, context: PeerContext) -> None:
+        if context.args:
+            await _one_line(update, context, kind)
+        else:
+            await start_flow(update, context, kind)
+
+    return command
 
 
-@private_only
-@coordinator_only
-async def activity_command(update: Update, context: PeerContext) -> None:
-    if context.args:
-        await _one_line(update, context, "activity")
-    else:
-        await start_flow(update, context, "activity")
+match_command, activity_command = _command("match"), _command("activity")
 
 
 # The guided flow ----------------------------------------------------------------------------

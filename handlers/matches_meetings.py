@@ -31,7 +31,7 @@ from handlers.matches_common import (
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from storage.models import Match, Person
+    from storage.models import Match, MatchOccurrence, Person
 
 log = logging.getLogger(__name__)
 
@@ -143,21 +143,30 @@ async def on_coming(update: Update, context: PeerContext, delivery_id: int) -> N
 # "Not this time" ------------------------------------------------------------------------------
 
 
-async def on_cancel_asked(update: Update, context: PeerContext, occurrence_id: int) -> None:
-    """For a match, first ask whether the citizen knows; an activity goes on without them."""
+async def _own_meeting(
+    update: Update, context: PeerContext, occurrence_id: int
+) -> tuple[Person, MatchOccurrence, Match] | None:
+    """The tapper and their meeting, the tap acknowledged; None after saying kindly why not."""
     await acknowledge(update)
-    _ = texts_for(context, update)
     person = await current_person(context, update)
-    services = context.services
     if person is None:
-        return
+        return None
     try:
         occurrence, match, _others = await matches.own_occurrence(
-            context.session, services.group_id, occurrence_id, person.id
+            context.session, context.services.group_id, occurrence_id, person.id
         )
     except matches.MatchError as error:
-        await reply(update, _(CANT[error.code]))
+        await reply(update, texts_for(context, update)(CANT[error.code]))
+        return None
+    return person, occurrence, match
+
+
+async def on_cancel_asked(update: Update, context: PeerContext, occurrence_id: int) -> None:
+    """For a match, first ask whether the citizen knows; an activity goes on without them."""
+    if (found := await _own_meeting(update, context, occurrence_id)) is None:
         return
+    person, occurrence, match = found
+    _ = texts_for(context, update)
     if match.kind == "activity":
         await _not_coming_to_activity(update, context, person, occurrence_id)
         return
@@ -295,18 +304,10 @@ async def on_cancel_kept(update: Update, context: PeerContext, _occurrence_id: i
 
 async def on_talk(update: Update, context: PeerContext, occurrence_id: int) -> None:
     """Tell the coordinator privately: first name and match label only."""
-    await acknowledge(update)
+    if (found := await _own_meeting(update, context, occurrence_id)) is None:
+        return
+    person, _occurrence, match = found
     _ = texts_for(context, update)
-    person = await current_person(context, update)
-    if person is None:
-        return
-    try:
-        _occurrence, match, _others = await matches.own_occurrence(
-            context.session, context.services.group_id, occurrence_id, person.id
-        )
-    except matches.MatchError as error:
-        await reply(update, _(CANT[error.code]))
-        return
 
     def build(_: Translate, language: str) -> str:
         return _("{name} would like to talk with you (about {label}).").format(

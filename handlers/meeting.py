@@ -77,47 +77,49 @@ class NewSettingValue(conversation.Flow):
     restart: ClassVar[str] = "/meetingsettings"
 
 
-# Danish names for the setting keys; either name works in /meetingsettings.
-DANISH_KEYS = {
-    "slots": "tider",
-    "place": "sted",
-    "count": "antal",
-    "opens": "åbner",
-    "days": "dage",
-    "reminders": "påmindelser",
+# Per setting key: its Danish name (either name works in /meetingsettings), its label, and
+# what the coordinator may type in Danish and in English (the parsers read both).
+SETTINGS = {
+    "slots": (
+        "tider",
+        N_("Candidate days and times"),
+        "tir 17.00, ons 17.00, tor 16.30",
+        "tue 17:00, wed 17:00, thu 16:30",
+    ),
+    "place": (
+        "sted",
+        N_("Meeting place"),
+        "Frivilligcentret, Stationsvej 3",
+        "Volunteer centre, Station Road 3",
+    ),
+    "count": ("antal", N_("Number of dates in the poll"), "4", "4"),
+    "opens": (
+        "åbner",
+        N_("The poll opens (day of the month before, time)"),
+        "15 10.00",
+        "15 10:00",
+    ),
+    "days": ("dage", N_("Days the poll stays open"), "5", "5"),
+    "reminders": (
+        "påmindelser",
+        N_("Reminders (1d@10:00 = the day before at 10:00, 2h = two hours before)"),
+        "1d@10.00, 2t",
+        "1d@10:00, 2h",
+    ),
 }
-KEY_ALIASES = {**{k: k for k in DANISH_KEYS}, **{v: k for k, v in DANISH_KEYS.items()}}
-SETTING_LABELS = {
-    "slots": N_("Candidate days and times"),
-    "place": N_("Meeting place"),
-    "count": N_("Number of dates in the poll"),
-    "opens": N_("The poll opens (day of the month before, time)"),
-    "days": N_("Days the poll stays open"),
-    "reminders": N_("Reminders (1d@10:00 = the day before at 10:00, 2h = two hours before)"),
-}
-# What the coordinator may type, in their language (the parsers read both).
-SETTING_EXAMPLES = {
-    "da": {
-        "slots": "tir 17.00, ons 17.00, tor 16.30",
-        "place": "Frivilligcentret, Stationsvej 3",
-        "count": "4",
-        "opens": "15 10.00",
-        "days": "5",
-        "reminders": "1d@10.00, 2t",
-    },
-    "en": {
-        "slots": "tue 17:00, wed 17:00, thu 16:30",
-        "place": "Volunteer centre, Station Road 3",
-        "count": "4",
-        "opens": "15 10:00",
-        "days": "5",
-        "reminders": "1d@10:00, 2h",
-    },
-}
+KEY_ALIASES = {**{k: k for k in SETTINGS}, **{v[0]: k for k, v in SETTINGS.items()}}
+
+
+def setting_name(key: str, language: str) -> str:
+    return SETTINGS[key][0] if language == "da" else key
+
+
+def setting_label(key: str, _: Translate) -> str:
+    return _(SETTINGS[key][1])
 
 
 def setting_example(key: str, language: str) -> str:
-    return SETTING_EXAMPLES.get(language, SETTING_EXAMPLES["en"])[key]
+    return SETTINGS[key][2 if language == "da" else 3]
 
 
 def shown_setting(key: str, stored: str, _: Translate, language: str) -> str:
@@ -446,17 +448,16 @@ async def show_settings(update: Update, context: PeerContext, _: Translate) -> N
     lines = [_("Volunteer meeting settings:"), ""]
     for key in domain.SETTING_KEYS:
         shown = shown_setting(key, values[key], _, language)
-        name = DANISH_KEYS[key] if language == "da" else key
-        lines.append(f"• {_(SETTING_LABELS[key])} ({name}): {shown}")
+        lines.append(f"• {setting_label(key, _)} ({setting_name(key, language)}): {shown}")
     lines += [
         "",
         _("Tap a setting to change it, or send for example: {example}").format(
-            example=f"/meetingsettings {DANISH_KEYS['place'] if language == 'da' else 'place'} "
+            example=f"/meetingsettings {setting_name('place', language)} "
             f"{setting_example('place', language)}"
         ),
     ]
     buttons = [
-        (_(SETTING_LABELS[key]), BUTTONS.encode(MeetingAction.EDIT_SETTING, key))
+        (setting_label(key, _), BUTTONS.encode(MeetingAction.EDIT_SETTING, key))
         for key in domain.SETTING_KEYS
     ]
     await reply(update, "\n".join(lines), reply_markup=keyboard(*buttons))
@@ -472,7 +473,7 @@ async def ask_for_setting(update: Update, context: PeerContext, _: Translate, ke
     await reply(
         update,
         _("Send me the new value for {setting} (now: {value}). For example: {example}").format(
-            setting=_(SETTING_LABELS[key]),
+            setting=setting_label(key, _),
             value=shown_setting(key, values[key], _, language),
             example=setting_example(key, language),
         ),
@@ -509,16 +510,16 @@ async def save_setting(
                 example=setting_example(key, language)
             )
         else:
-            name = DANISH_KEYS[key] if language == "da" else key
             text = _("I couldn't use that value. An example of what works: {example}").format(
-                example=f"/meetingsettings {name} {setting_example(key, language)}"
+                example=f"/meetingsettings {setting_name(key, language)} "
+                f"{setting_example(key, language)}"
             )
         await reply(update, text)
         return
     await reply(
         update,
         _("Saved: {setting} is now {value}.").format(
-            setting=_(SETTING_LABELS[key]), value=shown_setting(key, stored, _, language)
+            setting=setting_label(key, _), value=shown_setting(key, stored, _, language)
         ),
     )
 
@@ -535,10 +536,8 @@ async def meeting_settings(update: Update, context: PeerContext) -> None:
     name, _sep, value = text.partition(" ")
     key = KEY_ALIASES.get(name.lower())
     if key is None:
-        names = ", ".join(
-            DANISH_KEYS[k] if reply_language(context, update) == "da" else k
-            for k in domain.SETTING_KEYS
-        )
+        language = reply_language(context, update)
+        names = ", ".join(setting_name(k, language) for k in domain.SETTING_KEYS)
         await reply(
             update, _("I don't know that setting. These exist: {names}").format(names=names)
         )

@@ -27,7 +27,7 @@ from bot.domain import meeting as domain
 from bot.domain import meeting_dates as dates
 from bot.domain import outbox, rows
 from bot.domain.typed_dates import example_clock, example_day
-from bot.i18n import Translate, format_when, ngettext
+from bot.i18n import Translate, ngettext
 from handlers.delivery import (
     Outcome,
     Outgoing,
@@ -35,6 +35,7 @@ from handlers.delivery import (
     send_to_group,
     tell_coordinators,
 )
+from handlers.matches_common import when
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -90,10 +91,6 @@ async def load_config(context: PeerContext, session: object) -> domain.MeetingCo
 
 def coordinators(context: PeerContext) -> tuple[int, ...]:
     return context.services.coordinator_ids
-
-
-def when(context: PeerContext, moment: datetime, language: str) -> str:
-    return format_when(moment, context.services.tz, language, now=context.services.clock.now())
 
 
 def month_name(year: int, month: int, language: str) -> str:

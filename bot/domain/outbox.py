@@ -116,15 +116,6 @@ async def record(session: AsyncSession, item_id: int, outcome: str, now: datetim
     )
 
 
-async def release(session: AsyncSession, item_id: int) -> None:
-    """Not sent (e.g. a network error): back to pending, for the next pass."""
-    await session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.id == item_id, OutboxItem.state == CLAIMED)
-        .values(state=PENDING, claim_token=None)
-    )
-
-
 async def hold(session: AsyncSession, item_id: int) -> None:
     """Kept back while its person is on a pause (or can't be reached yet)."""
     await session.execute(

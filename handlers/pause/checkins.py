@@ -17,9 +17,7 @@ from handlers.pause_buttons import BUTTONS, PauseAction
 if TYPE_CHECKING:
     from storage.models import Pause, Person
 
-from handlers.pause.common import (
-    rhythm,
-)
+from handlers.pause.common import rhythm
 
 log = logging.getLogger(__name__)
 

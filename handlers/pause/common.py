@@ -21,6 +21,7 @@ from bot.i18n import N_, Translate, format_day, format_when, ngettext
 from bot.sealing import derive_key
 from handlers import conversation
 from handlers.common import CommandInfo, reply
+from handlers.matches_common import names as citizens_text  # "K.L. and M.N."
 from handlers.pause_buttons import BUTTONS, PauseAction
 
 if TYPE_CHECKING:
@@ -69,17 +70,9 @@ LENGTH_LABELS = {
 
 # Button arguments.
 DATE = "date"  # "Choose a date": the length is typed
-
-
 COVER_YES = "yes"
-
-
 COVER_SELF = "self"
-
-
 NO_NOTE = "none"
-
-
 LENGTHS = [length.value for length in pauses.Length]
 
 
@@ -106,13 +99,6 @@ def crisis_help(context: PeerContext, _: Translate) -> str:
     return _("If things feel very hard right now, you can get help at once: {help}").format(
         help=configured or _(DEFAULT_CRISIS_HELP)
     )
-
-
-def citizens_text(labels: list[str], _: Translate) -> str:
-    """ "K.L." or "K.L. and M.N." (the labels the coordinator chose)."""
-    if len(labels) <= 1:
-        return "".join(labels)
-    return _("{names} and {last}").format(names=", ".join(labels[:-1]), last=labels[-1])
 
 
 def date_example(context: PeerContext) -> str:
@@ -309,37 +295,27 @@ def started_text(
             )
         )
     lines.append(_("While you are on a pause, I won't send you reminders."))
-    if until is None:
-        lines.append(
-            _(
-                "When you are ready, just write /resume. Otherwise I will write to you in a few "
-                "weeks to hear how you are."
-            )
-        )
-    else:
-        lines.append(
-            _(
-                "When you are ready, just write /resume. Otherwise I will write to you on {day} to "
-                "hear how you are."
-            ).format(day=until)
-        )
-    lines += ["", crisis_help(context, _)]
+    lines += [when_ready(_, until), "", crisis_help(context, _)]
     return "\n".join(lines)
+
+
+def when_ready(_: Translate, until: str | None) -> str:
+    """How a pause ends: /resume, or the bot asks on the end day (in a few weeks)."""
+    if until is None:
+        return _(
+            "When you are ready, just write /resume. Otherwise I will write to you in a few "
+            "weeks to hear how you are."
+        )
+    return _(
+        "When you are ready, just write /resume. Otherwise I will write to you on {day} to "
+        "hear how you are."
+    ).format(day=until)
 
 
 def volunteer_paused_text(context: PeerContext, person: Person, pause: Pause) -> str:
     """What a volunteer reads when the coordinator has paused them."""
     _ = context.texts(person.language)
-    if pause.until is None:
-        when = _(
-            "When you are ready, just write /resume. Otherwise I will write to you in a few "
-            "weeks to hear how you are."
-        )
-    else:
-        when = _(
-            "When you are ready, just write /resume. Otherwise I will write to you on {day} to "
-            "hear how you are."
-        ).format(day=until_text(context, pause.until, person.language))
+    until = until_text(context, pause.until, person.language) if pause.until else None
     return "\n".join(
         [
             _(
@@ -347,7 +323,7 @@ def volunteer_paused_text(context: PeerContext, person: Person, pause: Pause) ->
                 "Take good care of yourself."
             ).format(name=person.first_name),
             _("While you are on a pause, I won't send you reminders."),
-            when,
+            when_ready(_, until),
         ]
     )
 

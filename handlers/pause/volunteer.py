@@ -15,7 +15,7 @@ from bot.context import PeerContext
 from bot.domain import pause as pauses
 from bot.domain import people
 from bot.domain.matches import matches_for_person
-from bot.i18n import Translate
+from bot.i18n import N_, Translate
 from bot.sealing import seal
 from handlers import conversation
 from handlers.callbacks import acknowledge, choice
@@ -392,32 +392,24 @@ async def typed(update: Update, context: PeerContext) -> None:
         return
     today = pauses.local_day(context.services.clock.now(), context.services.tz)
     parsed = pauses.parse_end_date(message.text, today)
-    example = date_example(context)
-    if parsed is pauses.DateProblem.UNREADABLE:
-        await reply(
-            update,
-            _("I couldn't read that as a date, no problem. Please write it like {example}.").format(
-                example=example
-            ),
-        )
-    elif parsed is pauses.DateProblem.NOT_IN_FUTURE:
-        await reply(
-            update,
-            _("That date is not after today. Please write a later date, e.g. {example}.").format(
-                example=example
-            ),
-        )
-    elif parsed is pauses.DateProblem.TOO_FAR:
-        await reply(
-            update,
-            _(
-                "Let's choose a date within the next two years, e.g. {example}. You can always "
-                "make the pause longer later."
-            ).format(example=example),
-        )
+    if isinstance(parsed, pauses.DateProblem):
+        await reply(update, _(DATE_PROBLEMS[parsed]).format(example=date_example(context)))
     else:
-        assert isinstance(parsed, date)
         await length_chosen(update, context, person, flow, parsed)
+
+
+DATE_PROBLEMS = {
+    pauses.DateProblem.UNREADABLE: N_(
+        "I couldn't read that as a date, no problem. Please write it like {example}."
+    ),
+    pauses.DateProblem.NOT_IN_FUTURE: N_(
+        "That date is not after today. Please write a later date, e.g. {example}."
+    ),
+    pauses.DateProblem.TOO_FAR: N_(
+        "Let's choose a date within the next two years, e.g. {example}. You can always make "
+        "the pause longer later."
+    ),
+}
 
 
 async def tapping_person(update: Update, context: PeerContext) -> Person | None:
