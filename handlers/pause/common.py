@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
 from bot.context import PeerContext, Services
@@ -20,7 +20,7 @@ from bot.domain.typed_dates import example_day
 from bot.i18n import N_, Translate, format_day, format_when, ngettext
 from bot.sealing import derive_key
 from handlers import conversation
-from handlers.common import CommandInfo, reply
+from handlers.common import Button, CommandInfo, keyboard, reply
 from handlers.matches_common import names as citizens_text  # "K.L. and M.N."
 from handlers.pause_buttons import BUTTONS, PauseAction
 
@@ -108,21 +108,21 @@ def date_example(context: PeerContext) -> str:
 
 
 def length_keyboard(
-    _: Translate, action: PauseAction, *ids: object, with_date: bool = True
+    _: Translate, action: PauseAction, *ids: object, with_date: bool = True, cancel: bool = False
 ) -> InlineKeyboardMarkup:
     """The durations as buttons `action(*ids, length)` (and `action(*ids, "date")` to type
-    one)."""
+    one; `cancel`: and "Not now")."""
 
-    def button(length: pauses.Length) -> InlineKeyboardButton:
-        data = BUTTONS.encode(action, *ids, length.value)
-        return InlineKeyboardButton(_(LENGTH_LABELS[length]), callback_data=data)
+    def button(length: pauses.Length) -> Button:
+        return (_(LENGTH_LABELS[length]), BUTTONS.encode(action, *ids, length.value))
 
     short = (pauses.Length.TWO_WEEKS, pauses.Length.ONE_MONTH, pauses.Length.THREE_MONTHS)
-    rows = [[button(length) for length in short], [button(pauses.Length.OPEN)]]
+    rows: list[Button | list[Button]] = [[button(n) for n in short], button(pauses.Length.OPEN)]
     if with_date:
-        data = BUTTONS.encode(action, *ids, DATE)
-        rows.append([InlineKeyboardButton(_("Choose a date"), callback_data=data)])
-    return InlineKeyboardMarkup(rows)
+        rows.append((_("Choose a date"), BUTTONS.encode(action, *ids, DATE)))
+    if cancel:
+        rows.append((_("Not now"), BUTTONS.encode(PauseAction.CANCEL)))
+    return keyboard(*rows)
 
 
 def until_text(context: PeerContext, until: datetime | None, language: str) -> str:
@@ -352,9 +352,4 @@ async def ask_length(update: Update, context: PeerContext, person: Person) -> No
             crisis_help(context, _),
         ]
     )
-    keyboard = length_keyboard(_, PauseAction.LENGTH)
-    rows = [
-        *keyboard.inline_keyboard,
-        [InlineKeyboardButton(_("Not now"), callback_data=BUTTONS.encode(PauseAction.CANCEL))],
-    ]
-    await reply(update, text, reply_markup=InlineKeyboardMarkup(rows))
+    await reply(update, text, reply_markup=length_keyboard(_, PauseAction.LENGTH, cancel=True))
