@@ -159,7 +159,7 @@ class PeerApplication(Application):
             if update_id is not None:
                 # Written last: an SQLite transaction that writes first would hold the
                 # write lock through every Telegram call the handlers make.
-                updates.record_handled(session, update_id, services.clock.now())
+                await updates.record_handled(session, update_id, services.clock.now())
         if update_id is not None:
             self.ledger.committed(update_id)
 

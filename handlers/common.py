@@ -92,8 +92,11 @@ async def acts_as_coordinator(context: PeerContext, user_id: int | None) -> bool
     # asked of the database. Never COORDINATOR_IDS: that is one group's, not every group's.
     if services.is_coordinator(user_id):
         return True
+    # The update's own group was read with its coordinators at the update's start: no need
+    # to read them again (the group a process started with may have changed since).
+    known = services.coordinator_ids if current_group.get() is not None else None
     return await away.can_act_as_coordinator(
-        context.session, services.group_id, user_id, None, services.clock.now()
+        context.session, services.group_id, user_id, known, services.clock.now()
     )
 
 

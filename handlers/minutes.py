@@ -146,10 +146,17 @@ async def private_message(update: Update, context: PeerContext) -> None:
     if message is None:
         return
     user = update.effective_user
-    # The coordinator, or the stand-in while the coordinator is away (bot.domain.away).
-    if not await acts_as_coordinator(context, user.id if user else None):
+    if user is None:
         return
-    if (message.text or message.caption or "").startswith("/"):
+    command = (message.text or message.caption or "").startswith("/")
+    if command and not isinstance(
+        conversation.current(context.application, user.id), AwaitingMinutes
+    ):
+        return  # nothing to end, whoever sends it: no need to ask who they are (every /start)
+    # The coordinator, or the stand-in while the coordinator is away (bot.domain.away).
+    if not await acts_as_coordinator(context, user.id):
+        return
+    if command:
         conversation.finish(context, AwaitingMinutes)
         return  # a command: the coordinator moved on
     awaited = conversation.get(context, AwaitingMinutes)

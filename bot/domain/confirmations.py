@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum, StrEnum
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -168,17 +168,17 @@ async def next_person_id(session: AsyncSession) -> int | None:
     bind = session.get_bind()
     if bind.dialect.name != "sqlite":
         return None
-    # One conditional write, so two people's updates handled side by side never read the
-    # same counter and hand out the same id (a read, then a write, would race).
-    await session.execute(
-        sqlite_insert(IdCounter).values(table_name="people", last_id=0).on_conflict_do_nothing()
-    )
+    # One statement, so two people's updates handled side by side never read the same
+    # counter and hand out the same id (a read, then a write, would race); the first
+    # person ever creates the counter row.
     highest = select(func.coalesce(func.max(Person.id), 0)).scalar_subquery()
     taken = await session.execute(
-        update(IdCounter)
-        .where(IdCounter.table_name == "people")
-        .values(last_id=func.max(IdCounter.last_id, highest) + 1)
+        sqlite_insert(IdCounter)
+        .values(table_name="people", last_id=highest + 1)
+        .on_conflict_do_update(
+            index_elements=[IdCounter.table_name],
+            set_={"last_id": func.max(IdCounter.last_id, highest) + 1},
+        )
         .returning(IdCounter.last_id)
-        .execution_options(synchronize_session=False)
     )
     return int(taken.scalar_one())

@@ -75,13 +75,18 @@ async def record_member(
 ) -> Person:
     """Remember a member of the group (joined, voted, or started the bot), refreshing the
     name, username and language they have on Telegram now."""
-    person = await find_person(session, group_id, who.user_id)
+    # Their rows in every group at once (one statement; usually just this group's or none).
+    rows = list(
+        await session.scalars(
+            select(Person).where(Person.telegram_user_id == who.user_id).order_by(Person.id)
+        )
+    )
+    person = next((row for row in rows if row.group_id == group_id), None)
+    others = [row for row in rows if row is not person]
     if person is None:
         # One bot for every group: someone who opened the private chat for another group
         # can be written to here too (and one who blocked it cannot).
-        elsewhere = await session.scalar(
-            select(Person).where(Person.telegram_user_id == who.user_id).limit(1)
-        )
+        elsewhere = others[0] if others else None
         if started_bot is None and elsewhere is not None:
             started_bot = elsewhere.started_bot and not elsewhere.blocked_bot
         # Never an id someone forgotten had: an old button must not find the newcomer.
@@ -108,6 +113,7 @@ async def record_member(
             person.is_member, person.left_at = True, None
     if started_bot:
         person.started_bot, person.blocked_bot = True, False
+    if started_bot and others:
         # The same private chat serves every group the person is in.
         await session.execute(
             update(Person)
