@@ -22,10 +22,10 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 
 from bot.context import PeerContext, current_group
-from bot.domain import away, confirmations, groups, rows
+from bot.domain import confirmations, groups
 from bot.domain.confirmations import Refusal
 from bot.i18n import N_
-from handlers.common import acts_as_coordinator, language_of
+from handlers.common import acts_as_coordinator, coordinator_back, language_of
 
 log = logging.getLogger(__name__)
 
@@ -243,19 +243,11 @@ async def refuse_coordinator_tap(update: Update, context: PeerContext) -> None:
     coordinator is back and has what is still open (the summary at the period's end names
     it, with the cover still wanted); anyone else "only the coordinator"."""
     user, query = update.effective_user, update.callback_query
-    services = context.services
-    now = services.clock.now()
-    period = (
-        await away.stood_in_lately(context.session, services.group_id, user.id, now)
-        if user is not None
-        else None
-    )
-    if period is None or user is None or query is None:
+    name = await coordinator_back(context, user.id) if user is not None else None
+    if name is None or user is None or query is None:
         await answer(update, context, ONLY_COORDINATOR)
         return
-    coordinator = await rows.find_person(context.session, period.coordinator_id)
     _ = context.texts(language_of(context, user))
-    name = coordinator.first_name if coordinator is not None else _("the coordinator")
     with contextlib.suppress(TelegramError):
         await query.answer()
     if in_own_private_chat(update):
@@ -269,7 +261,7 @@ async def refuse_coordinator_tap(update: Update, context: PeerContext) -> None:
                 "this. {coordinator} has what is still open. Thank you for standing in!"
             ).format(coordinator=name),
         )
-    log.info("a late tap of a former stand-in (period %s) passed back", period.id)
+    log.info("a late tap of a former stand-in passed back")
 
 
 async def stale_button(update: Update, context: PeerContext) -> None:

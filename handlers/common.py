@@ -176,9 +176,31 @@ def coordinator_only(handler: Handler) -> Handler:
             await handler(update, context)
             return
         _ = texts_for(context, update)
+        back = await coordinator_back(context, user.id) if user and is_private(update) else None
+        if back is not None:
+            await reply(
+                update,
+                _(
+                    "{coordinator} is back, so only the coordinator can use that command "
+                    "again. Thank you for standing in!"
+                ).format(coordinator=back),
+            )
+            return
         await reply(update, _("Sorry, only the coordinator can use that command."))
 
     return wrapper
+
+
+async def coordinator_back(context: PeerContext, user_id: int) -> str | None:
+    """The first name of the coordinator this person stood in for lately, now back (a
+    former stand-in's command or late tap gets a kind word); None otherwise."""
+    services = context.services
+    session = context.session
+    period = await away.stood_in_lately(session, services.group_id, user_id, services.clock.now())
+    if period is None:
+        return None
+    coordinator = await people.member_by_id(session, services.group_id, period.coordinator_id)
+    return coordinator.first_name if coordinator is not None else None
 
 
 def group_coordinator_only(handler: Handler) -> Handler:

@@ -13,13 +13,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import time
+from enum import StrEnum
 
 from telegram import Update
-from telegram.ext import Application, CommandHandler
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import PeerContext, Services, current_group
 from bot.domain import group_settings
 from bot.i18n import N_, Translate
+from handlers.callbacks import Callbacks, Who, acknowledge
 from handlers.common import (
     CommandInfo,
     group_coordinator_only,
@@ -30,6 +32,7 @@ from handlers.common import (
 )
 from handlers.matches_common import clock, parse_weekday_and_time, weekday_name
 from handlers.pause.common import DEFAULT_CRISIS_HELP
+from handlers.settings import Section, add_section
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,25 @@ def _remember_crisis_help(text: str | None) -> None:
         current_group.set(dataclasses.replace(scope, crisis_help_text=text or None))
 
 
+async def show_crisis_help(update: Update, context: PeerContext) -> None:
+    """What the volunteers see now, whose text it is, and how to change it."""
+    _ = texts_for(context, update)
+    group = context.services.group
+    own = group.crisis_help_text if group is not None else None
+    lines = [
+        _("When your volunteers ask for a pause, they see:"),
+        "",
+        _as_volunteers_see_it(context, _, own),
+        "",
+        _("This is your group's own text.") if own else _("This is the standard text."),
+        _(
+            "To change it, write /crisishelp followed by the new text. To go back to the "
+            "standard text, write /crisishelp standard."
+        ),
+    ]
+    await reply(update, "\n".join(lines))
+
+
 @private_only
 @group_coordinator_only
 async def crisis_help(update: Update, context: PeerContext) -> None:
@@ -86,20 +108,8 @@ async def crisis_help(update: Update, context: PeerContext) -> None:
     _ = texts_for(context, update)
     services = context.services
     typed = _args_text(update)
-    own = services.group.crisis_help_text if services.group is not None else None
     if not typed:
-        lines = [
-            _("When your volunteers ask for a pause, they see:"),
-            "",
-            _as_volunteers_see_it(context, _, own),
-            "",
-            _("This is your group's own text.") if own else _("This is the standard text."),
-            _(
-                "To change it, write /crisishelp followed by the new text. To go back to the "
-                "standard text, write /crisishelp standard."
-            ),
-        ]
-        await reply(update, "\n".join(lines))
+        await show_crisis_help(update, context)
         return
     reset = typed.lower() in RESET_WORDS
     try:
@@ -134,6 +144,31 @@ def _slot_text(_: Translate, language: str, weekday: int, at: time) -> str:
     )
 
 
+def _default_and_example(context: PeerContext, _: Translate, language: str) -> tuple[str, str]:
+    settings = context.services.settings
+    default = _slot_text(_, language, settings.digest_weekday % 7, settings.digest_time)
+    example = f"/digest {weekday_name(4, language)} {clock(time(14, 0), language)}"
+    return default, example
+
+
+async def show_digest(update: Update, context: PeerContext) -> None:
+    """When the weekly overview comes now, and how to move it."""
+    _ = texts_for(context, update)
+    language = reply_language(context, update)
+    default, example = _default_and_example(context, _, language)
+    weekday, at = context.services.digest_slot
+    lines = [
+        _("Your weekly overview of the matches comes {slot}.").format(
+            slot=_slot_text(_, language, weekday, at)
+        ),
+        _(
+            "To move it, write for example {example}. To go back to the standard "
+            "({default}), write /digest standard."
+        ).format(example=example, default=default),
+    ]
+    await reply(update, "\n".join(lines))
+
+
 @private_only
 @group_coordinator_only
 async def digest(update: Update, context: PeerContext) -> None:
@@ -142,26 +177,10 @@ async def digest(update: Update, context: PeerContext) -> None:
     _ = texts_for(context, update)
     language = reply_language(context, update)
     services = context.services
-    settings = services.settings
     typed = _args_text(update)
-    default = _slot_text(_, language, settings.digest_weekday % 7, settings.digest_time)
-    example = f"/digest {weekday_name(4, language)} {clock(time(14, 0), language)}"
+    default, example = _default_and_example(context, _, language)
     if not typed:
-        weekday, at = services.digest_slot
-        await reply(
-            update,
-            "\n".join(
-                [
-                    _("Your weekly overview of the matches comes {slot}.").format(
-                        slot=_slot_text(_, language, weekday, at)
-                    ),
-                    _(
-                        "To move it, write for example {example}. To go back to the standard "
-                        "({default}), write /digest standard."
-                    ).format(example=example, default=default),
-                ]
-            ),
-        )
+        await show_digest(update, context)
         return
     if typed.lower() in RESET_WORDS:
         await group_settings.set_digest_slot(context.session, services.group_id, None)
@@ -188,6 +207,38 @@ async def digest(update: Update, context: PeerContext) -> None:
     )
 
 
+# In the /settings menu -----------------------------------------------------------------------
+
+
+class Action(StrEnum):
+    CRISIS_HELP = "crisis"
+    DIGEST = "digest"
+
+
+BUTTONS: Callbacks[Action] = Callbacks("groupset", Action)
+
+
+@BUTTONS.route(Action.CRISIS_HELP, who=Who.GROUP_COORDINATOR)
+async def on_crisis_help(update: Update, context: PeerContext) -> None:
+    await acknowledge(update)
+    await show_crisis_help(update, context)
+
+
+@BUTTONS.route(Action.DIGEST, who=Who.GROUP_COORDINATOR)
+async def on_digest(update: Update, context: PeerContext) -> None:
+    await acknowledge(update)
+    await show_digest(update, context)
+
+
 def register(application: Application, services: Services) -> None:
     application.add_handler(CommandHandler("crisishelp", crisis_help))
     application.add_handler(CommandHandler("digest", digest))
+    application.add_handler(CallbackQueryHandler(BUTTONS.dispatch, pattern=BUTTONS.pattern))
+    add_section(
+        services,
+        Section(N_("Crisis help"), BUTTONS.encode(Action.CRISIS_HELP), coordinator_only=True),
+    )
+    add_section(
+        services,
+        Section(N_("Weekly overview"), BUTTONS.encode(Action.DIGEST), coordinator_only=True),
+    )

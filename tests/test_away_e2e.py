@@ -159,7 +159,9 @@ async def test_the_stand_in_reads_and_acts_but_never_sees_data_and_a_summary_end
     assert "Nye pauser: 1." in welcome and "Holder pause siden da: Bo." in welcome
     assert welcome.count("Velkommen tilbage! Mens du var væk") == 1
     await box.say(anna, "/cover")
-    assert ONLY_COORDINATOR in box.last_text_to(anna.id)
+    assert "Mette er tilbage, så nu kan kun koordinatoren bruge den kommando igen." in (
+        box.last_text_to(anna.id)
+    )
     nothing_in_the_group_about_it(box)
 
 

@@ -222,9 +222,9 @@ async def test_a_volunteer_cannot_move_an_activity_or_change_its_rhythm(
 
 # Commands -----------------------------------------------------------------------------------
 
-# Free text is these commands' content (a broadcast, the minutes, a poll question), so
-# there is no malformed argument to them; everything else is tried.
-CONTENT_COMMANDS = {"broadcast", "minutes", "poll"}
+# Free text is these commands' content (a broadcast, the minutes, a poll question, the
+# group's crisis help), so there is no malformed argument to them; everything else is tried.
+CONTENT_COMMANDS = {"broadcast", "minutes", "poll", "crisishelp"}
 # Commands whose arguments a volunteer's message takes another way than the coordinator's.
 VOLUNTEER_PATHS = {"mydata", "forgetme", "pause", "resume", "meetings", "pausevolunteer"}
 GARBAGE = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.sandbox import GROUP_CHAT_ID, Cast, Sandbox, sandbox
-from tests.e2e import at, everyone_starts
+from tests.e2e import at, button, everyone_starts
 from tests.test_away_e2e import ONLY_COORDINATOR, ask_for_pause, set_away
 
 LIVSLINIEN = "Livslinien: 70 201 201"
@@ -49,6 +49,20 @@ async def test_the_coordinator_sets_the_crisis_help_the_volunteers_see_and_reset
     assert ONLY_COORDINATOR in box.last_text_to(anna.id)
     await box.say(anna, "/meetingsettings")
     assert ONLY_COORDINATOR in box.last_text_to(anna.id)
+
+    # Also found under /settings, for the coordinator only.
+    await box.say(mette, "/settings")
+    menu = box.fake.messages_to(mette.id)[-1]
+    assert {"Krisehjælp", "Ugentligt overblik"} <= {b["text"] for b in menu.buttons}
+    await box.tap(mette, menu, button(menu, "Krisehjælp"))
+    assert "Det er jeres gruppes egen tekst." in box.last_text_to(mette.id)
+    await box.tap(mette, menu, button(menu, "Ugentligt overblik"))
+    assert "kommer hver mandag kl. 09.00" in box.last_text_to(mette.id)
+    await box.say(anna, "/settings")
+    menu = box.fake.messages_to(anna.id)[-1]
+    assert "Krisehjælp" not in {b["text"] for b in menu.buttons}
+    await box.forge_tap(anna, menu, "groupset:crisis")
+    assert "Det er jeres gruppes egen tekst." not in box.last_text_to(anna.id)
 
     await box.say(mette, "/crisishelp standard")
     assert "dine frivillige ser standardteksten igen" in box.last_text_to(mette.id)
