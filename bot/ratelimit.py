@@ -26,6 +26,9 @@ makes. Compared with python-telegram-bot's `AIORateLimiter`:
   round after round; a share that arrives late starts at the round being served).
 - A call Telegram answered with a server error (5xx) posted nothing, so it gives its slot
   back: otherwise every failed attempt would lower the rate of the ones that succeed.
+- A button's answer that comes too late for Telegram ("query is too old": the bot was
+  busy for some 15 seconds) is let go: it only ends the spinner, and its error would undo
+  the work the tap did.
 - 429 `retry_after` is honoured: the chat is paused for that long and the call is retried,
   at most `max_retries` times. Other errors (5xx, time-outs) are the caller's to judge:
   only the caller knows whether a repeat is safe.
@@ -47,7 +50,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from telegram.error import NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.ext import BaseRateLimiter
 
 log = logging.getLogger(__name__)
@@ -229,6 +232,13 @@ class PeerRateLimiter(BaseRateLimiter[Priority]):
                         if server_answered_with_error(error):
                             self._give_back(chat, slot, priority)
                         raise
+            except BadRequest as error:
+                if not answered_too_late(endpoint, error):
+                    raise
+                # The answer only ends the button's spinner; failing here would undo the
+                # tap's work (its transaction), as 70 of 200 broadcasts sent at once were.
+                log.info("a button tap was answered too late (a busy moment); its work stands")
+                return True
             except RetryAfter as error:
                 wait = retry_seconds(error)
                 self.stats.retry_afters += 1
@@ -347,6 +357,11 @@ class PeerRateLimiter(BaseRateLimiter[Priority]):
             waker = self._wakers.get(self._waiting[0])
             if waker is not None and not waker.done():
                 waker.set_result(None)
+
+
+def answered_too_late(endpoint: str, error: BadRequest) -> bool:
+    """Telegram refused a button's answer because the tap is too old (about 15 seconds)."""
+    return endpoint.endswith("answerCallbackQuery") and "query is too old" in str(error).lower()
 
 
 def server_answered_with_error(error: NetworkError) -> bool:

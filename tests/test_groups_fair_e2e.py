@@ -92,3 +92,15 @@ async def test_thirty_groups_polls_at_once_beside_a_broadcast_all_out_without_a_
     assert max(c.time for c in copies) > out[-1]
     # ...and it lost and repeated nothing.
     assert sorted(len(copies_to(box, v.id)) for v in volunteers) == [1] * len(volunteers)
+
+
+async def test_a_send_tapped_in_a_busy_moment_still_sends(tmp_path: Path):
+    """200 coordinators tapping Send at once kept the bot busy past Telegram's time for
+    answering a tap (about 15 s); the refused answer must not undo the broadcast."""
+    async with sandbox(tmp_path / "peerbot.sqlite3", START) as (box, cast):
+        for person in (cast.coordinator, *cast.volunteers):
+            await box.say(person, "/start")
+        box.fake.callback_query_ttl = 0.0  # every tap's answer comes too late from here on
+        control = await broadcast(box, cast.coordinator, "Husk kurset", "volunteers", False)
+        await eventually(lambda: control.text.startswith(DONE), within=30)
+        assert [len(copies_to(box, v.id)) for v in cast.volunteers] == [1] * 4

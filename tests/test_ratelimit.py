@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from telegram.error import NetworkError, RetryAfter
+from telegram.error import BadRequest, NetworkError, RetryAfter
 
 from bot.ratelimit import PeerRateLimiter, Priority, TokenBucket, Turn, Turns, posts_a_message
 
@@ -423,3 +423,18 @@ async def test_a_cancelled_wait_for_a_turn_gives_nothing_away():
     assert turns.busy == 0
     await asyncio.wait_for(turns.take("c"), 1)
     assert turns.busy == 1
+
+
+async def test_a_button_answered_too_late_does_not_fail_the_taps_work(limiter):
+    async def too_old(**_: Any) -> bool:
+        raise BadRequest("Query is too old and response timeout expired or query id is invalid")
+
+    async def refused(**_: Any) -> bool:
+        raise BadRequest("Message text is empty")
+
+    answer = "answerCallbackQuery"
+    assert await limiter.process_request(too_old, (), {}, answer, {}, None) is True
+    with pytest.raises(BadRequest):
+        await limiter.process_request(refused, (), {}, answer, {}, None)
+    with pytest.raises(BadRequest):  # a message is not "answered too late"
+        await limiter.process_request(too_old, (), {}, "sendMessage", {"chat_id": 1}, None)
