@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 from telegram import Bot, InputFile, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
-from bot.context import PeerContext
+from bot.context import PeerContext, current_session
 from bot.domain import away, outbox, people
 from bot.i18n import Translate
 from bot.ratelimit import Turn, Turns, retry_seconds
-from handlers.group_names import for_whom, group_header, marked
+from handlers.group_names import for_whom, named
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -177,7 +177,11 @@ def remember_outcome(person: Person, delivery: Delivery) -> None:
 async def send_to_person(
     context: PeerContext, person: Person, text: str, **kwargs: Any
 ) -> Delivery:
-    """Send to a person in private and remember when Telegram says they can't be reached."""
+    """Send to a person in private and remember when Telegram says they can't be reached.
+    To someone in several groups the first line names the group (`group_names`)."""
+    session = current_session.get()  # the update's, if any (else a short one to read in)
+    user_id, language = person.telegram_user_id, person.language
+    text, kwargs = await named(context, session, user_id, language, text, kwargs)
     delivery = await send_private(context.bot, person.telegram_user_id, text, **kwargs)
     remember_outcome(person, delivery)
     return delivery
@@ -263,15 +267,8 @@ async def tell_coordinators(
         else:
             coordinator = await people.find_person(session, services.group_id, user_id)
         language = coordinator.language if coordinator else services.language
-        text, extra = render(context.texts(language), language), kwargs
-        if session is None:
-            async with services.db.transaction() as own:
-                header = await group_header(context, own, user_id, language)
-        else:
-            header = await group_header(context, session, user_id, language)
-        if header:
-            text = f"{header}\n{text}"
-            extra = {**kwargs, "reply_markup": marked(kwargs.get("reply_markup"), services)}
+        text = render(context.texts(language), language)
+        text, extra = await named(context, session, user_id, language, text, kwargs)
         delivery = await send_private(context.bot, user_id, text, **extra)
         delivered += delivery.sent
         if delivery.sent:

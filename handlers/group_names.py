@@ -110,3 +110,25 @@ async def for_whom(
         text=f"{header}\n{outgoing.text}",
         reply_markup=marked(outgoing.reply_markup, context.services),
     )
+
+
+async def named(
+    context: PeerContext,
+    session: AsyncSession | None,
+    user_id: int,
+    language: str,
+    text: str,
+    kwargs: dict[str, Any],
+) -> tuple[str, dict[str, Any]]:
+    """A message sent straight to one person (not through the outbox: `tell_coordinators`,
+    `send_to_person`), named and its buttons marked for someone in several groups; as it
+    was for everyone else. `session`: the caller's, or None for a short one to read in."""
+    if session is None:
+        async with context.services.db.transaction() as own:
+            header = await group_header(context, own, user_id, language)
+    else:
+        header = await group_header(context, session, user_id, language)
+    if not header:
+        return text, kwargs
+    markup = marked(kwargs.get("reply_markup"), context.services)
+    return f"{header}\n{text}", {**kwargs, "reply_markup": markup}

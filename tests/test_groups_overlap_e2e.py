@@ -307,3 +307,18 @@ async def test_a_broadcast_copy_and_mydata_are_of_one_group_and_say_which(
     assert group_ids(json.loads(content)) == {b_group.id}
     assert not any(m.document for m in box.fake.messages_to(mette.id)[mette_before:])
     assert not any(m.document for m in box.fake.messages_to(b.jonas.id))
+
+
+async def test_a_coordinators_message_straight_to_her_names_the_group(
+    two_groups: tuple[Sandbox, Cast, GroupB],
+):
+    """Not through the outbox (`send_to_person`): Jonas puts Anna on a pause in Vest."""
+    box, cast, b = two_groups
+    mette, anna = cast.coordinator, cast.volunteers[0]
+    mette_before = len(box.texts_to(mette.id))
+    await box.say(b.jonas, "/pausevolunteer @anna until 2027-01-15")
+    assert "Anna holder nu pause" in box.last_text_to(b.jonas.id)
+    told = box.last_text_to(anna.id)
+    assert told.startswith(FROM_B + "\n")
+    assert await paused_in(box, anna) == {B_CHAT_ID}
+    assert "Anna" not in private_texts(box, mette, mette_before)
