@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from telegram import Bot, InputFile, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
-from bot.context import PeerContext, current_session
+from bot.context import PeerContext
 from bot.domain import away, outbox, people
 from bot.i18n import Translate
 from bot.ratelimit import Turn, Turns, retry_seconds
@@ -179,9 +179,8 @@ async def send_to_person(
 ) -> Delivery:
     """Send to a person in private and remember when Telegram says they can't be reached.
     To someone in several groups the first line names the group (`group_names`)."""
-    session = current_session.get()  # the update's, if any (else a short one to read in)
     user_id, language = person.telegram_user_id, person.language
-    text, kwargs = await named(context, session, user_id, language, text, kwargs)
+    text, kwargs = await named(context, None, user_id, language, text, kwargs)
     delivery = await send_private(context.bot, person.telegram_user_id, text, **kwargs)
     remember_outcome(person, delivery)
     return delivery

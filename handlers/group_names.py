@@ -6,6 +6,7 @@ the texts as they were."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
@@ -122,7 +123,11 @@ async def named(
 ) -> tuple[str, dict[str, Any]]:
     """A message sent straight to one person (not through the outbox: `tell_coordinators`,
     `send_to_person`), named and its buttons marked for someone in several groups; as it
-    was for everyone else. `session`: the caller's, or None for a short one to read in."""
+    was for everyone else. `session`: the caller's, or None: the update's if any, else a
+    short one to read in."""
+    if session is None:
+        with contextlib.suppress(RuntimeError):  # RuntimeError: not in an update
+            session = context.session
     if session is None:
         async with context.services.db.transaction() as own:
             header = await group_header(context, own, user_id, language)
