@@ -214,3 +214,29 @@ async def test_the_migration_alone_keeps_the_coordinators_as_rows(database_url: 
             assert group is not None and group.timezone == "Europe/Copenhagen"
     finally:
         await db.dispose()
+
+
+async def test_a_private_update_is_for_the_group_its_button_names_else_the_chosen_else_the_first(
+    database: Database,
+):
+    async with database.transaction() as session:
+        a = await groups.add_group(session, -100, NOW, coordinator_ids=[11], title="Øst")
+        b = await groups.add_group(session, -200, NOW, coordinator_ids=[21])
+        anna = people.TelegramPerson(31, "Anna", None, "da")
+        await people.record_member(session, a.id, anna, NOW)
+        await people.record_member(session, b.id, anna, NOW)
+        key_a, key_b = groups.button_key(a), groups.button_key(b)
+        assert key_a != key_b and len(key_a) == 8
+        assert await groups.private_group(session, 31) == (a, True)
+        assert await groups.private_group(session, 31, chosen=b.id) == (b, True)
+        assert await groups.private_group(session, 31, key=key_a, chosen=b.id) == (a, True)
+        # A key or choice of a group she is not in counts for nothing.
+        assert await groups.private_group(session, 11, key=key_b, chosen=b.id) == (a, False)
+        assert await groups.private_group(session, 999) == (None, False)
+        # A group added after one was removed never takes over its key, whatever its id.
+        await groups.remove_group(session, -200)
+        later = await groups.add_group(session, -300, NOW.replace(hour=11), coordinator_ids=[41])
+        assert groups.button_key(later) != key_b
+    data = groups.mark_data("pause:len:2w", key_a)
+    assert groups.split_data(data) == ("pause:len:2w", key_a)
+    assert groups.split_data("pause:len:2w") == ("pause:len:2w", None)
