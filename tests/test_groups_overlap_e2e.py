@@ -136,7 +136,9 @@ async def paused_in(box: Sandbox, user: Any) -> set[int]:
         return {chat_id for (chat_id,) in rows}
 
 
-async def pause_as(box: Sandbox, anna: Any, group_title: str, scope: str, *, cover: bool) -> str:
+async def pause_as(
+    box: Sandbox, anna: Any, group_title: str, scope: str, *, cover: bool, confirm: str = "pause:ok"
+) -> str:
     """Anna's /pause, choosing the group, then the scope; two weeks; no message. Returns
     the summary she was shown."""
     await box.say(anna, "/pause")
@@ -157,7 +159,7 @@ async def pause_as(box: Sandbox, anna: Any, group_title: str, scope: str, *, cov
     note_question = box.fake.messages_to(anna.id)[-1]
     await box.tap(anna, note_question, data(note_question, "pause:note:"))
     summary = box.fake.messages_to(anna.id)[-1]
-    await box.tap(anna, summary, data(summary, "pause:ok"))
+    await box.tap(anna, summary, data(summary, confirm + "~"))
     await box.settle()
     return summary.text
 
@@ -322,3 +324,23 @@ async def test_a_coordinators_message_straight_to_her_names_the_group(
     assert told.startswith(FROM_B + "\n")
     assert await paused_in(box, anna) == {B_CHAT_ID}
     assert "Anna" not in private_texts(box, mette, mette_before)
+
+
+async def test_all_groups_while_one_coordinator_is_away_says_who_reads_it_there_and_may_wait(
+    two_groups: tuple[Sandbox, Cast, GroupB],
+):
+    box, cast, b = two_groups
+    mette, anna = cast.coordinator, cast.volunteers[0]
+    await box.say(b.jonas, "/away 30.11 6.12 @freja")
+    question = box.fake.messages_to(b.jonas.id)[-1]
+    await box.tap(b.jonas, question, button(question, "Ja, sæt det op"))
+    freja_before, mette_before = len(box.texts_to(b.freja.id)), len(box.texts_to(mette.id))
+    summary = await pause_as(
+        box, anna, "Frivillige", "Alle mine grupper", cover=False, confirm="pause:okw"
+    )
+    assert "I Frivillige Vest er koordinatoren væk til og med" in summary
+    assert "Imens læser Freja" in summary
+    assert await paused_in(box, anna) == {GROUP_CHAT_ID, B_CHAT_ID}
+    await box.run_due()
+    assert "Anna" not in private_texts(box, b.freja, freja_before)  # it waits for Jonas
+    assert "Anna har bedt om en pause" in private_texts(box, mette, mette_before)

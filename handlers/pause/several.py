@@ -29,6 +29,7 @@ from handlers.pause.common import (
     citizens_text,
     note_key,
     rhythm,
+    stand_ins,
 )
 from handlers.pause_buttons import BUTTONS, PauseAction
 
@@ -134,6 +135,29 @@ async def summary_line(context: PeerContext, person: Person, flow: PauseFlow, _:
     if flow.everywhere:
         return _("In all your groups: {groups}.").format(groups=citizens_text([title, *others], _))
     return _("Only in {group}.").format(group=title)
+
+
+async def away_lines(
+    context: PeerContext, person: Person, flow: PauseFlow, _: Translate
+) -> list[str]:
+    """ "All my groups": for each other group whose coordinator is away, who reads what
+    she tells the coordinator there (she may let it wait, as in one group)."""
+    if not flow.everywhere:
+        return []
+    lines = []
+    for scope, there in await other_groups(context, person):
+        with in_group(scope):
+            names, back = await stand_ins(context, there)
+        if names is not None:
+            lines.append(
+                "• "
+                + _(
+                    "In {group}, the coordinator is away until and including {day}. "
+                    "Meanwhile {name} reads what you tell the coordinator there. If you "
+                    "prefer, it can wait for the coordinator."
+                ).format(group=await title_of(context, scope), day=back, name=names)
+            )
+    return lines
 
 
 async def start_elsewhere(

@@ -221,6 +221,9 @@ async def show_summary(
                 "what you tell the coordinator. If you prefer, it can wait for the coordinator."
             ).format(day=back, name=names)
         )
+    elsewhere = await several.away_lines(context, person, flow, _)  # "all my groups"
+    lines += elsewhere
+    if names is not None or elsewhere:
         buttons.append(button(_("Yes, but wait for the coordinator"), PauseAction.CONFIRM_WAIT))
     lines += ["", _("Shall I go ahead?")]
     buttons.append(button(_("Not now"), PauseAction.CANCEL))
