@@ -57,7 +57,8 @@ class Person(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
-    telegram_user_id: Mapped[int] = mapped_column(TelegramId)
+    # Also alone: a private update names only the sender (migration 0008b).
+    telegram_user_id: Mapped[int] = mapped_column(TelegramId, index=True)
     first_name: Mapped[str] = mapped_column(String(64))
     username: Mapped[str | None] = mapped_column(String(64), nullable=True)
     language: Mapped[str] = mapped_column(String(8))
