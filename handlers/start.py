@@ -216,15 +216,8 @@ async def start(update: Update, context: PeerContext) -> None:
         return
     _ = context.texts(person.language)
     welcome = _("Welcome, {name}! It is good to have you here.").format(name=person.first_name)
-    coordinator = is_coordinator(context, update)
-    body = help_text(
-        context,
-        person.language,
-        coordinator=coordinator,
-        standing_in=None
-        if coordinator
-        else await standing_in_now(context, person.telegram_user_id, person.language),
-    )
+    # The stand-in's extra commands are for /help: /start stays one statement lighter.
+    body = help_text(context, person.language, coordinator=is_coordinator(context, update))
     await reply(update, f"{welcome}\n\n{body}", reply_markup=pause_button(_))
     # The features' part (reminders of a decided meeting, minutes held for them) only
     # queues messages that go once the update commits, after the welcome in any case:
