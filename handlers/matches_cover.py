@@ -12,7 +12,7 @@ from bot.context import PeerContext
 from bot.domain import matches, people
 from bot.domain.matches import asks
 from bot.i18n import N_, Translate
-from handlers.callbacks import ID, Who
+from handlers.callbacks import ID, Who, acknowledge
 from handlers.common import (
     coordinator_only,
     keyboard,
@@ -202,8 +202,7 @@ async def _end_covers(context: PeerContext, session, pause_id: int) -> None:
 
 @BUTTONS.route(MatchAction.COVER_MATCH, ID, who=Who.COORDINATOR)
 async def on_cover_match(update: Update, context: PeerContext, match_id: int) -> None:
-    assert update.callback_query is not None
-    await update.callback_query.answer()
+    await acknowledge(update)
     await _cover_pick_volunteer(update, context, match_id)
 
 
@@ -211,6 +210,5 @@ async def on_cover_match(update: Update, context: PeerContext, match_id: int) ->
 async def on_cover_with(
     update: Update, context: PeerContext, match_id: int, person_id: int
 ) -> None:
-    assert update.callback_query is not None
-    await update.callback_query.answer()
+    await acknowledge(update)
     await _cover(update, context, match_id, person_id)

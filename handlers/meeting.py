@@ -333,15 +333,13 @@ async def _choose(
 
 @BUTTONS.route(MeetingAction.SETTINGS, who=Who.GROUP_COORDINATOR)
 async def on_settings(update: Update, context: PeerContext) -> None:
-    assert update.callback_query is not None
-    await update.callback_query.answer()
+    await acknowledge(update)
     await show_settings(update, context, texts_for(context, update))
 
 
 @BUTTONS.route(MeetingAction.EDIT_SETTING, choice(*domain.SETTING_KEYS), who=Who.GROUP_COORDINATOR)
 async def on_edit_setting(update: Update, context: PeerContext, key: str) -> None:
-    assert update.callback_query is not None
-    await update.callback_query.answer()
+    await acknowledge(update)
     await ask_for_setting(update, context, texts_for(context, update), key)
 
 

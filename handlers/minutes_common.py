@@ -11,7 +11,7 @@ from telegram import Update
 from bot.context import PeerContext
 from bot.domain import people
 from bot.i18n import format_day
-from handlers.callbacks import ButtonHandler, Callbacks, Parser, Who
+from handlers.callbacks import ButtonHandler, Callbacks, Parser, Who, acknowledge
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,8 +41,7 @@ def coordinator_button(
 
     def register(handler: ButtonHandler) -> ButtonHandler:
         async def answered(update: Update, context: PeerContext, *values: Any) -> None:
-            assert update.callback_query is not None
-            await update.callback_query.answer()
+            await acknowledge(update)
             await handler(update, context, *values)
 
         BUTTONS.route(action, *args, who=Who.COORDINATOR)(answered)
