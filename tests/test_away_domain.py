@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain import away, people
 from storage.db import Database
+from storage.models import Person
 
 CPH = ZoneInfo("Europe/Copenhagen")
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=CPH).astimezone(UTC)
@@ -147,3 +148,38 @@ async def test_a_pause_that_waits_and_the_stand_ins_own_pause_go_to_the_coordina
             assert (to.telegram_user_id, to.due_at, to.stand_in) == (1001, end, False)
         [plain] = await away.route(session, group_id, COORDINATORS, NOW)
         assert (plain.telegram_user_id, plain.stand_in) == (2001, True)
+
+
+async def test_after_the_period_the_stand_ins_messages_go_to_the_coordinator_for_a_while(
+    database: Database,
+):
+    group_id, mette, anna = await _people(database)
+    async with database.transaction() as session:
+        period = await away.set_away(
+            session, group_id, mette, anna, (date(2027, 3, 1), date(2027, 3, 7)), CPH, NOW
+        )
+        stand_in = await session.get(Person, anna)
+        coordinator = await session.get(Person, mette)
+        assert stand_in is not None and coordinator is not None
+        during = datetime(2027, 3, 5, 12, 0, tzinfo=CPH)
+        after = datetime(2027, 3, 9, 12, 0, tzinfo=CPH)
+        # During the period the stand-in reads it, and has no "the coordinator is back".
+        assert await away.reader(session, group_id, stand_in, COORDINATORS, during, during) is (
+            stand_in
+        )
+        assert await away.stood_in_lately(session, group_id, 2001, during) is None
+        # After it, what was promised to the stand-in goes to the coordinator.
+        lately = await away.stood_in_lately(session, group_id, 2001, after)
+        assert lately is not None and lately.id == period.id
+        assert await away.reader(session, group_id, stand_in, COORDINATORS, after, after) is (
+            coordinator
+        )
+        # The coordinator always reads their own; someone else stays nobody's.
+        assert await away.reader(session, group_id, coordinator, COORDINATORS, after, after) is (
+            coordinator
+        )
+        assert await away.reader(session, group_id, stand_in, (), after, after) is None
+        # Long after, a late tap is simply "only the coordinator" again.
+        much_later = after + away.LATE_TAPS
+        assert await away.stood_in_lately(session, group_id, 2001, much_later) is None
+        assert away.effective_end(period) < after - timedelta(days=1)
