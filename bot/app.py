@@ -28,6 +28,7 @@ from bot.context import (
     chosen_group,
     current_group,
     current_session,
+    flow_group,
 )
 from bot.domain import groups, updates
 from bot.domain.groups import GroupScope
@@ -185,16 +186,25 @@ class PeerApplication(Application):
         return dataclasses.replace(scope, title=title)
 
     def _chosen_group(self, update: object, now: datetime) -> ChosenGroup | None:
-        """The group the sender chose for their private conversation, if still live; a
-        private update of theirs keeps it alive."""
+        """For a typed answer the group of the flow waiting for it; else the group the
+        sender chose for their private conversation, if still live (a private update of
+        theirs keeps it alive)."""
         if not isinstance(update, Update) or update.effective_user is None:
             return None
         chat = update.effective_chat
         if chat is not None and chat.type != ChatType.PRIVATE:
             return None
-        chosen = chosen_group(self.user_data.get(update.effective_user.id), now)
+        user_data = self.user_data.get(update.effective_user.id)
+        chosen = chosen_group(user_data, now)
         if chosen is not None:
             chosen.touched_at = now
+        # A typed answer goes to the group of the flow waiting for it (a flow is one
+        # group's, whatever was chosen since); a command or a tap to the chosen group.
+        message = update.message
+        if message is not None and not (message.text or "").startswith("/"):
+            group_id = flow_group(user_data, now)
+            if group_id is not None:
+                return ChosenGroup(group_id, now)
         return chosen
 
     async def process_error(

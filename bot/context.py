@@ -52,6 +52,8 @@ current_group: contextvars.ContextVar[GroupScope | None] = contextvars.ContextVa
 # it lives. Beside the conversation's flow (handlers/conversation.py), not in its slot:
 # the choice holds through several flows, one after the other.
 CHOSEN_GROUP = "chosen_group"
+# The `user_data` slot of the person's conversation flow (handlers/conversation.py).
+FLOW_SLOT = "conversation"
 
 
 @dataclass
@@ -74,6 +76,16 @@ def chosen_group(user_data: Any, now: datetime) -> ChosenGroup | None:
     """The live choice in one person's `user_data` (a mapping or None)."""
     held = user_data.get(CHOSEN_GROUP) if user_data is not None else None
     return held if isinstance(held, ChosenGroup) and held.live(now) else None
+
+
+def flow_group(user_data: Any, now: datetime) -> int | None:
+    """The group of the person's live conversation flow, if it names one."""
+    flow = user_data.get(FLOW_SLOT) if user_data is not None else None
+    expired = getattr(flow, "expired", None)
+    if expired is None or expired(now):
+        return None
+    group_id = getattr(flow, "group_id", None)
+    return group_id if isinstance(group_id, int) else None
 
 
 @dataclass

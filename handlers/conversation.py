@@ -31,7 +31,7 @@ from telegram import Message, Update
 from telegram.ext import ApplicationHandlerStop, MessageHandler, filters
 from telegram.ext.filters import MessageFilter
 
-from bot.context import CHOSEN_GROUP, ChosenGroup, chosen_group
+from bot.context import CHOSEN_GROUP, FLOW_SLOT, ChosenGroup, chosen_group, current_group
 from bot.i18n import N_
 from handlers.common import reply, texts_for
 
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from bot.context import PeerContext, Services
 
-SLOT = "conversation"
+SLOT = FLOW_SLOT  # bot.app reads a live flow's group from it
 # How long after a flow was abandoned its marker still explains a late answer; after
 # that a text is just a text.
 NOTE_WINDOW = timedelta(hours=24)
@@ -62,6 +62,9 @@ class Flow:
     step: str
     started_at: datetime
     touched_at: datetime
+    # The group the flow is about (the update's that started it): a typed answer from
+    # someone in several groups goes to it (`bot.app.group_of_update`).
+    group_id: int | None = None
 
     restart: ClassVar[str] = "/help"
     lifetime: ClassVar[timedelta] = timedelta(hours=2)
@@ -89,6 +92,8 @@ def start(context: PeerContext, flow_type: type[F], **fields: object) -> F:
     """Begin a flow (ending any other one of this person) and return its state."""
     assert context.user_data is not None, "flows live in a private chat with a person"
     now = _now(context)
+    scope = current_group.get()
+    fields.setdefault("group_id", scope.id if scope is not None else None)
     flow = flow_type(started_at=now, touched_at=now, **fields)  # type: ignore[arg-type]
     context.user_data[SLOT] = flow
     return flow
@@ -121,6 +126,12 @@ def finish(context: PeerContext, flow_type: type[Flow] | None = None) -> None:
 WAITING_COMMAND = "waiting_for_group"
 # A command older than this is not carried on after a late choice: it is sent again.
 COMMAND_WAITS = timedelta(hours=1)
+
+
+def live_flow(context: PeerContext) -> bool:
+    """Whether a flow of this person waits for an answer now."""
+    held = context.user_data.get(SLOT) if context.user_data is not None else None
+    return isinstance(held, Flow) and not held.expired(_now(context))
 
 
 def chosen(context: PeerContext) -> ChosenGroup | None:

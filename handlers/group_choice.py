@@ -56,7 +56,6 @@ CHOSEN = N_(
     "All right: {group}. I'll keep to that group while we write together. Send /group to "
     "choose another."
 )
-SEND_AGAIN = N_("All right: {group}. Please send the command again.")
 ONLY_ONE = N_("You are only in {group}, so there is nothing to choose.")
 
 
@@ -97,15 +96,20 @@ async def offer_choice(update: Update, context: PeerContext, member: list[Group]
 
 
 async def ask_which_group(update: Update, context: PeerContext) -> None:
-    """Before any private command: someone in several groups with no live choice is asked
-    which group; the command waits for the answer (and goes no further now)."""
+    """Before any private command, or text that answers no question (pasted minutes):
+    someone in several groups with no live choice is asked which group; the message
+    waits for the answer (and goes no further now)."""
     user, scope = update.effective_user, current_group.get()
     # Someone in one group (nearly everyone) goes on at once: the update's group, read
     # before the handlers, says whether its sender is in several (`marks_buttons`).
     if scope is None or not scope.marks_buttons or user is None or context.user_data is None:
         return
-    if _command_of(update) in NO_GROUP_NEEDED:
-        return
+    message = update.effective_message
+    if message is not None and (message.text or "").startswith("/"):
+        if _command_of(update) in NO_GROUP_NEEDED:
+            return
+    elif conversation.live_flow(context):
+        return  # a typed answer: its flow's group (bot.app.group_of_update)
     if conversation.chosen(context) is not None:
         return
     member = await groups.groups_of_member(context.session, user.id)
@@ -154,7 +158,7 @@ async def on_pick(update: Update, context: PeerContext, key: str) -> None:
     waiting = conversation.take_command(context)
     title = await title_of(context, group)
     with contextlib.suppress(TelegramError):  # an old message can't be edited
-        await query.edit_message_text((_(CHOSEN) if waiting else _(SEND_AGAIN)).format(group=title))
+        await query.edit_message_text(_(CHOSEN).format(group=title))
     if waiting is not None:
         await carry_on(context.application, waiting)
 
@@ -182,7 +186,11 @@ async def carry_on(application: Application, update: Update) -> None:
 def register(application: Application, services: Services) -> None:
     del services
     application.add_handler(
-        MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, ask_which_group), group=GROUP
+        MessageHandler(
+            filters.ChatType.PRIVATE & (filters.COMMAND | filters.TEXT | filters.Document.ALL),
+            ask_which_group,
+        ),
+        group=GROUP,
     )
     application.add_handler(
         CommandHandler("group", group_command, filters=filters.ChatType.PRIVATE)

@@ -75,6 +75,11 @@ async def test_reminders_of_both_groups_name_their_group_and_buttons_act_there(
     assert box.fake.messages_to(GROUP_CHAT_ID) == [] and box.fake.messages_to(B_CHAT_ID) == []
 
 
+def chooser_text(box: Sandbox, user: Any, chooser: Any) -> str:
+    """The chooser's text as it is now (edited after the tap)."""
+    return next(m.text for m in box.fake.messages_to(user.id) if m.message_id == chooser.message_id)
+
+
 def labels(message: Any) -> list[str]:
     return [b["text"] for b in message.buttons]
 
@@ -104,7 +109,7 @@ async def test_a_command_that_needs_a_group_asks_once_and_remembers(
     await box.say(anna, "/group")
     chooser = box.fake.messages_to(anna.id)[-1]
     await box.tap(anna, chooser, button(chooser, "Frivillige"))
-    assert "send the command again" not in box.last_text_to(anna.id)
+    assert "Fint: Frivillige." in chooser_text(box, anna, chooser)
     await box.say(anna, "/meetings")
     assert "K.L." in box.last_text_to(anna.id) and "P.R." not in box.last_text_to(anna.id)
     # The choice lapses after hours of silence: asked again.
@@ -344,3 +349,35 @@ async def test_all_groups_while_one_coordinator_is_away_says_who_reads_it_there_
     await box.run_due()
     assert "Anna" not in private_texts(box, b.freja, freja_before)  # it waits for Jonas
     assert "Anna har bedt om en pause" in private_texts(box, mette, mette_before)
+
+
+async def test_a_typed_answer_goes_to_its_flows_group_and_text_with_no_question_asks_which(
+    two_groups: tuple[Sandbox, Cast, GroupB],
+):
+    box, cast, b = two_groups
+    mette, anna = cast.coordinator, cast.volunteers[0]
+    jonas_before, mette_before = len(box.texts_to(b.jonas.id)), len(box.texts_to(mette.id))
+    await box.say(anna, "/pause")
+    chooser = box.fake.messages_to(anna.id)[-1]
+    await box.tap(anna, chooser, button(chooser, "Frivillige Vest"))
+    scope = box.fake.messages_to(anna.id)[-1]
+    await box.tap(anna, scope, button(scope, "Kun Frivillige Vest"))
+    lengths = box.fake.messages_to(anna.id)[-1]
+    await box.tap(anna, lengths, data(lengths, "pause:len:date"))
+    # She switches to the other group meanwhile; her typed date still answers Vest's flow.
+    await box.say(anna, "/group")
+    chooser = box.fake.messages_to(anna.id)[-1]
+    await box.tap(anna, chooser, button(chooser, "Frivillige"))
+    await box.say(anna, "15.01.2027")
+    note_question = box.fake.messages_to(anna.id)[-1]
+    await box.tap(anna, note_question, data(note_question, "pause:note:"))
+    summary = box.fake.messages_to(anna.id)[-1]
+    assert "Kun i Frivillige Vest." in summary.text and "15. januar 2027" in summary.text
+    await box.tap(anna, summary, data(summary, "pause:ok~"))
+    assert await paused_in(box, anna) == {B_CHAT_ID}
+    assert "Anna har bedt om en pause" in private_texts(box, b.jonas, jonas_before)
+    assert "Anna" not in private_texts(box, mette, mette_before)
+    # Hours later, a text that answers no question (minutes, a greeting) asks which group.
+    box.clock.advance(timedelta(hours=7))
+    await box.say(anna, "Hej, jeg har et spørgsmål")
+    assert "Hvilken gruppe" in box.last_text_to(anna.id)
