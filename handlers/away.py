@@ -23,10 +23,19 @@ from bot.domain import pause as pauses
 from bot.domain.localtime import local_to_utc, local_today
 from bot.domain.typed_dates import example_day
 from bot.i18n import N_, Translate, format_day, ngettext
-from handlers.callbacks import STALE, TOKEN, Callbacks, Invalid, Who, take_confirmation
+from handlers.callbacks import (
+    STALE,
+    TOKEN,
+    Callbacks,
+    Invalid,
+    Who,
+    offer_confirmation,
+    take_confirmation,
+)
 from handlers.common import (
     CommandInfo,
     is_coordinator,
+    keyboard,
     private_only,
     reply,
     texts_for,
@@ -149,16 +158,8 @@ async def away_command(update: Update, context: PeerContext) -> None:
     ):
         await reply(update, already_text(_))
         return
-    kind = confirmations.Kind.AWAY
-    await confirmations.supersede(context.session, services.group_id, (kind,), user.id, now)
-    token = await confirmations.offer(
-        context.session,
-        services.group_id,
-        kind,
-        actor_user_id=user.id,
-        chat_id=message.chat_id,
-        now=now,
-        person_id=stand_in.id,
+    token = await offer_confirmation(
+        update, context, confirmations.Kind.AWAY, person_id=stand_in.id
     )
     language = me.language if me else services.language
     first, last = _day_text(context, days[0], language), _day_text(context, days[1], language)
@@ -173,20 +174,9 @@ async def away_command(update: Update, context: PeerContext) -> None:
             _("The group is told nothing. Shall I set it up?"),
         ]
     )
-    keyboard = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    _("Yes, set it up"),
-                    callback_data=BUTTONS.encode(
-                        Action.SET, token, _day_arg(days[0]), _day_arg(days[1])
-                    ),
-                )
-            ],
-            [InlineKeyboardButton(_("Cancel"), callback_data=BUTTONS.encode(Action.CANCEL))],
-        ]
-    )
-    await reply(update, text, reply_markup=keyboard)
+    set_up = BUTTONS.encode(Action.SET, token, _day_arg(days[0]), _day_arg(days[1]))
+    buttons = keyboard((_("Yes, set it up"), set_up), (_("Cancel"), BUTTONS.encode(Action.CANCEL)))
+    await reply(update, text, reply_markup=buttons)
 
 
 def already_text(_: Translate) -> str:
@@ -222,24 +212,10 @@ async def show_period(
             name=name, first=first, last=last
         )
         label = _("Call it off")
-    user = update.effective_user
-    message = update.effective_message
-    assert user is not None and message is not None
-    kind = confirmations.Kind.AWAY_END
-    await confirmations.supersede(context.session, services.group_id, (kind,), user.id, now)
-    token = await confirmations.offer(
-        context.session,
-        services.group_id,
-        kind,
-        actor_user_id=user.id,
-        chat_id=message.chat_id,
-        now=now,
-        subject_id=period.id,
+    token = await offer_confirmation(
+        update, context, confirmations.Kind.AWAY_END, subject_id=period.id
     )
-    keyboard = InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=BUTTONS.encode(Action.END, token))]]
-    )
-    await reply(update, text, reply_markup=keyboard)
+    await reply(update, text, reply_markup=keyboard((label, BUTTONS.encode(Action.END, token))))
 
 
 async def _edit(update: Update, text: str) -> None:
@@ -420,7 +396,7 @@ async def prepare_summary(
     # What is still open comes back with the coordinator: the cover still wanted, with
     # the suggestions as buttons (a stand-in's late tap on theirs says so).
     lines: list[str] = []
-    keyboard: list[list[InlineKeyboardButton]] = []
+    button_rows: list[list[InlineKeyboardButton]] = []
     for pause_id in summary.open_pauses:
         pause = await pauses.find_pause(session, pause_id)
         if pause is None:
@@ -428,15 +404,15 @@ async def prepare_summary(
         found, markup = await suggestion_offer(context, session, coordinator, pause, now, language)
         lines += ["", *found] if found else []
         if markup is not None:
-            keyboard += [row for row in markup.inline_keyboard if row not in keyboard]
-    if not keyboard:
+            button_rows += [row for row in markup.inline_keyboard if row not in button_rows]
+    if not button_rows:
         return Outgoing(coordinator.telegram_user_id, "\n".join([text, *lines]))
     # "I'll find someone myself" once, last.
-    keyboard.sort(key=lambda row: row[0].callback_data == SELF_DATA)
+    button_rows.sort(key=lambda row: row[0].callback_data == SELF_DATA)
     return Outgoing(
         coordinator.telegram_user_id,
         "\n".join([text, *lines]),
-        InlineKeyboardMarkup(keyboard),
+        InlineKeyboardMarkup(button_rows),
     )
 
 
