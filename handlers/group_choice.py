@@ -106,7 +106,9 @@ async def ask_which_group(update: Update, context: PeerContext) -> None:
         return
     message = update.effective_message
     if message is not None and (message.text or "").startswith("/"):
-        if _command_of(update) in NO_GROUP_NEEDED:
+        # `/start pause` (the link the group's answer to /pause gives) needs a group.
+        deep_link = _command_of(update) == "start" and len((message.text or "").split()) > 1
+        if _command_of(update) in NO_GROUP_NEEDED and not deep_link:
             return
     elif conversation.live_flow(context):
         return  # a typed answer: its flow's group (bot.app.group_of_update)

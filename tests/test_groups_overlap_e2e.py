@@ -381,3 +381,17 @@ async def test_a_typed_answer_goes_to_its_flows_group_and_text_with_no_question_
     box.clock.advance(timedelta(hours=7))
     await box.say(anna, "Hej, jeg har et spørgsmål")
     assert "Hvilken gruppe" in box.last_text_to(anna.id)
+
+
+async def test_the_pause_link_from_a_group_asks_which_group(
+    two_groups: tuple[Sandbox, Cast, GroupB],
+):
+    box, cast, _b = two_groups
+    anna, bo = cast.volunteers[0], cast.volunteers[1]
+    await box.say(anna, "/start pause")
+    chooser = box.fake.messages_to(anna.id)[-1]
+    assert "Hvilken gruppe" in chooser.text
+    await box.tap(anna, chooser, button(chooser, "Frivillige Vest"))
+    assert "alle dine grupper" in box.last_text_to(anna.id)
+    await box.say(bo, "/start pause")
+    assert "Hvilken gruppe" not in box.last_text_to(bo.id)
