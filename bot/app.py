@@ -400,7 +400,7 @@ def build_application(
     # Telegram's flood limits, kept app-wide (bot/ratelimit.py) unless a test passes another,
     # shared fairly between the groups: each call's share is the group of its work.
     limiter = rate_limiter if rate_limiter is not None else PeerRateLimiter()
-    if isinstance(limiter, PeerRateLimiter) and limiter.share is None:
+    if getattr(limiter, "share", False) is None:  # a PeerRateLimiter not told otherwise
         limiter.share = group_of_work
     builder = builder.rate_limiter(limiter)
     application = builder.build()

@@ -92,7 +92,7 @@ async def prepare(
 ) -> Outgoing | Hold | None:
     """A copy as it is sent now; held while its person is on a pause; nothing when the
     minutes (or the person) are gone."""
-    context.application.bot_data.setdefault(TOUCHED, set()).add(claim.subject_id)
+    _touched(context).add(claim.subject_id)
     copy = await domain.copy_details(session, claim.subject_id, claim.person_id)
     if copy is None:
         return None
@@ -112,9 +112,16 @@ async def after(
         await domain.try_again_later(session, claim.item_id, context.services.clock.now())
 
 
+def _touched(context: PeerContext) -> set[int]:
+    """The group's minutes whose copies moved (per group: passes of several groups run
+    side by side, and each refreshes its own reports in its own time zone)."""
+    by_group: dict[int, set[int]] = context.application.bot_data.setdefault(TOUCHED, {})
+    return by_group.setdefault(context.services.group_id, set())
+
+
 async def refresh_touched(context: PeerContext) -> None:
     """Bring the reports of the minutes whose copies moved up to date."""
-    touched: set[int] = context.application.bot_data.setdefault(TOUCHED, set())
+    touched = _touched(context)
     while touched:
         await refresh_report(context, touched.pop())
 
