@@ -134,7 +134,7 @@ async def group_command(update: Update, context: PeerContext) -> None:
         return
     _ = texts_for(context, update)
     if member:
-        await reply(update, _(ONLY_ONE).format(group=groups.title_of(member[0])))
+        await reply(update, _(ONLY_ONE).format(group=await title_of(context, member[0])))
 
 
 @BUTTONS.route(ChoiceAction.PICK, KEY)
