@@ -169,6 +169,11 @@ def help_text(
     ]
     for command in commands_for(context.application, coordinator=False):
         lines.append(f"/{command.name} – {_(command.description)}")
+    scope = context.services.group
+    if scope is not None and scope.marks_buttons:
+        # Only someone in several groups has anything to choose (not in the menus, which
+        # are the same for everyone).
+        lines.append("/group – " + _("Choose which of your groups we are talking about"))
     if coordinator:
         lines += ["", _("As coordinator you can also use:")]
         for command in commands_for(context.application, coordinator=True):

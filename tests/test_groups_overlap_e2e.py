@@ -395,3 +395,15 @@ async def test_the_pause_link_from_a_group_asks_which_group(
     assert "alle dine grupper" in box.last_text_to(anna.id)
     await box.say(bo, "/start pause")
     assert "Hvilken gruppe" not in box.last_text_to(bo.id)
+
+
+async def test_help_offers_group_to_someone_in_several_groups_only(
+    two_groups: tuple[Sandbox, Cast, GroupB],
+):
+    box, cast, _ = two_groups
+    anna, bo = cast.volunteers[0], cast.volunteers[1]
+    line = "/group – Vælg, hvilken af dine grupper vi taler om"
+    await box.say(anna, "/help")
+    assert line in box.last_text_to(anna.id)
+    await box.say(bo, "/help")
+    assert "/group" not in box.last_text_to(bo.id)
