@@ -262,31 +262,32 @@ async def group_of_update(
     group of ours (a foreign chat, a stranger), handled as such."""
     if not isinstance(update, Update):
         return None
-    group: Group | None = None
+    found: tuple[Group, list[int]] | None = None  # the group and its named coordinators
     several = False
     chat = update.effective_chat
     if chat is not None and chat.type != ChatType.PRIVATE:
-        group = await groups.find_group(session, chat.id)
+        found = await groups.chat_group_with_coordinators(session, chat.id)
         message = update.effective_message
-        if group is None and message is not None and message.migrate_from_chat_id:
-            group = await groups.find_group(session, message.migrate_from_chat_id)
-        if group is None:
+        if found is None and message is not None and message.migrate_from_chat_id:
+            found = await groups.chat_group_with_coordinators(session, message.migrate_from_chat_id)
+        if found is None:
             return None
     elif update.poll is not None or update.poll_answer is not None:
         poll_id = update.poll.id if update.poll is not None else update.poll_answer.poll_id
-        group = await groups.group_of_poll(session, poll_id)
+        found = await groups.poll_group_with_coordinators(session, poll_id)
     elif update.effective_user is not None:
         query = update.callback_query
         key = groups.split_data(query.data)[1] if query is not None and query.data else None
-        group, several = await groups.private_group(
+        found, several = await groups.private_group_with_coordinators(
             session,
             update.effective_user.id,
             key=key,
             chosen=chosen.group_id if chosen is not None else None,
         )
-    if group is None:
+    if found is None:
         return None
-    return await groups.scope_of(session, group, now, marks_buttons=several)
+    group, named = found
+    return await groups.scope_of(session, group, now, marks_buttons=several, named=named)
 
 
 def _update_id(update: object) -> int | None:

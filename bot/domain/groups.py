@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from storage.models import Group, GroupCoordinator, Person
 
@@ -81,6 +82,60 @@ async def group_of_poll(session: AsyncSession, poll_id: str) -> Group | None:
     )
 
 
+async def _with_coordinators(
+    session: AsyncSession, which: ColumnElement[bool]
+) -> list[tuple[Group, list[int]]]:
+    """The groups `which` picks, oldest first, each with its named coordinators (as
+    `coordinator_ids` orders them), in one statement: every update needs both."""
+    rows = await session.execute(
+        select(Group, GroupCoordinator.telegram_user_id)
+        .outerjoin(GroupCoordinator, GroupCoordinator.group_id == Group.id)
+        .where(which)
+        .order_by(Group.id, GroupCoordinator.added_at, GroupCoordinator.telegram_user_id)
+    )
+    found: dict[int, tuple[Group, list[int]]] = {}
+    for group, user_id in rows:
+        entry = found.setdefault(group.id, (group, []))
+        if user_id is not None:
+            entry[1].append(user_id)
+    return list(found.values())
+
+
+async def chat_group_with_coordinators(
+    session: AsyncSession, chat_id: int
+) -> tuple[Group, list[int]] | None:
+    """`find_group` and the group's named coordinators, in one statement."""
+    found = await _with_coordinators(
+        session, or_(Group.chat_id == chat_id, Group.previous_chat_id == chat_id)
+    )
+    found.sort(key=lambda entry: entry[0].chat_id != chat_id)  # its current id first
+    return found[0] if found else None
+
+
+async def poll_group_with_coordinators(
+    session: AsyncSession, poll_id: str
+) -> tuple[Group, list[int]] | None:
+    """`group_of_poll` and the group's named coordinators, in one statement."""
+    from storage.models.meeting import Meeting
+
+    found = await _with_coordinators(
+        session, Group.id.in_(select(Meeting.group_id).where(Meeting.poll_id == poll_id))
+    )
+    return found[0] if found else None
+
+
+async def private_group_with_coordinators(
+    session: AsyncSession, user_id: int, *, key: str | None = None, chosen: int | None = None
+) -> tuple[tuple[Group, list[int]] | None, bool]:
+    """`private_group` with the group's named coordinators: one statement when the person
+    is in at most one group (nearly everyone)."""
+    member = await _with_coordinators(session, _member_filter(user_id))
+    group, several = await _pick_private(session, user_id, [g for g, _ in member], key, chosen)
+    if group is None:
+        return None, several
+    return next(entry for entry in member if entry[0] is group), several
+
+
 async def group_of_person(session: AsyncSession, user_id: int) -> Group | None:
     """The group a private message from this person is about when nothing says which: the
     first group they coordinate, else the first they are a member of."""
@@ -95,7 +150,19 @@ async def private_group(
     the group a tapped button names (`key`), else the one they chose for the conversation
     (`chosen`, a group id), else `group_of_person`'s. A key or choice of a group they are
     not in counts for nothing."""
-    member = await groups_of_member(session, user_id)
+    return await _pick_private(
+        session, user_id, await groups_of_member(session, user_id), key, chosen
+    )
+
+
+async def _pick_private(
+    session: AsyncSession,
+    user_id: int,
+    member: list[Group],
+    key: str | None,
+    chosen: int | None,
+) -> tuple[Group | None, bool]:
+    """`private_group`'s choice among the groups the person is in (`member`, oldest first)."""
     if len(member) <= 1:
         return (member[0] if member else None), False
     for group in member:
@@ -134,15 +201,21 @@ def title_of(group: Group | GroupScope) -> str:
 
 
 async def scope_of(
-    session: AsyncSession, group: Group, now: datetime, *, marks_buttons: bool = False
+    session: AsyncSession,
+    group: Group,
+    now: datetime,
+    *,
+    marks_buttons: bool = False,
+    named: Sequence[int] | None = None,
 ) -> GroupScope:
-    """What the work of one update or pass needs to know of its group."""
+    """What the work of one update or pass needs to know of its group (`named`: its named
+    coordinators when already read with it, see `_with_coordinators`)."""
     return GroupScope(
         id=group.id,
         chat_id=group.chat_id,
         timezone=group.timezone,
         language=group.language,
-        coordinator_ids=tuple(await coordinators_now(session, group.id, now)),
+        coordinator_ids=tuple(await coordinators_now(session, group.id, now, named=named)),
         crisis_help_text=group.crisis_help_text,
         title=group.title,
         digest_weekday=group.digest_weekday,
@@ -264,14 +337,19 @@ async def coordinator_ids(session: AsyncSession, group_id: int) -> list[int]:
     return list(rows)
 
 
-async def coordinators_now(session: AsyncSession, group_id: int, now: datetime) -> list[int]:
+async def coordinators_now(
+    session: AsyncSession, group_id: int, now: datetime, *, named: Sequence[int] | None = None
+) -> list[int]:
     """The coordinators of this group now, as Telegram user ids: whom a notice for "the
     coordinator" goes to and who has the coordinator's everyday rights at `now`.
 
     Keep this name and signature stable: the coordinator's stand-in (`/away`) is built on
     top of it and routes notices through it. Today it is the named coordinators; `now` is
-    there for the periods when a stand-in takes over."""
+    there for the periods when a stand-in takes over. `named`: the named coordinators when
+    the caller already read them (`coordinator_ids`'s order), saving a statement."""
     del now  # no time-bound coordinators yet
+    if named is not None:
+        return list(named)
     return await coordinator_ids(session, group_id)
 
 
@@ -309,19 +387,20 @@ async def groups_coordinated_by(session: AsyncSession, user_id: int) -> list[Gro
 
 async def groups_of_member(session: AsyncSession, user_id: int) -> list[Group]:
     """The groups this person is a member of (or coordinates), oldest first."""
+    return list(
+        await session.scalars(select(Group).where(_member_filter(user_id)).order_by(Group.id))
+    )
+
+
+def _member_filter(user_id: int) -> ColumnElement[bool]:
+    """Groups this person is a member of or coordinates."""
     member = select(Person.group_id).where(
         Person.telegram_user_id == user_id, Person.is_member.is_(True)
     )
     coordinating = select(GroupCoordinator.group_id).where(
         GroupCoordinator.telegram_user_id == user_id
     )
-    return list(
-        await session.scalars(
-            select(Group)
-            .where(or_(Group.id.in_(member), Group.id.in_(coordinating)))
-            .order_by(Group.id)
-        )
-    )
+    return or_(Group.id.in_(member), Group.id.in_(coordinating))
 
 
 async def overview(session: AsyncSession) -> list[GroupView]:
