@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, exists, select, update
+from sqlalchemy import and_, delete, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import meeting_dates as dates
@@ -302,17 +302,22 @@ async def record_answer(
             MeetingAnswer.meeting_id == meeting.id, MeetingAnswer.person_id == person_id
         )
     )
-    for position in sorted(set(positions)):
-        session.add(
-            MeetingAnswer(
-                group_id=meeting.group_id,
-                meeting_id=meeting.id,
-                person_id=person_id,
-                position=position,
-                answered_at=now,
-            )
-        )
-    await session.flush()
+    if not positions:
+        return
+    # Core, not the unit of work: votes come in crowds and nothing here reads the rows back.
+    await session.execute(
+        insert(MeetingAnswer),
+        [
+            {
+                "group_id": meeting.group_id,
+                "meeting_id": meeting.id,
+                "person_id": person_id,
+                "position": position,
+                "answered_at": now,
+            }
+            for position in sorted(set(positions))
+        ],
+    )
 
 
 async def answers(session: AsyncSession, meeting_id: int) -> dict[int, set[int]]:

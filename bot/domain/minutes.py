@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import attendance, outbox, people
-from storage.models import Person
+from storage.models import Pause, Person
 from storage.models import outbox as box
 from storage.models.meeting import Meeting
 from storage.models.minutes import Minutes
@@ -287,8 +287,9 @@ async def waits_for_pause(
 
 async def retry_for(session: AsyncSession, person_id: int, now: datetime) -> int:
     """Someone (re)started the bot: the copies Telegram couldn't bring them go again now,
-    or wait for the end of their pause. Returns how many."""
-    paused = await people.current_pause(session, person_id, now) is not None
+    or wait for the end of their pause. Returns how many. One statement: the pause is
+    asked inside it (every /start comes here)."""
+    paused = exists().where(Pause.person_id == person_id, people.active_pause_filter(now))
     confirmed = select(Minutes.id).where(Minutes.status == CONFIRMED)
     result = await session.execute(
         update(OutboxItem)
@@ -299,7 +300,12 @@ async def retry_for(session: AsyncSession, person_id: int, now: datetime) -> int
             OutboxItem.outcome.in_(UNREACHED),
             OutboxItem.subject_id.in_(confirmed),
         )
-        .values(state=box.HELD if paused else box.PENDING, due_at=now, outcome=None, done_at=None)
+        .values(
+            state=case((paused, box.HELD), else_=box.PENDING),
+            due_at=now,
+            outcome=None,
+            done_at=None,
+        )
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
