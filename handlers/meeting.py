@@ -378,7 +378,14 @@ async def on_poll_answer(update: Update, context: PeerContext) -> None:
             session, services.group_id, telegram_person(context, answer.user), now
         )
     if domain.counts_as_volunteer(person, found.paused, flow.coordinators(context)):
-        await domain.record_answer(session, found.meeting, person.id, list(answer.option_ids), now)
+        await domain.record_answer(
+            session,
+            found.meeting,
+            person.id,
+            list(answer.option_ids),
+            now,
+            replace=found.answered,  # a first vote (the usual) has nothing to delete
+        )
 
 
 # Other polls ----------------------------------------------------------------------------------

@@ -235,6 +235,7 @@ class Ballot:
     meeting: Meeting
     person: Person | None  # None: not (yet) known as a person of the group
     paused: bool  # the person is on a pause now
+    answered: bool = True  # they have an answer stored already (False: nothing to replace)
 
 
 async def ballot(
@@ -243,9 +244,12 @@ async def ballot(
     """The meeting of a date poll, the voter and whether they are on a pause, in one round
     trip (a vote was three); None for a poll that is not a meeting's."""
     on_pause = exists().where(Pause.person_id == Person.id, people.active_pause_filter(now))
+    answered = exists().where(
+        MeetingAnswer.meeting_id == Meeting.id, MeetingAnswer.person_id == Person.id
+    )
     row = (
         await session.execute(
-            select(Meeting, Person, on_pause)
+            select(Meeting, Person, on_pause, answered)
             .outerjoin(
                 Person,
                 and_(Person.group_id == Meeting.group_id, Person.telegram_user_id == user_id),
@@ -255,8 +259,10 @@ async def ballot(
     ).first()
     if row is None:
         return None
-    meeting, person, paused = row
-    return Ballot(meeting, person, bool(paused) if person is not None else False)
+    meeting, person, paused, has_answer = row
+    if person is None:
+        return Ballot(meeting, None, False, False)
+    return Ballot(meeting, person, bool(paused), bool(has_answer))
 
 
 def counts_as_volunteer(person: Person, paused: bool, coordinator_ids: Collection[int]) -> bool:
@@ -294,14 +300,22 @@ async def month_is_planned(
 
 
 async def record_answer(
-    session: AsyncSession, meeting: Meeting, person_id: int, positions: list[int], now: datetime
+    session: AsyncSession,
+    meeting: Meeting,
+    person_id: int,
+    positions: list[int],
+    now: datetime,
+    *,
+    replace: bool = True,
 ) -> None:
-    """Store a person's answer; a changed vote replaces it, an empty one retracts it."""
-    await session.execute(
-        delete(MeetingAnswer).where(
-            MeetingAnswer.meeting_id == meeting.id, MeetingAnswer.person_id == person_id
+    """Store a person's answer; a changed vote replaces it, an empty one retracts it.
+    `replace=False`: they have none stored yet (see `Ballot.answered`), a statement less."""
+    if replace:
+        await session.execute(
+            delete(MeetingAnswer).where(
+                MeetingAnswer.meeting_id == meeting.id, MeetingAnswer.person_id == person_id
+            )
         )
-    )
     if not positions:
         return
     # Core, not the unit of work: votes come in crowds and nothing here reads the rows back.
