@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -23,10 +24,11 @@ MISSED_YOU_EN = "Here are the minutes of the volunteer meeting Wednesday 9 Decem
 MINUTES_TEXT = "Referat: vi talte om julefrokosten og om supervision i januar."
 
 
-async def hold_meeting(box: Sandbox, cast: Cast) -> None:
+async def hold_meeting(box: Sandbox, cast: Cast, *, paused_before: Any = None) -> None:
     """Through the meeting feature's real flow: Anna and Bo say yes to 9 December, Camilla
-    and Dennis can only come on the 10th; the coordinator fixes the 9th; time passes to the
-    evening after it. Dennis never starts the bot (he is known from his vote)."""
+    and Dennis can only come on the 10th; the coordinator fixes the 9th (and puts
+    `paused_before` on a pause); time passes to the evening after it. Dennis never starts
+    the bot (he is known from his vote)."""
     mette = cast.coordinator
     anna, bo, camilla, dennis = cast.volunteers
     for person in (mette, anna, bo, camilla):
@@ -36,6 +38,8 @@ async def hold_meeting(box: Sandbox, cast: Cast) -> None:
     for person, option in ((anna, 0), (bo, 0), (camilla, 1), (dennis, 1)):
         await box.vote(person, poll.poll["id"], [option])
     await box.say(mette, "/setmeeting 2026-12-09 17:00")
+    if paused_before is not None:
+        await box.say(mette, f"/pausevolunteer @{paused_before.username}")
     await box.advance_to(AFTER_THE_MEETING)
 
 

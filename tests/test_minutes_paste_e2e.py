@@ -11,7 +11,7 @@ from bot.sandbox import GROUP_CHAT_ID, Cast, Sandbox
 from storage.models import Person
 from storage.models.minutes import Attendance, Minutes
 from tests.e2e import at, button, guided_match_waiting_for_the_label
-from tests.test_minutes_e2e import AFTER_THE_MEETING, MISSED_YOU, copies_to, hold_meeting, labels
+from tests.test_minutes_e2e import MISSED_YOU, copies_to, hold_meeting, labels
 
 # What a coordinator writes after a meeting: no command, the word "referat" nowhere.
 NOTES = (
@@ -88,16 +88,8 @@ async def test_a_yes_given_before_a_pause_is_not_ticked_as_came(group: tuple[San
     of the minutes waits for the end of her pause instead of being lost to a wrong tick."""
     box, cast = group
     mette = cast.coordinator
-    anna, bo, camilla, dennis = cast.volunteers
-    for person in (mette, anna, bo, camilla):
-        await box.say(person, "/start")
-    await box.say(mette, "/meetingpoll 2026-12-09 17:00, 2026-12-10 16:30")
-    poll = next(m for m in reversed(box.fake.messages_to(GROUP_CHAT_ID)) if m.poll)
-    for person, option in ((anna, 0), (bo, 0), (camilla, 1), (dennis, 1)):
-        await box.vote(person, poll.poll["id"], [option])
-    await box.say(mette, "/setmeeting 2026-12-09 17:00")
-    await box.say(mette, "/pausevolunteer @anna")
-    await box.advance_to(AFTER_THE_MEETING)
+    anna, bo = cast.volunteers[:2]
+    await hold_meeting(box, cast, paused_before=anna)
     before = len(box.fake.messages_to(mette.id))
 
     await box.say(mette, NOTES)
