@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from datetime import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import annotated_types
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -235,6 +236,52 @@ def problems_for_webhook(settings: Settings) -> list[str]:
     return problems
 
 
+# Pydantic's errors for a number outside its bounds or not a number at all: reported with
+# the whole allowed range (its own message names only the bound that was crossed).
+OUT_OF_RANGE = {
+    "greater_than",
+    "greater_than_equal",
+    "less_than",
+    "less_than_equal",
+    "int_parsing",
+    "int_from_float",
+    "float_parsing",
+}
+
+
+def allowed_range(name: str) -> tuple[float, float] | None:
+    """The smallest and largest value a bounded number setting allows (None: no bounds)."""
+    field = Settings.model_fields.get(name)
+    if field is None:
+        return None
+    whole = field.annotation is int or int in get_args(field.annotation)
+    step = 1 if whole else 0
+    low = high = None
+    for bound in field.metadata:
+        if isinstance(bound, annotated_types.Ge):
+            low = bound.ge
+        elif isinstance(bound, annotated_types.Gt):
+            low = bound.gt + step
+        elif isinstance(bound, annotated_types.Le):
+            high = bound.le
+        elif isinstance(bound, annotated_types.Lt):
+            high = bound.lt - step
+    if low is None or high is None:
+        return None
+    return low, high  # type: ignore[return-value]
+
+
+def _range_problem(name: str, value: object) -> str | None:
+    """'must be a whole number from 1 to 104, not '-1'' for a bounded number setting."""
+    found = allowed_range(name)
+    if found is None:
+        return None
+    low, high = found
+    if isinstance(low, int) and isinstance(high, int):
+        return f"must be a whole number from {low} to {high}, not {str(value)!r}"
+    return f"must be a number from {low:g} to {high:g}, not {str(value)!r}"
+
+
 def load_settings(**overrides: object) -> tuple[Settings | None, list[str]]:
     """Load settings; on failure return the problems as one line per key, never a traceback."""
     try:
@@ -244,6 +291,8 @@ def load_settings(**overrides: object) -> tuple[Settings | None, list[str]]:
         for err in exc.errors():
             key = ".".join(str(p) for p in err["loc"]).upper() or "configuration"
             message = err["msg"].removeprefix("Value error, ")
+            if err["type"] in OUT_OF_RANGE and len(err["loc"]) == 1:
+                message = _range_problem(str(err["loc"][0]), err.get("input")) or message
             lines.append(f"{key}: {message}")
         return None, lines
     except UnicodeDecodeError as exc:

@@ -18,22 +18,25 @@ ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "7251836490:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ"
 GOOD = {"TELEGRAM_BOT_TOKEN": TOKEN, "GROUP_CHAT_ID": "-1001234567890", "COORDINATOR_IDS": "42"}
 
+# Every bad value of issue 15 (case 6), with the part of the one line that says what is
+# allowed: for a number, its whole range.
 BAD_VALUES = [
     ("TELEGRAM_BOT_TOKEN", "123456:", "35 characters"),
     ("TELEGRAM_BOT_TOKEN", "7251836490 :AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ", "spaces"),
-    ("GROUP_CHAT_ID", "-99999999999999999999", "-9223372036854775808"),
-    ("GROUP_CHAT_ID", "12345", "less than 0"),
+    ("GROUP_CHAT_ID", "-99999999999999999999", "from -9223372036854775808 to -1"),
+    ("GROUP_CHAT_ID", "12345", "from -9223372036854775808 to -1"),
     ("COORDINATOR_IDS", "42, -1001234567890", "positive"),
-    ("SCHEDULER_INTERVAL_SECONDS", "0", "greater than or equal to 0.1"),
-    ("SCHEDULER_INTERVAL_SECONDS", "-5", "greater than or equal to 0.1"),
-    ("MINUTES_RETENTION_MONTHS", "0", "greater than or equal to 1"),
-    ("MINUTES_RETENTION_MONTHS", "-1", "greater than or equal to 1"),
-    ("REMINDER_GRACE_MINUTES", "-10", "greater than or equal to 0"),
+    ("SCHEDULER_INTERVAL_SECONDS", "0", "from 0.1 to 3600"),
+    ("SCHEDULER_INTERVAL_SECONDS", "-5", "from 0.1 to 3600"),
+    ("MINUTES_RETENTION_MONTHS", "0", "from 1 to 120"),
+    ("MINUTES_RETENTION_MONTHS", "-1", "from 1 to 120"),
+    ("REMINDER_GRACE_MINUTES", "-10", "from 0 to 10080"),
     ("DIGEST_TIME", "25:00", "00:00-23:59"),
     ("DIGEST_TIME", "garbage", "00:00-23:59"),
-    ("DIGEST_WEEKDAY", "9", "less than or equal to 6"),
-    ("UNMATCHED_WEEKS", "-1", "greater than or equal to 1"),
-    ("CANCELLED_IN_A_ROW", "0", "greater than or equal to 1"),
+    ("DIGEST_WEEKDAY", "9", "from 0 to 6"),
+    ("UNMATCHED_WEEKS", "-1", "from 1 to 104"),
+    ("UNMATCHED_WEEKS", "six", "from 1 to 104"),
+    ("CANCELLED_IN_A_ROW", "0", "from 1 to 52"),
 ]
 
 
@@ -64,14 +67,17 @@ def test_a_token_with_a_trailing_space_in_the_environment_is_refused(tmp_path: P
     assert TOKEN not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize(
-    ("key", "value"), [("SCHEDULER_INTERVAL_SECONDS", "-5"), ("DIGEST_TIME", "25:00")]
-)
-def test_run_refuses_a_bad_value_before_starting(tmp_path: Path, key: str, value: str):
+@pytest.mark.parametrize(("key", "value", "allowed"), BAD_VALUES)
+def test_run_refuses_each_bad_value_before_starting(
+    tmp_path: Path, key: str, value: str, allowed: str
+):
     write_env(tmp_path, **{key: value})
     result = run_cli(["run"], tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.strip().startswith(f"{key}: ") and "Traceback" not in result.stderr
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "Traceback" not in output and TOKEN not in output
+    [line] = [line for line in output.splitlines() if line.strip()]
+    assert line.startswith(f"{key}: ") and allowed in line, line
     assert not (tmp_path / "data").exists()  # refused before touching the database
 
 
