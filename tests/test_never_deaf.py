@@ -103,6 +103,27 @@ async def test_a_deleted_database_stops_the_bot_instead_of_losing_everything(tmp
         assert "database file was deleted" in bot.log
 
 
+async def test_a_replaced_database_stops_the_bot_instead_of_writing_to_the_old_one(
+    tmp_path: Path,
+):
+    """A backup restored over the file while the bot runs: the bot would go on writing to
+    the old file, now nameless; it stops instead, and its restart serves the new one."""
+    database = tmp_path / "replaced.sqlite3"
+    async with FakeTelegram() as fake:
+        cast = populate(fake)
+        anna, bo = cast.volunteers[:2]
+        async with peerbot_run(fake, cast, database) as bot:
+            assert "Velkommen, Anna" in await started(fake, anna)
+            copy = tmp_path / "copy.sqlite3"
+            with sqlite3.connect(database) as source, sqlite3.connect(copy) as target:
+                source.backup(target)
+            os.replace(copy, database)
+            assert await bot.exit_code(30) == EXIT_DATABASE_UNUSABLE, bot.log
+        assert "database file was replaced" in bot.log
+        async with peerbot_run(fake, cast, database):
+            assert "Velkommen, Bo" in await started(fake, bo)
+
+
 # `peerbot run` with everything imported, started the moment a file appears: the two
 # processes then reach the empty database within a millisecond of each other.
 RACER = """
