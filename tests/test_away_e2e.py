@@ -103,7 +103,7 @@ async def test_the_stand_in_reads_and_acts_but_never_sees_data_and_a_summary_end
     mette_before, anna_before = len(box.texts_to(mette.id)), len(box.texts_to(anna.id))
     summary = await ask_for_pause(box, bo, note="Ring gerne til mig.", wait=False)
     assert "Imens læser Anna det, du fortæller koordinatoren" in summary
-    assert "Jeg har givet Anna besked, som er stedfortræder for koordinatoren." in (
+    assert "Jeg har givet besked til Anna, der er stedfortræder for koordinatoren." in (
         box.last_text_to(bo.id)
     )
     notice = new_texts(box, anna, anna_before)
@@ -156,7 +156,7 @@ async def test_the_stand_in_reads_and_acts_but_never_sees_data_and_a_summary_end
     assert "Velkommen tilbage! Mens du var væk (mandag 7. december til og med søndag " in welcome
     assert "var Anna din stedfortræder" in welcome
     assert "1 besked om pauser gik til Anna." in welcome
-    assert "Nye pauser: 1." in welcome and "Holder pause siden da: Bo." in welcome
+    assert "Nye pauser: 1." in welcome and "Har holdt pause siden da: Bo." in welcome
     assert welcome.count("Velkommen tilbage! Mens du var væk") == 1
     await box.say(anna, "/cover")
     assert "Mette er tilbage, så nu kan kun koordinatoren bruge den kommando igen." in (
@@ -230,7 +230,7 @@ async def test_only_a_coordinator_sets_a_time_away_and_mistakes_get_a_kind_answe
     await box.say(anna, "/away 7.12 13.12 @bo_frivillig")
     assert ONLY_COORDINATOR in box.last_text_to(anna.id)
     await box.say(mette, "/away")
-    assert "Du har ingen periode, hvor du er væk." in box.last_text_to(mette.id)
+    assert "Du har ikke planlagt nogen periode, hvor du er væk." in box.last_text_to(mette.id)
     await box.say(mette, "/away 13.12 7.12 @anna")
     assert "Den sidste dag ligger før den første" in box.last_text_to(mette.id)
     await box.say(mette, "/away 7.12 13.12 @stranger")

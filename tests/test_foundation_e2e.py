@@ -37,6 +37,20 @@ async def test_english_telegram_user_is_answered_in_english(group: tuple[Sandbox
     assert "Welcome, Camilla" in box.last_text_to(camilla.id)
 
 
+async def test_in_the_group_an_english_speaker_is_answered_in_the_groups_language(
+    group: tuple[Sandbox, Cast],
+):
+    """An answer in another language would single her out in front of the group."""
+    box, cast = group
+    camilla = cast.volunteers[2]  # her Telegram is in English
+    await box.say(camilla, "/start")
+    assert "Welcome, Camilla" in box.last_text_to(camilla.id)
+    await box.say(camilla, "/pause", in_group=True)
+    answer = box.fake.messages_to(GROUP_CHAT_ID)[-1]
+    assert answer["text"] == "Lad os tale privat. Tryk på knappen for at åbne vores private chat."
+    assert answer["reply_markup"]["inline_keyboard"][0][0]["text"] == "Åbn en privat chat"
+
+
 async def test_stranger_is_refused_kindly_and_nothing_is_stored(group: tuple[Sandbox, Cast]):
     box, cast = group
     await box.say(cast.stranger, "/start")

@@ -46,6 +46,14 @@ FORBIDDEN = [
     # A label such as "K.L." ends in a full stop: never end a sentence on it ("K.L..").
     (r"\{(label|labels|citizens)\}\.(\s|$)", "a sentence that goes on after {label}"),
     (r"(?i)\bsend (/\w|\{command\})", "Skriv /start (a command is written, not sent)"),
+    # "matches" is English; the Danish plural is "match" (the command /matches excepted).
+    (r"(?<![/\w{])matches\b", "match (aktive match, dine match)"),
+    # "Indtil da" is "until then", not "meanwhile" (read once as: nothing until she leaves).
+    (r"(?i)\bindtil da\b", "i den periode, i mellemtiden"),
+    # "Jeg har givet Anna besked, som er ..." makes the message the stand-in.
+    (r"\bbesked, (som|der) er\b", "besked til {name}, der er …"),
+    # A setting's name is a name, quoted, not a capitalised word mid-sentence.
+    (r"(?<!»)\{setting\}", "»{setting}«"),
 ]
 # Texts about the monthly meeting say "frivilligmøde", never "møde" alone.
 MONTHLY_MEETING_FILES = {"meeting.po", "minutes.po"}

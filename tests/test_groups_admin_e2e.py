@@ -82,7 +82,7 @@ async def test_the_overview_gives_an_admin_counts_per_group_and_no_names(
     await sandbox_.say(cast.coordinator, "/pausevolunteer @anna")
     await sandbox_.say(lise, "/overview")
     text = sandbox_.last_text_to(lise.id)
-    assert f"Gruppe {GROUP_CHAT_ID}: frivillige 4 · aktive matches 0 · holder pause 1" in text
+    assert f"Gruppe {GROUP_CHAT_ID}: frivillige 4 · aktive match 0 · holder pause 1" in text
     assert "venter på et match 3" in text
     for person in (cast.coordinator, *cast.volunteers):
         assert person.first_name not in text

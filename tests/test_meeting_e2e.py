@@ -369,7 +369,8 @@ async def test_meeting_settings_are_shown_and_changed(group: Group):
     await box.say(mette, "hver onsdag")
     assert "tir 17.00, ons 17.00, tor 16.30" in box.last_text_to(mette.id)  # the example
     await box.say(mette, "ons 18:00")
-    assert box.last_text_to(mette.id) == "Gemt: Mulige dage og tidspunkter er nu onsdag kl. 18.00."
+    saved = "Gemt: »Mulige dage og tidspunkter« er nu onsdag kl. 18.00."
+    assert box.last_text_to(mette.id) == saved
     await box.say(mette, "/meetingsettings antal 2")
     await box.say(mette, "/meetingpoll")
     [poll_message] = polls(box)

@@ -226,7 +226,7 @@ async def test_a_week_later_without_minutes_the_coordinator_is_asked_once_kindly
     assert asked == [
         "Hej! Jeg har ikke fået referatet fra frivilligmødet onsdag 9. december endnu. Når det "
         "er klar, så send det bare her til mig, så giver jeg det videre til dem, der ikke "
-        "kunne komme. Hvem der kom, står som i afstemningen."
+        "kunne komme. Hvem der kom, har jeg sat ud fra svarene i afstemningen."
     ]
     # The attendance stands as ticked.
     async with box.services.db.transaction() as session:

@@ -25,7 +25,7 @@ async def scene(demo: Demo) -> None:
     demo.narrate("Mette offers a first-aid course. /broadcast with the text shows a preview first.")
     await demo.say(
         mette,
-        "/broadcast Førstehjælpskursus for frivillige: tirsdag 9. december kl. 17-20 i "
+        "/broadcast Førstehjælpskursus for frivillige: tirsdag 12. januar kl. 17-20 i "
         "Frivilligcentret. Skriv til mig, hvis du vil være med.",
     )
     control = demo.last_message_to(mette.id)
