@@ -28,6 +28,7 @@ from bot.context import (
     chosen_group,
     current_group,
     current_session,
+    done_in_earlier_try,
     flow_group,
 )
 from bot.domain import groups, updates
@@ -88,6 +89,7 @@ class PeerApplication(Application):
 
     async def process_update(self, update: object) -> None:
         queue = self.update_queue
+        done_token = done_in_earlier_try.set(set())
         try:
             for attempt, pause in enumerate((*RETRY_PAUSES, None)):
                 if self.bot_data.get("fatal"):
@@ -110,6 +112,7 @@ class PeerApplication(Application):
                     return
             await self._after_failures(update)
         finally:
+            done_in_earlier_try.reset(done_token)
             self.updates_done += 1
 
     async def _process_once(self, update: object, *, retry: bool, last_try: bool) -> None:

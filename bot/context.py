@@ -36,6 +36,13 @@ after_commit_hooks: contextvars.ContextVar[list[Callable[[], Awaitable[None]]] |
     contextvars.ContextVar("after_commit_hooks", default=None)
 )
 
+# What the update being handled already did for good in an earlier try, before the
+# database failed and it was tried again (set per update by `PeerApplication`, e.g. "welcomed"):
+# a handler that answers before it writes (`/start`) skips that answer on the next try.
+done_in_earlier_try: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar(
+    "done_in_earlier_try", default=None
+)
+
 Listener = Callable[..., Awaitable[None]]
 
 

@@ -21,7 +21,7 @@ from telegram import (
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.context import PeerContext, Services
+from bot.context import PeerContext, Services, done_in_earlier_try
 from bot.domain import away, groups, people, rows
 from bot.domain.localtime import local_to_utc
 from bot.i18n import N_, format_day, texts
@@ -62,6 +62,17 @@ async def register_from_private_chat(
     """Register the sender of a private message if they are in the group; otherwise answer
     kindly and make sure nothing about them is kept. Returns the person or None. With
     `tell_features=False` the caller emits "person_started" itself (see `start`)."""
+    if not await member_or_refused(update, context):
+        return None
+    person = await record_sender(update, context)
+    if tell_features:
+        await context.services.emit("person_started", context, person=person)
+    return person
+
+
+async def member_or_refused(update: Update, context: PeerContext) -> bool:
+    """Whether the sender of a private message is in the group; if not, they get the kind
+    refusal (once in a while) and nothing about them is kept."""
     user = update.effective_user
     assert user is not None
     services = context.services
@@ -81,7 +92,7 @@ async def register_from_private_chat(
             await services.emit("member_gone", context, person=known)
         await people.forget_non_member(context.session, services.group_id, user.id)
         if not first_answer_in_a_while(context, user.id, now):
-            return None  # a stranger's flood gets one answer, then silence for a while
+            return False  # a stranger's flood gets one answer, then silence for a while
         _ = texts_for(context, update)
         await reply(
             update,
@@ -91,13 +102,22 @@ async def register_from_private_chat(
                 "coordinator. Take care."
             ),
         )
-        return None
-    person = await people.record_member(
-        context.session, services.group_id, telegram_person(context, user), now, started_bot=True
+        return False
+    return True
+
+
+async def record_sender(update: Update, context: PeerContext) -> Person:
+    """Register (or refresh) the sender of a private message, known to be in the group."""
+    user = update.effective_user
+    assert user is not None
+    services = context.services
+    return await people.record_member(
+        context.session,
+        services.group_id,
+        telegram_person(context, user),
+        services.clock.now(),
+        started_bot=True,
     )
-    if tell_features:
-        await services.emit("person_started", context, person=person)
-    return person
 
 
 # A stranger (not in the group) gets one polite answer, then none for this long: a flood
@@ -216,18 +236,35 @@ async def start(update: Update, context: PeerContext) -> None:
     if not is_private(update):
         await help_command(update, context)
         return
-    person = await register_from_private_chat(update, context, tell_features=False)
-    if person is None:
+    if not await member_or_refused(update, context):
         return
-    _ = context.texts(person.language)
-    welcome = _("Welcome, {name}! It is good to have you here.").format(name=person.first_name)
-    # The stand-in's extra commands are for /help: /start stays one statement lighter.
-    body = help_text(context, person.language, coordinator=is_coordinator(context, update))
-    await reply(update, f"{welcome}\n\n{body}", reply_markup=pause_button(_))
+    # The welcome needs nothing stored (name and language are Telegram's, as registering
+    # stores them), so it goes first and doesn't wait for the writes; once per update, also
+    # when the database fails after it and the update is tried again.
+    done = done_in_earlier_try.get()
+    if done is None or "welcomed" not in done:
+        await welcome(update, context)
+        if done is not None:
+            done.add("welcomed")
+    person = await record_sender(update, context)
     # The features' part (reminders of a decided meeting, minutes held for them) only
-    # queues messages that go once the update commits, after the welcome in any case:
-    # done after it, so the welcome does not wait for their statements.
+    # queues messages that go once the update commits, after the welcome in any case.
     await context.services.emit("person_started", context, person=person)
+
+
+async def welcome(update: Update, context: PeerContext) -> None:
+    """The welcome and what they can do here, in their language."""
+    user = update.effective_user
+    assert user is not None
+    who = telegram_person(context, user)
+    _ = context.texts(who.language)
+    # Named as registering stores it (people.record_member keeps 64 characters).
+    greeting = _("Welcome, {name}! It is good to have you here.").format(
+        name=who.first_name[:64]
+    )
+    # The stand-in's extra commands are for /help: /start stays one statement lighter.
+    body = help_text(context, who.language, coordinator=who.is_coordinator)
+    await reply(update, f"{greeting}\n\n{body}", reply_markup=pause_button(_))
 
 
 async def help_command(update: Update, context: PeerContext) -> None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from telegram import Update
 
+from bot.domain import people
 from bot.sandbox import Cast, Sandbox
 from storage.models import Person
 from storage.models.updates import HandledUpdate
@@ -53,3 +57,31 @@ async def test_the_record_of_handled_updates_is_kept_two_days(group: tuple[Sandb
     assert await recorded() == 0
     async with box.services.db.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(Person)) == 2
+
+
+async def test_a_start_whose_registration_fails_once_welcomes_once_and_registers(
+    group: tuple[Sandbox, Cast], monkeypatch: pytest.MonkeyPatch
+):
+    """The welcome goes before the writes; the database failing after it (the update is
+    tried again) must not welcome the person a second time, nor lose them."""
+    box, cast = group
+    anna = cast.volunteers[0]
+    record_member = people.record_member
+    failures = []
+
+    async def fails_once(*args: Any, **kwargs: Any) -> Person:
+        if not failures:
+            failures.append(1)
+            raise OperationalError("INSERT INTO people", {}, Exception("disk I/O error"))
+        return await record_member(*args, **kwargs)
+
+    monkeypatch.setattr(people, "record_member", fails_once)
+    await box.say(anna, "/start")
+    assert failures == [1], "the database never failed: the test proves nothing"
+    welcomes = [m for m in box.fake.messages_to(anna.id) if anna.first_name in m.text]
+    assert len(welcomes) == 1, "welcomed once per try instead of once"
+    async with box.services.db.transaction() as session:
+        registered = await session.scalar(
+            select(func.count()).select_from(Person).where(Person.telegram_user_id == anna.id)
+        )
+    assert registered == 1
