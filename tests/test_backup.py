@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select, text
 
 from bot.backup import BackupError, backup, restore
+from bot.clock import FAKE_CLOCK_FILE_ENV, FileClock
 from bot.sandbox import Sandbox, sandbox
 from storage.db import Database
 from storage.migrate import upgrade
@@ -105,13 +106,16 @@ async def test_restore_refuses_what_is_not_a_peerbot_backup(tmp_path: Path):
 def test_backup_and_restore_from_the_command_line(tmp_path: Path):
     from tests.test_config_and_cli import run_cli
 
+    # `peerbot restore` compares the lease with "now": the test's moment, through the hook.
+    FileClock.write(tmp_path / "clock", MOMENT)
+    hook = {FAKE_CLOCK_FILE_ENV: str(tmp_path / "clock")}
     (tmp_path / ".env").write_text("DATABASE_URL=sqlite:///data/peerbot.sqlite3\n")
     assert run_cli(["migrate"], tmp_path).returncode == 0
     made = run_cli(["backup", "copies/monday.sqlite3"], tmp_path)
     assert made.returncode == 0, made.stderr
     assert (tmp_path / "copies" / "monday.sqlite3").stat().st_size > 0
-    restored = run_cli(["restore", "copies/monday.sqlite3"], tmp_path)
+    restored = run_cli(["restore", "copies/monday.sqlite3"], tmp_path, hook)
     assert restored.returncode == 0, restored.stderr
-    missing = run_cli(["restore", "copies/nothing.sqlite3"], tmp_path)
+    missing = run_cli(["restore", "copies/nothing.sqlite3"], tmp_path, hook)
     assert missing.returncode == 2 and "no backup" in missing.stderr
     assert "Traceback" not in missing.stderr

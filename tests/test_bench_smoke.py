@@ -114,7 +114,7 @@ def test_the_summary_names_every_target():
     }
     text = run.summary(
         {
-            "machine": run.machine(),
+            "machine": run.machine(datetime(2026, 12, 4, 12, 0, tzinfo=UTC)),
             "side_by_side": {
                 "pace_per_second": 25,
                 "sizes": {"people": 1000},

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from bot.app import upsert_configured_group
-from bot.clock import FakeClock
+from bot.clock import FAKE_CLOCK_FILE_ENV, FakeClock, FileClock
 from bot.config import load_settings
 from bot.domain import groups, people
 from bot.fake_telegram import FakeTelegram
@@ -88,7 +89,13 @@ TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ012345678"
 
 
 def test_the_operator_adds_lists_and_removes_groups_and_check_finds_them(tmp_path: Path):
-    env = {"TELEGRAM_BOT_TOKEN": TOKEN, "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}
+    # The command's "now" is the test's moment (the clock hook), not the day the suite runs.
+    FileClock.write(tmp_path / "clock", NOW)
+    env = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+        FAKE_CLOCK_FILE_ENV: str(tmp_path / "clock"),
+    }
     check = run_cli(["check"], tmp_path, env)
     assert check.returncode == 2 and "no group is registered" in check.stdout
     added = run_cli(
@@ -126,6 +133,9 @@ def test_the_operator_adds_lists_and_removes_groups_and_check_finds_them(tmp_pat
     listed = run_cli(["groups", "list"], tmp_path, env)
     assert "-100500" not in listed.stdout and "-100600" in listed.stdout
     assert "Traceback" not in listed.stdout + listed.stderr
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        [(created,)] = db.execute("SELECT created_at FROM groups WHERE chat_id = -100600")
+    assert datetime.fromisoformat(created).replace(tzinfo=UTC) == NOW
 
 
 async def old_one_group_database(url: str) -> None:
