@@ -112,6 +112,8 @@ def overview_text(
                 notes.append(_("temporary"))
             if volunteer.paused:
                 notes.append(_("on a pause"))
+            if volunteer.left:
+                notes.append(_("left the group"))
             note = f" ({', '.join(notes)})" if notes else ""
             people_text.append(volunteer.first_name + note)
         lines.append("")
@@ -129,7 +131,7 @@ def overview_text(
 
 def _needs_cover(view: matches.MatchView, _: Translate) -> str:
     """Why a match needs cover: nobody can meet, or a paused volunteer asked for it."""
-    if not any(not v.paused for v in view.volunteers):
+    if not any(v.can_meet for v in view.volunteers):
         return _("Needs cover: nobody can meet right now. Use /cover.")
     asking = ", ".join(v.first_name for v in view.volunteers if v.asks_cover)
     return _("Needs cover: {names} asked for a temporary volunteer. Use /cover.").format(

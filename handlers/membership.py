@@ -19,7 +19,7 @@ from telegram.ext import (
 )
 
 from bot.context import PeerContext, Services
-from bot.domain import matches, people
+from bot.domain import matches, people, rights
 from bot.i18n import texts
 from handlers.common import MEMBER_STATUSES, MEMBERSHIP_FRESH, telegram_person
 from handlers.delivery import coordinator_recipients, follow_migration, send_private
@@ -150,20 +150,23 @@ async def member_gone(context: PeerContext, *, person: Person) -> None:
     if not person.is_member:
         return
     on = await matches.matches_for_person(context.session, services.group_id, person.id, now)
+    # Only the matches nobody else can take: a shared one goes on with the others.
+    labels = await rights.uncovered_without(context.session, services.group_id, person.id, now)
     await people.record_left(context.session, services.group_id, person.telegram_user_id, now)
     if not on:
         return
-    labels = [m.label for m in on]
     for coordinator_id in await coordinator_recipients(context, context.session):
         coordinator = await people.find_person(context.session, services.group_id, coordinator_id)
         _ = texts(coordinator.language if coordinator else services.language)
+        needing = (
+            _("Matches that now need a volunteer ({count}): {labels}").format(
+                count=len(labels), labels=", ".join(labels)
+            )
+            if labels
+            else _("No match is left without a volunteer.")
+        )
         text = "\n".join(
-            [
-                _("{name} is no longer in the group.").format(name=person.first_name),
-                _("Matches that now need a volunteer ({count}): {labels}").format(
-                    count=len(labels), labels=", ".join(labels)
-                ),
-            ]
+            [_("{name} is no longer in the group.").format(name=person.first_name), needing]
         )
         await send_private(context.bot, coordinator_id, text)
 

@@ -6,6 +6,7 @@ coordinator which matches need a volunteer."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,36 @@ async def test_a_leave_forgets_telegrams_last_word(tmp_path: Path):
         await box.settle()
         await box.say(anna, "/start")
         assert "lukket gruppe" in box.last_text_to(anna.id)
+
+
+async def test_a_missed_kick_leaves_her_matches_to_the_coordinator_and_her_row_to_retention(
+    tmp_path: Path,
+):
+    """The coordinator hears which match nobody else can take (a shared one goes on), the
+    overview and the weekly digest list it as needing cover, and she is deleted only after
+    the retention period (30 days), like anyone who leaves."""
+    database = tmp_path / "kick_retention.sqlite3"
+    async with sandbox(database) as (box, cast):
+        mette, anna, bo = cast.coordinator, cast.volunteers[0], cast.volunteers[1]
+        for person in (mette, anna, bo):
+            await box.say(person, "/start")
+        await box.say(mette, '/match @anna "K.L." weekly tue 10:00')
+        await box.say(mette, '/match @anna @bo_frivillig "R.S." weekly thu 10:00')
+
+        box.fake.set_member(GROUP_CHAT_ID, anna.id, "kicked")  # no chat_member update
+        box.clock.advance(MEMBERSHIP_FRESH)
+        await box.say(anna, "/meetings")
+        told = box.last_text_to(mette.id)
+        assert "Anna er ikke længere i gruppen" in told
+        assert "brug for en frivillig (1): K.L." in told and "R.S." not in told
+
+        await box.say(mette, "/matches")
+        overview = box.last_text_to(mette.id)
+        kl, rs = overview.split("• K.L.")[1].split("• R.S.")
+        assert "Anna (har forladt gruppen)" in kl and "Ingen kan tage møderne" in kl
+        assert "Ingen kan tage møderne" not in rs
+
+        await box.advance(timedelta(days=29))
+        assert person_row(database, anna.id) is not None
+        await box.advance(timedelta(days=2))
+        assert person_row(database, anna.id) is None

@@ -118,7 +118,8 @@ class Forgotten:
 async def uncovered_without(
     session: AsyncSession, group_id: int, person_id: int, now: datetime
 ) -> list[str]:
-    """Running matches this person is on where nobody else active (and not paused) is."""
+    """Running matches this person is on where nobody else active (still in the group and
+    not on a pause) is."""
     theirs = await session.scalars(
         select(Match)
         .join(MatchVolunteer, MatchVolunteer.match_id == Match.id)
@@ -135,10 +136,13 @@ async def uncovered_without(
     labels = []
     for match in theirs:
         others = await session.scalars(
-            select(MatchVolunteer.person_id).where(
+            select(MatchVolunteer.person_id)
+            .join(Person, Person.id == MatchVolunteer.person_id)
+            .where(
                 MatchVolunteer.match_id == match.id,
                 MatchVolunteer.ended_at.is_(None),
                 MatchVolunteer.person_id != person_id,
+                Person.is_member.is_(True),
             )
         )
         if not [p for p in others if p not in paused]:

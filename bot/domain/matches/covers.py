@@ -44,6 +44,12 @@ class MatchVolunteerView:
     paused: bool
     # On a pause, asked for a temporary volunteer, and none has been found for this match.
     asks_cover: bool = False
+    # Left the group (kept until the retention period ends): can no longer meet anyone.
+    left: bool = False
+
+    @property
+    def can_meet(self) -> bool:
+        return not self.paused and not self.left
 
 
 @dataclass(frozen=True)
@@ -62,9 +68,10 @@ class MatchView:
 
     @property
     def needs_cover(self) -> bool:
-        """No volunteer on it who is not on a pause (temporary covers count), or a paused
-        volunteer asked for a temporary volunteer and none has been found yet."""
-        return not any(not v.paused for v in self.volunteers) or self.asked_for_cover
+        """No volunteer on it who can meet (not on a pause, still in the group; temporary
+        covers count), or a paused volunteer asked for a temporary volunteer and none has
+        been found yet."""
+        return not any(v.can_meet for v in self.volunteers) or self.asked_for_cover
 
     @property
     def asked_for_cover(self) -> bool:
@@ -106,6 +113,7 @@ async def overview(
             Person.first_name,
             MatchVolunteer.role,
             MatchVolunteer.until_pause_id,
+            Person.is_member,
         )
         .join(Person, Person.id == MatchVolunteer.person_id)
         .join(Match, Match.id == MatchVolunteer.match_id)
@@ -113,12 +121,14 @@ async def overview(
         .order_by(MatchVolunteer.id)
     )
     found = list(rows)
-    covered = {(match_id, pause_id) for match_id, _, _, _, pause_id in found if pause_id}
+    covered = {(match_id, pause_id) for match_id, _, _, _, pause_id, _ in found if pause_id}
     volunteers: dict[int, list[MatchVolunteerView]] = defaultdict(list)
-    for match_id, person_id, first_name, role, _pause_id in found:
+    for match_id, person_id, first_name, role, _pause_id, is_member in found:
         asks = person_id in wanting and (match_id, wanting[person_id]) not in covered
         volunteers[match_id].append(
-            MatchVolunteerView(person_id, first_name, role, person_id in paused, asks)
+            MatchVolunteerView(
+                person_id, first_name, role, person_id in paused, asks, left=not is_member
+            )
         )
     upcoming = await next_meetings(session, group_id, now, next_count) if next_count else {}
     return [MatchView(m, volunteers[m.id], upcoming.get(m.id, [])) for m in matches]
