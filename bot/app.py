@@ -160,7 +160,7 @@ class PeerApplication(Application):
                 current_session.reset(token)
             if failures:
                 raise failures[0]  # rolls back; tried again by process_update
-            if update_id is not None:
+            if update_id is not None and _repeat_would_matter(update):
                 # Written last: an SQLite transaction that writes first would hold the
                 # write lock through every Telegram call the handlers make.
                 await updates.record_handled(session, update_id, services.clock.now())
@@ -291,6 +291,14 @@ async def group_of_update(
         return None
     group, named = found
     return await groups.scope_of(session, group, now, marks_buttons=several, named=named)
+
+
+def _repeat_would_matter(update: object) -> bool:
+    """Whether handling this update a second time could do something twice, so that it
+    needs the record of handled updates. Not a poll answer: it only stores the voter's
+    answer in place of what they had (handlers/meeting.py), is never answered, and is the
+    update that comes in crowds: handled again it changes nothing, a statement less each."""
+    return not (isinstance(update, Update) and update.poll_answer is not None)
 
 
 def _update_id(update: object) -> int | None:

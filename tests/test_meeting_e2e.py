@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from telegram import Update
 
 import bot.app as app_module
 from bot.domain import people
@@ -323,6 +324,31 @@ async def test_commands_are_for_the_coordinator_and_bad_dates_get_a_kind_answer(
     assert len(poll_message.poll["options"]) == 5
     await box.say(mette, "/meetingpoll")
     assert "allerede en åben" in box.last_text_to(mette.id)
+
+
+async def test_a_vote_delivered_again_changes_nothing(group: Group):
+    """Votes keep no record of being handled (a statement less on the busiest update): a vote
+    Telegram delivers a second time stores the same answer again, and registers a newcomer
+    who voted once."""
+    box, cast = group
+    anna = cast.volunteers[0]
+    await start_all(box, cast)
+    frida = box.fake.add_user(2006, "Frida")  # in the group, unknown to the bot until she votes
+    box.fake.set_member(GROUP_CHAT_ID, frida.id, "member")
+    await box.advance_to(at(2026, 12, 15, 10, 5))
+    [poll_message] = polls(box)
+    poll_id = poll_message.poll["id"]
+    sent_before = len(box.fake.calls_to("sendMessage"))
+    for voter, options in ((anna, [0, 1]), (frida, [2])):
+        await box.vote(voter, poll_id, options)
+        again = Update.de_json(box.fake.updates[-1], box.app.bot)
+        await box.app.process_update(again)
+        await box.settle()
+    assert await answers_by_name(box) == {"Anna": [0, 1], "Frida": [2]}
+    async with box.services.db.transaction() as session:
+        fridas = await session.scalars(select(Person).where(Person.telegram_user_id == frida.id))
+        assert len(list(fridas)) == 1
+    assert len(box.fake.calls_to("sendMessage")) == sent_before, "a vote is never answered"
 
 
 async def test_the_coordinators_own_poll_and_its_result(group: Group):
