@@ -86,6 +86,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import InterfaceError, OperationalError
     from telegram.error import InvalidToken
 
     from bot.domain.instance import AnotherInstanceRunning
@@ -110,6 +111,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     except DatabaseUnusable as failure:
         print(failure, file=sys.stderr)
         return failure.exit_code
+    except (OperationalError, InterfaceError) as error:
+        # At start-up (migrating, taking the lease): e.g. another process holds SQLite's
+        # write lock, or the disk refuses writes. One line, not SQLAlchemy's traceback, and
+        # the same exit code as when it happens later, so a supervisor tries again.
+        original = getattr(error, "orig", None) or error
+        reason = f"{type(original).__name__}: {str(original).splitlines()[0][:120]}"
+        print(
+            f"PeerBot cannot use its database at start-up ({reason}); exit code "
+            f"{DatabaseUnusable.exit_code}, so a supervisor tries again.",
+            file=sys.stderr,
+        )
+        return DatabaseUnusable.exit_code
     except InvalidToken:
         print(
             "Telegram refused TELEGRAM_BOT_TOKEN: it is wrong or was revoked. Copy it again "

@@ -124,6 +124,30 @@ async def test_a_replaced_database_stops_the_bot_instead_of_writing_to_the_old_o
             assert "Velkommen, Bo" in await started(fake, bo)
 
 
+async def test_a_start_on_a_locked_database_ends_in_one_line_and_exit_code_4(tmp_path: Path):
+    """A supervisor's restart while another process still holds the write lock: one line
+    saying why, the failure code systemd restarts on, no traceback."""
+    database = tmp_path / "locked_at_start.sqlite3"
+    async with FakeTelegram() as fake:
+        cast = populate(fake)
+        env = bot_env(fake, cast, f"sqlite:///{database}")
+        migrate = await spawn(env, tmp_path, "-m", "bot", "migrate")
+        await asyncio.wait_for(migrate.communicate(), 60)
+        blocker = sqlite3.connect(database)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            run = processes.BotProcess(await spawn(env, tmp_path, "-m", "bot", "run"))
+            assert await run.exit_code(90) == EXIT_DATABASE_UNUSABLE, run.log
+        finally:
+            blocker.rollback()
+            blocker.close()
+        assert "Traceback" not in run.log, run.log
+        [line] = [
+            line for line in run.log.splitlines() if "PeerBot cannot use its database" in line
+        ]
+        assert "database is locked" in line
+
+
 # `peerbot run` with everything imported, started the moment a file appears: the two
 # processes then reach the empty database within a millisecond of each other.
 RACER = """
