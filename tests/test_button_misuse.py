@@ -14,36 +14,32 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 import bot.sandbox
+from bot.domain import groups
 from bot.domain import matches as match_rules
 from bot.i18n import texts
 from bot.ratelimit import PeerRateLimiter
 from bot.sandbox import COPENHAGEN, GROUP_CHAT_ID, Cast, Sandbox, sandbox
-from handlers import (
-    broadcast,
-    matches_cover_ask,
-    meeting_buttons,
-    minutes,
-    pause_buttons,
-    privacy,
-)
 from handlers.callbacks import STALE, Callbacks
-from handlers.matches_common import BUTTONS as MATCH_BUTTONS
-from handlers.matches_common import REMINDER_BUTTONS
 from storage.models import Base, MatchOccurrence, Person
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=COPENHAGEN)
-FEATURES: list[Callbacks[Any]] = [
-    pause_buttons.BUTTONS,
-    privacy.BUTTONS,
-    MATCH_BUTTONS,
-    REMINDER_BUTTONS,
-    broadcast.BUTTONS,
-    minutes.BUTTONS,
-    meeting_buttons.BUTTONS,
-    matches_cover_ask.BUTTONS,
-]
+# Every feature's buttons as of this writing; `features` finds any added since by itself.
+KNOWN_PREFIXES = {
+    "away",
+    "broadcast",
+    "cover",
+    "groupset",
+    "grp",
+    "matches",
+    "meeting",
+    "minutes",
+    "pause",
+    "privacy",
+    "reminders",
+}
 # Written by every update (each is handled once); not a change anyone could notice.
 BOOKKEEPING = {"handled_updates"}
 
@@ -69,12 +65,28 @@ async def snapshot(box: Sandbox) -> dict[str, list[tuple]]:
     return rows
 
 
-def malformed(count: int) -> list[str]:
+def features(app: Application) -> list[Callbacks[Any]]:
+    """The buttons of every feature the running application answers, found from its
+    handlers (each feature registers `BUTTONS.dispatch`), so a new feature is tried too."""
+    found = {
+        handler.callback.__self__.prefix: handler.callback.__self__
+        for handlers_ in app.handlers.values()
+        for handler in handlers_
+        if isinstance(handler, CallbackQueryHandler)
+        and isinstance(getattr(handler.callback, "__self__", None), Callbacks)
+    }
+    assert set(found) >= KNOWN_PREFIXES, "a feature's buttons are no longer found"
+    return [found[prefix] for prefix in sorted(found)]
+
+
+def malformed(count: int, features_: list[Callbacks[Any]]) -> list[str]:
     """`count` callback strings no `encode` could have written: wrong arity, wrong types,
-    unknown actions, ids too large for any column, and plain garbage."""
+    unknown actions, ids too large for any column, and plain garbage; every feature's
+    prefix gets its share."""
     bad_values = ["abc", "-1", "0", "01", "1.5", "9" * 23, "١٢", " 1", "", "zzz", "%00", "😀"]
-    found: set[str] = set()
-    for feature in FEATURES:
+    per_feature: dict[str, set[str]] = {}
+    for feature in features_:
+        found = per_feature.setdefault(feature.prefix, set())
         found |= {
             feature.prefix,
             f"{feature.prefix}:",
@@ -92,13 +104,21 @@ def malformed(count: int) -> list[str]:
                         args = list(good)
                         args[position] = value
                         found.add(":".join([base, *args]))
-    found |= {"", ":", "x" * 64, "pause:len:" + "2w" * 30, "privacy:forget:1:" + "9" * 40}
-    found = {
-        data
-        for data in found
-        if len(data.encode()) <= 64 and all(f.decode(data) is None for f in FEATURES)
-    }
-    return random.Random(14).sample(sorted(found), count)
+    general = {"", ":", "x" * 64, "pause:len:" + "2w" * 30, "privacy:forget:1:" + "9" * 40}
+    # Marked for a group (the suffix a button made for someone in several groups carries)
+    # with keys no group has, and a good-looking button with a broken mark.
+    general |= {f"pause:begin{groups.KEY_MARK}{key}" for key in ("", "x", "zzzzzzzz", "😀")}
+
+    def undecodable(data: str) -> bool:
+        return len(data.encode()) <= 64 and all(f.decode(data) is None for f in features_)
+
+    rng = random.Random(14)
+    pools = [sorted(filter(undecodable, found)) for found in per_feature.values()]
+    pools.append(sorted(filter(undecodable, general)))
+    share = count // len(pools)
+    chosen = [data for pool in pools for data in rng.sample(pool, min(share, len(pool)))]
+    rest = sorted({data for pool in pools for data in pool} - set(chosen))
+    return chosen + rng.sample(rest, count - len(chosen))
 
 
 def error_records(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -125,7 +145,9 @@ async def test_a_hundred_malformed_buttons_change_nothing_and_never_fail(
     in_group = len(sandbox_.fake.messages_to(GROUP_CHAT_ID))
     private = {u.id: len(sandbox_.fake.messages_to(u.id)) for u in (mette, anna)}
     answers = len(sandbox_.fake.calls_to("answerCallbackQuery"))
-    data = malformed(100)
+    data = malformed(100, features(sandbox_.app))
+    assert len(set(data)) == 100
+    assert {d.split(":")[0] for d in data} >= KNOWN_PREFIXES, "every feature is tried"
     for number, callback_data in enumerate(data):
         user, message = targets[number % len(targets)]
         await sandbox_.forge_tap(user, message, callback_data)
@@ -253,6 +275,10 @@ GARBAGE = [
     "'; DROP TABLE people; --",
     "\u200b",
     "١٢٣",
+    "²",
+    "--5",
+    "+5",
+    "1_000",
     "😀",
     "x" * 300,
     "a b c d e f g h i j k l m n o p",
@@ -275,23 +301,46 @@ def malformed_arguments(count: int = 50) -> list[str]:
     return found[:count]
 
 
+# The association admin, here also the coordinator: /setup and /overview are theirs.
+ADMIN_IDS = "1001"
+
+
 @pytest.fixture
 async def roomy_box(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[Sandbox, Cast]]:
-    """The sandbox without Telegram's one-message-a-second per private chat: a thousand
-    answers to one person would otherwise take a quarter of an hour."""
+    """The sandbox without Telegram's one-message-a-second per private chat (and twenty a
+    minute in the group, where /setup answers): a thousand answers to one person would
+    otherwise take a quarter of an hour."""
     monkeypatch.setattr(
         bot.sandbox,
         "sandbox_rate_limiter",
         lambda: PeerRateLimiter(
             private_per_second=10_000.0,
             private_burst=10_000.0,
+            group_per_minute=600_000.0,
+            group_burst=10_000.0,
             overall_per_second=10_000,
         ),
     )
-    async with sandbox(tmp_path / "peerbot.sqlite3", START) as running:
+    async with sandbox(tmp_path / "peerbot.sqlite3", START, admin_ids=ADMIN_IDS) as running:
         yield running
+
+
+def registered_commands(app: Application) -> set[str]:
+    """Every command the application answers, also those in no menu (/setup, /overview,
+    /group)."""
+    return {
+        command
+        for handlers_ in app.handlers.values()
+        for handler in handlers_
+        if isinstance(handler, CommandHandler)
+        for command in handler.commands
+    }
+
+
+# Answered in the group they are written in (by the admin), never in private.
+GROUP_COMMANDS = {"setup"}
 
 
 async def test_fifty_malformed_arguments_per_command_change_nothing_and_never_fail(
@@ -301,21 +350,41 @@ async def test_fifty_malformed_arguments_per_command_change_nothing_and_never_fa
     mette, anna = cast.coordinator, cast.volunteers[0]
     for user in (mette, anna):
         await sandbox_.say(user, "/start")
-    commands = sorted(
-        {c.name for c in sandbox_.app.bot_data["commands"]} - CONTENT_COMMANDS  # type: ignore[union-attr]
-    )
-    assert {"setmeeting", "mydata", "forgetme", "pausevolunteer", "match"} <= set(commands)
+    # The bot stores the group's title the first time it sees a message there: before the
+    # snapshot, so that bookkeeping is not taken for /setup's doing.
+    sandbox_.fake.send_text(mette, GROUP_CHAT_ID, "Hej alle")
+    await sandbox_.settle()
+    commands = sorted(registered_commands(sandbox_.app) - CONTENT_COMMANDS)
+    assert {
+        "setmeeting",
+        "mydata",
+        "forgetme",
+        "pausevolunteer",
+        "match",
+        "group",
+        "away",
+        "digest",
+        "setup",
+        "overview",
+    } <= set(commands)
     caplog.set_level(logging.ERROR)
     before = await snapshot(sandbox_)
     in_group = len(sandbox_.fake.messages_to(GROUP_CHAT_ID))
     arguments = malformed_arguments()
+    tried: dict[str, int] = {}
     for command in commands:
         # The coordinator reaches every branch; a volunteer those of their own commands.
         users = (mette, anna) if command in VOLUNTEER_PATHS else (mette,)
         for user in users:
+            chat = GROUP_CHAT_ID if command in GROUP_COMMANDS else user.id
             for argument in arguments:
-                sandbox_.fake.send_text(user, user.id, f"/{command} {argument}")
+                sandbox_.fake.send_text(user, chat, f"/{command} {argument}")
             await sandbox_.settle(timeout=60)
             assert error_records(caplog) == [], f"/{command}"
+            tried[command] = tried.get(command, 0) + len(arguments)
     assert await snapshot(sandbox_) == before
-    assert len(sandbox_.fake.messages_to(GROUP_CHAT_ID)) == in_group
+    assert all(count >= 50 for count in tried.values()) and set(tried) == set(commands)
+    # Only /setup answers in the group, and only with how to use it.
+    setup_answers = sandbox_.fake.messages_to(GROUP_CHAT_ID)[in_group:]
+    assert len(setup_answers) == len(arguments)
+    assert all("/setup" in m.text for m in setup_answers)

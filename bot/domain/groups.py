@@ -436,10 +436,11 @@ def parse_user_ids(values: Sequence[str]) -> list[int]:
     found = []
     for value in values:
         for part in value.replace(",", " ").split():
-            try:
-                user_id = int(part)
-            except ValueError:
-                raise ValueError(f"{part!r} is not a Telegram user id (a number)") from None
+            # Plain ASCII digits: int() would also read "١٢٣", "1_000" and "+5" as ids.
+            digits = part.removeprefix("-")
+            if not digits.isascii() or not digits.isdigit():
+                raise ValueError(f"{part!r} is not a Telegram user id (a number)")
+            user_id = int(part)
             if not 0 < user_id <= INT64_MAX:
                 raise ValueError(f"{user_id} is not a person's Telegram user id (positive)")
             found.append(user_id)

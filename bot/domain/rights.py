@@ -190,7 +190,8 @@ async def find_person_for_coordinator(
     """A person named by the coordinator as @username or Telegram id, also after they left
     the group (their right to a copy or deletion does not end when they leave)."""
     text = reference.strip()
-    if text.lstrip("-").isascii() and text.lstrip("-").isdigit():
+    digits = text.removeprefix("-")  # one sign at most: int() refuses "--5"
+    if digits.isascii() and digits.isdigit():
         user_id = int(text)
         # Telegram ids fit 52 bits; anything longer is nobody (and no database integer).
         if abs(user_id) >= 2**53:
