@@ -171,9 +171,10 @@ def _report_text(_: Translate, when: str, seen: domain.Report, shown: int | None
         lines.append(_("On the way: {count}").format(count=seen.in_progress))
     if seen.unreachable:
         lines.append(
-            _("Waiting until they start a chat with me: {names}").format(
-                names=listed(seen.unreachable)
-            )
+            _(
+                "Haven't started a chat with me yet, or have blocked me (they get the minutes "
+                "when they send me /start): {names}"
+            ).format(names=listed(seen.unreachable))
         )
     if seen.paused:
         lines.append(

@@ -302,7 +302,10 @@ async def test_an_answer_after_the_period_reaches_the_coordinator_who_is_back(
     await box.tap(dennis, question, button(question, "Ja"))
     await box.run_due()
     told = new_texts(box, mette, mette_before)
-    assert "Mens du var væk, spurgte Anna Dennis, om Dennis ville tage møderne med K.L." in told
+    assert (
+        "Mens du var væk, har din stedfortræder Anna spurgt Dennis, om Dennis vil tage møderne "
+        "med K.L."
+    ) in told
     assert "Dennis har sagt ja og tager møderne med K.L." in told
     assert "Dennis har sagt ja" not in new_texts(box, anna, anna_before)
     nothing_in_the_group_about_it(box)

@@ -459,7 +459,8 @@ async def test_resume_restores_everything(
     await box.say(anna, "/start")
     await ask_for_pause(box, anna, "3m")
     await box.say(anna, "/pause")  # already paused: offered to change the date or come back
-    assert "Du holder allerede pause" in box.last_text_to(anna.id)
+    # The end is "til og med" a day: a bare day in parentheses reads as when it began.
+    assert "Du holder allerede pause (til og med " in box.last_text_to(anna.id)
     box.clock.advance(timedelta(days=9))
     await box.say(anna, "/resume")
     assert "Velkommen tilbage, Anna" in box.last_text_to(anna.id)

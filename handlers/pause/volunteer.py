@@ -6,7 +6,7 @@ only until it is delivered."""
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from telegram import Update
@@ -78,13 +78,21 @@ async def begin(update: Update, context: PeerContext, person: Person) -> None:
             _(
                 "You are already on a pause ({until}). Would you like to change the date, "
                 "or are you ready to come back? Both are completely fine."
-            ).format(until=until_text(context, running.until, person.language)),
+            ).format(until=_period(context, _, running.until, person.language)),
             reply_markup=markup,
         )
         return
     flow = conversation.start(context, PauseFlow, mode="new")
     if not await several.ask_scope(update, context, person, flow):
         await ask_length(update, context, person)
+
+
+def _period(context: PeerContext, _: Translate, until: datetime | None, language: str) -> str:
+    """The end of a running pause as "til og med søndag 28. februar" or "ingen slutdato
+    endnu": a bare day in parentheses reads as the day the pause began."""
+    if until is None:
+        return until_text(context, None, language)
+    return _("until {day}").format(day=until_text(context, until, language))
 
 
 @private_only
