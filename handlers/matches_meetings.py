@@ -386,9 +386,10 @@ async def _reminder_change(
     if person is None:
         await query.answer()
         return
+    # Answered first: the tap's spinner stops without waiting for the reads and writes.
+    await query.answer(_("Saved."))
     services = context.services
     pref = await matches.preference(context.session, services.group_id, person.id)
-    await query.answer(_("Saved."))
     pref = await matches.update_preference(
         context.session,
         services.group_id,

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.domain import people
 from storage.models import Group, GroupCoordinator, Person
 
 INT64_MAX = 2**63 - 1  # Telegram's ids are signed 64-bit numbers
@@ -83,21 +84,28 @@ async def group_of_poll(session: AsyncSession, poll_id: str) -> Group | None:
 
 
 async def _with_coordinators(
-    session: AsyncSession, which: ColumnElement[bool]
+    session: AsyncSession, which: ColumnElement[bool], *, sender: int | None = None
 ) -> list[tuple[Group, list[int]]]:
     """The groups `which` picks, oldest first, each with its named coordinators (as
-    `coordinator_ids` orders them), in one statement: every update needs both."""
-    rows = await session.execute(
+    `coordinator_ids` orders them), in one statement: every update needs both. With
+    `sender` (a Telegram user id), their row in each group comes along for `find_person`."""
+    statement = (
         select(Group, GroupCoordinator.telegram_user_id)
         .outerjoin(GroupCoordinator, GroupCoordinator.group_id == Group.id)
         .where(which)
         .order_by(Group.id, GroupCoordinator.added_at, GroupCoordinator.telegram_user_id)
     )
+    if sender is not None:
+        statement = statement.add_columns(Person).outerjoin(
+            Person, and_(Person.group_id == Group.id, Person.telegram_user_id == sender)
+        )
     found: dict[int, tuple[Group, list[int]]] = {}
-    for group, user_id in rows:
+    for group, user_id, *person in await session.execute(statement):
         entry = found.setdefault(group.id, (group, []))
         if user_id is not None:
             entry[1].append(user_id)
+        if person and person[0] is not None:
+            people.remember_sender_row(session, person[0])
     return list(found.values())
 
 
@@ -129,7 +137,7 @@ async def private_group_with_coordinators(
 ) -> tuple[tuple[Group, list[int]] | None, bool]:
     """`private_group` with the group's named coordinators: one statement when the person
     is in at most one group (nearly everyone)."""
-    member = await _with_coordinators(session, _member_filter(user_id))
+    member = await _with_coordinators(session, _member_filter(user_id), sender=user_id)
     group, several = await _pick_private(session, user_id, [g for g, _ in member], key, chosen)
     if group is None:
         return None, several

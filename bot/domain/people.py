@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import confirmations
@@ -43,7 +43,25 @@ class TelegramPerson:
     is_coordinator: bool = False
 
 
+# `session.info` slot: the rows of the update's sender, read with the update's group
+# (`groups.private_group_with_coordinators`), by (group id, Telegram user id).
+SENDER_ROWS = "sender_rows"
+
+
+def remember_sender_row(session: AsyncSession, person: Person) -> None:
+    """Keep the sender's row at hand for `find_person` in this transaction."""
+    session.info.setdefault(SENDER_ROWS, {})[(person.group_id, person.telegram_user_id)] = person
+
+
 async def find_person(session: AsyncSession, group_id: int, user_id: int) -> Person | None:
+    """The person behind this Telegram user in the group, if any. The sender's row read with
+    the update's group saves the statement nearly every private update makes, while it is
+    still the session's own as a query would return it (not deleted, nothing expired)."""
+    known = session.info.get(SENDER_ROWS, {}).get((group_id, user_id))
+    if known is not None and known in session:
+        state = inspect(known)
+        if not (state.deleted or state.was_deleted or state.expired_attributes):
+            return known
     return await session.scalar(
         select(Person).where(Person.group_id == group_id, Person.telegram_user_id == user_id)
     )
