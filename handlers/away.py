@@ -21,7 +21,7 @@ from bot.context import PeerContext, Services
 from bot.domain import away, confirmations, people, rows
 from bot.domain import pause as pauses
 from bot.domain.localtime import local_to_utc, local_today
-from bot.domain.typed_dates import example_day
+from bot.domain.typed_dates import example_day, last_allowed_day
 from bot.i18n import N_, Translate, format_day, ngettext
 from handlers.callbacks import (
     STALE,
@@ -109,6 +109,7 @@ PROBLEMS = {
         "The last day comes before the first. Please write the first day first."
     ),
     away.PeriodProblem.TOO_LONG: N_("At most a year at a time, please."),
+    away.PeriodProblem.TOO_FAR: N_("Please choose days from today until {last}."),
 }
 
 
@@ -138,7 +139,7 @@ async def away_command(update: Update, context: PeerContext) -> None:
         await reply(update, _usage(context, _))
         return
     if isinstance(days, away.PeriodProblem):
-        await reply(update, _(PROBLEMS[days]))
+        await reply(update, _(PROBLEMS[days]).format(last=example_day(last_allowed_day(today))))
         return
     stand_in = await people.find_by_username(context.session, services.group_id, words[2])
     if stand_in is None or not stand_in.reachable:

@@ -15,7 +15,7 @@ from telegram import Update
 from bot.context import PeerContext
 from bot.domain import matches, people
 from bot.domain.schedule import BIWEEKLY, DATES, WEEKLY
-from bot.domain.typed_dates import example_day
+from bot.domain.typed_dates import example_day, last_allowed_day
 from bot.i18n import N_, Translate, ngettext
 from handlers.common import reply, texts_for
 from handlers.delivery import send_to_person
@@ -72,6 +72,7 @@ ERRORS = {
     ),
     "rhythm_unknown": N_("I didn't understand the rhythm: use weekly, biweekly or once."),
     "date_in_past": N_("That date and time has already passed. Please choose a later one."),
+    "date_too_far": N_("That date is too far ahead. Please choose a date until {last}."),
     "end_before_start": N_("The end date is before the start date."),
     "unknown_word": N_('I didn\'t understand "{word}".'),
     "unknown_person": N_(
@@ -197,7 +198,9 @@ def parse_line(text: str, kind: str, day: date) -> Request:
 
 def error_text(_: Translate, code: str, kind: str, day: date, **details: str) -> str:
     message = _(ERRORS.get(code, ERRORS["rhythm_incomplete"])).format(
-        day=example_day(day + timedelta(days=8)), **details
+        day=example_day(day + timedelta(days=8)),
+        last=example_day(last_allowed_day(day)),
+        **details,
     )
     return message + "\n\n" + _("For example:") + f"\n{example(_, kind, day)}"
 

@@ -43,6 +43,8 @@ CANT = {
     "passed": N_("That meeting has already begun or passed."),
     "already_cancelled": N_("That meeting is already cancelled."),
     "date_in_past": N_("That date and time has already passed. Please choose a later one."),
+    # Formatted with `last` (see matches_schedule): only a typed new date is too far.
+    "date_too_far": N_("That date is too far ahead. Please choose a date until {last}."),
     "rhythm_incomplete": N_("I didn't catch that. For example: tue 10:00"),
     "shared": N_(
         "An activity's meetings are the same for everyone, so only the coordinator changes "

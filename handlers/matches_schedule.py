@@ -11,6 +11,7 @@ from telegram import Update
 from bot.context import PeerContext
 from bot.domain import matches
 from bot.domain.schedule import BIWEEKLY, WEEKLY
+from bot.domain.typed_dates import example_day, last_allowed_day
 from handlers import conversation
 from handlers.callbacks import acknowledge
 from handlers.common import (
@@ -266,8 +267,9 @@ async def meetings_text(update: Update, context: PeerContext, text: str) -> bool
                     when=when(context, first[0].starts_at, person.language)
                 )
     except matches.MatchError as error:
-        await reply(update, _(CANT.get(error.code, CANT["not_found"])))
-        if error.code != "date_in_past":
+        last = example_day(last_allowed_day(today(context)))
+        await reply(update, _(CANT.get(error.code, CANT["not_found"])).format(last=last))
+        if error.code not in ("date_in_past", "date_too_far"):  # they may type another
             conversation.finish(context)
         return True
     conversation.finish(context)

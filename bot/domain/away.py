@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import groups, outbox
 from bot.domain.localtime import local_to_utc, local_today
-from bot.domain.typed_dates import parse_day
+from bot.domain.typed_dates import last_allowed_day, parse_day
 from storage.models import Pause, Person
 from storage.models.away import AwayHeldPause, CoordinatorAway
 from storage.models.outbox import DONE, OutboxItem
@@ -50,6 +50,7 @@ class PeriodProblem(StrEnum):
     IN_THE_PAST = "in_the_past"
     BACKWARDS = "backwards"
     TOO_LONG = "too_long"
+    TOO_FAR = "too_far"  # past `last_allowed_day`: a typing mistake, not a plan
 
 
 def parse_period(first: str, last: str, today: date) -> tuple[date, date] | PeriodProblem:
@@ -62,6 +63,8 @@ def parse_period(first: str, last: str, today: date) -> tuple[date, date] | Peri
         return PeriodProblem.IN_THE_PAST
     if end < start:
         return PeriodProblem.BACKWARDS
+    if end > last_allowed_day(today):
+        return PeriodProblem.TOO_FAR
     if (end - start).days >= MAX_DAYS:
         return PeriodProblem.TOO_LONG
     return start, end

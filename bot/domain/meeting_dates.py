@@ -160,18 +160,10 @@ def parse_dates(text: str, tz: ZoneInfo, today: date | None = None) -> list[date
     return sorted(set(moments))
 
 
-# How far ahead a typed date may be: further is a typing mistake, not a plan.
-YEARS_AHEAD = 2
-
-
 def allowed_days(now: datetime, tz: ZoneInfo) -> tuple[date, date]:
     """The first and last day a typed meeting date may fall on: today up to two years on."""
     today = now.astimezone(tz).date()
-    try:
-        last = today.replace(year=today.year + YEARS_AHEAD)
-    except ValueError:  # 29 February
-        last = today.replace(year=today.year + YEARS_AHEAD, day=28)
-    return today, last
+    return today, typed_dates.last_allowed_day(today)
 
 
 def within_allowed_days(moment: datetime, now: datetime, tz: ZoneInfo) -> bool:

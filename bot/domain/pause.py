@@ -110,9 +110,14 @@ def parse_end_date(text: str, today: date) -> date | DateProblem:
         return DateProblem.UNREADABLE
     if chosen <= today:
         return DateProblem.NOT_IN_FUTURE
-    if chosen > today + timedelta(days=MAX_PLANNED_DAYS):
+    if chosen > last_planned_day(today):
         return DateProblem.TOO_FAR
     return chosen
+
+
+def last_planned_day(today: date) -> date:
+    """The last day a pause may be planned to end on (further is a typing mistake)."""
+    return today + timedelta(days=MAX_PLANNED_DAYS)
 
 
 local_day = local_today  # the pause rules' name for it

@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from datetime import date, time
 
+# How far ahead a typed date may be: further is a typing mistake, not a plan.
+YEARS_AHEAD = 2
+
 _ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _DAY_FIRST = re.compile(r"(\d{1,2})[./-](\d{1,2})(?:[./-](\d{2}|\d{4}))?")
 
@@ -43,6 +46,15 @@ def _next(day: int, month: int, today: date) -> date | None:
         if chosen >= today:
             return chosen
     return None
+
+
+def last_allowed_day(today: date) -> date:
+    """The last day a typed date may fall on: the same day two years on (28 February for
+    29 February)."""
+    try:
+        return today.replace(year=today.year + YEARS_AHEAD)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year + YEARS_AHEAD, day=28)
 
 
 def parse_clock(text: str) -> time | None:

@@ -13,6 +13,7 @@ from bot.context import PeerContext
 from bot.domain import confirmations, people
 from bot.domain import pause as pauses
 from bot.domain.matches import matches_for_person
+from bot.domain.typed_dates import example_day
 from handlers.callbacks import (
     TOKEN,
     Who,
@@ -199,6 +200,18 @@ async def pause_volunteer_command(update: Update, context: PeerContext) -> None:
     if rest:
         today = pauses.local_day(now, services.tz)
         parsed = pauses.parse_end_date(rest[0], today)
+        if parsed is pauses.DateProblem.TOO_FAR:
+            await reply(
+                update,
+                _(
+                    "That is more than two years ahead. Please write an end date until "
+                    "{last}, like {example}."
+                ).format(
+                    last=example_day(pauses.last_planned_day(today)),
+                    example=date_example(context),
+                ),
+            )
+            return
         if not isinstance(parsed, date):
             await reply(
                 update,

@@ -28,6 +28,7 @@ from bot.domain.schedule import (
     reminder_due,
     rhythm_dates,
 )
+from bot.domain.typed_dates import last_allowed_day
 from storage.models import (
     Match,
     MatchOccurrence,
@@ -149,6 +150,14 @@ def check_label(label: str, kind: str) -> str:
     return label
 
 
+def check_within_reach(days: Iterable[date | None], today: date) -> None:
+    """A typed date more than two years on is a typing mistake, not a plan ("date_too_far";
+    `last_allowed_day` says until when)."""
+    last = last_allowed_day(today)
+    if any(day is not None and day > last for day in days):
+        raise MatchError("date_too_far")
+
+
 @dataclass(frozen=True)
 class Plan:
     """What the coordinator asked for: a rhythm on a weekday and local time, or dates."""
@@ -183,6 +192,7 @@ async def create_match(
     if len(unique_ids) > limit:
         raise MatchError("too_many_volunteers")
     today = local_today(now, tz)
+    check_within_reach([plan.start, plan.end, *(d for d, _ in plan.dates)], today)
     if plan.rhythm in (WEEKLY, BIWEEKLY):
         if plan.weekday is None or plan.at is None:
             raise MatchError("rhythm_incomplete")
@@ -192,7 +202,8 @@ async def create_match(
     elif plan.rhythm == DATES:
         if not plan.dates:
             raise MatchError("rhythm_incomplete")
-        if any(local_to_utc(d, t, tz) <= now for d, t in plan.dates):
+        # The day first: a year like 1 has no UTC moment to compare.
+        if any(d < today or local_to_utc(d, t, tz) <= now for d, t in plan.dates):
             raise MatchError("date_in_past")
         start = min(d for d, _ in plan.dates)
     else:

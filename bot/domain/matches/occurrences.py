@@ -19,6 +19,7 @@ from bot.domain.matches.core import (
     MatchError,
     Plan,
     arm_reminders,
+    check_within_reach,
     forget_promises,
     plan_occurrences,
 )
@@ -213,6 +214,10 @@ async def move_occurrence(
     )
     if occurrence.starts_at <= now:
         raise MatchError("passed")
+    # The day first: a year like 1 or 9999 has no UTC moment to compare.
+    if new_date < local_today(now, tz):
+        raise MatchError("date_in_past")
+    check_within_reach([new_date], local_today(now, tz))
     starts_at = local_to_utc(new_date, new_time, tz)
     if starts_at <= now:
         raise MatchError("date_in_past")
