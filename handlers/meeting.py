@@ -453,7 +453,10 @@ async def show_settings(update: Update, context: PeerContext, _: Translate) -> N
     lines = [_("Volunteer meeting settings:"), ""]
     for key in domain.SETTING_KEYS:
         shown = shown_setting(key, values[key], _, language)
-        lines.append(f"• {setting_label(key, _)} ({setting_name(key, language)}): {shown}")
+        # The name to type is quoted, not in parentheses: some labels have their own.
+        opening, closing = ("»", "«") if language == "da" else ("“", "”")
+        name = f"{opening}{setting_name(key, language)}{closing}"
+        lines.append(f"• {setting_label(key, _)} {name}: {shown}")
     lines += [
         "",
         _("Tap a setting to change it, or send for example: {example}").format(

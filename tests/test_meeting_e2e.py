@@ -382,6 +382,8 @@ async def test_meeting_settings_are_shown_and_changed(group: Group):
     shown = box.last_text_to(mette.id)
     assert "tirsdag kl. 17.00, onsdag kl. 17.00, torsdag kl. 16.30" in shown
     assert "dagen før kl. 10.00" in shown and "2 timer før" in shown
+    # The word to type is quoted after the label, never a second pair of parentheses.
+    assert "• Mødested »sted«: –" in shown and ") (" not in shown
     await box.say(mette, "/meetingsettings sted Frivilligcentret, Stationsvej 3")
     assert "Frivilligcentret, Stationsvej 3" in box.last_text_to(mette.id)
     await box.say(mette, "/meetingsettings antal 99")
