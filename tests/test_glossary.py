@@ -123,6 +123,24 @@ def test_catalogue_headers_are_complete_and_plurals_have_both_forms():
                 assert len(message.string) == 2 and all(message.string), message.id[0]
 
 
+def test_a_counted_noun_always_has_a_plural_form():
+    """A plain msgid with "{count} hours" would read "1 timer" one day: it needs ngettext.
+    A fixed maximum ("at most {count} characters") is never one."""
+    problems = []
+    for po_file in CATALOGUES:
+        with po_file.open("rb") as handle:
+            for message in read_po(handle, locale="da"):
+                english = message.id
+                if not isinstance(english, str) or not english:
+                    continue  # a plural entry, or the header
+                counted = re.search(
+                    r"(?<!at most )\{(count|weeks|days|hours|minutes)\} [a-z]+s\b", english
+                )
+                if counted:
+                    problems.append(f"{po_file.name}: {english}")
+    assert problems == [], "use ngettext:\n" + "\n".join(problems)
+
+
 def test_a_number_meets_a_noun_in_the_right_form():
     hours = ("{count} hour before", "{count} hours before")
     assert ngettext("da", *hours, 1).format(count=1) == "1 time før"
