@@ -12,14 +12,16 @@ import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import Select, and_, bindparam, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.domain import people
 from storage.models import Group, GroupCoordinator, Person
+from storage.models.meeting import Meeting
 
 INT64_MAX = 2**63 - 1  # Telegram's ids are signed 64-bit numbers
 
@@ -76,31 +78,60 @@ def split_data(data: str) -> tuple[str, str | None]:
 
 async def group_of_poll(session: AsyncSession, poll_id: str) -> Group | None:
     """The group whose meeting poll this is (a vote names only the poll)."""
-    from storage.models.meeting import Meeting
-
     return await session.scalar(
         select(Group).join(Meeting, Meeting.group_id == Group.id).where(Meeting.poll_id == poll_id)
     )
 
 
-async def _with_coordinators(
-    session: AsyncSession, which: ColumnElement[bool], *, sender: int | None = None
-) -> list[tuple[Group, list[int]]]:
+def _member_filter(user_id: int | ColumnElement[Any]) -> ColumnElement[bool]:
+    """Groups this person is a member of or coordinates."""
+    member = select(Person.group_id).where(
+        Person.telegram_user_id == user_id, Person.is_member.is_(True)
+    )
+    coordinating = select(GroupCoordinator.group_id).where(
+        GroupCoordinator.telegram_user_id == user_id
+    )
+    return or_(Group.id.in_(member), Group.id.in_(coordinating))
+
+
+def _with_coordinators_statement(
+    which: ColumnElement[bool], *, sender: ColumnElement[Any] | None = None
+) -> Select[Any]:
     """The groups `which` picks, oldest first, each with its named coordinators (as
-    `coordinator_ids` orders them), in one statement: every update needs both. With
-    `sender` (a Telegram user id), their row in each group comes along for `find_person`."""
+    `coordinator_ids` orders them); with `sender`, that Telegram user's row in each."""
     statement = (
         select(Group, GroupCoordinator.telegram_user_id)
         .outerjoin(GroupCoordinator, GroupCoordinator.group_id == Group.id)
         .where(which)
         .order_by(Group.id, GroupCoordinator.added_at, GroupCoordinator.telegram_user_id)
     )
-    if sender is not None:
-        statement = statement.add_columns(Person).outerjoin(
-            Person, and_(Person.group_id == Group.id, Person.telegram_user_id == sender)
-        )
+    if sender is None:
+        return statement
+    return statement.add_columns(Person).outerjoin(
+        Person, and_(Person.group_id == Group.id, Person.telegram_user_id == sender)
+    )
+
+
+# Every update runs one of these first: built once, with the update's values as parameters
+# (building one took more CPU than SQLite spends running it).
+_BY_CHAT = _with_coordinators_statement(
+    or_(Group.chat_id == bindparam("chat_id"), Group.previous_chat_id == bindparam("chat_id"))
+)
+_BY_POLL = _with_coordinators_statement(
+    Group.id.in_(select(Meeting.group_id).where(Meeting.poll_id == bindparam("poll_id")))
+)
+_BY_SENDER = _with_coordinators_statement(
+    _member_filter(bindparam("user_id")), sender=bindparam("user_id")
+)
+
+
+async def _with_coordinators(
+    session: AsyncSession, statement: Select[Any], **values: object
+) -> list[tuple[Group, list[int]]]:
+    """Run one of the statements above: every update needs the group and its coordinators,
+    in one statement. The sender's rows that come along are kept for `find_person`."""
     found: dict[int, tuple[Group, list[int]]] = {}
-    for group, user_id, *person in await session.execute(statement):
+    for group, user_id, *person in await session.execute(statement, values):
         entry = found.setdefault(group.id, (group, []))
         if user_id is not None:
             entry[1].append(user_id)
@@ -113,9 +144,7 @@ async def chat_group_with_coordinators(
     session: AsyncSession, chat_id: int
 ) -> tuple[Group, list[int]] | None:
     """`find_group` and the group's named coordinators, in one statement."""
-    found = await _with_coordinators(
-        session, or_(Group.chat_id == chat_id, Group.previous_chat_id == chat_id)
-    )
+    found = await _with_coordinators(session, _BY_CHAT, chat_id=chat_id)
     found.sort(key=lambda entry: entry[0].chat_id != chat_id)  # its current id first
     return found[0] if found else None
 
@@ -124,11 +153,7 @@ async def poll_group_with_coordinators(
     session: AsyncSession, poll_id: str
 ) -> tuple[Group, list[int]] | None:
     """`group_of_poll` and the group's named coordinators, in one statement."""
-    from storage.models.meeting import Meeting
-
-    found = await _with_coordinators(
-        session, Group.id.in_(select(Meeting.group_id).where(Meeting.poll_id == poll_id))
-    )
+    found = await _with_coordinators(session, _BY_POLL, poll_id=poll_id)
     return found[0] if found else None
 
 
@@ -137,7 +162,7 @@ async def private_group_with_coordinators(
 ) -> tuple[tuple[Group, list[int]] | None, bool]:
     """`private_group` with the group's named coordinators: one statement when the person
     is in at most one group (nearly everyone)."""
-    member = await _with_coordinators(session, _member_filter(user_id), sender=user_id)
+    member = await _with_coordinators(session, _BY_SENDER, user_id=user_id)
     group, several = await _pick_private(session, user_id, [g for g, _ in member], key, chosen)
     if group is None:
         return None, several
@@ -400,17 +425,6 @@ async def groups_of_member(session: AsyncSession, user_id: int) -> list[Group]:
     )
 
 
-def _member_filter(user_id: int) -> ColumnElement[bool]:
-    """Groups this person is a member of or coordinates."""
-    member = select(Person.group_id).where(
-        Person.telegram_user_id == user_id, Person.is_member.is_(True)
-    )
-    coordinating = select(GroupCoordinator.group_id).where(
-        GroupCoordinator.telegram_user_id == user_id
-    )
-    return or_(Group.id.in_(member), Group.id.in_(coordinating))
-
-
 async def overview(session: AsyncSession) -> list[GroupView]:
     """Every group with its settings, coordinators' ids and how many members it has."""
     counts = dict(
@@ -471,8 +485,6 @@ async def counts(session: AsyncSession, now: datetime) -> list[GroupCounts]:
     """Per group: volunteers, active matches, pauses going on, meetings held, and volunteers
     waiting for a match (not on a pause, on no active match)."""
     from storage.models import Match, MatchVolunteer, Pause
-    from storage.models.meeting import Meeting
-
     found = []
     for group in await all_groups(session):
         volunteer_ids = set(

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, exists, insert, select, update
+from sqlalchemy import Select, and_, bindparam, delete, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import meeting_dates as dates
@@ -238,25 +239,39 @@ class Ballot:
     answered: bool = True  # they have an answer stored already (False: nothing to replace)
 
 
+def _ballot_statement() -> Select[Any]:
+    """The meeting of a date poll, the voter's row, whether they are on a pause and whether
+    they have an answer stored; the values come as parameters (see `ballot`)."""
+    on_pause = exists().where(
+        Pause.person_id == Person.id, people.active_pause_filter(bindparam("now"))
+    )
+    answered = exists().where(
+        MeetingAnswer.meeting_id == Meeting.id, MeetingAnswer.person_id == Person.id
+    )
+    return (
+        select(Meeting, Person, on_pause, answered)
+        .outerjoin(
+            Person,
+            and_(
+                Person.group_id == Meeting.group_id,
+                Person.telegram_user_id == bindparam("user_id"),
+            ),
+        )
+        .where(Meeting.group_id == bindparam("group_id"), Meeting.poll_id == bindparam("poll_id"))
+    )
+
+
+# Built once: votes come in crowds, and building it took more CPU than running it.
+_BALLOT = _ballot_statement()
+
+
 async def ballot(
     session: AsyncSession, group_id: int, poll_id: str, user_id: int, now: datetime
 ) -> Ballot | None:
     """The meeting of a date poll, the voter and whether they are on a pause, in one round
     trip (a vote was three); None for a poll that is not a meeting's."""
-    on_pause = exists().where(Pause.person_id == Person.id, people.active_pause_filter(now))
-    answered = exists().where(
-        MeetingAnswer.meeting_id == Meeting.id, MeetingAnswer.person_id == Person.id
-    )
-    row = (
-        await session.execute(
-            select(Meeting, Person, on_pause, answered)
-            .outerjoin(
-                Person,
-                and_(Person.group_id == Meeting.group_id, Person.telegram_user_id == user_id),
-            )
-            .where(Meeting.group_id == group_id, Meeting.poll_id == poll_id)
-        )
-    ).first()
+    values = {"group_id": group_id, "poll_id": poll_id, "user_id": user_id, "now": now}
+    row = (await session.execute(_BALLOT, values)).first()
     if row is None:
         return None
     meeting, person, paused, has_answer = row

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, inspect, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import confirmations
@@ -62,9 +62,16 @@ async def find_person(session: AsyncSession, group_id: int, user_id: int) -> Per
         state = inspect(known)
         if not (state.deleted or state.was_deleted or state.expired_attributes):
             return known
-    return await session.scalar(
-        select(Person).where(Person.group_id == group_id, Person.telegram_user_id == user_id)
-    )
+    return await session.scalar(_PERSON, {"group_id": group_id, "user_id": user_id})
+
+
+# Built once, with the values as parameters: these run on most updates.
+_PERSON = select(Person).where(
+    Person.group_id == bindparam("group_id"), Person.telegram_user_id == bindparam("user_id")
+)
+_ROWS_OF_USER = (
+    select(Person).where(Person.telegram_user_id == bindparam("user_id")).order_by(Person.id)
+)
 
 
 async def member_by_id(session: AsyncSession, group_id: int, person_id: int) -> Person | None:
@@ -94,11 +101,7 @@ async def record_member(
     """Remember a member of the group (joined, voted, or started the bot), refreshing the
     name, username and language they have on Telegram now."""
     # Their rows in every group at once (one statement; usually just this group's or none).
-    rows = list(
-        await session.scalars(
-            select(Person).where(Person.telegram_user_id == who.user_id).order_by(Person.id)
-        )
-    )
+    rows = list(await session.scalars(_ROWS_OF_USER, {"user_id": who.user_id}))
     person = next((row for row in rows if row.group_id == group_id), None)
     others = [row for row in rows if row is not person]
     if person is None:
