@@ -22,6 +22,7 @@ from bot.domain import matches as match_rules
 from bot.i18n import texts
 from bot.ratelimit import PeerRateLimiter
 from bot.sandbox import COPENHAGEN, GROUP_CHAT_ID, Cast, Sandbox, sandbox
+from handlers import pause_buttons
 from handlers.callbacks import STALE, Callbacks
 from storage.models import Base, MatchOccurrence, Person
 
@@ -161,29 +162,44 @@ async def test_a_hundred_malformed_buttons_change_nothing_and_never_fail(
     assert all(c.params.get("text") == stale for c in calls)
 
 
+def well_formed(feature: Callbacks[Any]) -> list[str]:
+    """For every action of `feature`, data its `decode` accepts: what a tap on a real button
+    (or a careful forger) sends."""
+    candidates = ["A" * 22, "2w", "1m", "date", "yes", "self", "none", "one", "all", "1"]
+    found = []
+    for action, route in feature.routes.items():
+        args = []
+        for parse in route.args:
+            for value in candidates:
+                try:
+                    parse(value)
+                except ValueError:
+                    continue
+                args.append(value)
+                break
+        data = ":".join([feature.prefix, action.value, *args])
+        assert feature.decode(data) is not None, data
+        found.append(data)
+    return found
+
+
 async def test_forged_pause_buttons_on_a_group_message_post_nothing_in_the_group(
     box: tuple[Sandbox, Cast],
 ):
     sandbox_, cast = box
-    anna = cast.volunteers[0]
-    await sandbox_.say(anna, "/start")
+    mette, anna = cast.coordinator, cast.volunteers[0]
+    for user in (mette, anna):
+        await sandbox_.say(user, "/start")
     await sandbox_.say(anna, "/pause", in_group=True)
     group_message = sandbox_.fake.last_message_to(GROUP_CHAT_ID)
     assert group_message is not None
     in_group = len(sandbox_.fake.messages_to(GROUP_CHAT_ID))
     before = await snapshot(sandbox_)
-    for data in (
-        "pause:begin",
-        "pause:len:2w",
-        "pause:note:none",
-        "pause:ok",
-        "pause:back",
-        "pause:more",
-        "pause:talk",
-        "pause:cancel",
-        "pause:cover:yes",
-    ):
-        await sandbox_.forge_tap(anna, group_message, data)
+    forged = well_formed(pause_buttons.BUTTONS)
+    assert len(forged) == len(pause_buttons.PauseAction), "every pause button is tried"
+    for user in (anna, mette):  # a volunteer's buttons, and the coordinator's
+        for data in forged:
+            await sandbox_.forge_tap(user, group_message, data)
     assert len(sandbox_.fake.messages_to(GROUP_CHAT_ID)) == in_group
     assert await snapshot(sandbox_) == before
 
@@ -377,10 +393,15 @@ async def test_fifty_malformed_arguments_per_command_change_nothing_and_never_fa
         users = (mette, anna) if command in VOLUNTEER_PATHS else (mette,)
         for user in users:
             chat = GROUP_CHAT_ID if command in GROUP_COMMANDS else user.id
+            answered = len(sandbox_.fake.messages_to(chat))
             for argument in arguments:
                 sandbox_.fake.send_text(user, chat, f"/{command} {argument}")
             await sandbox_.settle(timeout=60)
             assert error_records(caplog) == [], f"/{command}"
+            # Never silence: each gets its one answer (an explanation, or what the
+            # command shows when it takes no arguments).
+            answers = len(sandbox_.fake.messages_to(chat)) - answered
+            assert answers == len(arguments), f"/{command} by {user.first_name}"
             tried[command] = tried.get(command, 0) + len(arguments)
     assert await snapshot(sandbox_) == before
     assert all(count >= 50 for count in tried.values()) and set(tried) == set(commands)
