@@ -204,8 +204,9 @@ async def test_forged_pause_buttons_on_a_group_message_post_nothing_in_the_group
     assert await snapshot(sandbox_) == before
 
 
-async def activity_with(sandbox_: Sandbox, *users: Any) -> tuple[int, int]:
-    """A weekly activity (Tuesdays 10:00) with these volunteers: (match id, next occurrence)."""
+async def activity_with(sandbox_: Sandbox, *users: Any, kind: str = "activity") -> tuple[int, int]:
+    """A weekly activity (or match) on Tuesdays 10:00 with these volunteers: (match id,
+    next occurrence)."""
     async with sandbox_.services.db.transaction() as session:
         ids = [
             (await session.scalar(select(Person.id).where(Person.telegram_user_id == u.id)))
@@ -214,8 +215,8 @@ async def activity_with(sandbox_: Sandbox, *users: Any) -> tuple[int, int]:
         match = await match_rules.create_match(
             session,
             sandbox_.services.group_id,
-            kind="activity",
-            label="Recovery-café",
+            kind=kind,
+            label="Recovery-café" if kind == "activity" else "K.L.",
             volunteer_ids=[i for i in ids if i is not None],
             plan=match_rules.Plan(rhythm="weekly", weekday=1, at=time(10, 0)),
             place=None,
@@ -256,6 +257,38 @@ async def test_a_volunteer_cannot_move_an_activity_or_change_its_rhythm(
 
     assert await snapshot(sandbox_) == before
     assert len(sandbox_.fake.messages_to(bo.id)) == bo_before, "nobody was told of a change"
+
+
+async def test_a_volunteer_cannot_move_or_change_someone_elses_match(
+    box: tuple[Sandbox, Cast],
+):
+    """Anna may move her own match's meetings; Dennis, not in it, forges her buttons."""
+    sandbox_, cast = box
+    mette, anna, dennis = cast.coordinator, cast.volunteers[0], cast.volunteers[3]
+    for user in (mette, anna, dennis):
+        await sandbox_.say(user, "/start")
+    match_id, occurrence_id = await activity_with(sandbox_, anna, kind="match")
+    await sandbox_.say(dennis, "/meetings")
+    menu = sandbox_.fake.last_message_to(dennis.id)
+    assert menu is not None
+    before = await snapshot(sandbox_)
+    anna_before = len(sandbox_.fake.messages_to(anna.id))
+    mette_before = len(sandbox_.fake.messages_to(mette.id))
+
+    await sandbox_.forge_tap(dennis, menu, f"matches:mv:{occurrence_id}")
+    assert "ikke" in sandbox_.last_text_to(dennis.id)
+    await sandbox_.say(dennis, "10.12 14:00")
+    for data in (f"matches:rh:{match_id}", f"matches:rw:{match_id}:b"):
+        await sandbox_.forge_tap(dennis, menu, data)
+    await sandbox_.say(dennis, "fre 18:00")
+    # Cancel it, answer whether the citizen knows, say "I'm coming", ask for a talk.
+    for action in ("cx", "cy", "cn", "ok", "talk"):
+        data = f"matches:{action}:{occurrence_id}"
+        await sandbox_.forge_tap(dennis, menu, data)
+
+    assert await snapshot(sandbox_) == before
+    assert len(sandbox_.fake.messages_to(anna.id)) == anna_before, "Anna was told nothing"
+    assert len(sandbox_.fake.messages_to(mette.id)) == mette_before, "nor the coordinator"
 
 
 # Commands -----------------------------------------------------------------------------------
