@@ -110,13 +110,18 @@ COVER_ERRORS = {
 }
 
 
-def cover_text(context: PeerContext, match: Match, volunteer: Person, starts: list) -> str:
+def cover_text(
+    context: PeerContext, match: Match, volunteer: Person, starts: list, *, for_good: bool = False
+) -> str:
     language = volunteer.language
     _ = context.texts(language)
+    greeting = (
+        _("Hi {name}! Thank you for taking over the meetings with {label}: {rhythm}.")
+        if for_good
+        else _("Hi {name}! Thank you for covering the meetings with {label} for a while: {rhythm}.")
+    )
     lines = [
-        _(
-            "Hi {name}! Thank you for covering the meetings with {label} for a while: {rhythm}."
-        ).format(
+        greeting.format(
             name=volunteer.first_name, label=match.label, rhythm=rhythm_text(match, _, language)
         )
     ]
@@ -135,25 +140,39 @@ async def _cover(update: Update, context: PeerContext, match_id: int, person_id:
     now = services.clock.now()
     try:
         cover = await matches.add_cover(
-            context.session, services.group_id, match_id, person_id, now, services.tz
+            context.session,
+            services.group_id,
+            match_id,
+            person_id,
+            now,
+            services.tz,
+            take_over=True,
         )
     except matches.MatchError as error:
         await reply(update, _(COVER_ERRORS[error.code]))
         return
     volunteer, match = cover.volunteer, cover.match
     upcoming = await matches.next_occurrences(context.session, match.id, now, limit=3)
-    text_for_volunteer = cover_text(context, match, volunteer, [o.starts_at for o in upcoming])
+    starts = [o.starts_at for o in upcoming]
+    for_good = cover.paused is None  # nobody on the match was in the group any more
+    text_for_volunteer = cover_text(context, match, volunteer, starts, for_good=for_good)
     told = (await send_to_person(context, volunteer, text_for_volunteer)).sent
-    text = _(
-        "{name} now has the meetings with {label} until {paused} is back from the pause."
-    ).format(name=volunteer.first_name, label=match.label, paused=cover.paused.first_name)
+    if cover.paused is None:
+        text = _("{name} has the meetings with {label} from now on.").format(
+            name=volunteer.first_name, label=match.label
+        )
+    else:
+        text = _(
+            "{name} now has the meetings with {label} until {paused} is back from the pause."
+        ).format(name=volunteer.first_name, label=match.label, paused=cover.paused.first_name)
     if not told:
         text += "\n" + _(
             "{name} hasn't started a chat with me yet, so I could not tell them. "
             "Please ask them to send me /start."
         ).format(name=volunteer.first_name)
     await reply(update, text)
-    log.info("match %s covered by person %s (pause %s)", match.id, volunteer.id, cover.pause.id)
+    pause_id = cover.pause.id if cover.pause is not None else None
+    log.info("match %s covered by person %s (pause %s)", match.id, volunteer.id, pause_id)
 
 
 # When a pause ends -------------------------------------------------------------------------

@@ -84,8 +84,8 @@ async def test_a_missed_kick_leaves_her_matches_to_the_coordinator_and_her_row_t
     tmp_path: Path,
 ):
     """The coordinator hears which match nobody else can take (a shared one goes on), the
-    overview and the weekly digest list it as needing cover, and she is deleted only after
-    the retention period (30 days), like anyone who leaves."""
+    overview lists it as needing cover, /cover gives it to another volunteer for good, and
+    she is deleted only after the retention period (30 days), like anyone who leaves."""
     database = tmp_path / "kick_retention.sqlite3"
     async with sandbox(database) as (box, cast):
         mette, anna, bo = cast.coordinator, cast.volunteers[0], cast.volunteers[1]
@@ -107,7 +107,17 @@ async def test_a_missed_kick_leaves_her_matches_to_the_coordinator_and_her_row_t
         assert "Anna (har forladt gruppen)" in kl and "Ingen kan tage møderne" in kl
         assert "Ingen kan tage møderne" not in rs
 
+        # /cover gives K.L. to Bo for good (nobody on it is on a pause to cover for).
+        await box.say(mette, "/cover K.L. @bo_frivillig")
+        assert box.last_text_to(mette.id) == "Bo har møderne med K.L. fra nu af."
+        assert "Tak, fordi du overtager møderne med K.L." in box.last_text_to(bo.id)
+        await box.say(mette, "/matches")
+        kl = box.last_text_to(mette.id).split("• K.L.")[1].split("• R.S.")[0]
+        assert "– Bo\n" in kl and "Anna" not in kl and "Ingen kan tage møderne" not in kl
+
+        bo_heard = len(box.texts_to(bo.id))
         await box.advance(timedelta(days=29))
+        assert any("K.L." in text for text in box.texts_to(bo.id)[bo_heard:])  # reminders
         assert person_row(database, anna.id) is not None
         await box.advance(timedelta(days=2))
         assert person_row(database, anna.id) is None

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import people
 from bot.domain.matches.core import (
     PENDING,
+    REGULAR,
     SKIPPED,
     TEMPORARY,
     MatchError,
@@ -201,10 +202,13 @@ async def end_match(session: AsyncSession, group_id: int, match_id: int, now: da
 
 @dataclass(frozen=True)
 class Cover:
+    """A volunteer added by /cover: for the time of a pause (`paused`, `pause`), or for
+    good when nobody on the match is in the group any more (both None)."""
+
     match: Match
     volunteer: Person
-    paused: Person
-    pause: Pause
+    paused: Person | None
+    pause: Pause | None
 
 
 async def add_cover(
@@ -214,9 +218,13 @@ async def add_cover(
     person_id: int,
     now: datetime,
     tz: ZoneInfo,
+    *,
+    take_over: bool = False,
 ) -> Cover:
     """A temporary volunteer for a match while one of its volunteers is on a pause; it
-    ends by itself when that pause ends."""
+    ends by itself when that pause ends. With `take_over` (the coordinator's /cover), a
+    match whose volunteers all left the group (or were forgotten) needs no pause for that:
+    the person takes it over for good."""
     match = await session.get(Match, match_id)
     if match is None or match.group_id != group_id or match.ended_at is not None:
         raise MatchError("not_found")
@@ -225,6 +233,8 @@ async def add_cover(
         raise MatchError("already_on_match")
     if await people.current_pause(session, person_id, now) is not None:
         raise MatchError("cover_is_paused")
+    if take_over and not any(p.is_member for p in volunteers):
+        return await _take_over(session, group_id, match, person_id, now, tz)
     for volunteer in volunteers:
         pause = await people.current_pause(session, volunteer.id, now)
         if pause is not None:
@@ -245,6 +255,33 @@ async def add_cover(
     await _rearm_future(session, now, match_ids=[match.id])
     await arm_reminders(session, group_id, now, tz)
     return Cover(match, await session.get_one(Person, person_id), volunteer, pause)
+
+
+async def _take_over(
+    session: AsyncSession,
+    group_id: int,
+    match: Match,
+    person_id: int,
+    now: datetime,
+    tz: ZoneInfo,
+) -> Cover:
+    """A new regular volunteer for a match nobody in the group is on; the places of those
+    who left end here (their rows go with them after the retention period)."""
+    await session.execute(
+        update(MatchVolunteer)
+        .where(MatchVolunteer.match_id == match.id, MatchVolunteer.ended_at.is_(None))
+        .values(ended_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.add(
+        MatchVolunteer(
+            group_id=group_id, match_id=match.id, person_id=person_id, role=REGULAR, added_at=now
+        )
+    )
+    await session.flush()
+    await _rearm_future(session, now, match_ids=[match.id])
+    await arm_reminders(session, group_id, now, tz)
+    return Cover(match, await session.get_one(Person, person_id), None, None)
 
 
 async def end_covers_for_pause(
