@@ -211,13 +211,9 @@ async def meeting_poll(update: Update, context: PeerContext) -> None:
                 ),
             )
             return
-        if any(c <= now for c in candidates):
-            await reply(
-                update, _("One of the dates has already passed. Please choose dates ahead.")
-            )
-            return
         if not all(dates.within_allowed_days(c, now, tz) for c in candidates):
-            await _too_far(update, context, flow.dates_example)
+            passed = any(c <= now for c in candidates)
+            await _too_far(update, context, flow.dates_example, passed=passed)
             return
         if len(candidates) > dates.MAX_CANDIDATES:
             await reply(
@@ -304,17 +300,22 @@ async def set_meeting(update: Update, context: PeerContext) -> None:
 
 
 async def _too_far(
-    update: Update, context: PeerContext, example: Callable[[PeerContext, str], str]
+    update: Update,
+    context: PeerContext,
+    example: Callable[[PeerContext, str], str],
+    *,
+    passed: bool = False,
 ) -> None:
+    """A date in the past or more than two years on: refused with the allowed range."""
     _ = texts_for(context, update)
     _first, last = dates.allowed_days(context.services.clock.now(), context.services.tz)
-    await reply(
-        update,
-        _("Please choose a time from now until {last}, for example {example}.").format(
-            last=_day(context, update, last),
-            example=example(context, reply_language(context, update)),
-        ),
+    text = _("Please choose a time from now until {last}, for example {example}.").format(
+        last=_day(context, update, last),
+        example=example(context, reply_language(context, update)),
     )
+    if passed:
+        text = _("One of the dates has already passed.") + " " + text
+    await reply(update, text)
 
 
 async def _choose(

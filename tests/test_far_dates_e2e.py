@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.sandbox import Cast, Sandbox
+from bot.sandbox import GROUP_CHAT_ID, Cast, Sandbox
 from storage.models import Match, MatchOccurrence, Pause
 from storage.models.away import CoordinatorAway
 
@@ -92,3 +92,17 @@ async def test_a_pause_set_years_ahead_by_the_coordinator_says_until_when(
     answer = box.last_text_to(mette.id)
     assert "mere end to år" in answer and "1.12.2028" in answer
     assert await count(box, Pause) == 0
+
+
+async def test_a_poll_date_in_the_past_or_years_ahead_is_refused_with_the_range(
+    group: tuple[Sandbox, Cast],
+):
+    box, cast = group
+    mette = cast.coordinator
+    await box.say(mette, "/start")
+    for typed, passed in (("1.12.2025 17:00, 9.12.2026 17:00", True), ("9.12.2062 17:00", False)):
+        await box.say(mette, f"/meetingpoll {typed}")
+        answer = box.last_text_to(mette.id)
+        assert "til og med torsdag 30. november 2028" in answer, typed
+        assert ("allerede passeret" in answer) is passed, typed
+    assert not [m for m in box.fake.messages_to(GROUP_CHAT_ID) if m.poll]
