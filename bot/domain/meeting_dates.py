@@ -15,7 +15,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 from bot.domain import typed_dates
-from bot.domain.localtime import local_to_utc
+from bot.domain.localtime import local_to_utc, local_today
 
 # English and Danish weekday abbreviations (Monday = 0), as people type them.
 WEEKDAYS = {
@@ -162,14 +162,14 @@ def parse_dates(text: str, tz: ZoneInfo, today: date | None = None) -> list[date
 
 def allowed_days(now: datetime, tz: ZoneInfo) -> tuple[date, date]:
     """The first and last day a typed meeting date may fall on: today up to two years on."""
-    today = now.astimezone(tz).date()
+    today = local_today(now, tz)
     return today, typed_dates.last_allowed_day(today)
 
 
 def within_allowed_days(moment: datetime, now: datetime, tz: ZoneInfo) -> bool:
     """Ahead of now and at most two years on (see `allowed_days`)."""
     _first, last = allowed_days(now, tz)
-    return now < moment and moment.astimezone(tz).date() <= last
+    return now < moment and local_today(moment, tz) <= last
 
 
 # Local time -> UTC --------------------------------------------------------------------------
