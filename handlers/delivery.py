@@ -96,7 +96,9 @@ def split_text(text: str, size: int = MAX_MESSAGE) -> list[str]:
     paragraphs (else at a line end, else a space, else anywhere), so a long list arrives
     whole and readable."""
     parts = []
-    while utf16_len(text) > size:
+    # len() first: a character is at least one unit, so only a text within `size`
+    # characters is counted (counting the rest of a long text for every part is quadratic).
+    while len(text) > size or utf16_len(text) > size:
         limit = _fitting(text, size)
         paragraph = text.rfind("\n\n", 0, limit + 1)
         if paragraph > limit // 2:  # an entry (a match, a person) stays in one message

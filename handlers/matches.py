@@ -191,12 +191,12 @@ async def matches_command(update: Update, context: PeerContext) -> None:
     upcoming = await matches.next_meetings(context.session, services.group_id, now)
     views = [replace(v, next=upcoming.get(v.match.id, [])) for v in views]
     text = overview_text(context, views, _, language)
-    chunks = split_text(text)
-    if not summary_sent and len(chunks) <= INLINE_MESSAGES:
-        for chunk in chunks:
-            await reply(update, chunk)
-        return
     if not summary_sent:
+        chunks = split_text(text)
+        if len(chunks) <= INLINE_MESSAGES:
+            for chunk in chunks:
+                await reply(update, chunk)
+            return
         await reply(update, overview_summary(views, _))
     await _send_overview_document(update, context, text, len(views), _)
 
