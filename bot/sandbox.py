@@ -210,7 +210,8 @@ async def sandbox(
 ) -> AsyncIterator[tuple[Sandbox, Cast]]:
     """A running simulated group; the bot is started and stopped around the block."""
     clock = FakeClock(start or datetime(2026, 11, 30, 9, 0, tzinfo=COPENHAGEN))
-    async with FakeTelegram() as fake:
+    # Messages are dated by the group's clock too, not by the day the suite runs.
+    async with FakeTelegram(now=lambda: clock.now().timestamp()) as fake:
         cast = populate(fake, supergroup=supergroup)
         box = Sandbox(fake, sandbox_settings(database_path, fake, **settings), clock)
         await box.start_bot()
