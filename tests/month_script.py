@@ -152,9 +152,11 @@ class BotProcess:
         await self.wait_serving(first_call)
         self.start_seconds.append(time.monotonic() - began)
 
-    async def wait_serving(self, since: int, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+    async def wait_serving(self, since: int, timeout: float = 120.0) -> None:  # noqa: ASYNC109
         """Until this process polls for updates; restarts it when it dies starting (a
-        fault on getMe or setMyCommands ends PTB's start-up, as a supervisor would see)."""
+        fault on getMe or setMyCommands ends PTB's start-up, as a supervisor would see).
+        Generous: with two busy loops beside it on 2 shared CPUs (load 15) a start took
+        over 30 s (10 s of it imports); a process that dies starting is seen at once."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:

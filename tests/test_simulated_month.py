@@ -374,8 +374,8 @@ async def test_a_month_under_faults_and_twenty_sigkills_keeps_every_promise_once
 
         bot.set_time = set_time  # type: ignore[method-assign]
 
-        await bot.start()
         try:
+            await bot.start()  # inside: a start that fails still stops the process
             # Everyone opens the private chat.
             for person in (mette, anna, bo, camilla, dennis):
                 month.promise(person.id, "welcome")
