@@ -12,7 +12,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    PendingRollbackError,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.constants import ChatType
@@ -75,6 +81,21 @@ DATABASE_TROUBLE = (OperationalError, InterfaceError, OSError)
 RETRYABLE = (*DATABASE_TROUBLE, IntegrityError)
 
 
+def is_database_trouble(error: BaseException) -> bool:
+    """DATABASE_TROUBLE, and a connection lost in the middle of a statement (a PostgreSQL
+    server restarted, pg_terminate_backend): SQLAlchemy reports that as a plain DBAPIError
+    marked invalidated, and the transaction that saw it then raises PendingRollbackError.
+    Before, neither counted: the update escaped unconfirmed for good and held back the
+    confirmation of every later one."""
+    if isinstance(error, (*DATABASE_TROUBLE, PendingRollbackError)):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def is_retryable(error: BaseException) -> bool:
+    return is_database_trouble(error) or isinstance(error, IntegrityError)
+
+
 class PeerApplication(Application):
     """Opens one transaction per update, committed when every handler is done; skips an
     update Telegram delivers a second time; tries again when the database fails, and stops
@@ -96,7 +117,12 @@ class PeerApplication(Application):
                     return  # stopping: Telegram keeps the update
                 try:
                     await self._process_once(update, retry=attempt > 0, last_try=pause is None)
-                except RETRYABLE as error:
+                except Exception as error:
+                    if not is_retryable(error):
+                        # Nothing to try again, but never left unconfirmed for good (that
+                        # would hold back the confirmation of every later update).
+                        log.exception("update %s failed: %s", _update_id(update), _reason(error))
+                        break
                     if pause is None:
                         break
                     log.warning(
@@ -222,9 +248,7 @@ class PeerApplication(Application):
         trouble = _handler_trouble.get()
         if trouble is not None and job is None:
             failures, last_try = trouble
-            if isinstance(error, DATABASE_TROUBLE) or (
-                isinstance(error, RETRYABLE) and not last_try
-            ):
+            if is_database_trouble(error) or (is_retryable(error) and not last_try):
                 failures.append(error)
                 return True
         return await super().process_error(update, error, job, coroutine)
@@ -236,11 +260,11 @@ class PeerApplication(Application):
         try:
             async with services.db.transaction() as session:
                 await updates.probe(session, services.clock.now())
-        except DATABASE_TROUBLE as error:
+        except IntegrityError:
+            pass  # the probe row raced another writer: the database itself works
+        except Exception as error:  # a plain write failed: the database is unusable
             stop_deaf(self, f"update {_update_id(update)} could not be handled: {_reason(error)}")
             return
-        except RETRYABLE:
-            pass  # the probe row raced another writer: the database itself works
         log.error(
             "update %s failed %s times although the database works; it is skipped",
             _update_id(update),

@@ -17,9 +17,9 @@ from telegram.ext import Application
 
 from bot.app import (
     ALLOWED_UPDATES,
-    DATABASE_TROUBLE,
     EXIT_DATABASE_UNUSABLE,
     build_application,
+    is_database_trouble,
     stop_deaf,
 )
 from bot.clock import FAKE_CLOCK_FILE_ENV, Clock, SystemClock, clock_from_environment
@@ -131,7 +131,9 @@ async def _renew_lease(context: object) -> None:
     try:
         async with services.db.transaction() as session:
             still_ours = await instance.renew(session, holder, services.clock.now())
-    except DATABASE_TROUBLE as error:
+    except Exception as error:
+        if not is_database_trouble(error):
+            raise
         failed = application.bot_data.get("renewals_failed", 0) + 1
         application.bot_data["renewals_failed"] = failed
         if failed > RENEWALS_MAY_FAIL:

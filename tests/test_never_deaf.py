@@ -12,8 +12,10 @@ import resource
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from bot.fake_telegram import FakeTelegram
-from bot.sandbox import Cast, populate
+from bot.sandbox import Cast, populate, sandbox
 from tests import processes
 from tests.processes import EXIT_DATABASE_UNUSABLE, bot_env, spawn
 
@@ -189,3 +191,27 @@ async def test_two_first_starts_racing_on_an_empty_database_end_in_the_one_line_
                     if process.returncode is None:
                         process.terminate()
                         await process.wait()
+
+
+async def test_an_unexpected_error_outside_the_handlers_holds_back_no_later_update(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """An error no retry can mend, raised around the handlers (here a forced bug in the
+    record of handled updates): the update is given up and confirmed, so Telegram does not
+    send the whole backlog again and again and later updates are confirmed as usual."""
+    from bot import app as bot_app
+
+    async with sandbox(tmp_path / "unexpected.sqlite3") as (box, cast):
+        anna, bo = cast.volunteers[:2]
+        await box.say(anna, "/start")
+        record = bot_app.updates.record_handled
+
+        async def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(bot_app.updates, "record_handled", broken)
+        await box.say(anna, "/pause")
+        monkeypatch.setattr(bot_app.updates, "record_handled", record)
+        await box.say(bo, "/start")
+        assert "Velkommen, Bo" in box.last_text_to(bo.id)
+        await box.fake.wait_for(lambda c: box.fake.pending_updates == [], timeout=15)
