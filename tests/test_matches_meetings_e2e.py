@@ -108,3 +108,8 @@ async def test_lead_times_are_changed_in_settings(group: tuple[Sandbox, Cast]):
     assert len(reminders_to(box, anna.id)) == 1
     await box.advance_to(at(1, 9, 0))
     assert len(reminders_to(box, anna.id)) == 1  # the 2-hours reminder is off
+    # A new match promises the reminders she set, not the defaults.
+    await box.say(mette, '/match @anna "P.J." weekly thu 10:00')
+    told = next(t for t in reversed(box.texts_to(anna.id)) if "P.J." in t)
+    assert "Jeg minder dig om møderne dagen før kl. 20.00; det kan du ændre under" in told
+    assert "timer før" not in told
