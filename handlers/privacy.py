@@ -329,6 +329,9 @@ async def run_due(context: PeerContext) -> None:
         return
     done = ", ".join(f"{table} {count}" for table, count in report.deleted.items() if count)
     log.info("retention: deleted %s", done or "nothing")
+    if done:
+        # As after /forgetme: what was deleted leaves SQLite's write-ahead log now too.
+        await services.db.checkpoint()
     if report.uncovered_labels:
         # Someone who left the group was deleted and was the last volunteer on a match.
         labels = report.uncovered_labels
