@@ -131,6 +131,12 @@ def _day(value: str | None, tz: object, language: str, now: datetime) -> str:
     return format_day(moment, tz, language, now=now)
 
 
+def _command_of(update: Update) -> str:
+    """The command as typed ("/forgetme"), for an example (without "@PeerBot")."""
+    text = update.effective_message.text if update.effective_message else None
+    return (text or "/mydata").split()[0].partition("@")[0]
+
+
 async def _subject(update: Update, context: PeerContext) -> tuple[Person | None, bool]:
     """Whom the command is about: the sender, or (coordinator only) the person named in the
     argument. Returns (person, on_behalf). Answers the sender itself when there is no one."""
@@ -148,7 +154,10 @@ async def _subject(update: Update, context: PeerContext) -> tuple[Person | None,
         if person is None:
             await reply(
                 update,
-                _("I don't know anyone by that name. Use their @username or Telegram id."),
+                _(
+                    "I don't know anyone by that name. Use their @username or Telegram id, "
+                    "like {command} @name."
+                ).format(command=_command_of(update)),
             )
         return person, True
     person = await people.find_person(context.session, services.group_id, user.id)

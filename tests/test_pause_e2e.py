@@ -524,8 +524,10 @@ async def test_coordinator_pauses_and_resumes_a_volunteer_by_name(
     await box.say(mette, "/resumevolunteer @anna")
     await box.say(mette, "/pausevolunteer @nobody")
     assert "Jeg kender ikke @nobody" in box.last_text_to(mette.id)
+    assert "fx /pausevolunteer @navn" in box.last_text_to(mette.id)  # a correct example
     await box.say(mette, "/resumevolunteer @nobody")
     assert "Jeg kender ikke @nobody" in box.last_text_to(mette.id)
+    assert "fx /resumevolunteer @navn" in box.last_text_to(mette.id)
     assert box.fake.messages_to(GROUP_CHAT_ID) == []
 
 

@@ -289,6 +289,7 @@ async def test_coordinator_exports_and_forgets_for_someone_who_phones(
 
     await box.say(coordinator, "/forgetme @nobody_here")
     assert "kender ingen" in box.last_text_to(coordinator.id)
+    assert "fx /forgetme @navn" in box.last_text_to(coordinator.id)  # a correct example
 
     await box.say(coordinator, "/forgetme @bo_frivillig")
     question = box.fake.messages_to(coordinator.id)[-1]

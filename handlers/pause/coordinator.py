@@ -229,9 +229,16 @@ async def volunteer_named(update: Update, context: PeerContext, name: str) -> Pe
     person = await people.find_by_username(context.session, context.services.group_id, name)
     if person is None:
         _ = texts_for(context, update)
+        command = update.effective_message.text if update.effective_message else None
         await reply(
             update,
-            _("I don't know {who} in the group. /volunteers shows who I know.").format(who=name),
+            _(
+                "I don't know {who} in the group. Write their @username, like {command} "
+                "@name; /volunteers shows who I know."
+            ).format(
+                who=name[:33],  # a username is at most 32 characters: anything longer is not one
+                command=(command or "/pausevolunteer").split()[0].partition("@")[0],
+            ),
         )
     return person
 
