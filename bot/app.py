@@ -75,10 +75,6 @@ RETRY_PAUSES = (0.2, 1.0, 2.0, 4.0)
 # unwrapped; without it such an update failed silently and the bot stayed alive but deaf.
 # Telegram's own network errors are telegram.error types, not OSError.
 DATABASE_TROUBLE = (OperationalError, InterfaceError, OSError)
-# Also tried again: two people's updates, handled side by side, can race for the same new
-# row (a unique key); the second try sees the first one's row. On the last try it goes to
-# the kind error answer like any other failure.
-RETRYABLE = (*DATABASE_TROUBLE, IntegrityError)
 
 
 def is_database_trouble(error: BaseException) -> bool:
@@ -93,6 +89,9 @@ def is_database_trouble(error: BaseException) -> bool:
 
 
 def is_retryable(error: BaseException) -> bool:
+    """Database trouble, and a unique key: two people's updates, handled side by side, can
+    race for the same new row; the second try sees the first one's row. On the last try
+    an IntegrityError goes to the kind error answer like any other failure."""
     return is_database_trouble(error) or isinstance(error, IntegrityError)
 
 
