@@ -110,10 +110,12 @@ class PeerApplication(Application):
     async def process_update(self, update: object) -> None:
         queue = self.update_queue
         done_token = done_in_earlier_try.set(set())
+        tries = 0
         try:
             for attempt, pause in enumerate((*RETRY_PAUSES, None)):
                 if self.bot_data.get("fatal"):
                     return  # stopping: Telegram keeps the update
+                tries = attempt + 1
                 try:
                     await self._process_once(update, retry=attempt > 0, last_try=pause is None)
                 except Exception as error:
@@ -135,7 +137,7 @@ class PeerApplication(Application):
                     if isinstance(queue, ConfirmAfterHandling):
                         queue.handled(update)
                     return
-            await self._after_failures(update)
+            await self._after_failures(update, tries)
         finally:
             done_in_earlier_try.reset(done_token)
             self.updates_done += 1
@@ -252,7 +254,7 @@ class PeerApplication(Application):
                 return True
         return await super().process_error(update, error, job, coroutine)
 
-    async def _after_failures(self, update: object) -> None:
+    async def _after_failures(self, update: object, tries: int) -> None:
         """Tried enough. If the database works for a plain write, this one update is what
         fails: log it and go on. Otherwise the bot is deaf: stop it."""
         services: Services = self.bot_data["services"]
@@ -265,9 +267,10 @@ class PeerApplication(Application):
             stop_deaf(self, f"update {_update_id(update)} could not be handled: {_reason(error)}")
             return
         log.error(
-            "update %s failed %s times although the database works; it is skipped",
+            "update %s failed (%s %s) although the database works; it is skipped",
             _update_id(update),
-            len(RETRY_PAUSES) + 1,
+            tries,
+            "try" if tries == 1 else "tries",
         )
         if isinstance(self.update_queue, ConfirmAfterHandling):
             self.update_queue.handled(update)
