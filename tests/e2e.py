@@ -3,6 +3,7 @@ in Copenhagen, everyone saying /start, the reminders a person got, a button by i
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -37,3 +38,14 @@ async def guided_match_waiting_for_the_label(box: Sandbox, cast: Cast) -> None:
     await box.tap(mette, picker, button(picker, "Anna"))
     await box.tap(mette, picker, "matches:gnext")
     assert "aldrig et fuldt navn" in box.last_text_to(mette.id)
+
+
+def sqlite_files_bytes(box: Sandbox) -> bytes:
+    """The SQLite database file and its write-ahead log as they are on disk now (what a
+    forgotten name must be gone from, not only the tables)."""
+    path = box.settings.database_url.split("///", 1)[1]
+    content = b""
+    for suffix in ("", "-wal"):
+        with contextlib.suppress(FileNotFoundError), open(path + suffix, "rb") as handle:
+            content += handle.read()
+    return content

@@ -289,21 +289,15 @@ async def test_someone_who_left_is_deleted_by_the_daily_pass_after_30_days(
 async def test_someone_deleted_by_the_daily_pass_leaves_the_write_ahead_log_too(tmp_path):
     """As after /forgetme: the name is gone from the SQLite files at once, not only from
     the tables (the write-ahead log kept it until some later checkpoint)."""
-    import contextlib
-
     from bot.sandbox import sandbox
+    from tests.e2e import sqlite_files_bytes
 
     async with sandbox(tmp_path / "retention_wal.sqlite3") as (box, cast):
         dennis = cast.volunteers[3]
         await box.say(dennis, "/start")
-        path = box.settings.database_url.split("///", 1)[1]
 
         def on_disk() -> bytes:
-            content = b""
-            for suffix in ("", "-wal"):
-                with contextlib.suppress(FileNotFoundError), open(path + suffix, "rb") as handle:
-                    content += handle.read()
-            return content
+            return sqlite_files_bytes(box)
 
         box.fake.leave(GROUP_CHAT_ID, dennis)
         await box.settle()

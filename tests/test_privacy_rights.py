@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -30,6 +29,7 @@ from bot.sandbox import Cast, Sandbox
 from storage.base import Base, UTCDateTime
 from storage.db import Database
 from storage.models import Match, MatchVolunteer, Person
+from tests.e2e import sqlite_files_bytes
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -244,14 +244,9 @@ async def test_after_forgetme_the_name_leaves_the_write_ahead_log_at_once(
         pytest.skip("about the SQLite files")
     dennis = cast.volunteers[3]
     await box.say(dennis, "/start")
-    path = box.settings.database_url.split("///", 1)[1]
 
     def on_disk() -> bytes:
-        content = b""
-        for suffix in ("", "-wal"):
-            with contextlib.suppress(FileNotFoundError), open(path + suffix, "rb") as handle:
-                content += handle.read()
-        return content
+        return sqlite_files_bytes(box)
 
     assert b"Dennis" in on_disk()  # the check below can fail
     await box.say(dennis, "/forgetme")
