@@ -90,7 +90,7 @@ async def test_a_pause_set_years_ahead_by_the_coordinator_says_until_when(
         await box.say(user, "/start")
     await box.say(mette, "/pausevolunteer @anna until 9.12.2062")
     answer = box.last_text_to(mette.id)
-    assert "mere end to år" in answer and "1.12.2028" in answer
+    assert "mere end to år" in answer and LAST in answer
     assert await count(box, Pause) == 0
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import away, outbox
 from bot.domain.localtime import local_to_utc, local_today
 from bot.domain.people import active_pause_filter, current_pause
-from bot.domain.typed_dates import parse_day
+from bot.domain.typed_dates import last_allowed_day, parse_day
 from storage.models import Pause, Person
 
 if TYPE_CHECKING:
@@ -99,9 +99,6 @@ class DateProblem(StrEnum):
     TOO_FAR = "too_far"
 
 
-MAX_PLANNED_DAYS = 2 * 366
-
-
 def parse_end_date(text: str, today: date) -> date | DateProblem:
     """A typed end date (9.12, 9/12, 9.12.2027, 2027-12-09, see `typed_dates`), after today
     and within two years."""
@@ -116,8 +113,9 @@ def parse_end_date(text: str, today: date) -> date | DateProblem:
 
 
 def last_planned_day(today: date) -> date:
-    """The last day a pause may be planned to end on (further is a typing mistake)."""
-    return today + timedelta(days=MAX_PLANNED_DAYS)
+    """The last day a pause may be planned to end on (further is a typing mistake): the
+    same last day as every other typed date."""
+    return last_allowed_day(today)
 
 
 local_day = local_today  # the pause rules' name for it
